@@ -1,0 +1,61 @@
+//! Drives a [`ClientSession`] over a stream and returns the outcome of every message.
+
+use crate::net;
+use crate::proto::client::{ClientEvent, ClientSession, Outcome};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::Recorded;
+
+/// Runs one connection to its end.
+pub async fn drive<S>(mut stream: Recorded<S>, mut session: ClientSession) -> Vec<Outcome>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut outcomes = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut peer_closed = false;
+    loop {
+        let now = net::now();
+        let mut close = false;
+        while let Some(event) = session.poll_event(now) {
+            match event {
+                ClientEvent::Send(bytes) => {
+                    if stream.write_all(&bytes).await.is_err() {
+                        session.handle_eof(net::now(), "reset while writing");
+                    }
+                }
+                ClientEvent::Outcome(outcome) => outcomes.push(outcome),
+                ClientEvent::Note(text) => stream.note(text),
+                ClientEvent::Close => close = true,
+            }
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            // Drain until the server closes too, so no unread data turns the close into a reset.
+            if !peer_closed {
+                let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                    while let Ok(n) = stream.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
+            return outcomes;
+        }
+        let deadline = session.poll_timeout();
+        tokio::select! {
+            read = stream.read(&mut buf), if !peer_closed => match read {
+                Ok(0) => { peer_closed = true; session.handle_eof(net::now(), "closed by the server") }
+                Err(_) => { peer_closed = true; session.handle_eof(net::now(), "reset") }
+                Ok(n) => session.handle_input(net::now(), &buf[..n]),
+            },
+            _ = net::sleep_until(deadline.unwrap_or_default()), if deadline.is_some() => {
+                session.handle_timeout(net::now());
+            }
+            else => return outcomes,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Drives an [`InterceptorSession`] between a client stream and a server stream.
+
+use crate::net;
+use crate::proto::interceptor::{InterceptorEvent, InterceptorSession};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::Recorded;
+
+/// Relays one intercepted connection until both sides are closed.
+pub async fn intercept<C, S>(mut client: Recorded<C>, mut server: Recorded<S>, mut session: InterceptorSession)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut client_buf = vec![0u8; 16 * 1024];
+    let mut server_buf = vec![0u8; 16 * 1024];
+    let (mut client_open, mut server_open) = (true, true);
+    let (mut client_shut, mut server_shut) = (false, false);
+    loop {
+        let now = net::now();
+        while let Some(event) = session.poll_event(now) {
+            match event {
+                InterceptorEvent::ToClient(bytes) if !client_shut => {
+                    if client.write_all(&bytes).await.is_err() {
+                        client_open = false;
+                        session.handle_client_eof(net::now());
+                    }
+                }
+                InterceptorEvent::ToServer(bytes) if !server_shut => {
+                    if server.write_all(&bytes).await.is_err() {
+                        server_open = false;
+                        session.handle_server_eof(net::now());
+                    }
+                }
+                InterceptorEvent::ToClient(_) | InterceptorEvent::ToServer(_) => {}
+                InterceptorEvent::Note(text) => client.note(text),
+                InterceptorEvent::CloseClient => {
+                    if !client_shut {
+                        client_shut = true;
+                        let _ = client.shutdown().await;
+                    }
+                }
+                InterceptorEvent::CloseServer => {
+                    if !server_shut {
+                        server_shut = true;
+                        let _ = server.shutdown().await;
+                    }
+                }
+            }
+        }
+        if !client_open && !server_open {
+            if !client_shut {
+                let _ = client.shutdown().await;
+            }
+            if !server_shut {
+                let _ = server.shutdown().await;
+            }
+            return;
+        }
+        let deadline = session.poll_timeout();
+        tokio::select! {
+            read = client.read(&mut client_buf), if client_open => match read {
+                Ok(0) | Err(_) => { client_open = false; session.handle_client_eof(net::now()) }
+                Ok(n) => session.handle_client_input(net::now(), &client_buf[..n]),
+            },
+            read = server.read(&mut server_buf), if server_open => match read {
+                Ok(0) | Err(_) => { server_open = false; session.handle_server_eof(net::now()) }
+                Ok(n) => session.handle_server_input(net::now(), &server_buf[..n]),
+            },
+            _ = net::sleep_until(deadline.unwrap_or_default()), if deadline.is_some() => {
+                session.handle_timeout(net::now());
+            }
+            else => return,
+        }
+    }
+}

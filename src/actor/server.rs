@@ -1,0 +1,71 @@
+//! Drives a [`ServerSession`] over a stream: read, feed, write replies when due, time out.
+
+use crate::net;
+use crate::proto::server::{Delivery, ServerEvent, ServerSession};
+use crate::transcript::EventKind;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::Recorded;
+
+/// Receives each message the server accepts (before its 250 is written).
+pub type DeliverySink = Arc<dyn Fn(&Delivery) + Send + Sync>;
+
+/// Serves one connection until the session closes or the peer goes away.
+pub async fn serve<S>(mut stream: Recorded<S>, mut session: ServerSession, sink: DeliverySink)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let now = net::now();
+        let mut out = Vec::new();
+        let mut close = false;
+        while let Some(event) = session.poll_event(now) {
+            match event {
+                ServerEvent::Reply(reply) => out.extend_from_slice(&reply.to_wire()),
+                ServerEvent::Deliver(delivery) => {
+                    stream.note_delivery(&delivery);
+                    sink(&delivery);
+                }
+                ServerEvent::Note(text) => stream.note(text),
+                ServerEvent::Close => close = true,
+            }
+        }
+        if !out.is_empty() && stream.write_all(&out).await.is_err() {
+            session.handle_eof(net::now());
+            break;
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            break;
+        }
+        let deadline = session.poll_timeout();
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => session.handle_eof(net::now()),
+                Ok(n) => session.handle_input(net::now(), &buf[..n]),
+            },
+            _ = net::sleep_until(deadline.unwrap_or(now + std::time::Duration::from_secs(3600))), if deadline.is_some() => {
+                session.handle_timeout(net::now());
+            }
+        }
+    }
+}
+
+impl<S> Recorded<S> {
+    /// Records a delivery by the server on this connection.
+    pub fn note_delivery(&self, d: &Delivery) {
+        let kind = EventKind::Delivered {
+            queue_id: d.queue_id.clone(),
+            mail_from: d.mail_from.clone(),
+            rcpt_to: d.rcpt_to.clone(),
+            size: d.body.len(),
+        };
+        self.record_kind(kind);
+    }
+
+    fn record_kind(&self, kind: EventKind) {
+        self.transcript_handle().record(net::now(), self.conn(), self.me(), "", kind);
+    }
+}

@@ -1,0 +1,38 @@
+//! smtpsim: a deterministic SMTP simulation and fault-injection tool.
+//!
+//! A simulated network (turmoil) runs an SMTP client, an SMTP server and optionally an
+//! interceptor (a middlebox such as an antivirus proxy) between them. One seed decides
+//! everything, so a run, and any bug it shows, replays byte for byte.
+//!
+//! # Layout
+//!
+//! - [`proto`]: SMTP as pure state machines (framing, commands, replies, DATA, and the
+//!   server, client and interceptor sessions). No IO, no clock, no RNG.
+//! - [`profile`]: presets for servers, clients and interceptors; every knob overridable.
+//! - [`actor`]: async drivers that run a session over any stream, recording what they see.
+//! - [`net`]: the only module naming turmoil's or tokio's network types, and the clock.
+//! - [`scenario`]: the TOML scenario format and its resolution into configs.
+//! - [`sim`]: scenario + seed → turmoil world → transcript, outcomes, report.
+//! - [`oracle`]: the message ledger and its invariants.
+//! - [`transcript`]: the event log and its text rendering.
+//!
+//! # Library use
+//!
+//! ```no_run
+//! let scenario = smtpsim::scenario::Scenario::load("sims/symantec-rset.toml".as_ref()).unwrap();
+//! let result = smtpsim::sim::run(&scenario, 0).unwrap();
+//! assert!(result.report.passed());
+//! println!("{}", smtpsim::sim::render_text(&result));
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod actor;
+pub mod cli;
+pub mod net;
+pub mod oracle;
+pub mod profile;
+pub mod proto;
+pub mod scenario;
+pub mod sim;
+pub mod transcript;

@@ -1,0 +1,136 @@
+//! Client presets: how a sending program (or a person at a telnet prompt) behaves, from the
+//! greeting it sends to its timeouts. The messages themselves come from the scenario.
+
+use super::{knobs, unknown_preset, Dur};
+use serde::{Deserialize, Serialize};
+
+/// `(name, one-line description)` of every client preset.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("ssmtp", "sSMTP-like: HELO, one message written at once, QUIT"),
+    ("telnet", "a person typing at a telnet prompt: every line typed after a delay, body line by line"),
+    ("bare-helo", "the origin case's closed-source client: HELO with no name, gives up (QUIT) on any error"),
+    ("rfc821", "RFC 821's example sender: on a refused RCPT it sends RSET, then QUIT"),
+    ("postfix-cached", "Postfix smtp with connection caching: EHLO, PIPELINING, RSET probe before each reused MAIL"),
+    ("pipelining", "an ESMTP client that pipelines MAIL, RCPT and DATA when PIPELINING is offered"),
+];
+
+/// The first command after the banner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Greeting {
+    /// `HELO name` (RFC 821).
+    Helo,
+    /// `EHLO name` (RFC 5321).
+    Ehlo,
+}
+
+knobs! {
+    /// Everything a client session does that a scenario may change.
+    pub struct ClientConfig / ClientSection {
+        /// HELO or EHLO.
+        pub greeting: Greeting,
+        /// The name sent with HELO/EHLO; empty sends a bare `HELO`.
+        pub helo_name: String,
+        /// After EHLO is refused, try HELO.
+        pub fall_back_to_helo: bool,
+        /// Pipeline MAIL, RCPT and DATA when the server offers PIPELINING.
+        pub pipelining: bool,
+        /// Send further messages on the same connection.
+        pub reuse_connection: bool,
+        /// Before each MAIL on a reused connection, send RSET and wait for its reply.
+        pub rset_probe: bool,
+        /// Keep an idle connection this long for the next message.
+        pub idle_limit: Dur,
+        /// Never reuse a connection older than this.
+        pub reuse_limit: Dur,
+        /// Delay before typing each line (commands and content): a person at a keyboard.
+        pub line_delay: Dur,
+        /// On a refused RCPT, abort the transaction with RSET and stop (RFC 821 example).
+        pub abort_on_rcpt_reject: bool,
+        /// Write the final `.` in a write of its own rather than with the content.
+        pub dot_in_own_write: bool,
+        /// Send QUIT at the end (false: just close).
+        pub send_quit: bool,
+        /// Waiting for the TCP connection.
+        pub timeout_connect: Dur,
+        /// Waiting for the banner.
+        pub timeout_greeting: Dur,
+        /// Waiting for the HELO/EHLO reply.
+        pub timeout_helo: Dur,
+        /// Waiting for the MAIL reply.
+        pub timeout_mail: Dur,
+        /// Waiting for a RCPT reply.
+        pub timeout_rcpt: Dur,
+        /// Waiting for the 354.
+        pub timeout_data_init: Dur,
+        /// Waiting for the reply after the final `.`.
+        pub timeout_data_done: Dur,
+        /// Waiting for the RSET reply.
+        pub timeout_rset: Dur,
+        /// Waiting for the QUIT reply.
+        pub timeout_quit: Dur,
+    }
+    extra {
+        /// The messages to send, in queue order.
+        pub message: Vec<crate::scenario::MessageSpec>,
+    }
+}
+
+impl ClientConfig {
+    /// A preset by name.
+    pub fn preset(name: &str) -> Result<ClientConfig, String> {
+        let base = rfc5321();
+        Ok(match name {
+            "ssmtp" => ClientConfig { greeting: Greeting::Helo, ..base },
+            "telnet" => ClientConfig { greeting: Greeting::Helo, line_delay: Dur::secs(3), dot_in_own_write: true, ..base },
+            "bare-helo" => ClientConfig { greeting: Greeting::Helo, helo_name: String::new(), ..base },
+            "rfc821" => ClientConfig {
+                greeting: Greeting::Helo,
+                helo_name: "ISI-VAXA.ARPA".into(),
+                abort_on_rcpt_reject: true,
+                ..base
+            },
+            "postfix-cached" => ClientConfig {
+                greeting: Greeting::Ehlo,
+                fall_back_to_helo: true,
+                pipelining: true,
+                reuse_connection: true,
+                rset_probe: true,
+                timeout_connect: Dur::secs(30),
+                timeout_data_init: Dur::secs(120),
+                timeout_data_done: Dur::secs(600),
+                timeout_rset: Dur::secs(20),
+                ..base
+            },
+            "pipelining" => ClientConfig { greeting: Greeting::Ehlo, fall_back_to_helo: true, pipelining: true, ..base },
+            other => return Err(unknown_preset("client", other, PRESETS)),
+        })
+    }
+}
+
+/// RFC 5321 §4.5.3.2 minimum timeouts, one message per connection, no typing delay.
+fn rfc5321() -> ClientConfig {
+    ClientConfig {
+        greeting: Greeting::Ehlo,
+        helo_name: "ws1.example.org".into(),
+        fall_back_to_helo: false,
+        pipelining: false,
+        reuse_connection: false,
+        rset_probe: false,
+        idle_limit: Dur::secs(2),
+        reuse_limit: Dur::secs(300),
+        line_delay: Dur::default(),
+        abort_on_rcpt_reject: false,
+        dot_in_own_write: false,
+        send_quit: true,
+        timeout_connect: Dur::secs(30),
+        timeout_greeting: Dur::secs(300),
+        timeout_helo: Dur::secs(300),
+        timeout_mail: Dur::secs(300),
+        timeout_rcpt: Dur::secs(300),
+        timeout_data_init: Dur::secs(120),
+        timeout_data_done: Dur::secs(600),
+        timeout_rset: Dur::secs(300),
+        timeout_quit: Dur::secs(300),
+    }
+}

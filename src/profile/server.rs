@@ -1,0 +1,343 @@
+//! Server presets: `postfix` (Postfix 3.7 as packaged by Debian 12, default smtpd settings,
+//! empty mynetworks), `postfix-relaxed`, `exchange`, `rfc821`. Reply texts are templates:
+//! `{host}`, `{addr}`, `{client}`, `{queue_id}`, `{size_limit}` are filled in per reply.
+
+use super::{knobs, unknown_preset, Dur};
+
+/// `(name, one-line description)` of every server preset.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("postfix", "Postfix 3.7.11 (Debian 12) defaults: strict HELO syntax, junk/error limits, 300 s timeout"),
+    ("postfix-relaxed", "postfix with HELO checks off: a bare HELO is accepted (the origin case's fixed server)"),
+    ("exchange", "Microsoft Exchange 2010 texts; ignores an invalid or missing HELO name"),
+    ("rfc821", "the MIT-Multics server of RFC 821's examples: plain texts, no enhanced codes"),
+];
+
+knobs! {
+    /// Everything a server session does that a scenario may change.
+    pub struct ServerConfig / ServerSection {
+        /// Name in the banner and replies.
+        pub hostname: String,
+        /// Local mailboxes (full addresses); recipients in local domains not listed are unknown users.
+        /// Empty: every local address exists.
+        pub mailboxes: Vec<String>,
+        /// Domains delivered locally, besides `hostname` and the domains of `mailboxes`.
+        pub local_domains: Vec<String>,
+        /// A bare `HELO`/`EHLO` gets the syntax error (false: accepted).
+        pub helo_requires_name: bool,
+        /// MAIL before HELO/EHLO gets `reply_need_helo`.
+        pub helo_required: bool,
+        /// EHLO keywords after the greeting line, in order (`{size_limit}` allowed).
+        pub ehlo_keywords: Vec<String>,
+        /// Idle time waiting for a command or data before `reply_timeout` and close.
+        pub timeout: Dur,
+        /// NOOP, RSET, VRFY, ETRN, HELO, EHLO beyond this many count as errors (0: no limit).
+        pub junk_command_limit: u32,
+        /// From this many errors on, every reply is delayed by `error_sleep` (0: never).
+        pub soft_error_limit: u32,
+        /// At this many errors the server sends `reply_too_many_errors` and closes (0: never).
+        pub hard_error_limit: u32,
+        /// Delay per reply once the soft error limit is reached.
+        pub error_sleep: Dur,
+        /// Most recipients per message.
+        pub recipient_limit: u32,
+        /// Largest message in bytes (also announced as SIZE).
+        pub message_size_limit: u64,
+        /// Longest command or content line kept; longer command lines are cut (Postfix) or rejected.
+        pub line_length_limit: usize,
+        /// Over-long command lines get `reply_line_too_long` instead of being cut.
+        pub reject_long_lines: bool,
+        /// A bare LF ends a line, in commands and in message content.
+        pub bare_lf_ends_line: bool,
+        /// Header-like lines (`Subject:`), CONNECT/GET/POST and lines starting with a non-letter
+        /// get `reply_break_rules` and a disconnect.
+        pub hang_up_on_non_smtp: bool,
+        /// Once a MAIL was refused for its SIZE, later MAIL commands are refused too (Postfix).
+        pub size_refusal_sticks: bool,
+        /// Banner.
+        pub reply_banner: String,
+        /// HELO accepted.
+        pub reply_helo: String,
+        /// HELO without a name.
+        pub reply_helo_syntax: String,
+        /// EHLO without a name.
+        pub reply_ehlo_syntax: String,
+        /// MAIL before HELO when `helo_required`.
+        pub reply_need_helo: String,
+        /// MAIL accepted.
+        pub reply_mail_ok: String,
+        /// MAIL inside a transaction.
+        pub reply_mail_nested: String,
+        /// MAIL without `FROM:`.
+        pub reply_mail_syntax: String,
+        /// MAIL with a malformed address.
+        pub reply_mail_bad_address: String,
+        /// MAIL with SIZE over the limit.
+        pub reply_size_exceeded: String,
+        /// RCPT accepted.
+        pub reply_rcpt_ok: String,
+        /// RCPT before MAIL.
+        pub reply_need_mail: String,
+        /// RCPT without `TO:`.
+        pub reply_rcpt_syntax: String,
+        /// RCPT with a malformed address.
+        pub reply_rcpt_bad_address: String,
+        /// RCPT for a local address not in `mailboxes`.
+        pub reply_unknown_user: String,
+        /// RCPT for a non-local domain.
+        pub reply_relay_denied: String,
+        /// RCPT beyond `recipient_limit`.
+        pub reply_too_many_recipients: String,
+        /// DATA with no transaction.
+        pub reply_need_rcpt: String,
+        /// DATA when every RCPT was refused.
+        pub reply_no_valid_recipients: String,
+        /// DATA with an argument.
+        pub reply_data_syntax: String,
+        /// DATA accepted.
+        pub reply_data_go: String,
+        /// Message accepted.
+        pub reply_queued: String,
+        /// Message over `message_size_limit`.
+        pub reply_message_too_big: String,
+        /// RSET.
+        pub reply_rset: String,
+        /// RSET with an argument.
+        pub reply_rset_syntax: String,
+        /// NOOP.
+        pub reply_noop: String,
+        /// QUIT.
+        pub reply_quit: String,
+        /// VRFY of a known local address.
+        pub reply_vrfy: String,
+        /// VRFY without an argument.
+        pub reply_vrfy_syntax: String,
+        /// STARTTLS (no TLS in a simulation).
+        pub reply_starttls: String,
+        /// AUTH (no SASL configured).
+        pub reply_auth: String,
+        /// Unknown command.
+        pub reply_unknown: String,
+        /// Empty or whitespace-only line.
+        pub reply_bad_syntax: String,
+        /// Over-long line when `reject_long_lines`.
+        pub reply_line_too_long: String,
+        /// Idle timeout.
+        pub reply_timeout: String,
+        /// Hard error limit.
+        pub reply_too_many_errors: String,
+        /// Non-SMTP input when `hang_up_on_non_smtp`.
+        pub reply_break_rules: String,
+    }
+    extra {}
+}
+
+impl ServerConfig {
+    /// A preset by name.
+    pub fn preset(name: &str) -> Result<ServerConfig, String> {
+        match name {
+            "postfix" => Ok(postfix()),
+            "postfix-relaxed" => Ok(ServerConfig { helo_requires_name: false, ..postfix() }),
+            "exchange" => Ok(exchange()),
+            "rfc821" => Ok(rfc821()),
+            other => Err(unknown_preset("server", other, PRESETS)),
+        }
+    }
+
+    /// Lower-cased domains delivered locally.
+    pub fn local_domain_set(&self) -> Vec<String> {
+        let mut domains: Vec<String> = vec![self.hostname.to_ascii_lowercase()];
+        domains.extend(self.local_domains.iter().map(|d| d.to_ascii_lowercase()));
+        for mailbox in &self.mailboxes {
+            if let Some((_, d)) = mailbox.rsplit_once('@') {
+                domains.push(d.to_ascii_lowercase());
+            }
+        }
+        domains.sort();
+        domains.dedup();
+        domains
+    }
+}
+
+fn postfix() -> ServerConfig {
+    let s = |t: &str| t.to_string();
+    ServerConfig {
+        hostname: s("mail.example.org"),
+        mailboxes: Vec::new(),
+        local_domains: Vec::new(),
+        helo_requires_name: true,
+        helo_required: false,
+        ehlo_keywords: [
+            "PIPELINING",
+            "SIZE {size_limit}",
+            "VRFY",
+            "ETRN",
+            "STARTTLS",
+            "ENHANCEDSTATUSCODES",
+            "8BITMIME",
+            "DSN",
+            "SMTPUTF8",
+            "CHUNKING",
+        ]
+        .map(s)
+        .to_vec(),
+        timeout: Dur::secs(300),
+        junk_command_limit: 100,
+        soft_error_limit: 10,
+        hard_error_limit: 20,
+        error_sleep: Dur::secs(1),
+        recipient_limit: 1000,
+        message_size_limit: 10_240_000,
+        line_length_limit: 2048,
+        reject_long_lines: false,
+        bare_lf_ends_line: true,
+        hang_up_on_non_smtp: true,
+        size_refusal_sticks: true,
+        reply_banner: s("220 {host} ESMTP Postfix (Debian/GNU)"),
+        reply_helo: s("250 {host}"),
+        reply_helo_syntax: s("501 Syntax: HELO hostname"),
+        reply_ehlo_syntax: s("501 Syntax: EHLO hostname"),
+        reply_need_helo: s("503 5.5.1 Error: send HELO/EHLO first"),
+        reply_mail_ok: s("250 2.1.0 Ok"),
+        reply_mail_nested: s("503 5.5.1 Error: nested MAIL command"),
+        reply_mail_syntax: s("501 5.5.4 Syntax: MAIL FROM:<address>"),
+        reply_mail_bad_address: s("501 5.1.7 Bad sender address syntax"),
+        reply_size_exceeded: s("552 5.3.4 Message size exceeds fixed limit"),
+        reply_rcpt_ok: s("250 2.1.5 Ok"),
+        reply_need_mail: s("503 5.5.1 Error: need MAIL command"),
+        reply_rcpt_syntax: s("501 5.5.4 Syntax: RCPT TO:<address>"),
+        reply_rcpt_bad_address: s("501 5.1.3 Bad recipient address syntax"),
+        reply_unknown_user: s("550 5.1.1 <{addr}>: Recipient address rejected: User unknown in local recipient table"),
+        reply_relay_denied: s("454 4.7.1 <{addr}>: Relay access denied"),
+        reply_too_many_recipients: s("452 4.5.3 Error: too many recipients"),
+        reply_need_rcpt: s("503 5.5.1 Error: need RCPT command"),
+        reply_no_valid_recipients: s("554 5.5.1 Error: no valid recipients"),
+        reply_data_syntax: s("501 5.5.4 Syntax: DATA"),
+        reply_data_go: s("354 End data with <CR><LF>.<CR><LF>"),
+        reply_queued: s("250 2.0.0 Ok: queued as {queue_id}"),
+        reply_message_too_big: s("552 5.3.4 Error: message file too big"),
+        reply_rset: s("250 2.0.0 Ok"),
+        reply_rset_syntax: s("501 5.5.4 Syntax: RSET"),
+        reply_noop: s("250 2.0.0 Ok"),
+        reply_quit: s("221 2.0.0 Bye"),
+        reply_vrfy: s("252 2.0.0 {addr}"),
+        reply_vrfy_syntax: s("501 5.5.4 Syntax: VRFY address"),
+        reply_starttls: s("454 4.7.0 TLS not available due to local problem"),
+        reply_auth: s("503 5.5.1 Error: authentication not enabled"),
+        reply_unknown: s("500 5.5.2 Error: command not recognized"),
+        reply_bad_syntax: s("500 5.5.2 Error: bad syntax"),
+        reply_line_too_long: s("500 5.5.2 {host} Error: command too long"),
+        reply_timeout: s("421 4.4.2 {host} Error: timeout exceeded"),
+        reply_too_many_errors: s("421 4.7.0 {host} Error: too many errors"),
+        reply_break_rules: s("221 2.7.0 Error: I can break rules, too. Goodbye."),
+    }
+}
+
+fn exchange() -> ServerConfig {
+    let s = |t: &str| t.to_string();
+    ServerConfig {
+        hostname: s("mail1.fabrikam.com"),
+        helo_requires_name: false,
+        ehlo_keywords: ["SIZE {size_limit}", "PIPELINING", "DSN", "ENHANCEDSTATUSCODES", "8BITMIME", "BINARYMIME", "CHUNKING"]
+            .map(s)
+            .to_vec(),
+        timeout: Dur::secs(600),
+        junk_command_limit: 0,
+        soft_error_limit: 0,
+        hard_error_limit: 0,
+        message_size_limit: 10_485_760,
+        hang_up_on_non_smtp: false,
+        size_refusal_sticks: false,
+        reject_long_lines: true,
+        reply_banner: s("220 {host} Microsoft ESMTP MAIL Service ready"),
+        reply_helo: s("250 {host} Hello [{client}]"),
+        reply_helo_syntax: s("501 5.5.4 Invalid domain name"),
+        reply_ehlo_syntax: s("501 5.5.4 Invalid domain name"),
+        reply_need_helo: s("503 5.5.2 Send hello first"),
+        reply_mail_ok: s("250 2.1.0 Sender OK"),
+        reply_mail_nested: s("503 5.5.2 Sender already specified"),
+        reply_mail_syntax: s("501 5.5.4 Unrecognized parameter"),
+        reply_mail_bad_address: s("501 5.1.7 Invalid address"),
+        reply_size_exceeded: s("552 5.3.4 Message size exceeds fixed maximum message size"),
+        reply_rcpt_ok: s("250 2.1.5 Recipient OK"),
+        reply_need_mail: s("503 5.5.2 Need mail command"),
+        reply_rcpt_syntax: s("501 5.5.4 Unrecognized parameter"),
+        reply_rcpt_bad_address: s("501 5.1.3 Invalid address"),
+        reply_unknown_user: s("550 5.1.1 User unknown"),
+        reply_relay_denied: s("550 5.7.1 Unable to relay"),
+        reply_too_many_recipients: s("452 4.5.3 Too many recipients"),
+        reply_need_rcpt: s("503 5.5.2 Need rcpt command"),
+        reply_no_valid_recipients: s("503 5.5.2 Need rcpt command"),
+        reply_data_syntax: s("501 5.5.4 Unrecognized parameter"),
+        reply_data_go: s("354 Start mail input; end with <CRLF>.<CRLF>"),
+        reply_queued: s("250 2.6.0 <{queue_id}@{host}> Queued mail for delivery"),
+        reply_message_too_big: s("552 5.3.4 Message size exceeds fixed maximum message size"),
+        reply_rset: s("250 2.0.0 Resetting"),
+        reply_rset_syntax: s("501 5.5.4 Unrecognized parameter"),
+        reply_noop: s("250 2.0.0 OK"),
+        reply_quit: s("221 2.0.0 Service closing transmission channel"),
+        reply_vrfy: s("252 2.1.5 Cannot VRFY user, but will take message for <{addr}>"),
+        reply_vrfy_syntax: s("501 5.5.4 Unrecognized parameter"),
+        reply_starttls: s("454 4.7.0 TLS not available due to temporary reason"),
+        reply_auth: s("504 5.7.4 Unrecognized authentication type"),
+        reply_unknown: s("500 5.3.3 Unrecognized command"),
+        reply_bad_syntax: s("500 5.3.3 Unrecognized command"),
+        reply_line_too_long: s("500 5.3.3 Unrecognized command"),
+        reply_timeout: s("421 4.4.1 Connection timed out"),
+        reply_too_many_errors: s("421 4.7.0 Too many errors on this connection, closing transmission channel"),
+        ..postfix()
+    }
+}
+
+fn rfc821() -> ServerConfig {
+    let s = |t: &str| t.to_string();
+    ServerConfig {
+        hostname: s("MIT-Multics.ARPA"),
+        helo_requires_name: true,
+        ehlo_keywords: Vec::new(),
+        junk_command_limit: 0,
+        soft_error_limit: 0,
+        hard_error_limit: 0,
+        line_length_limit: 510,
+        reject_long_lines: true,
+        bare_lf_ends_line: false,
+        hang_up_on_non_smtp: false,
+        size_refusal_sticks: false,
+        reply_banner: s("220 {host} Simple Mail Transfer Service Ready"),
+        reply_helo: s("250 {host}"),
+        reply_helo_syntax: s("501 Syntax error in parameters or arguments"),
+        reply_ehlo_syntax: s("500 Syntax error, command unrecognized"),
+        reply_need_helo: s("503 Bad sequence of commands"),
+        reply_mail_ok: s("250 OK"),
+        reply_mail_nested: s("503 Bad sequence of commands"),
+        reply_mail_syntax: s("501 Syntax error in parameters or arguments"),
+        reply_mail_bad_address: s("501 Syntax error in parameters or arguments"),
+        reply_size_exceeded: s("552 Requested mail action aborted: exceeded storage allocation"),
+        reply_rcpt_ok: s("250 OK"),
+        reply_need_mail: s("503 Bad sequence of commands"),
+        reply_rcpt_syntax: s("501 Syntax error in parameters or arguments"),
+        reply_rcpt_bad_address: s("501 Syntax error in parameters or arguments"),
+        reply_unknown_user: s("550 No such user here"),
+        reply_relay_denied: s("551 User not local"),
+        reply_too_many_recipients: s("552 Requested mail action aborted: exceeded storage allocation"),
+        reply_need_rcpt: s("503 Bad sequence of commands"),
+        reply_no_valid_recipients: s("503 Bad sequence of commands"),
+        reply_data_syntax: s("501 Syntax error in parameters or arguments"),
+        reply_data_go: s("354 Start mail input; end with <CRLF>.<CRLF>"),
+        reply_queued: s("250 OK"),
+        reply_message_too_big: s("552 Requested mail action aborted: exceeded storage allocation"),
+        reply_rset: s("250 OK"),
+        reply_rset_syntax: s("501 Syntax error in parameters or arguments"),
+        reply_noop: s("250 OK"),
+        reply_quit: s("221 {host} Service closing transmission channel"),
+        reply_vrfy: s("250 <{addr}>"),
+        reply_vrfy_syntax: s("501 Syntax error in parameters or arguments"),
+        reply_starttls: s("500 Syntax error, command unrecognized"),
+        reply_auth: s("500 Syntax error, command unrecognized"),
+        reply_unknown: s("500 Syntax error, command unrecognized"),
+        reply_bad_syntax: s("500 Syntax error, command unrecognized"),
+        reply_line_too_long: s("500 Syntax error, command unrecognized"),
+        reply_timeout: s("421 {host} Service not available, closing transmission channel"),
+        reply_too_many_errors: s("421 {host} Service not available, closing transmission channel"),
+        ..postfix()
+    }
+}

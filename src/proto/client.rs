@@ -1,0 +1,593 @@
+//! The client session: one connection's worth of sending. Replies and time in; writes,
+//! per-message outcomes and a close out. It never decides retries: messages it could not
+//! try on this connection come back as [`Status::NotAttempted`] for the caller to requeue.
+
+use super::command::{Command, Verb};
+use super::data::stuffed_lines;
+use super::reply::{Reply, ReplyParser};
+use super::Time;
+use crate::profile::client::Greeting;
+use crate::profile::ClientConfig;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Index in the scenario (stable id for the ledger).
+    pub id: usize,
+    /// Reverse-path.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Content, unstuffed.
+    pub body: Vec<u8>,
+    /// When the message is ready to send.
+    pub at: Time,
+}
+
+/// Where in the conversation an outcome was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Opening the connection.
+    Connect,
+    /// Waiting for the banner.
+    Greeting,
+    /// HELO or EHLO.
+    Helo,
+    /// The RSET probe of a reused connection.
+    RsetProbe,
+    /// MAIL.
+    Mail,
+    /// RCPT.
+    Rcpt,
+    /// DATA, before the 354.
+    DataInit,
+    /// After the final `.`.
+    DataDone,
+}
+
+impl Stage {
+    /// Lower-case name for transcripts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Connect => "connect",
+            Stage::Greeting => "greeting",
+            Stage::Helo => "helo",
+            Stage::RsetProbe => "rset-probe",
+            Stage::Mail => "mail",
+            Stage::Rcpt => "rcpt",
+            Stage::DataInit => "data",
+            Stage::DataDone => "end-of-data",
+        }
+    }
+}
+
+/// What became of a message, as the client saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// 2xx after the final `.`: the server took responsibility.
+    Accepted,
+    /// A permanent (5xx) refusal: the message bounces.
+    Rejected,
+    /// A transient failure (4xx, timeout, dropped connection): try again later.
+    Deferred,
+    /// Not tried on this connection.
+    NotAttempted,
+}
+
+/// The client's view of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The message's id.
+    pub id: usize,
+    /// What happened.
+    pub status: Status,
+    /// Where it was decided.
+    pub stage: Stage,
+    /// The deciding reply, if there was one.
+    pub reply: Option<Reply>,
+    /// Why, when there was no reply (timeout, connection lost).
+    pub reason: Option<String>,
+    /// Recipients refused along the way.
+    pub refused: Vec<(String, Reply)>,
+    /// True if the final `.` was sent and no reply came: the server may have the message
+    /// (RFC 1047's synchronisation gap), so a retry may duplicate it.
+    pub in_sync_gap: bool,
+}
+
+/// Something the client does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// One write on the socket.
+    Send(Vec<u8>),
+    /// A message's outcome is decided.
+    Outcome(Outcome),
+    /// Worth a transcript line (a timeout, a fallback).
+    Note(String),
+    /// Close the connection.
+    Close,
+}
+
+/// What a sent command's reply will mean.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    Greeting,
+    Ehlo,
+    Helo,
+    RsetProbe,
+    Mail,
+    Rcpt(String),
+    DataInit,
+    DataDone,
+    AbortRset,
+    Quit,
+}
+
+impl Expect {
+    fn stage(&self) -> Stage {
+        match self {
+            Expect::Greeting => Stage::Greeting,
+            Expect::Ehlo | Expect::Helo => Stage::Helo,
+            Expect::RsetProbe | Expect::AbortRset | Expect::Quit => Stage::RsetProbe,
+            Expect::Mail => Stage::Mail,
+            Expect::Rcpt(_) => Stage::Rcpt,
+            Expect::DataInit => Stage::DataInit,
+            Expect::DataDone => Stage::DataDone,
+        }
+    }
+}
+
+/// The transaction in progress.
+#[derive(Debug)]
+struct Current {
+    message: Message,
+    accepted: Vec<String>,
+    refused: Vec<(String, Reply)>,
+}
+
+/// One client connection.
+#[derive(Debug)]
+pub struct ClientSession {
+    cfg: Arc<ClientConfig>,
+    queue: VecDeque<Message>,
+    current: Option<Current>,
+    parser: ReplyParser,
+    /// Replies awaited, in order, each with its deadline.
+    expecting: VecDeque<(Expect, Time)>,
+    outbox: VecDeque<(Time, ClientEvent)>,
+    cursor: Time,
+    connected_at: Time,
+    last_done: Time,
+    transactions: u32,
+    pipelining: bool,
+    quitting: bool,
+    closed: bool,
+    /// Waiting to start the next message at this time (connection kept idle).
+    wake_at: Option<Time>,
+    /// Without pipelining: the RCPT commands still to send, one per reply.
+    lockstep: VecDeque<(Command, Expect)>,
+}
+
+impl ClientSession {
+    /// A session for a connection established at `now`, with messages to send on it.
+    pub fn new(cfg: Arc<ClientConfig>, messages: Vec<Message>, now: Time) -> Self {
+        let deadline = now + cfg.timeout_greeting.0;
+        ClientSession {
+            cfg,
+            queue: messages.into(),
+            current: None,
+            parser: ReplyParser::new(),
+            expecting: VecDeque::from([(Expect::Greeting, deadline)]),
+            outbox: VecDeque::new(),
+            cursor: now,
+            connected_at: now,
+            last_done: now,
+            transactions: 0,
+            pipelining: false,
+            quitting: false,
+            closed: false,
+            wake_at: None,
+            lockstep: VecDeque::new(),
+        }
+    }
+
+    /// True once the session has closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Bytes from the server.
+    pub fn handle_input(&mut self, now: Time, bytes: &[u8]) {
+        self.parser.push(bytes);
+        while !self.closed {
+            match self.parser.next_reply() {
+                None => break,
+                Some(Ok(reply)) => self.handle_reply(now, reply),
+                Some(Err(e)) => {
+                    self.note(now, format!("unparseable reply: {e}"));
+                    self.abort(now, None, Some(format!("protocol error: {e}")));
+                }
+            }
+        }
+    }
+
+    /// The server closed the connection (or it was reset).
+    pub fn handle_eof(&mut self, now: Time, why: &str) {
+        if self.closed {
+            return;
+        }
+        let quit_answered = self.quitting && self.expecting.is_empty();
+        if !quit_answered && !(self.quitting && self.current.is_none()) {
+            self.note(now, format!("connection {why}"));
+        }
+        self.abort(now, None, Some(format!("connection {why}")));
+    }
+
+    /// Call when `now` reaches [`poll_timeout`](Self::poll_timeout).
+    pub fn handle_timeout(&mut self, now: Time) {
+        if self.closed {
+            return;
+        }
+        if let Some((expect, deadline)) = self.expecting.front() {
+            if now >= *deadline && self.outbox.is_empty() {
+                let what = format!("timeout waiting for the {} reply", expect.stage().name());
+                self.note(now, what.clone());
+                self.abort(now, None, Some(what));
+                return;
+            }
+        }
+        if let Some(at) = self.wake_at {
+            if now >= at {
+                self.wake_at = None;
+                self.next_message(now);
+            }
+        }
+    }
+
+    /// The next event due at or before `now`.
+    pub fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
+        let (at, _) = self.outbox.front()?;
+        if *at > now {
+            return None;
+        }
+        self.outbox.pop_front().map(|(_, e)| e)
+    }
+
+    /// When the session next needs attention.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if let Some((at, _)) = self.outbox.front() {
+            return Some(*at);
+        }
+        if self.closed {
+            return None;
+        }
+        let deadline = self.expecting.front().map(|(_, d)| *d);
+        match (deadline, self.wake_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn handle_reply(&mut self, now: Time, reply: Reply) {
+        let Some((expect, _)) = self.expecting.pop_front() else {
+            self.note(now, format!("unexpected reply: {reply}"));
+            return;
+        };
+        if reply.code == 421 && expect != Expect::Quit {
+            // Service closing: the server will hang up; the transaction is deferred.
+            self.abort(now, Some(reply), None);
+            return;
+        }
+        match expect {
+            Expect::Greeting => {
+                if !reply.is_positive() {
+                    return self.give_up(now, Stage::Greeting, reply);
+                }
+                let command = match self.cfg.greeting {
+                    Greeting::Ehlo => Command::ehlo(&self.cfg.helo_name),
+                    Greeting::Helo => Command::helo(Some(&self.cfg.helo_name).filter(|n| !n.is_empty()).map(|n| n.as_str())),
+                };
+                let expect = if self.cfg.greeting == Greeting::Ehlo { Expect::Ehlo } else { Expect::Helo };
+                self.send_commands(now, &[(command, expect)]);
+            }
+            Expect::Ehlo | Expect::Helo => {
+                if reply.is_positive() {
+                    if expect == Expect::Ehlo {
+                        self.pipelining = self.cfg.pipelining
+                            && reply.lines.iter().skip(1).any(|l| l.eq_ignore_ascii_case("PIPELINING"));
+                    }
+                    return self.next_message(now);
+                }
+                if expect == Expect::Ehlo && self.cfg.fall_back_to_helo && reply.is_permanent() {
+                    self.note(now, "EHLO refused; falling back to HELO".into());
+                    let name = Some(self.cfg.helo_name.as_str()).filter(|n| !n.is_empty());
+                    return self.send_commands(now, &[(Command::helo(name), Expect::Helo)]);
+                }
+                self.give_up(now, Stage::Helo, reply);
+            }
+            Expect::RsetProbe => {
+                if reply.is_positive() {
+                    self.start_transaction(now);
+                } else {
+                    // The connection is not usable: hand the message back untried.
+                    self.note(now, "RSET probe failed: connection not reused".into());
+                    if let Some(current) = self.current.take() {
+                        self.queue.push_front(current.message);
+                    }
+                    self.finish(now);
+                }
+            }
+            Expect::Mail => {
+                if !reply.is_positive() {
+                    self.lockstep.clear();
+                    self.expecting.retain(|(e, _)| !matches!(e, Expect::Rcpt(_) | Expect::DataInit));
+                    self.fail_current(now, Stage::Mail, reply);
+                    self.after_failed_transaction(now);
+                } else if let Some(next) = self.lockstep.pop_front() {
+                    self.send_commands(now, &[next]);
+                }
+            }
+            Expect::Rcpt(to) => {
+                let current = self.current.as_mut().expect("RCPT sent inside a transaction");
+                if reply.is_positive() {
+                    current.accepted.push(to);
+                } else {
+                    current.refused.push((to, reply.clone()));
+                    if self.cfg.abort_on_rcpt_reject {
+                        self.lockstep.clear();
+                        self.expecting.retain(|(e, _)| !matches!(e, Expect::Rcpt(_) | Expect::DataInit));
+                        self.fail_current(now, Stage::Rcpt, reply);
+                        self.send_commands(now, &[(Command::bare(Verb::Rset), Expect::AbortRset)]);
+                        return;
+                    }
+                }
+                if let Some(next) = self.lockstep.pop_front() {
+                    return self.send_commands(now, &[next]);
+                }
+                if self.expecting.iter().any(|(e, _)| matches!(e, Expect::Rcpt(_))) {
+                    return; // pipelined replies still to come
+                }
+                let current = self.current.as_ref().expect("inside a transaction");
+                if current.accepted.is_empty() {
+                    // Every recipient refused. A pipelined DATA is already on its way; otherwise stop here.
+                    if !self.expecting.iter().any(|(e, _)| *e == Expect::DataInit) {
+                        let last = current.refused.last().map(|(_, r)| r.clone()).expect("at least one refusal");
+                        self.fail_current(now, Stage::Rcpt, last);
+                        self.after_failed_transaction(now);
+                    }
+                } else if !self.pipelining {
+                    self.send_commands(now, &[(Command::bare(Verb::Data), Expect::DataInit)]);
+                }
+            }
+            Expect::DataInit => {
+                let all_refused = self.current.as_ref().is_some_and(|c| c.accepted.is_empty());
+                if reply.code == 354 && !all_refused {
+                    self.send_body(now);
+                } else if all_refused {
+                    let last = self.current.as_ref().and_then(|c| c.refused.last().map(|(_, r)| r.clone()));
+                    self.fail_current(now, Stage::Rcpt, last.unwrap_or(reply));
+                    self.after_failed_transaction(now);
+                } else {
+                    self.fail_current(now, Stage::DataInit, reply);
+                    self.after_failed_transaction(now);
+                }
+            }
+            Expect::DataDone => {
+                let status = status_of(&reply);
+                self.decide(now, status, Stage::DataDone, Some(reply), None, false);
+                self.finish(now);
+            }
+            Expect::AbortRset => self.finish(now),
+            Expect::Quit => self.close(now),
+        }
+    }
+
+    /// After a failed MAIL/RCPT/DATA: the connection is still fine; RSET if more follow.
+    fn after_failed_transaction(&mut self, now: Time) {
+        if self.queue.is_empty() {
+            self.finish(now);
+        } else {
+            self.send_commands(now, &[(Command::bare(Verb::Rset), Expect::AbortRset)]);
+        }
+    }
+
+    fn next_message(&mut self, now: Time) {
+        let Some(next) = self.queue.front() else { return self.quit(now) };
+        if self.transactions == 0 {
+            if next.at > now {
+                self.wake_at = Some(next.at);
+                return;
+            }
+            let message = self.queue.pop_front().expect("checked");
+            self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
+            return self.start_transaction(now);
+        }
+        // A further message on this connection: only if reuse is allowed and in time.
+        let ready = next.at.max(now);
+        let in_time = ready <= self.last_done + self.cfg.idle_limit.0 && ready <= self.connected_at + self.cfg.reuse_limit.0;
+        if !self.cfg.reuse_connection || !in_time {
+            return self.quit(now);
+        }
+        if next.at > now {
+            self.wake_at = Some(next.at);
+            return;
+        }
+        let message = self.queue.pop_front().expect("checked");
+        self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
+        if self.cfg.rset_probe {
+            self.send_commands(now, &[(Command::bare(Verb::Rset), Expect::RsetProbe)]);
+        } else {
+            self.start_transaction(now);
+        }
+    }
+
+    fn start_transaction(&mut self, now: Time) {
+        self.transactions += 1;
+        let current = self.current.as_ref().expect("a message is current");
+        let mut group = vec![(Command::mail(&current.message.from, &[]), Expect::Mail)];
+        for to in &current.message.to {
+            group.push((Command::rcpt(to), Expect::Rcpt(to.clone())));
+        }
+        if self.pipelining {
+            group.push((Command::bare(Verb::Data), Expect::DataInit));
+            self.send_commands(now, &group);
+        } else {
+            // One command at a time: MAIL now, each RCPT queued behind the previous reply.
+            let (mail, rest) = group.split_first().expect("MAIL is first");
+            self.lockstep = rest.iter().cloned().collect();
+            self.send_commands(now, std::slice::from_ref(mail));
+        }
+    }
+
+    fn send_body(&mut self, now: Time) {
+        let current = self.current.as_ref().expect("DATA inside a transaction");
+        let lines = stuffed_lines(&current.message.body);
+        let delay = self.cfg.line_delay.0;
+        if delay.is_zero() {
+            let mut content: Vec<u8> = lines.concat();
+            if self.cfg.dot_in_own_write {
+                self.write(now, content);
+                self.write(now, b".\r\n".to_vec());
+            } else {
+                content.extend_from_slice(b".\r\n");
+                self.write(now, content);
+            }
+        } else {
+            for line in lines {
+                self.write(now, line);
+            }
+            self.write(now, b".\r\n".to_vec());
+        }
+        let deadline = self.cursor + self.cfg.timeout_data_done.0;
+        self.expecting.push_back((Expect::DataDone, deadline));
+    }
+
+    /// Writes commands as one group (one write), after the typing delay.
+    fn send_commands(&mut self, now: Time, group: &[(Command, Expect)]) {
+        let mut bytes = Vec::new();
+        for (command, _) in group {
+            bytes.extend_from_slice(&command.to_wire());
+        }
+        self.write(now, bytes);
+        for (_, expect) in group {
+            let deadline = self.cursor + self.timeout_for(expect);
+            self.expecting.push_back((expect.clone(), deadline));
+        }
+    }
+
+    fn timeout_for(&self, expect: &Expect) -> Time {
+        let c = &self.cfg;
+        match expect {
+            Expect::Greeting => c.timeout_greeting.0,
+            Expect::Ehlo | Expect::Helo => c.timeout_helo.0,
+            Expect::RsetProbe | Expect::AbortRset => c.timeout_rset.0,
+            Expect::Mail => c.timeout_mail.0,
+            Expect::Rcpt(_) => c.timeout_rcpt.0,
+            Expect::DataInit => c.timeout_data_init.0,
+            Expect::DataDone => c.timeout_data_done.0,
+            Expect::Quit => c.timeout_quit.0,
+        }
+    }
+
+    fn write(&mut self, now: Time, bytes: Vec<u8>) {
+        self.cursor = self.cursor.max(now) + self.cfg.line_delay.0;
+        self.outbox.push_back((self.cursor, ClientEvent::Send(bytes)));
+    }
+
+    fn note(&mut self, now: Time, text: String) {
+        self.cursor = self.cursor.max(now);
+        self.outbox.push_back((self.cursor, ClientEvent::Note(text)));
+    }
+
+    fn decide(&mut self, now: Time, status: Status, stage: Stage, reply: Option<Reply>, reason: Option<String>, gap: bool) {
+        let Some(current) = self.current.take() else { return };
+        let outcome = Outcome {
+            id: current.message.id,
+            status,
+            stage,
+            reply,
+            reason,
+            refused: current.refused,
+            in_sync_gap: gap,
+        };
+        self.last_done = now;
+        self.cursor = self.cursor.max(now);
+        self.outbox.push_back((self.cursor, ClientEvent::Outcome(outcome)));
+    }
+
+    fn fail_current(&mut self, now: Time, stage: Stage, reply: Reply) {
+        let status = status_of(&reply);
+        self.decide(now, status, stage, Some(reply), None, false);
+    }
+
+    /// The session cannot go on (a refused greeting or HELO): nothing on this connection is
+    /// tried; the messages fail with this reply.
+    fn give_up(&mut self, now: Time, stage: Stage, reply: Reply) {
+        let status = status_of(&reply);
+        let queued: Vec<Message> = self.queue.drain(..).collect();
+        for message in queued {
+            self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
+            self.decide(now, status.clone(), stage, Some(reply.clone()), None, false);
+        }
+        self.quit(now);
+    }
+
+    /// The connection failed (timeout, close, reset, 421): the transaction in progress is
+    /// deferred, the rest goes back untried.
+    fn abort(&mut self, now: Time, reply: Option<Reply>, reason: Option<String>) {
+        let in_gap = self.expecting.iter().any(|(e, _)| *e == Expect::DataDone) && reply.is_none();
+        let stage = self.expecting.front().map(|(e, _)| e.stage()).unwrap_or(Stage::Greeting);
+        if self.current.is_some() {
+            self.decide(now, Status::Deferred, stage, reply.clone(), reason.clone(), in_gap);
+        }
+        let untried: Vec<Message> = self.queue.drain(..).collect();
+        for message in untried {
+            self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
+            let status = if matches!(stage, Stage::Greeting | Stage::Helo) { Status::Deferred } else { Status::NotAttempted };
+            self.decide(now, status, stage, reply.clone(), reason.clone(), false);
+        }
+        self.expecting.clear();
+        self.close(now);
+    }
+
+    fn finish(&mut self, now: Time) {
+        self.next_message(now);
+    }
+
+    fn quit(&mut self, now: Time) {
+        if self.quitting || self.closed {
+            return;
+        }
+        self.quitting = true;
+        self.wake_at = None;
+        if self.cfg.send_quit {
+            self.send_commands(now, &[(Command::bare(Verb::Quit), Expect::Quit)]);
+        } else {
+            self.close(now);
+        }
+    }
+
+    fn close(&mut self, now: Time) {
+        if self.closed {
+            return;
+        }
+        // Messages this connection never got to (reuse not allowed or out of time).
+        let untried: Vec<Message> = self.queue.drain(..).collect();
+        for message in untried {
+            self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
+            self.decide(now, Status::NotAttempted, Stage::Mail, None, None, false);
+        }
+        self.closed = true;
+        self.cursor = self.cursor.max(now);
+        self.outbox.push_back((self.cursor, ClientEvent::Close));
+    }
+}
+
+fn status_of(reply: &Reply) -> Status {
+    match reply.class() {
+        2 => Status::Accepted,
+        5 => Status::Rejected,
+        _ => Status::Deferred,
+    }
+}

@@ -1,0 +1,542 @@
+//! The interceptor: a middlebox between client and server with two half-sessions. Toward
+//! the client it frames commands (and may answer some itself); toward the server it relays
+//! them, adds its own (keepalives, resets, a replayed envelope) and swallows their replies.
+//!
+//! Inputs: `handle_client_input`, `handle_server_input`, `handle_client_eof`,
+//! `handle_server_eof`, `handle_timeout`. Outputs: `poll_event`, `poll_timeout`.
+
+use super::command::{Command, Verb};
+use super::line::{Ending, Line, LineBuffer, LineLimits, Overflow};
+use super::reply::{Reply, ReplyParser};
+use super::Time;
+use crate::profile::interceptor::Release;
+use crate::profile::InterceptorConfig;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Something the interceptor does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InterceptorEvent {
+    /// One write toward the client.
+    ToClient(Vec<u8>),
+    /// One write toward the server.
+    ToServer(Vec<u8>),
+    /// A decision worth a transcript line.
+    Note(String),
+    /// Close the client connection.
+    CloseClient,
+    /// Close the server connection.
+    CloseServer,
+}
+
+/// Who is waiting for an upstream reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Origin {
+    /// The banner, relayed to the client.
+    Banner,
+    /// A client command, relayed. `rewritten` if it went upstream as NOOP.
+    Client { verb: Verb, rewritten: bool, rcpt_line: Option<Vec<u8>> },
+    /// One of the interceptor's own commands; the reply is swallowed.
+    Own(&'static str),
+}
+
+/// A step of the release of a held message.
+#[derive(Debug, Clone)]
+enum Step {
+    Send(Vec<u8>, &'static str),
+    Sleep(Time),
+    Scan(Time),
+    Data,
+    Body,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientSide {
+    Commands,
+    /// Relaying message content (the server said 354).
+    Body,
+    /// Holding message content (we said 354).
+    Holding,
+}
+
+/// One intercepted connection.
+#[derive(Debug)]
+pub struct InterceptorSession {
+    cfg: Arc<InterceptorConfig>,
+    from_client: LineBuffer,
+    from_server: ReplyParser,
+    client_side: ClientSide,
+    upstream: VecDeque<Origin>,
+    outbox: VecDeque<(Time, InterceptorEvent)>,
+    /// Client lines waiting while a release runs.
+    backlog: VecDeque<Line>,
+    mail_line: Option<Vec<u8>>,
+    accepted_rcpts: Vec<Vec<u8>>,
+    held: Vec<u8>,
+    /// A complete message is held and not yet released.
+    held_complete: bool,
+    /// The client got our own ack for the held message.
+    acked_early: bool,
+    plan: VecDeque<Step>,
+    /// Waiting for the reply to the release's current step.
+    plan_waiting: bool,
+    plan_wake: Option<Time>,
+    next_keepalive: Option<Time>,
+    /// Stream offsets of the client's segment boundaries, for split-terminator detection.
+    boundaries: VecDeque<u64>,
+    client_offset: u64,
+    framed_offset: u64,
+    client_gone: bool,
+    server_gone: bool,
+    closed: bool,
+}
+
+impl InterceptorSession {
+    /// A session for a client connection accepted at `now` whose upstream connection is open.
+    pub fn new(cfg: Arc<InterceptorConfig>, _now: Time) -> Self {
+        InterceptorSession {
+            cfg,
+            from_client: LineBuffer::new(LineLimits { max_len: 8192, bare_lf_ends_line: false, overflow: Overflow::Split }),
+            from_server: ReplyParser::new(),
+            client_side: ClientSide::Commands,
+            upstream: VecDeque::from([Origin::Banner]),
+            outbox: VecDeque::new(),
+            backlog: VecDeque::new(),
+            mail_line: None,
+            accepted_rcpts: Vec::new(),
+            held: Vec::new(),
+            held_complete: false,
+            acked_early: false,
+            plan: VecDeque::new(),
+            plan_waiting: false,
+            plan_wake: None,
+            next_keepalive: None,
+            boundaries: VecDeque::new(),
+            client_offset: 0,
+            framed_offset: 0,
+            client_gone: false,
+            server_gone: false,
+            closed: false,
+        }
+    }
+
+    /// True once both sides are closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// One read's worth of bytes from the client.
+    pub fn handle_client_input(&mut self, now: Time, bytes: &[u8]) {
+        if self.client_gone {
+            return;
+        }
+        self.boundaries.push_back(self.client_offset);
+        self.client_offset += bytes.len() as u64;
+        self.from_client.push(bytes);
+        let mut relay = Vec::new();
+        while let Some(line) = self.from_client.next_line() {
+            let start = self.framed_offset;
+            self.framed_offset += line.wire().len() as u64;
+            self.client_line(now, line, start, &mut relay);
+        }
+        self.flush_relay(now, &mut relay);
+        while self.boundaries.len() > 1 && self.boundaries[1] + 8 < self.framed_offset {
+            self.boundaries.pop_front();
+        }
+    }
+
+    /// Bytes from the server.
+    pub fn handle_server_input(&mut self, now: Time, bytes: &[u8]) {
+        self.from_server.push(bytes);
+        let mut relay = Vec::new();
+        while let Some(parsed) = self.from_server.next_reply() {
+            match parsed {
+                Ok(reply) => self.server_reply(now, reply, &mut relay),
+                Err(e) => self.note(now, format!("unparseable reply from server: {e}")),
+            }
+        }
+        if !relay.is_empty() {
+            self.push(now, InterceptorEvent::ToClient(relay));
+        }
+    }
+
+    /// The client closed its side.
+    pub fn handle_client_eof(&mut self, now: Time) {
+        if self.client_gone {
+            return;
+        }
+        self.client_gone = true;
+        if self.held_complete && self.plan.is_empty() && !self.plan_waiting {
+            self.note(now, "client gone with a message held: releasing it".into());
+            self.start_release(now);
+        } else if matches!(self.client_side, ClientSide::Holding) {
+            self.note(now, "client gone mid-message: held content discarded".into());
+            self.held.clear();
+        }
+        if !self.release_running() && !self.server_gone {
+            self.push(now, InterceptorEvent::CloseServer);
+            self.server_gone = true;
+        }
+        self.maybe_close(now);
+    }
+
+    /// The server closed its side.
+    pub fn handle_server_eof(&mut self, now: Time) {
+        if self.server_gone {
+            return;
+        }
+        self.server_gone = true;
+        if self.held_complete || self.plan_waiting || !self.plan.is_empty() {
+            let what = if self.acked_early { "the client was already told 250: the message is lost" } else { "message not delivered" };
+            self.note(now, format!("server closed with a held message: {what}"));
+            self.held_complete = false;
+            self.plan.clear();
+            self.plan_waiting = false;
+        }
+        if !self.client_gone {
+            self.push(now, InterceptorEvent::CloseClient);
+            self.client_gone = true;
+        }
+        self.maybe_close(now);
+    }
+
+    /// Call when `now` reaches [`poll_timeout`](Self::poll_timeout).
+    pub fn handle_timeout(&mut self, now: Time) {
+        if let Some(at) = self.next_keepalive.filter(|at| now >= *at) {
+            if self.keepalive_active() {
+                let command = self.cfg.keepalive_command.clone();
+                self.send_own(now, format!("{command}\r\n").into_bytes(), "keepalive");
+                self.next_keepalive = Some(at + self.cfg.keepalive_interval.0);
+            } else {
+                self.next_keepalive = None;
+            }
+        }
+        if let Some(at) = self.plan_wake {
+            if now >= at {
+                self.plan_wake = None;
+                self.run_plan(now);
+            }
+        }
+    }
+
+    /// The next event due at or before `now`.
+    pub fn poll_event(&mut self, now: Time) -> Option<InterceptorEvent> {
+        let (at, _) = self.outbox.front()?;
+        if *at > now {
+            return None;
+        }
+        self.outbox.pop_front().map(|(_, e)| e)
+    }
+
+    /// When the session next needs attention.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if let Some((at, _)) = self.outbox.front() {
+            return Some(*at);
+        }
+        [self.next_keepalive, self.plan_wake].into_iter().flatten().min()
+    }
+
+    fn client_line(&mut self, now: Time, line: Line, start: u64, relay: &mut Vec<u8>) {
+        match self.client_side {
+            ClientSide::Body => {
+                if is_dot(&line) {
+                    if self.cfg.drop_split_terminator && self.terminator_split(start) {
+                        self.note(now, "end of data split across segments: not passed on".into());
+                        return;
+                    }
+                    self.client_side = ClientSide::Commands;
+                }
+                relay.extend_from_slice(&line.wire());
+            }
+            ClientSide::Holding => {
+                if is_dot(&line) {
+                    if self.cfg.drop_split_terminator && self.terminator_split(start) {
+                        self.note(now, "end of data split across segments: not passed on".into());
+                        return;
+                    }
+                    self.client_side = ClientSide::Commands;
+                    self.held_complete = true;
+                    self.note(now, format!("message held ({} bytes)", self.held.len()));
+                    if !self.cfg.ack_dot.is_empty() {
+                        self.acked_early = true;
+                        self.note(now, "early ack: told the client 250 before the server has the message".into());
+                        let ack = Reply::from_template(&self.cfg.ack_dot).unwrap_or_else(|| Reply::new(250, "OK"));
+                        self.push(now, InterceptorEvent::ToClient(ack.to_wire()));
+                    }
+                    if self.cfg.release_on == Release::Dot {
+                        self.start_release(now);
+                    }
+                } else {
+                    self.held.extend_from_slice(&line.wire());
+                }
+            }
+            ClientSide::Commands => {
+                if self.release_running() {
+                    self.backlog.push_back(line);
+                    return;
+                }
+                self.client_command(now, line, relay);
+            }
+        }
+    }
+
+    fn client_command(&mut self, now: Time, line: Line, relay: &mut Vec<u8>) {
+        let command = Command::parse(&line.bytes);
+        let verb = command.as_ref().map(|c| c.verb.clone()).unwrap_or(Verb::Other(String::new()));
+        if self.held_complete {
+            // Any command after a held message releases it first (the telnet case: QUIT).
+            self.flush_relay(now, relay);
+            self.note(now, format!("{} from the client: releasing the held message", verb.name()));
+            self.backlog.push_back(line);
+            self.start_release(now);
+            return;
+        }
+        if verb == Verb::Data && !self.cfg.data_reply.is_empty() {
+            self.flush_relay(now, relay);
+            self.note(now, "DATA held: answered 354 locally, nothing sent upstream".into());
+            let reply = Reply::from_template(&self.cfg.data_reply).unwrap_or_else(|| Reply::new(354, "go ahead"));
+            self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+            self.client_side = ClientSide::Holding;
+            self.held.clear();
+            self.acked_early = false;
+            if !self.cfg.keepalive_command.is_empty() && !self.cfg.keepalive_interval.0.is_zero() {
+                self.next_keepalive = Some(now + self.cfg.keepalive_interval.0);
+            }
+            return;
+        }
+        let allowed = self.cfg.allowed_commands.is_empty()
+            || self.cfg.allowed_commands.iter().any(|a| a.eq_ignore_ascii_case(verb.name()));
+        if !allowed {
+            self.note(now, format!("{} rewritten to NOOP", verb.name()));
+            relay.extend_from_slice(b"NOOP\r\n");
+            self.upstream.push_back(Origin::Client { verb, rewritten: true, rcpt_line: None });
+            return;
+        }
+        match verb {
+            Verb::Mail => {
+                self.mail_line = Some(line.wire());
+                self.accepted_rcpts.clear();
+            }
+            Verb::Rset | Verb::Helo | Verb::Ehlo => {
+                self.mail_line = None;
+                self.accepted_rcpts.clear();
+            }
+            _ => {}
+        }
+        let rcpt_line = (verb == Verb::Rcpt).then(|| line.wire());
+        relay.extend_from_slice(&line.wire());
+        self.upstream.push_back(Origin::Client { verb, rewritten: false, rcpt_line });
+    }
+
+    fn server_reply(&mut self, now: Time, reply: Reply, relay: &mut Vec<u8>) {
+        let Some(origin) = self.upstream.pop_front() else {
+            self.note(now, format!("unsolicited reply from server relayed: {reply}"));
+            relay.extend_from_slice(&reply.to_wire());
+            return;
+        };
+        match origin {
+            Origin::Banner => {
+                let reply = if self.cfg.mask_banner { mask_banner(&reply) } else { reply };
+                if self.cfg.mask_banner {
+                    self.note(now, "banner masked".into());
+                }
+                relay.extend_from_slice(&reply.to_wire());
+            }
+            Origin::Client { verb, rewritten, rcpt_line } => {
+                if rewritten && !self.cfg.rewritten_reply.is_empty() {
+                    let own = Reply::from_template(&self.cfg.rewritten_reply).unwrap_or_else(|| Reply::new(500, "unrecognized"));
+                    relay.extend_from_slice(&own.to_wire());
+                    return;
+                }
+                let mut reply = reply;
+                if verb == Verb::Ehlo && reply.is_positive() && !self.cfg.strip_ehlo_keywords.is_empty() {
+                    let before = reply.lines.len();
+                    let strip = &self.cfg.strip_ehlo_keywords;
+                    let first = reply.lines.remove(0);
+                    reply.lines.retain(|l| {
+                        let keyword = l.split_whitespace().next().unwrap_or("");
+                        !strip.iter().any(|s| s.eq_ignore_ascii_case(keyword))
+                    });
+                    reply.lines.insert(0, first);
+                    if reply.lines.len() < before {
+                        self.note(now, format!("stripped {} from the EHLO reply", strip.join(", ")));
+                    }
+                }
+                if verb == Verb::Data && reply.code == 354 {
+                    self.client_side = ClientSide::Body;
+                }
+                if let Some(line) = rcpt_line.filter(|_| reply.is_positive()) {
+                    self.accepted_rcpts.push(line);
+                }
+                relay.extend_from_slice(&reply.to_wire());
+            }
+            Origin::Own(what) => self.own_reply(now, what, reply, relay),
+        }
+    }
+
+    fn own_reply(&mut self, now: Time, what: &'static str, reply: Reply, relay: &mut Vec<u8>) {
+        if what == "keepalive" {
+            if !reply.is_positive() {
+                self.note(now, format!("keepalive answered {reply}"));
+            }
+            return;
+        }
+        if !self.plan_waiting {
+            return;
+        }
+        self.plan_waiting = false;
+        let ok = match what {
+            "data" => reply.code == 354,
+            "reset" => true,
+            _ => reply.is_positive(),
+        };
+        if what == "body" || !ok {
+            self.verdict(now, reply, relay);
+            return;
+        }
+        self.run_plan(now);
+    }
+
+    /// The server's answer to the released message (or the failure that ended the release).
+    fn verdict(&mut self, now: Time, reply: Reply, relay: &mut Vec<u8>) {
+        self.plan.clear();
+        self.held_complete = false;
+        self.held.clear();
+        if self.acked_early {
+            let fate = if reply.is_positive() { "delivered" } else { "lost: the client was already told 250" };
+            self.note(now, format!("server verdict {reply} swallowed; message {fate}"));
+        } else {
+            relay.extend_from_slice(&reply.to_wire());
+        }
+        self.acked_early = false;
+        self.resume_backlog(now, relay);
+    }
+
+    fn resume_backlog(&mut self, now: Time, relay: &mut Vec<u8>) {
+        while !self.release_running() {
+            let Some(line) = self.backlog.pop_front() else { break };
+            self.client_command(now, line, relay);
+        }
+        if self.client_gone && !self.release_running() && !self.server_gone {
+            self.push(now, InterceptorEvent::CloseServer);
+            self.server_gone = true;
+            self.maybe_close(now);
+        }
+    }
+
+    fn start_release(&mut self, now: Time) {
+        self.next_keepalive = None;
+        let cfg = self.cfg.clone();
+        let mut plan = VecDeque::new();
+        for i in 0..cfg.upstream_resets {
+            if i > 0 {
+                plan.push_back(Step::Sleep(cfg.reset_interval.0));
+            }
+            plan.push_back(Step::Send(b"RSET\r\n".to_vec(), "reset"));
+        }
+        if !cfg.scan_delay.0.is_zero() {
+            plan.push_back(Step::Scan(cfg.scan_delay.0));
+        }
+        if cfg.replay_envelope {
+            if let Some(mail) = &self.mail_line {
+                plan.push_back(Step::Send(mail.clone(), "replay"));
+            }
+            for rcpt in &self.accepted_rcpts {
+                plan.push_back(Step::Send(rcpt.clone(), "replay"));
+            }
+        }
+        plan.push_back(Step::Data);
+        plan.push_back(Step::Body);
+        self.note(now, format!("releasing the held message upstream ({} steps)", plan.len()));
+        self.plan = plan;
+        self.run_plan(now);
+    }
+
+    fn run_plan(&mut self, now: Time) {
+        while !self.plan_waiting && self.plan_wake.is_none() {
+            let Some(step) = self.plan.pop_front() else { return };
+            match step {
+                Step::Sleep(d) => self.plan_wake = Some(now + d),
+                Step::Scan(d) => {
+                    self.note(now, format!("scanning the message for {}", crate::profile::Dur(d)));
+                    self.plan_wake = Some(now + d);
+                }
+                Step::Send(bytes, what) => {
+                    self.send_own(now, bytes, what);
+                    self.plan_waiting = true;
+                }
+                Step::Data => {
+                    self.send_own(now, b"DATA\r\n".to_vec(), "data");
+                    self.plan_waiting = true;
+                }
+                Step::Body => {
+                    let mut body = std::mem::take(&mut self.held);
+                    body.extend_from_slice(b".\r\n");
+                    self.push(now, InterceptorEvent::ToServer(body));
+                    self.upstream.push_back(Origin::Own("body"));
+                    self.plan_waiting = true;
+                }
+            }
+        }
+    }
+
+    /// Keepalives run while the message is held: being typed, or complete and not yet released.
+    fn keepalive_active(&self) -> bool {
+        !self.server_gone && (self.client_side == ClientSide::Holding || (self.held_complete && !self.release_running()))
+    }
+
+    fn release_running(&self) -> bool {
+        self.plan_waiting || self.plan_wake.is_some() || !self.plan.is_empty()
+    }
+
+    fn send_own(&mut self, now: Time, bytes: Vec<u8>, what: &'static str) {
+        if self.server_gone {
+            return;
+        }
+        self.push(now, InterceptorEvent::ToServer(bytes));
+        self.upstream.push_back(Origin::Own(what));
+    }
+
+    /// True if the `CRLF.CRLF` ending at the dot line starting at `start` crossed a segment boundary.
+    fn terminator_split(&self, start: u64) -> bool {
+        let first = start.saturating_sub(2);
+        let end = start + 3;
+        self.boundaries.iter().any(|&b| b > first && b < end)
+    }
+
+    fn flush_relay(&mut self, now: Time, relay: &mut Vec<u8>) {
+        if !relay.is_empty() && !self.server_gone {
+            self.push(now, InterceptorEvent::ToServer(std::mem::take(relay)));
+        }
+        relay.clear();
+    }
+
+    fn maybe_close(&mut self, _now: Time) {
+        if self.client_gone && self.server_gone {
+            self.closed = true;
+        }
+    }
+
+    fn note(&mut self, now: Time, text: String) {
+        self.push(now, InterceptorEvent::Note(text));
+    }
+
+    fn push(&mut self, now: Time, event: InterceptorEvent) {
+        let at = self.outbox.back().map_or(now, |(t, _)| (*t).max(now));
+        self.outbox.push_back((at, event));
+    }
+}
+
+fn is_dot(line: &Line) -> bool {
+    line.bytes == b"." && line.ending == Ending::CrLf
+}
+
+/// PIX style: every character of the text except '2', '0' and space becomes '*'.
+fn mask_banner(reply: &Reply) -> Reply {
+    let lines = reply
+        .lines
+        .iter()
+        .map(|l| l.chars().map(|c| if matches!(c, '2' | '0' | ' ') { c } else { '*' }).collect())
+        .collect();
+    Reply { code: reply.code, lines }
+}

@@ -1,0 +1,503 @@
+//! The server session: bytes and time in, replies, deliveries and a close out. Limits,
+//! timeouts and reply delays follow the [`ServerConfig`]; the async driver only moves bytes.
+//!
+//! Inputs: [`ServerSession::handle_input`], [`ServerSession::handle_eof`],
+//! [`ServerSession::handle_timeout`]. Outputs: [`ServerSession::poll_event`] (events whose
+//! time has come) and [`ServerSession::poll_timeout`] (when to call back).
+
+use super::command::{Command, PathError, Verb};
+use super::data::{DataEvent, DataReceiver};
+use super::line::{Ending, LineBuffer, LineLimits, Overflow};
+use super::reply::Reply;
+use super::Time;
+use crate::profile::ServerConfig;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// A message the server took responsibility for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The queue id given in the 250 reply.
+    pub queue_id: String,
+    /// The HELO/EHLO name, if any.
+    pub helo: Option<String>,
+    /// Reverse-path.
+    pub mail_from: String,
+    /// Accepted recipients, in order.
+    pub rcpt_to: Vec<String>,
+    /// Unstuffed content.
+    pub body: Vec<u8>,
+}
+
+/// Something the server does, at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// Write this reply.
+    Reply(Reply),
+    /// A message was accepted (emitted just before its 250).
+    Deliver(Delivery),
+    /// Something worth a transcript line that is not on the wire (Postfix would log it).
+    Note(String),
+    /// Close the connection.
+    Close,
+}
+
+#[derive(Debug)]
+enum State {
+    Command,
+    Data(DataReceiver),
+    Closed,
+}
+
+#[derive(Debug, Default)]
+struct Transaction {
+    mail_from: String,
+    rcpt_to: Vec<String>,
+    /// RCPT commands refused in this transaction.
+    refused: u32,
+}
+
+/// One SMTP server connection.
+#[derive(Debug)]
+pub struct ServerSession {
+    cfg: Arc<ServerConfig>,
+    local_domains: Vec<String>,
+    client: String,
+    lines: LineBuffer,
+    state: State,
+    helo: Option<String>,
+    txn: Option<Transaction>,
+    error_count: u32,
+    junk_cmds: u32,
+    size_refused: bool,
+    outbox: VecDeque<(Time, ServerEvent)>,
+    /// When the last queued event becomes due; replies never overtake each other.
+    cursor: Time,
+    /// Last input or output; the idle timeout counts from here.
+    last_activity: Time,
+    queue_salt: u64,
+    queued: u64,
+}
+
+impl ServerSession {
+    /// A session for a new connection from `client` (an address for reply texts), accepted at
+    /// `now`. The banner is queued at once. `queue_salt` makes queue ids unique per run.
+    pub fn new(cfg: Arc<ServerConfig>, client: &str, now: Time, queue_salt: u64) -> Self {
+        let command_limits = LineLimits {
+            max_len: cfg.line_length_limit,
+            bare_lf_ends_line: cfg.bare_lf_ends_line,
+            overflow: Overflow::Truncate,
+        };
+        let mut session = ServerSession {
+            local_domains: cfg.local_domain_set(),
+            lines: LineBuffer::new(command_limits),
+            cfg,
+            client: client.to_string(),
+            state: State::Command,
+            helo: None,
+            txn: None,
+            error_count: 0,
+            junk_cmds: 0,
+            size_refused: false,
+            outbox: VecDeque::new(),
+            cursor: now,
+            last_activity: now,
+            queue_salt,
+            queued: 0,
+        };
+        let banner = session.cfg.reply_banner.clone();
+        session.reply(now, &banner, &[]);
+        session
+    }
+
+    /// True once the session has closed (or decided to).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Bytes received from the client.
+    pub fn handle_input(&mut self, now: Time, bytes: &[u8]) {
+        if self.is_closed() {
+            return;
+        }
+        self.last_activity = self.last_activity.max(now);
+        self.lines.push(bytes);
+        while !self.is_closed() {
+            let Some(line) = self.lines.next_line() else { break };
+            self.handle_line(now, line);
+        }
+    }
+
+    /// The client closed its side (or the connection dropped): like QUIT without a reply.
+    /// A message in progress is discarded, never delivered in part.
+    pub fn handle_eof(&mut self, now: Time) {
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Data(data) => {
+                self.push(now, ServerEvent::Note(format!("lost connection after DATA ({} bytes)", data.size())));
+                self.push(now, ServerEvent::Close);
+            }
+            State::Command => {
+                let what = if self.lines.pending().is_empty() { "lost connection" } else { "lost connection mid-command" };
+                self.push(now, ServerEvent::Note(what.to_string()));
+                self.push(now, ServerEvent::Close);
+            }
+            State::Closed => {}
+        }
+    }
+
+    /// Call when `now` reaches [`poll_timeout`](Self::poll_timeout).
+    pub fn handle_timeout(&mut self, now: Time) {
+        if self.is_closed() || !self.outbox.is_empty() {
+            return;
+        }
+        if now >= self.last_activity + self.cfg.timeout.0 {
+            let text = self.cfg.reply_timeout.clone();
+            let note = match self.state {
+                State::Data(_) => "timeout after DATA",
+                _ => "timeout",
+            };
+            self.push(now, ServerEvent::Note(note.to_string()));
+            self.reply(now, &text, &[]);
+            self.close(now);
+        }
+    }
+
+    /// The next event due at or before `now`.
+    pub fn poll_event(&mut self, now: Time) -> Option<ServerEvent> {
+        let (at, _) = self.outbox.front()?;
+        if *at > now {
+            return None;
+        }
+        let (at, event) = self.outbox.pop_front()?;
+        self.last_activity = self.last_activity.max(at);
+        Some(event)
+    }
+
+    /// When the session next needs attention: a delayed event or the idle timeout.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if let Some((at, _)) = self.outbox.front() {
+            return Some(*at);
+        }
+        if self.is_closed() {
+            return None;
+        }
+        Some(self.last_activity + self.cfg.timeout.0)
+    }
+
+    fn handle_line(&mut self, now: Time, line: super::line::Line) {
+        if let State::Data(data) = &mut self.state {
+            if let DataEvent::End(end) = data.handle_line(&line) {
+                if end.is_nonstandard() {
+                    let note = format!("end of data by a non-standard sequence ({:?} then \".\" {:?})", end.before, end.after);
+                    self.push(now, ServerEvent::Note(note));
+                }
+                let State::Data(data) = std::mem::replace(&mut self.state, State::Command) else { unreachable!() };
+                self.lines.set_limits(self.command_limits());
+                self.end_of_data(now, data);
+            }
+            return;
+        }
+        if line.ending == Ending::Cut && self.cfg.reject_long_lines {
+            let text = self.cfg.reply_line_too_long.clone();
+            self.reply(now, &text, &[]);
+            self.error_count += 1;
+            self.check_error_limit(now);
+            return;
+        }
+        let Some(command) = Command::parse(&line.bytes) else {
+            let text = self.cfg.reply_bad_syntax.clone();
+            self.reply(now, &text, &[]);
+            self.error_count += 1;
+            self.check_error_limit(now);
+            return;
+        };
+        if self.cfg.hang_up_on_non_smtp && is_non_smtp(&command) {
+            let text = self.cfg.reply_break_rules.clone();
+            self.push(now, ServerEvent::Note(format!("non-SMTP command: {}", String::from_utf8_lossy(&line.bytes))));
+            self.reply(now, &text, &[]);
+            self.close(now);
+            return;
+        }
+        let ok = self.dispatch(now, &command);
+        if !ok {
+            self.error_count += 1;
+        }
+        let junk = matches!(command.verb, Verb::Helo | Verb::Ehlo | Verb::Noop | Verb::Vrfy | Verb::Etrn | Verb::Rset);
+        if junk && self.cfg.junk_command_limit > 0 {
+            if self.junk_cmds > self.cfg.junk_command_limit {
+                self.error_count += 1;
+            }
+            self.junk_cmds += 1;
+        }
+        self.check_error_limit(now);
+    }
+
+    fn check_error_limit(&mut self, now: Time) {
+        if self.is_closed() || self.cfg.hard_error_limit == 0 || self.error_count < self.cfg.hard_error_limit {
+            return;
+        }
+        let text = self.cfg.reply_too_many_errors.clone();
+        self.push(now, ServerEvent::Note(format!("too many errors ({})", self.error_count)));
+        self.reply(now, &text, &[]);
+        self.close(now);
+    }
+
+    /// Runs one command; false if it counts as an error.
+    fn dispatch(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        match &command.verb {
+            Verb::Helo | Verb::Ehlo => {
+                let name = command.args.split_whitespace().next();
+                if name.is_none() && cfg.helo_requires_name {
+                    let text = if command.verb == Verb::Helo { &cfg.reply_helo_syntax } else { &cfg.reply_ehlo_syntax };
+                    self.reply(now, text, &[]);
+                    return false;
+                }
+                self.helo = Some(name.unwrap_or("").to_string());
+                self.txn = None;
+                if command.verb == Verb::Ehlo {
+                    let size = cfg.message_size_limit.to_string();
+                    let mut text = cfg.reply_helo.clone();
+                    for keyword in &cfg.ehlo_keywords {
+                        text.push('\n');
+                        text.push_str(&keyword.replace("{size_limit}", &size));
+                    }
+                    self.reply(now, &text, &[]);
+                } else {
+                    self.reply(now, &cfg.reply_helo, &[]);
+                }
+                true
+            }
+            Verb::Mail => self.mail(now, command),
+            Verb::Rcpt => self.rcpt(now, command),
+            Verb::Data => self.data(now, command),
+            Verb::Rset => {
+                if !command.args.is_empty() {
+                    self.reply(now, &cfg.reply_rset_syntax, &[]);
+                    return false;
+                }
+                self.txn = None;
+                self.reply(now, &cfg.reply_rset, &[]);
+                true
+            }
+            Verb::Noop => {
+                self.reply(now, &cfg.reply_noop, &[]);
+                true
+            }
+            Verb::Quit => {
+                self.reply(now, &cfg.reply_quit, &[]);
+                self.close(now);
+                true
+            }
+            Verb::Vrfy => {
+                let arg = command.args.trim().trim_start_matches('<').trim_end_matches('>').to_string();
+                if arg.is_empty() {
+                    self.reply(now, &cfg.reply_vrfy_syntax, &[]);
+                    return false;
+                }
+                self.check_recipient(now, &arg, &cfg.reply_vrfy)
+            }
+            Verb::StartTls if cfg.ehlo_keywords.iter().any(|k| k.eq_ignore_ascii_case("STARTTLS")) => {
+                self.reply(now, &cfg.reply_starttls, &[]);
+                false
+            }
+            Verb::Auth if !cfg.ehlo_keywords.is_empty() => {
+                self.reply(now, &cfg.reply_auth, &[]);
+                false
+            }
+            _ => {
+                self.reply(now, &cfg.reply_unknown, &[]);
+                false
+            }
+        }
+    }
+
+    fn mail(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        if cfg.helo_required && self.helo.is_none() {
+            self.reply(now, &cfg.reply_need_helo, &[]);
+            return false;
+        }
+        if self.txn.is_some() {
+            self.reply(now, &cfg.reply_mail_nested, &[]);
+            return false;
+        }
+        let path = match command.path() {
+            Ok(p) => p,
+            Err(PathError::Syntax) => {
+                self.reply(now, &cfg.reply_mail_syntax, &[]);
+                return false;
+            }
+            Err(PathError::BadAddress) => {
+                self.reply(now, &cfg.reply_mail_bad_address, &[]);
+                return false;
+            }
+        };
+        let declared: Option<u64> = path.param("SIZE").and_then(|s| s.parse().ok());
+        if self.size_refused || declared.is_some_and(|size| size > cfg.message_size_limit) {
+            self.size_refused |= cfg.size_refusal_sticks;
+            self.reply(now, &cfg.reply_size_exceeded, &[]);
+            return false;
+        }
+        self.txn = Some(Transaction { mail_from: path.address, ..Default::default() });
+        self.reply(now, &cfg.reply_mail_ok, &[]);
+        true
+    }
+
+    fn rcpt(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        if self.txn.is_none() {
+            self.reply(now, &cfg.reply_need_mail, &[]);
+            return false;
+        }
+        let path = match command.path() {
+            Ok(p) => p,
+            Err(PathError::Syntax) => {
+                self.reply(now, &cfg.reply_rcpt_syntax, &[]);
+                return false;
+            }
+            Err(PathError::BadAddress) => {
+                self.reply(now, &cfg.reply_rcpt_bad_address, &[]);
+                return false;
+            }
+        };
+        if path.address.is_empty() {
+            self.reply(now, &cfg.reply_rcpt_bad_address, &[]);
+            return false;
+        }
+        let txn = self.txn.as_ref().expect("checked above");
+        if txn.rcpt_to.len() as u32 >= cfg.recipient_limit {
+            self.reply(now, &cfg.reply_too_many_recipients, &[]);
+            return false;
+        }
+        let ok = self.check_recipient(now, &path.address, &cfg.reply_rcpt_ok);
+        let txn = self.txn.as_mut().expect("checked above");
+        if ok {
+            txn.rcpt_to.push(path.address);
+        } else {
+            txn.refused += 1;
+        }
+        ok
+    }
+
+    /// Local and known: reply `ok`; local and unknown: unknown user; else relay denied.
+    fn check_recipient(&mut self, now: Time, address: &str, ok: &str) -> bool {
+        let cfg = self.cfg.clone();
+        let (local_part, domain) = match address.rsplit_once('@') {
+            Some((l, d)) => (l.to_ascii_lowercase(), d.to_ascii_lowercase()),
+            None => (address.to_ascii_lowercase(), cfg.hostname.to_ascii_lowercase()),
+        };
+        let routed = local_part.contains(['%', '!', '@']);
+        if routed || !self.local_domains.contains(&domain) {
+            self.reply(now, &cfg.reply_relay_denied, &[("addr", address)]);
+            return false;
+        }
+        let known = cfg.mailboxes.is_empty()
+            || cfg.mailboxes.iter().any(|m| m.rsplit_once('@').map_or(m.as_str(), |(l, _)| l).eq_ignore_ascii_case(&local_part));
+        if !known {
+            self.reply(now, &cfg.reply_unknown_user, &[("addr", address)]);
+            return false;
+        }
+        self.reply(now, ok, &[("addr", address)]);
+        true
+    }
+
+    fn data(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let Some(txn) = &self.txn else {
+            self.reply(now, &cfg.reply_need_rcpt, &[]);
+            return false;
+        };
+        if txn.rcpt_to.is_empty() {
+            let text = if txn.refused > 0 { &cfg.reply_no_valid_recipients } else { &cfg.reply_need_rcpt };
+            self.reply(now, text, &[]);
+            return false;
+        }
+        if !command.args.is_empty() {
+            self.reply(now, &cfg.reply_data_syntax, &[]);
+            return false;
+        }
+        self.reply(now, &cfg.reply_data_go, &[]);
+        self.lines.set_limits(LineLimits {
+            max_len: cfg.line_length_limit,
+            bare_lf_ends_line: cfg.bare_lf_ends_line,
+            overflow: Overflow::Split,
+        });
+        // Keep one byte more than the limit so an oversized message is recognised.
+        self.state = State::Data(DataReceiver::new(Some(cfg.message_size_limit + 1)));
+        true
+    }
+
+    fn end_of_data(&mut self, now: Time, data: DataReceiver) {
+        let cfg = self.cfg.clone();
+        let txn = self.txn.take().expect("DATA only starts inside a transaction");
+        if data.size() > cfg.message_size_limit {
+            self.reply(now, &cfg.reply_message_too_big, &[]);
+            self.error_count += 1;
+            return;
+        }
+        self.queued += 1;
+        let queue_id = queue_id(self.queue_salt, self.queued);
+        let delivery = Delivery {
+            queue_id: queue_id.clone(),
+            helo: self.helo.clone(),
+            mail_from: txn.mail_from,
+            rcpt_to: txn.rcpt_to,
+            body: data.into_body(),
+        };
+        self.push(now, ServerEvent::Deliver(delivery));
+        self.reply(now, &cfg.reply_queued, &[("queue_id", &queue_id)]);
+        self.error_count = 0;
+        self.junk_cmds = 0;
+    }
+
+    fn command_limits(&self) -> LineLimits {
+        LineLimits {
+            max_len: self.cfg.line_length_limit,
+            bare_lf_ends_line: self.cfg.bare_lf_ends_line,
+            overflow: Overflow::Truncate,
+        }
+    }
+
+    /// Queues a reply from a template, delayed while the soft error limit is reached.
+    fn reply(&mut self, now: Time, template: &str, vars: &[(&str, &str)]) {
+        let mut text = template.replace("{host}", &self.cfg.hostname).replace("{client}", &self.client);
+        for (key, value) in vars {
+            text = text.replace(&format!("{{{key}}}"), value);
+        }
+        let reply = Reply::from_template(&text).unwrap_or_else(|| Reply::new(451, format!("4.3.0 bad reply template {text:?}")));
+        let soft = self.cfg.soft_error_limit;
+        let delay = if soft > 0 && self.error_count >= soft { self.cfg.error_sleep.0 } else { Time::ZERO };
+        self.cursor = self.cursor.max(now) + delay;
+        self.outbox.push_back((self.cursor, ServerEvent::Reply(reply)));
+    }
+
+    fn push(&mut self, now: Time, event: ServerEvent) {
+        self.cursor = self.cursor.max(now);
+        self.outbox.push_back((self.cursor, event));
+    }
+
+    fn close(&mut self, now: Time) {
+        self.state = State::Closed;
+        self.push(now, ServerEvent::Close);
+    }
+}
+
+/// Postfix refuses these as an attack on SMTP rather than a mistake: header lines sent as
+/// commands, HTTP/proxy verbs, and lines that do not start with a letter.
+fn is_non_smtp(command: &Command) -> bool {
+    let name = command.verb.name();
+    name.ends_with(':')
+        || matches!(name, "CONNECT" | "GET" | "POST")
+        || !name.starts_with(|c: char| c.is_ascii_alphabetic())
+}
+
+/// A Postfix-looking queue id: ten upper-case hex digits, unique per (salt, n).
+pub fn queue_id(salt: u64, n: u64) -> String {
+    // splitmix64: a fixed bijection, so distinct n give distinct ids for one salt.
+    let mut z = salt.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    format!("{:010X}", z & 0xFF_FFFF_FFFF)
+}

@@ -1,0 +1,258 @@
+//! The scenario file format (TOML, read with serde; unknown keys are errors) and its
+//! resolution into concrete configs. Errors carry `file:line:col`.
+
+use crate::profile::client::ClientSection;
+use crate::profile::interceptor::InterceptorSection;
+use crate::profile::server::ServerSection;
+use crate::profile::{ClientConfig, Dur, InterceptorConfig, ServerConfig};
+use crate::proto::client::Message;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// A message the client sends.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    /// Reverse-path (without angle brackets).
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Content; a bare `\n` is sent as CRLF.
+    pub body: String,
+    /// When the message is queued (default: at the start).
+    #[serde(default)]
+    pub at: Option<Dur>,
+}
+
+/// Network settings of the simulation.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Smallest one-way latency.
+    #[serde(default = "default_latency_min")]
+    pub latency_min: Dur,
+    /// Largest one-way latency.
+    #[serde(default = "default_latency_max")]
+    pub latency_max: Dur,
+    /// Simulation step: latency is quantised to it; smaller is finer and slower.
+    #[serde(default = "default_tick")]
+    pub tick: Dur,
+    /// Longest a run may take in virtual time.
+    #[serde(default = "default_limit")]
+    pub time_limit: Dur,
+}
+
+fn default_latency_min() -> Dur {
+    Dur::millis(1)
+}
+fn default_latency_max() -> Dur {
+    Dur::millis(20)
+}
+fn default_tick() -> Dur {
+    Dur::millis(1)
+}
+fn default_limit() -> Dur {
+    Dur::secs(7200)
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        NetworkSection {
+            latency_min: default_latency_min(),
+            latency_max: default_latency_max(),
+            tick: default_tick(),
+            time_limit: default_limit(),
+        }
+    }
+}
+
+/// The fault layer of a scenario.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSection {
+    /// Fault preset (`none` is the only one so far).
+    #[serde(default = "default_faults")]
+    pub profile: toml::Spanned<String>,
+}
+
+fn default_faults() -> toml::Spanned<String> {
+    toml::Spanned::new(0..0, "none".to_string())
+}
+
+/// A scenario file as written.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Short name (used in snapshots and reports).
+    pub name: String,
+    /// One sentence: what this scenario shows.
+    #[serde(default)]
+    pub about: String,
+    /// Seeds it is pinned to (tests run each).
+    #[serde(default)]
+    pub seeds: Vec<u64>,
+    /// The sending side.
+    pub client: ClientSection,
+    /// An optional middlebox.
+    #[serde(default)]
+    pub interceptor: Option<InterceptorSection>,
+    /// The receiving side.
+    pub server: ServerSection,
+    /// Network timing.
+    #[serde(default)]
+    pub network: NetworkSection,
+    /// Faults.
+    #[serde(default)]
+    pub faults: Option<FaultsSection>,
+}
+
+/// A scenario resolved to full configs, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// What it shows.
+    pub about: String,
+    /// Pinned seeds.
+    pub seeds: Vec<u64>,
+    /// Client preset name.
+    pub client_profile: String,
+    /// Client knobs.
+    pub client: ClientConfig,
+    /// Messages, in order.
+    pub messages: Vec<Message>,
+    /// Interceptor preset name and knobs.
+    pub interceptor: Option<(String, InterceptorConfig)>,
+    /// Server preset name.
+    pub server_profile: String,
+    /// Server knobs.
+    pub server: ServerConfig,
+    /// Network timing.
+    pub network: NetworkSection,
+    /// Fault preset name.
+    pub faults: String,
+}
+
+/// A scenario that could not be loaded: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file (or `<input>`).
+    pub file: String,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, col)
+}
+
+impl Scenario {
+    /// Reads and resolves a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError { file: file.clone(), position: None, message: format!("cannot read: {e}") })?;
+        Scenario::parse(&text, &file)
+    }
+
+    /// Parses and resolves scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let at = |span: Option<std::ops::Range<usize>>, message: String| ScenarioError {
+            file: file.to_string(),
+            position: span.map(|s| line_col(text, s.start)),
+            message,
+        };
+        let raw: ScenarioFile = toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        let preset = |section: Option<&toml::Spanned<String>>, default: &str| -> (String, Option<std::ops::Range<usize>>) {
+            match section {
+                Some(s) => (s.get_ref().clone(), Some(s.span())),
+                None => (default.to_string(), None),
+            }
+        };
+
+        let (client_profile, span) = preset(raw.client.profile.as_ref(), "ssmtp");
+        let mut client = ClientConfig::preset(&client_profile).map_err(|e| at(span, e))?;
+        raw.client.apply(&mut client);
+        if raw.client.message.is_empty() {
+            return Err(at(None, "the client has no [[client.message]] to send".into()));
+        }
+        let messages = raw
+            .client
+            .message
+            .iter()
+            .enumerate()
+            .map(|(id, m)| Message {
+                id,
+                from: m.from.clone(),
+                to: m.to.clone(),
+                body: m.body.clone().into_bytes(),
+                at: m.at.unwrap_or_default().0,
+            })
+            .collect::<Vec<_>>();
+        if let Some(m) = messages.iter().find(|m| m.to.is_empty()) {
+            return Err(at(None, format!("message {} has no recipients", m.id + 1)));
+        }
+
+        let interceptor = match &raw.interceptor {
+            None => None,
+            Some(section) => {
+                let (name, span) = preset(section.profile.as_ref(), "passthrough");
+                let mut cfg = InterceptorConfig::preset(&name).map_err(|e| at(span, e))?;
+                section.apply(&mut cfg);
+                Some((name, cfg))
+            }
+        };
+
+        let (server_profile, span) = preset(raw.server.profile.as_ref(), "postfix");
+        let mut server = ServerConfig::preset(&server_profile).map_err(|e| at(span, e))?;
+        raw.server.apply(&mut server);
+
+        let faults = match &raw.faults {
+            None => "none".to_string(),
+            Some(f) => {
+                let name = f.profile.get_ref().clone();
+                if name != "none" {
+                    return Err(at(Some(f.profile.span()), format!("unknown fault profile {name:?}; known: none")));
+                }
+                name
+            }
+        };
+        if raw.network.latency_max < raw.network.latency_min {
+            return Err(at(None, "network.latency_max is smaller than network.latency_min".into()));
+        }
+        if raw.network.tick.0.is_zero() {
+            return Err(at(None, "network.tick must be positive".into()));
+        }
+        Ok(Scenario {
+            name: raw.name,
+            about: raw.about,
+            seeds: raw.seeds,
+            client_profile,
+            client,
+            messages,
+            interceptor,
+            server_profile,
+            server,
+            network: raw.network,
+            faults,
+        })
+    }
+}
