@@ -114,24 +114,48 @@ pub fn interceptor_story(notes: &[String]) -> Vec<String> {
 /// Builds the ledger and checks the invariants.
 pub fn judge(messages: &[Message], outcomes: &[Outcome], deliveries: &[Delivery], interceptor_notes: &[Vec<String>]) -> Report {
     let mut report = Report::default();
-    let mut claimed = vec![false; deliveries.len()];
-    for message in messages {
-        let expected_body = canonical(&message.body);
+    let same_envelope =
+        |m: &Message, d: &Delivery| d.mail_from == m.from && !d.rcpt_to.is_empty() && d.rcpt_to.iter().all(|r| m.to.contains(r));
+    let bodies: Vec<Vec<u8>> = messages.iter().map(|m| canonical(&m.body)).collect();
+    // owner[i] = (message index, intact) for delivery i. Three passes so that one message's
+    // extra copy or damaged copy never steals another message's good delivery: first one
+    // intact copy each, then further intact copies, then damaged copies by envelope.
+    let mut owner: Vec<Option<(usize, bool)>> = vec![None; deliveries.len()];
+    for (mi, m) in messages.iter().enumerate() {
+        if let Some(i) = (0..deliveries.len()).find(|&i| owner[i].is_none() && same_envelope(m, &deliveries[i]) && deliveries[i].body == bodies[mi]) {
+            owner[i] = Some((mi, true));
+        }
+    }
+    for (mi, m) in messages.iter().enumerate() {
+        for i in 0..deliveries.len() {
+            if owner[i].is_none() && same_envelope(m, &deliveries[i]) && deliveries[i].body == bodies[mi] {
+                owner[i] = Some((mi, true));
+            }
+        }
+    }
+    for (mi, m) in messages.iter().enumerate() {
+        for i in 0..deliveries.len() {
+            if owner[i].is_none() && same_envelope(m, &deliveries[i]) {
+                owner[i] = Some((mi, false));
+            }
+        }
+    }
+    for (mi, message) in messages.iter().enumerate() {
         let outcome = outcomes.iter().rev().find(|o| o.id == message.id);
-        let same_envelope = |d: &Delivery| d.mail_from == message.from && d.rcpt_to.iter().all(|r| message.to.contains(r));
         let mut intact = 0;
         let mut damaged = Vec::new();
         let mut ids = Vec::new();
         for (i, d) in deliveries.iter().enumerate() {
-            if claimed[i] || !same_envelope(d) {
-                continue;
-            }
-            claimed[i] = true;
-            ids.push(d.queue_id.clone());
-            if d.body == expected_body {
-                intact += 1;
-            } else {
-                damaged.push(d.queue_id.clone());
+            match owner[i] {
+                Some((m, good)) if m == mi => {
+                    ids.push(d.queue_id.clone());
+                    if good {
+                        intact += 1;
+                    } else {
+                        damaged.push(d.queue_id.clone());
+                    }
+                }
+                _ => {}
             }
         }
         let delivered = intact + damaged.len();
@@ -189,7 +213,7 @@ pub fn judge(messages: &[Message], outcomes: &[Outcome], deliveries: &[Delivery]
         });
     }
     for (i, d) in deliveries.iter().enumerate() {
-        if !claimed[i] {
+        if owner[i].is_none() {
             report.violations.push(Violation {
                 message: None,
                 invariant: "unexpected-delivery",

@@ -393,7 +393,15 @@ impl ClientSession {
     }
 
     fn next_message(&mut self, now: Time) {
-        let Some(next) = self.queue.front() else { return self.quit(now) };
+        let Some(next) = self.queue.front() else {
+            // A cached connection stays open for the idle limit before it is closed.
+            let idle_until = self.last_done + self.cfg.idle_limit.0;
+            if self.cfg.reuse_connection && self.transactions > 0 && now < idle_until {
+                self.wake_at = Some(idle_until);
+                return;
+            }
+            return self.quit(now);
+        };
         if self.transactions == 0 {
             if next.at > now {
                 self.wake_at = Some(next.at);

@@ -36,6 +36,8 @@ enum Origin {
     Banner,
     /// A client command, relayed. `rewritten` if it went upstream as NOOP.
     Client { verb: Verb, rewritten: bool, rcpt_line: Option<Vec<u8>> },
+    /// The client's end of data, relayed: the server's verdict goes back to the client.
+    EndOfData,
     /// One of the interceptor's own commands; the reply is swallowed.
     Own(&'static str),
 }
@@ -245,6 +247,7 @@ impl InterceptorSession {
                         return;
                     }
                     self.client_side = ClientSide::Commands;
+                    self.upstream.push_back(Origin::EndOfData);
                 }
                 relay.extend_from_slice(&line.wire());
             }
@@ -370,6 +373,7 @@ impl InterceptorSession {
                 }
                 relay.extend_from_slice(&reply.to_wire());
             }
+            Origin::EndOfData => relay.extend_from_slice(&reply.to_wire()),
             Origin::Own(what) => self.own_reply(now, what, reply, relay),
         }
     }
@@ -409,14 +413,17 @@ impl InterceptorSession {
             relay.extend_from_slice(&reply.to_wire());
         }
         self.acked_early = false;
-        self.resume_backlog(now, relay);
+        self.resume_backlog(now);
     }
 
-    fn resume_backlog(&mut self, now: Time, relay: &mut Vec<u8>) {
+    /// Client commands that waited for a release go upstream now.
+    fn resume_backlog(&mut self, now: Time) {
+        let mut to_server = Vec::new();
         while !self.release_running() {
             let Some(line) = self.backlog.pop_front() else { break };
-            self.client_command(now, line, relay);
+            self.client_command(now, line, &mut to_server);
         }
+        self.flush_relay(now, &mut to_server);
         if self.client_gone && !self.release_running() && !self.server_gone {
             self.push(now, InterceptorEvent::CloseServer);
             self.server_gone = true;

@@ -91,6 +91,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
                     let local = stream.local_addr()?;
                     let peer_role = if peer.ip() == local.ip() { "server" } else { role_of_peer(&peer) };
                     let conn = transcript.conn_for(local, peer);
+                    transcript.record(net::now(), conn, peer_role, "server", EventKind::Connect);
                     let stream = Recorded::new(stream, transcript.clone(), conn, "server", peer_role);
                     let session = ServerSession::new(cfg.clone(), &peer.ip().to_string(), net::now(), queue_salt ^ accepted);
                     let sink_store = deliveries.clone();
@@ -119,6 +120,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
                 loop {
                     let (downstream, peer) = listener.accept().await?;
                     let conn = transcript.conn_for(downstream.local_addr()?, peer);
+                    transcript.record(net::now(), conn, "client", "interceptor", EventKind::Connect);
                     let client_side = Recorded::new(downstream, transcript.clone(), conn, "interceptor", "client");
                     let (cfg, transcript, open) = (cfg.clone(), transcript.clone(), open.clone());
                     open.fetch_add(1, Ordering::SeqCst);
@@ -129,7 +131,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
                                     (Ok(l), Ok(p)) => transcript.conn_for(l, p),
                                     _ => transcript.new_conn(),
                                 };
-                                transcript.record(net::now(), up_conn, "interceptor", "server", EventKind::Connect);
                                 let server_side = Recorded::new(upstream, transcript.clone(), up_conn, "interceptor", "server");
                                 let session = InterceptorSession::new(cfg, net::now());
                                 actor::interceptor::intercept(client_side, server_side, session).await;
@@ -254,7 +255,6 @@ async fn run_client(
             (Ok(l), Ok(p)) => transcript.conn_for(l, p),
             _ => transcript.new_conn(),
         };
-        transcript.record(net::now(), conn, "client", target, EventKind::Connect);
         let stream = Recorded::new(stream, transcript.clone(), conn, "client", target);
         let session = ClientSession::new(cfg.clone(), std::mem::take(&mut queue), net::now());
         let results = actor::client::drive(stream, session).await;
