@@ -1,0 +1,66 @@
+//! The binary's contract: exit codes, file:line:col errors, the profile list.
+
+use std::process::Command;
+
+fn smtpsim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_smtpsim")).args(args).output().expect("binary runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("smtpsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+#[test]
+fn run_passes_with_exit_0_and_prints_the_transcript() {
+    let (code, out, _) = smtpsim(&["run", concat!(env!("CARGO_MANIFEST_DIR"), "/sims/symantec-rset.toml")]);
+    assert_eq!(code, 0);
+    assert!(out.contains("354 Please start mail input."));
+    assert!(out.contains("invariants: all held"));
+}
+
+#[test]
+fn unknown_key_is_exit_2_with_line_and_column() {
+    let path = write_temp("bad-key.toml", "name = \"x\"\n[client]\nprofile = \"ssmtp\"\ncolour = \"red\"\n[server]\n");
+    let (code, _, err) = smtpsim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains(&format!("{}:4:1:", path.display())), "{err}");
+    assert!(err.contains("colour"), "{err}");
+}
+
+#[test]
+fn unknown_profile_is_exit_2_pointing_at_the_value() {
+    let text = "name = \"x\"\n[client]\nprofile = \"nope\"\n[[client.message]]\nfrom = \"a@b\"\nto = [\"c@d\"]\nbody = \"x\"\n[server]\n";
+    let path = write_temp("bad-profile.toml", text);
+    let (code, _, err) = smtpsim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains(&format!("{}:3:11:", path.display())), "{err}");
+    assert!(err.contains("unknown client profile \"nope\""), "{err}");
+}
+
+#[test]
+fn bad_duration_and_missing_file_are_exit_2() {
+    let text = "name = \"x\"\n[client]\nline_delay = \"3 parsecs\"\n[[client.message]]\nfrom = \"a@b\"\nto = [\"c@d\"]\nbody = \"x\"\n[server]\n";
+    let path = write_temp("bad-duration.toml", text);
+    let (code, _, err) = smtpsim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains(":3:"), "{err}");
+    let (code, _, err) = smtpsim(&["run", "/nonexistent/scenario.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read"), "{err}");
+    let (code, _, _) = smtpsim(&["run", "--no-such-flag"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn list_names_every_profile() {
+    let (code, out, _) = smtpsim(&["list"]);
+    assert_eq!(code, 0);
+    for name in ["postfix", "postfix-relaxed", "exchange", "rfc821", "ssmtp", "telnet", "bare-helo", "postfix-cached", "passthrough", "symantec-telnet", "symantec-rset", "pix-mailguard"] {
+        assert!(out.lines().any(|l| l.split_whitespace().nth(1) == Some(name)), "{name} missing:\n{out}");
+    }
+}
