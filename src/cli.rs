@@ -32,4 +32,15 @@ pub enum Command {
     },
     /// List every built-in profile, one line each.
     List,
+    /// Measure the simulator: wall time per simulated session, virtual/wall ratio (one thread).
+    Bench {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// How many sessions (seeds first..first+runs).
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        /// First seed.
+        #[arg(long, default_value_t = 0)]
+        first_seed: u64,
+    },
 }

@@ -15,6 +15,8 @@
 //! - [`sim`]: scenario + seed → turmoil world → transcript, outcomes, report.
 //! - [`oracle`]: the message ledger and its invariants.
 //! - [`transcript`]: the event log and its text rendering.
+//! - [`bench`]: simulator speed (wall time per session).
+//! - [`cli`]: the command-line definitions.
 //!
 //! # Library use
 //!
@@ -28,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod bench;
 pub mod cli;
 pub mod net;
 pub mod oracle;

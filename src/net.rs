@@ -19,7 +19,8 @@ static LIVE_START: OnceLock<tokio::time::Instant> = OnceLock::new();
 /// Time since the start: virtual simulation time inside turmoil, time since the process
 /// first asked outside it.
 pub fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_else(|| LIVE_START.get_or_init(tokio::time::Instant::now).elapsed())
+    turmoil::sim_elapsed()
+        .unwrap_or_else(|| LIVE_START.get_or_init(tokio::time::Instant::now).elapsed())
 }
 
 /// Sleeps until [`now`] reaches `at`.

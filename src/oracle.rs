@@ -101,7 +101,19 @@ impl Report {
 
 /// Interceptor notes that matter for a message's story.
 pub fn interceptor_story(notes: &[String]) -> Vec<String> {
-    let keep = ["DATA held", "early ack", "releasing", "scanning", "verdict", "rewritten", "stripped", "masked", "split", "lost", "held ("];
+    let keep = [
+        "DATA held",
+        "early ack",
+        "releasing",
+        "scanning",
+        "verdict",
+        "rewritten",
+        "stripped",
+        "masked",
+        "split",
+        "lost",
+        "held (",
+    ];
     let mut story: Vec<String> = Vec::new();
     for note in notes {
         if keep.iter().any(|k| note.contains(k)) && !story.contains(note) {
@@ -112,23 +124,36 @@ pub fn interceptor_story(notes: &[String]) -> Vec<String> {
 }
 
 /// Builds the ledger and checks the invariants.
-pub fn judge(messages: &[Message], outcomes: &[Outcome], deliveries: &[Delivery], interceptor_notes: &[Vec<String>]) -> Report {
+pub fn judge(
+    messages: &[Message],
+    outcomes: &[Outcome],
+    deliveries: &[Delivery],
+    interceptor_notes: &[Vec<String>],
+) -> Report {
     let mut report = Report::default();
-    let same_envelope =
-        |m: &Message, d: &Delivery| d.mail_from == m.from && !d.rcpt_to.is_empty() && d.rcpt_to.iter().all(|r| m.to.contains(r));
+    let same_envelope = |m: &Message, d: &Delivery| {
+        d.mail_from == m.from && !d.rcpt_to.is_empty() && d.rcpt_to.iter().all(|r| m.to.contains(r))
+    };
     let bodies: Vec<Vec<u8>> = messages.iter().map(|m| canonical(&m.body)).collect();
     // owner[i] = (message index, intact) for delivery i. Three passes so that one message's
     // extra copy or damaged copy never steals another message's good delivery: first one
     // intact copy each, then further intact copies, then damaged copies by envelope.
     let mut owner: Vec<Option<(usize, bool)>> = vec![None; deliveries.len()];
     for (mi, m) in messages.iter().enumerate() {
-        if let Some(i) = (0..deliveries.len()).find(|&i| owner[i].is_none() && same_envelope(m, &deliveries[i]) && deliveries[i].body == bodies[mi]) {
+        if let Some(i) = (0..deliveries.len()).find(|&i| {
+            owner[i].is_none()
+                && same_envelope(m, &deliveries[i])
+                && deliveries[i].body == bodies[mi]
+        }) {
             owner[i] = Some((mi, true));
         }
     }
     for (mi, m) in messages.iter().enumerate() {
         for i in 0..deliveries.len() {
-            if owner[i].is_none() && same_envelope(m, &deliveries[i]) && deliveries[i].body == bodies[mi] {
+            if owner[i].is_none()
+                && same_envelope(m, &deliveries[i])
+                && deliveries[i].body == bodies[mi]
+            {
                 owner[i] = Some((mi, true));
             }
         }
@@ -163,7 +188,11 @@ pub fn judge(messages: &[Message], outcomes: &[Outcome], deliveries: &[Delivery]
             0 => "nothing delivered".to_string(),
             1 if damaged.is_empty() => format!("delivered once as {} (content intact)", ids[0]),
             _ if damaged.is_empty() => format!("delivered {delivered} times as {}", ids.join(", ")),
-            _ => format!("delivered {delivered} times as {}; content differs in {}", ids.join(", "), damaged.join(", ")),
+            _ => format!(
+                "delivered {delivered} times as {}; content differs in {}",
+                ids.join(", "),
+                damaged.join(", ")
+            ),
         };
         let client = match outcome {
             None => "never tried".to_string(),
@@ -173,16 +202,29 @@ pub fn judge(messages: &[Message], outcomes: &[Outcome], deliveries: &[Delivery]
         let in_gap = outcome.is_some_and(|o| o.in_sync_gap);
         let number = message.id + 1;
         let mut violate = |invariant: &'static str, detail: String| {
-            report.violations.push(Violation { message: Some(number), invariant, detail });
+            report.violations.push(Violation {
+                message: Some(number),
+                invariant,
+                detail,
+            });
         };
         let verdict = if !damaged.is_empty() {
-            violate("corruption", format!("message {number} delivered with altered content ({})", damaged.join(", ")));
+            violate(
+                "corruption",
+                format!(
+                    "message {number} delivered with altered content ({})",
+                    damaged.join(", ")
+                ),
+            );
             Verdict::Corrupted
         } else if delivered > 1 {
             if in_gap {
                 Verdict::Duplicated
             } else {
-                violate("duplicate", format!("message {number} delivered {delivered} times"));
+                violate(
+                    "duplicate",
+                    format!("message {number} delivered {delivered} times"),
+                );
                 Verdict::Duplicated
             }
         } else {
@@ -197,7 +239,10 @@ pub fn judge(messages: &[Message], outcomes: &[Outcome], deliveries: &[Delivery]
                 (Some(Status::NotAttempted) | None, 0) => Verdict::NotSent,
                 (_, _) if in_gap => Verdict::DeliveredUnconfirmed,
                 (_, _) => {
-                    violate("delivered-despite-failure", format!("message {number} was delivered but the client was told: {client}"));
+                    violate(
+                        "delivered-despite-failure",
+                        format!("message {number} was delivered but the client was told: {client}"),
+                    );
                     Verdict::DeliveredDespiteFailure
                 }
             }
@@ -207,7 +252,10 @@ pub fn judge(messages: &[Message], outcomes: &[Outcome], deliveries: &[Delivery]
             from: message.from.clone(),
             to: message.to.clone(),
             client,
-            interceptor: interceptor_notes.get(message.id).map(|n| interceptor_story(n)).unwrap_or_default(),
+            interceptor: interceptor_notes
+                .get(message.id)
+                .map(|n| interceptor_story(n))
+                .unwrap_or_default(),
             server,
             verdict,
         });
@@ -217,7 +265,10 @@ pub fn judge(messages: &[Message], outcomes: &[Outcome], deliveries: &[Delivery]
             report.violations.push(Violation {
                 message: None,
                 invariant: "unexpected-delivery",
-                detail: format!("{} delivered <{}> -> {:?}, which no client message matches", d.queue_id, d.mail_from, d.rcpt_to),
+                detail: format!(
+                    "{} delivered <{}> -> {:?}, which no client message matches",
+                    d.queue_id, d.mail_from, d.rcpt_to
+                ),
             });
         }
     }
@@ -253,7 +304,12 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     for m in &report.messages {
         let to: Vec<String> = m.to.iter().map(|t| format!("<{t}>")).collect();
-        out.push_str(&format!("message {}: <{}> -> {}\n", m.id + 1, m.from, to.join(", ")));
+        out.push_str(&format!(
+            "message {}: <{}> -> {}\n",
+            m.id + 1,
+            m.from,
+            to.join(", ")
+        ));
         out.push_str(&format!("  client       {}\n", m.client));
         for (i, line) in m.interceptor.iter().enumerate() {
             let label = if i == 0 { "interceptor" } else { "" };

@@ -168,8 +168,11 @@ impl Scenario {
     /// Reads and resolves a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError { file: file.clone(), position: None, message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            position: None,
+            message: format!("cannot read: {e}"),
+        })?;
         Scenario::parse(&text, &file)
     }
 
@@ -180,8 +183,11 @@ impl Scenario {
             position: span.map(|s| line_col(text, s.start)),
             message,
         };
-        let raw: ScenarioFile = toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
-        let preset = |section: Option<&toml::Spanned<String>>, default: &str| -> (String, Option<std::ops::Range<usize>>) {
+        let raw: ScenarioFile =
+            toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        let preset = |section: Option<&toml::Spanned<String>>,
+                      default: &str|
+         -> (String, Option<std::ops::Range<usize>>) {
             match section {
                 Some(s) => (s.get_ref().clone(), Some(s.span())),
                 None => (default.to_string(), None),
@@ -192,7 +198,10 @@ impl Scenario {
         let mut client = ClientConfig::preset(&client_profile).map_err(|e| at(span, e))?;
         raw.client.apply(&mut client);
         if raw.client.message.is_empty() {
-            return Err(at(None, "the client has no [[client.message]] to send".into()));
+            return Err(at(
+                None,
+                "the client has no [[client.message]] to send".into(),
+            ));
         }
         let messages = raw
             .client
@@ -230,13 +239,19 @@ impl Scenario {
             Some(f) => {
                 let name = f.profile.get_ref().clone();
                 if name != "none" {
-                    return Err(at(Some(f.profile.span()), format!("unknown fault profile {name:?}; known: none")));
+                    return Err(at(
+                        Some(f.profile.span()),
+                        format!("unknown fault profile {name:?}; known: none"),
+                    ));
                 }
                 name
             }
         };
         if raw.network.latency_max < raw.network.latency_min {
-            return Err(at(None, "network.latency_max is smaller than network.latency_min".into()));
+            return Err(at(
+                None,
+                "network.latency_max is smaller than network.latency_min".into(),
+            ));
         }
         if raw.network.tick.0.is_zero() {
             return Err(at(None, "network.tick must be positive".into()));

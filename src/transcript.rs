@@ -101,7 +101,13 @@ impl Transcript {
 
     /// Appends an event.
     pub fn record(&self, at: Duration, conn: u32, from: &str, to: &str, kind: EventKind) {
-        let event = Event { at, conn, from: from.to_string(), to: to.to_string(), kind };
+        let event = Event {
+            at,
+            conn,
+            from: from.to_string(),
+            to: to.to_string(),
+            kind,
+        };
         let mut inner = self.inner.lock().expect("transcript lock");
         if inner.live_print {
             let mut text = String::new();
@@ -169,9 +175,17 @@ pub fn format_time(at: Duration) -> String {
 /// Renders one event as text rows (appended to `out`).
 pub fn render_event(out: &mut String, e: &Event) {
     let time = format_time(e.at);
-    let conn = if e.conn == 0 { "  ".to_string() } else { format!("c{}", e.conn) };
+    let conn = if e.conn == 0 {
+        "  ".to_string()
+    } else {
+        format!("c{}", e.conn)
+    };
     let arrow = |out: &mut String, text: &str| {
-        let _ = writeln!(out, "{time} {conn:<3} {:>11} -> {:<11}  {text}", e.from, e.to);
+        let _ = writeln!(
+            out,
+            "{time} {conn:<3} {:>11} -> {:<11}  {text}",
+            e.from, e.to
+        );
     };
     let mark = |out: &mut String, text: &str| {
         let _ = writeln!(out, "{time} {conn:<3} {:>11} ** {:<11}  {text}", e.from, "");
@@ -188,9 +202,20 @@ pub fn render_event(out: &mut String, e: &Event) {
         EventKind::Close => arrow(out, "[close]"),
         EventKind::Reset(why) => mark(out, &format!("[{why}]")),
         EventKind::Note(text) => mark(out, text),
-        EventKind::Delivered { queue_id, mail_from, rcpt_to, size } => {
+        EventKind::Delivered {
+            queue_id,
+            mail_from,
+            rcpt_to,
+            size,
+        } => {
             let rcpts: Vec<String> = rcpt_to.iter().map(|r| format!("<{r}>")).collect();
-            mark(out, &format!("delivered {queue_id}: <{mail_from}> -> {} ({size} bytes)", rcpts.join(", ")));
+            mark(
+                out,
+                &format!(
+                    "delivered {queue_id}: <{mail_from}> -> {} ({size} bytes)",
+                    rcpts.join(", ")
+                ),
+            );
         }
     }
 }

@@ -7,8 +7,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::Recorded;
 
 /// Relays one intercepted connection until both sides are closed.
-pub async fn intercept<C, S>(mut client: Recorded<C>, mut server: Recorded<S>, mut session: InterceptorSession)
-where
+pub async fn intercept<C, S>(
+    mut client: Recorded<C>,
+    mut server: Recorded<S>,
+    mut session: InterceptorSession,
+) where
     C: AsyncRead + AsyncWrite + Unpin,
     S: AsyncRead + AsyncWrite + Unpin,
 {

@@ -23,7 +23,14 @@ pub struct Recorded<S> {
 impl<S> Recorded<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, transcript: Transcript, conn: u32, me: &str, peer: &str) -> Self {
-        Recorded { inner, transcript, conn, me: me.to_string(), peer: peer.to_string(), closed: false }
+        Recorded {
+            inner,
+            transcript,
+            conn,
+            me: me.to_string(),
+            peer: peer.to_string(),
+            closed: false,
+        }
     }
 
     /// The connection number.
@@ -43,17 +50,32 @@ impl<S> Recorded<S> {
 
     /// Records a note from this side of the connection.
     pub fn note(&self, text: impl Into<String>) {
-        self.transcript.record(net::now(), self.conn, &self.me, "", EventKind::Note(text.into()));
+        self.transcript.record(
+            net::now(),
+            self.conn,
+            &self.me,
+            "",
+            EventKind::Note(text.into()),
+        );
     }
 
     fn record(&self, from_me: bool, kind: EventKind) {
-        let (from, to) = if from_me { (&self.me, &self.peer) } else { (&self.peer, &self.me) };
-        self.transcript.record(net::now(), self.conn, from, to, kind);
+        let (from, to) = if from_me {
+            (&self.me, &self.peer)
+        } else {
+            (&self.peer, &self.me)
+        };
+        self.transcript
+            .record(net::now(), self.conn, from, to, kind);
     }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Recorded<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         match &result {
@@ -63,7 +85,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Recorded<S> {
             }
             Poll::Ready(Err(e)) => {
                 let why = format!("{} saw: {}", self.me, describe(e));
-                self.transcript.record(net::now(), self.conn, &self.me, "", EventKind::Reset(why));
+                self.transcript
+                    .record(net::now(), self.conn, &self.me, "", EventKind::Reset(why));
             }
             _ => {}
         }
@@ -72,13 +95,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for Recorded<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
         match &result {
             Poll::Ready(Ok(n)) if *n > 0 => self.record(true, EventKind::Data(buf[..*n].to_vec())),
             Poll::Ready(Err(e)) => {
                 let why = format!("{} write failed: {}", self.me, describe(e));
-                self.transcript.record(net::now(), self.conn, &self.me, "", EventKind::Reset(why));
+                self.transcript
+                    .record(net::now(), self.conn, &self.me, "", EventKind::Reset(why));
             }
             _ => {}
         }

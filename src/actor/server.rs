@@ -66,6 +66,7 @@ impl<S> Recorded<S> {
     }
 
     fn record_kind(&self, kind: EventKind) {
-        self.transcript_handle().record(net::now(), self.conn(), self.me(), "", kind);
+        self.transcript_handle()
+            .record(net::now(), self.conn(), self.me(), "", kind);
     }
 }

@@ -81,9 +81,21 @@ impl ClientConfig {
     pub fn preset(name: &str) -> Result<ClientConfig, String> {
         let base = rfc5321();
         Ok(match name {
-            "ssmtp" => ClientConfig { greeting: Greeting::Helo, ..base },
-            "telnet" => ClientConfig { greeting: Greeting::Helo, line_delay: Dur::secs(3), dot_in_own_write: true, ..base },
-            "bare-helo" => ClientConfig { greeting: Greeting::Helo, helo_name: String::new(), ..base },
+            "ssmtp" => ClientConfig {
+                greeting: Greeting::Helo,
+                ..base
+            },
+            "telnet" => ClientConfig {
+                greeting: Greeting::Helo,
+                line_delay: Dur::secs(3),
+                dot_in_own_write: true,
+                ..base
+            },
+            "bare-helo" => ClientConfig {
+                greeting: Greeting::Helo,
+                helo_name: String::new(),
+                ..base
+            },
             "rfc821" => ClientConfig {
                 greeting: Greeting::Helo,
                 helo_name: "ISI-VAXA.ARPA".into(),
@@ -102,7 +114,12 @@ impl ClientConfig {
                 timeout_rset: Dur::secs(20),
                 ..base
             },
-            "pipelining" => ClientConfig { greeting: Greeting::Ehlo, fall_back_to_helo: true, pipelining: true, ..base },
+            "pipelining" => ClientConfig {
+                greeting: Greeting::Ehlo,
+                fall_back_to_helo: true,
+                pipelining: true,
+                ..base
+            },
             other => return Err(unknown_preset("client", other, PRESETS)),
         })
     }

@@ -84,7 +84,9 @@ impl InterceptorConfig {
             },
             "pix-mailguard" => InterceptorConfig {
                 mask_banner: true,
-                allowed_commands: ["HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT"].map(String::from).to_vec(),
+                allowed_commands: ["HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT"]
+                    .map(String::from)
+                    .to_vec(),
                 rewritten_reply: "500 5.5.1 Command unrecognized".into(),
                 drop_split_terminator: true,
                 ..base

@@ -31,15 +31,23 @@ impl Dur {
     /// Parses `"<number><unit>"`, unit one of `ms`, `s`, `m`, `h`.
     pub fn parse(text: &str) -> Result<Dur, String> {
         let text = text.trim();
-        let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
-        let value: f64 = number.parse().map_err(|_| format!("invalid duration {text:?}: expected e.g. \"10s\""))?;
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}: expected e.g. \"10s\""))?;
         let scale = match unit.trim() {
             "ms" => 0.001,
             "s" => 1.0,
             "m" | "min" => 60.0,
             "h" => 3600.0,
-            other => return Err(format!("invalid duration unit {other:?} in {text:?}: use ms, s, m or h")),
+            other => {
+                return Err(format!(
+                    "invalid duration unit {other:?} in {text:?}: use ms, s, m or h"
+                ))
+            }
         };
         let secs = value * scale;
         if !secs.is_finite() || secs < 0.0 || secs > 1.0e9 {
@@ -134,5 +142,8 @@ pub fn catalogue() -> Vec<(&'static str, &'static str, &'static str)> {
 /// The error for an unknown preset name, listing the known ones.
 pub fn unknown_preset(kind: &str, name: &str, known: &[(&str, &str)]) -> String {
     let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
-    format!("unknown {kind} profile {name:?}; known: {}", names.join(", "))
+    format!(
+        "unknown {kind} profile {name:?}; known: {}",
+        names.join(", ")
+    )
 }

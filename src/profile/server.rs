@@ -6,10 +6,22 @@ use super::{knobs, unknown_preset, Dur};
 
 /// `(name, one-line description)` of every server preset.
 pub const PRESETS: &[(&str, &str)] = &[
-    ("postfix", "Postfix 3.7.11 (Debian 12) defaults: strict HELO syntax, junk/error limits, 300 s timeout"),
-    ("postfix-relaxed", "postfix with HELO checks off: a bare HELO is accepted (the origin case's fixed server)"),
-    ("exchange", "Microsoft Exchange 2010 texts; ignores an invalid or missing HELO name"),
-    ("rfc821", "the MIT-Multics server of RFC 821's examples: plain texts, no enhanced codes"),
+    (
+        "postfix",
+        "Postfix 3.7.11 (Debian 12) defaults: strict HELO syntax, junk/error limits, 300 s timeout",
+    ),
+    (
+        "postfix-relaxed",
+        "postfix with HELO checks off: a bare HELO is accepted (the origin case's fixed server)",
+    ),
+    (
+        "exchange",
+        "Microsoft Exchange 2010 texts; ignores an invalid or missing HELO name",
+    ),
+    (
+        "rfc821",
+        "the MIT-Multics server of RFC 821's examples: plain texts, no enhanced codes",
+    ),
 ];
 
 knobs! {
@@ -136,7 +148,10 @@ impl ServerConfig {
     pub fn preset(name: &str) -> Result<ServerConfig, String> {
         match name {
             "postfix" => Ok(postfix()),
-            "postfix-relaxed" => Ok(ServerConfig { helo_requires_name: false, ..postfix() }),
+            "postfix-relaxed" => Ok(ServerConfig {
+                helo_requires_name: false,
+                ..postfix()
+            }),
             "exchange" => Ok(exchange()),
             "rfc821" => Ok(rfc821()),
             other => Err(unknown_preset("server", other, PRESETS)),
@@ -206,7 +221,9 @@ fn postfix() -> ServerConfig {
         reply_need_mail: s("503 5.5.1 Error: need MAIL command"),
         reply_rcpt_syntax: s("501 5.5.4 Syntax: RCPT TO:<address>"),
         reply_rcpt_bad_address: s("501 5.1.3 Bad recipient address syntax"),
-        reply_unknown_user: s("550 5.1.1 <{addr}>: Recipient address rejected: User unknown in local recipient table"),
+        reply_unknown_user: s(
+            "550 5.1.1 <{addr}>: Recipient address rejected: User unknown in local recipient table",
+        ),
         reply_relay_denied: s("454 4.7.1 <{addr}>: Relay access denied"),
         reply_too_many_recipients: s("452 4.5.3 Error: too many recipients"),
         reply_need_rcpt: s("503 5.5.1 Error: need RCPT command"),
@@ -237,9 +254,17 @@ fn exchange() -> ServerConfig {
     ServerConfig {
         hostname: s("mail1.fabrikam.com"),
         helo_requires_name: false,
-        ehlo_keywords: ["SIZE {size_limit}", "PIPELINING", "DSN", "ENHANCEDSTATUSCODES", "8BITMIME", "BINARYMIME", "CHUNKING"]
-            .map(s)
-            .to_vec(),
+        ehlo_keywords: [
+            "SIZE {size_limit}",
+            "PIPELINING",
+            "DSN",
+            "ENHANCEDSTATUSCODES",
+            "8BITMIME",
+            "BINARYMIME",
+            "CHUNKING",
+        ]
+        .map(s)
+        .to_vec(),
         timeout: Dur::secs(600),
         junk_command_limit: 0,
         soft_error_limit: 0,
@@ -283,7 +308,9 @@ fn exchange() -> ServerConfig {
         reply_bad_syntax: s("500 5.3.3 Unrecognized command"),
         reply_line_too_long: s("500 5.3.3 Unrecognized command"),
         reply_timeout: s("421 4.4.1 Connection timed out"),
-        reply_too_many_errors: s("421 4.7.0 Too many errors on this connection, closing transmission channel"),
+        reply_too_many_errors: s(
+            "421 4.7.0 Too many errors on this connection, closing transmission channel",
+        ),
         ..postfix()
     }
 }
@@ -318,7 +345,9 @@ fn rfc821() -> ServerConfig {
         reply_rcpt_bad_address: s("501 Syntax error in parameters or arguments"),
         reply_unknown_user: s("550 No such user here"),
         reply_relay_denied: s("551 User not local"),
-        reply_too_many_recipients: s("552 Requested mail action aborted: exceeded storage allocation"),
+        reply_too_many_recipients: s(
+            "552 Requested mail action aborted: exceeded storage allocation",
+        ),
         reply_need_rcpt: s("503 Bad sequence of commands"),
         reply_no_valid_recipients: s("503 Bad sequence of commands"),
         reply_data_syntax: s("501 Syntax error in parameters or arguments"),

@@ -286,16 +286,28 @@ impl ClientSession {
                 }
                 let command = match self.cfg.greeting {
                     Greeting::Ehlo => Command::ehlo(&self.cfg.helo_name),
-                    Greeting::Helo => Command::helo(Some(&self.cfg.helo_name).filter(|n| !n.is_empty()).map(|n| n.as_str())),
+                    Greeting::Helo => Command::helo(
+                        Some(&self.cfg.helo_name)
+                            .filter(|n| !n.is_empty())
+                            .map(|n| n.as_str()),
+                    ),
                 };
-                let expect = if self.cfg.greeting == Greeting::Ehlo { Expect::Ehlo } else { Expect::Helo };
+                let expect = if self.cfg.greeting == Greeting::Ehlo {
+                    Expect::Ehlo
+                } else {
+                    Expect::Helo
+                };
                 self.send_commands(now, &[(command, expect)]);
             }
             Expect::Ehlo | Expect::Helo => {
                 if reply.is_positive() {
                     if expect == Expect::Ehlo {
                         self.pipelining = self.cfg.pipelining
-                            && reply.lines.iter().skip(1).any(|l| l.eq_ignore_ascii_case("PIPELINING"));
+                            && reply
+                                .lines
+                                .iter()
+                                .skip(1)
+                                .any(|l| l.eq_ignore_ascii_case("PIPELINING"));
                     }
                     return self.next_message(now);
                 }
@@ -321,7 +333,8 @@ impl ClientSession {
             Expect::Mail => {
                 if !reply.is_positive() {
                     self.lockstep.clear();
-                    self.expecting.retain(|(e, _)| !matches!(e, Expect::Rcpt(_) | Expect::DataInit));
+                    self.expecting
+                        .retain(|(e, _)| !matches!(e, Expect::Rcpt(_) | Expect::DataInit));
                     self.fail_current(now, Stage::Mail, reply);
                     self.after_failed_transaction(now);
                 } else if let Some(next) = self.lockstep.pop_front() {
@@ -329,14 +342,18 @@ impl ClientSession {
                 }
             }
             Expect::Rcpt(to) => {
-                let current = self.current.as_mut().expect("RCPT sent inside a transaction");
+                let current = self
+                    .current
+                    .as_mut()
+                    .expect("RCPT sent inside a transaction");
                 if reply.is_positive() {
                     current.accepted.push(to);
                 } else {
                     current.refused.push((to, reply.clone()));
                     if self.cfg.abort_on_rcpt_reject {
                         self.lockstep.clear();
-                        self.expecting.retain(|(e, _)| !matches!(e, Expect::Rcpt(_) | Expect::DataInit));
+                        self.expecting
+                            .retain(|(e, _)| !matches!(e, Expect::Rcpt(_) | Expect::DataInit));
                         self.fail_current(now, Stage::Rcpt, reply);
                         self.send_commands(now, &[(Command::bare(Verb::Rset), Expect::AbortRset)]);
                         return;
@@ -345,14 +362,22 @@ impl ClientSession {
                 if let Some(next) = self.lockstep.pop_front() {
                     return self.send_commands(now, &[next]);
                 }
-                if self.expecting.iter().any(|(e, _)| matches!(e, Expect::Rcpt(_))) {
+                if self
+                    .expecting
+                    .iter()
+                    .any(|(e, _)| matches!(e, Expect::Rcpt(_)))
+                {
                     return; // pipelined replies still to come
                 }
                 let current = self.current.as_ref().expect("inside a transaction");
                 if current.accepted.is_empty() {
                     // Every recipient refused. A pipelined DATA is already on its way; otherwise stop here.
                     if !self.expecting.iter().any(|(e, _)| *e == Expect::DataInit) {
-                        let last = current.refused.last().map(|(_, r)| r.clone()).expect("at least one refusal");
+                        let last = current
+                            .refused
+                            .last()
+                            .map(|(_, r)| r.clone())
+                            .expect("at least one refusal");
                         self.fail_current(now, Stage::Rcpt, last);
                         self.after_failed_transaction(now);
                     }
@@ -365,7 +390,10 @@ impl ClientSession {
                 if reply.code == 354 && !all_refused {
                     self.send_body(now);
                 } else if all_refused {
-                    let last = self.current.as_ref().and_then(|c| c.refused.last().map(|(_, r)| r.clone()));
+                    let last = self
+                        .current
+                        .as_ref()
+                        .and_then(|c| c.refused.last().map(|(_, r)| r.clone()));
                     self.fail_current(now, Stage::Rcpt, last.unwrap_or(reply));
                     self.after_failed_transaction(now);
                 } else {
@@ -408,12 +436,17 @@ impl ClientSession {
                 return;
             }
             let message = self.queue.pop_front().expect("checked");
-            self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
+            self.current = Some(Current {
+                message,
+                accepted: Vec::new(),
+                refused: Vec::new(),
+            });
             return self.start_transaction(now);
         }
         // A further message on this connection: only if reuse is allowed and in time.
         let ready = next.at.max(now);
-        let in_time = ready <= self.last_done + self.cfg.idle_limit.0 && ready <= self.connected_at + self.cfg.reuse_limit.0;
+        let in_time = ready <= self.last_done + self.cfg.idle_limit.0
+            && ready <= self.connected_at + self.cfg.reuse_limit.0;
         if !self.cfg.reuse_connection || !in_time {
             return self.quit(now);
         }
@@ -422,7 +455,11 @@ impl ClientSession {
             return;
         }
         let message = self.queue.pop_front().expect("checked");
-        self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
+        self.current = Some(Current {
+            message,
+            accepted: Vec::new(),
+            refused: Vec::new(),
+        });
         if self.cfg.rset_probe {
             self.send_commands(now, &[(Command::bare(Verb::Rset), Expect::RsetProbe)]);
         } else {
@@ -500,16 +537,28 @@ impl ClientSession {
 
     fn write(&mut self, now: Time, bytes: Vec<u8>) {
         self.cursor = self.cursor.max(now) + self.cfg.line_delay.0;
-        self.outbox.push_back((self.cursor, ClientEvent::Send(bytes)));
+        self.outbox
+            .push_back((self.cursor, ClientEvent::Send(bytes)));
     }
 
     fn note(&mut self, now: Time, text: String) {
         self.cursor = self.cursor.max(now);
-        self.outbox.push_back((self.cursor, ClientEvent::Note(text)));
+        self.outbox
+            .push_back((self.cursor, ClientEvent::Note(text)));
     }
 
-    fn decide(&mut self, now: Time, status: Status, stage: Stage, reply: Option<Reply>, reason: Option<String>, gap: bool) {
-        let Some(current) = self.current.take() else { return };
+    fn decide(
+        &mut self,
+        now: Time,
+        status: Status,
+        stage: Stage,
+        reply: Option<Reply>,
+        reason: Option<String>,
+        gap: bool,
+    ) {
+        let Some(current) = self.current.take() else {
+            return;
+        };
         let outcome = Outcome {
             id: current.message.id,
             status,
@@ -521,7 +570,8 @@ impl ClientSession {
         };
         self.last_done = now;
         self.cursor = self.cursor.max(now);
-        self.outbox.push_back((self.cursor, ClientEvent::Outcome(outcome)));
+        self.outbox
+            .push_back((self.cursor, ClientEvent::Outcome(outcome)));
     }
 
     fn fail_current(&mut self, now: Time, stage: Stage, reply: Reply) {
@@ -535,7 +585,11 @@ impl ClientSession {
         let status = status_of(&reply);
         let queued: Vec<Message> = self.queue.drain(..).collect();
         for message in queued {
-            self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
+            self.current = Some(Current {
+                message,
+                accepted: Vec::new(),
+                refused: Vec::new(),
+            });
             self.decide(now, status.clone(), stage, Some(reply.clone()), None, false);
         }
         self.quit(now);
@@ -545,14 +599,33 @@ impl ClientSession {
     /// deferred, the rest goes back untried.
     fn abort(&mut self, now: Time, reply: Option<Reply>, reason: Option<String>) {
         let in_gap = self.expecting.iter().any(|(e, _)| *e == Expect::DataDone) && reply.is_none();
-        let stage = self.expecting.front().map(|(e, _)| e.stage()).unwrap_or(Stage::Greeting);
+        let stage = self
+            .expecting
+            .front()
+            .map(|(e, _)| e.stage())
+            .unwrap_or(Stage::Greeting);
         if self.current.is_some() {
-            self.decide(now, Status::Deferred, stage, reply.clone(), reason.clone(), in_gap);
+            self.decide(
+                now,
+                Status::Deferred,
+                stage,
+                reply.clone(),
+                reason.clone(),
+                in_gap,
+            );
         }
         let untried: Vec<Message> = self.queue.drain(..).collect();
         for message in untried {
-            self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
-            let status = if matches!(stage, Stage::Greeting | Stage::Helo) { Status::Deferred } else { Status::NotAttempted };
+            self.current = Some(Current {
+                message,
+                accepted: Vec::new(),
+                refused: Vec::new(),
+            });
+            let status = if matches!(stage, Stage::Greeting | Stage::Helo) {
+                Status::Deferred
+            } else {
+                Status::NotAttempted
+            };
             self.decide(now, status, stage, reply.clone(), reason.clone(), false);
         }
         self.expecting.clear();
@@ -583,7 +656,11 @@ impl ClientSession {
         // Messages this connection never got to (reuse not allowed or out of time).
         let untried: Vec<Message> = self.queue.drain(..).collect();
         for message in untried {
-            self.current = Some(Current { message, accepted: Vec::new(), refused: Vec::new() });
+            self.current = Some(Current {
+                message,
+                accepted: Vec::new(),
+                refused: Vec::new(),
+            });
             self.decide(now, Status::NotAttempted, Stage::Mail, None, None, false);
         }
         self.closed = true;

@@ -87,7 +87,16 @@ impl Verb {
 
     /// One of the seven commands of RFC 821's minimum implementation (what PIX Mailguard lets through).
     pub fn is_rfc821_minimum(&self) -> bool {
-        matches!(self, Verb::Helo | Verb::Mail | Verb::Rcpt | Verb::Data | Verb::Rset | Verb::Noop | Verb::Quit)
+        matches!(
+            self,
+            Verb::Helo
+                | Verb::Mail
+                | Verb::Rcpt
+                | Verb::Data
+                | Verb::Rset
+                | Verb::Noop
+                | Verb::Quit
+        )
     }
 }
 
@@ -109,7 +118,10 @@ pub struct Command {
 impl Command {
     /// A command with arguments (empty string for none).
     pub fn new(verb: Verb, args: impl Into<String>) -> Command {
-        Command { verb, args: args.into() }
+        Command {
+            verb,
+            args: args.into(),
+        }
     }
 
     /// `HELO name`, or a bare `HELO` for `None`.
@@ -139,17 +151,22 @@ impl Command {
 
     /// Parses one command line (terminator already removed). Leading spaces are skipped
     /// (Postfix tolerates them). Returns `None` for an empty or whitespace-only line.
+    /// White space is what C's `isspace()` says, as in Postfix's command tokenizer: a bare CR
+    /// separates words (`NOOP\rQUIT` is a NOOP with argument `QUIT`).
     pub fn parse(line: &[u8]) -> Option<Command> {
         let text = String::from_utf8_lossy(line);
-        let text = text.trim_start_matches([' ', '\t']);
+        let text = text.trim_start_matches(BLANKS);
         if text.trim().is_empty() {
             return None;
         }
-        let (word, rest) = match text.find([' ', '\t']) {
-            Some(i) => (&text[..i], text[i..].trim_start_matches([' ', '\t'])),
+        let (word, rest) = match text.find(BLANKS) {
+            Some(i) => (&text[..i], text[i..].trim_start_matches(BLANKS)),
             None => (text, ""),
         };
-        Some(Command { verb: Verb::parse(word), args: rest.trim_end_matches([' ', '\t']).to_string() })
+        Some(Command {
+            verb: Verb::parse(word),
+            args: rest.trim_end_matches(BLANKS).to_string(),
+        })
     }
 
     /// The word as typed for unknown verbs, the canonical name otherwise.
@@ -172,6 +189,9 @@ impl Command {
         Path::parse(&self.args, keyword)
     }
 }
+
+/// C `isspace()` in the C locale: the separators of Postfix's `smtpd_token()`.
+const BLANKS: [char; 6] = [' ', '\t', '\r', '\n', '\x0b', '\x0c'];
 
 fn with_params(mut base: String, params: &[&str]) -> String {
     for p in params {
@@ -203,7 +223,7 @@ pub struct Path {
 /// Why a MAIL or RCPT argument could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathError {
-    /// The `FROM:` / `TO:` keyword is missing.
+    /// The `FROM:` / `TO:` keyword is missing, or nothing follows it.
     Syntax,
     /// The address is malformed (unbalanced brackets, spaces, bad characters).
     BadAddress,
@@ -213,10 +233,16 @@ impl Path {
     /// Parses `FROM:<addr> PARAMS` leniently, as Postfix does without
     /// `strict_rfc821_envelopes`: spaces after the colon and a missing `<>` are accepted.
     pub fn parse(args: &str, keyword: &str) -> Result<Path, PathError> {
-        if args.len() < keyword.len() || !args[..keyword.len()].eq_ignore_ascii_case(keyword) {
-            return Err(PathError::Syntax);
+        // Compare bytes: `args` may have a multi-byte character where the keyword ends.
+        match args.as_bytes().get(..keyword.len()) {
+            Some(head) if head.eq_ignore_ascii_case(keyword.as_bytes()) => {}
+            _ => return Err(PathError::Syntax),
         }
         let rest = args[keyword.len()..].trim_start();
+        if rest.is_empty() {
+            // Postfix: `MAIL FROM:` with nothing after it is a syntax error, not `<>`.
+            return Err(PathError::Syntax);
+        }
         let (address, params_text) = if let Some(inner) = rest.strip_prefix('<') {
             let close = inner.find('>').ok_or(PathError::BadAddress)?;
             (&inner[..close], &inner[close + 1..])
@@ -226,7 +252,8 @@ impl Path {
                 None => (rest, ""),
             }
         };
-        if address.contains(['<', '>', ' ', '\t']) || address.bytes().any(|b| b.is_ascii_control()) {
+        if address.contains(['<', '>', ' ', '\t']) || address.bytes().any(|b| b.is_ascii_control())
+        {
             return Err(PathError::BadAddress);
         }
         if !params_text.is_empty() && !params_text.starts_with(' ') {
@@ -239,16 +266,25 @@ impl Path {
                 None => (p.to_ascii_uppercase(), None),
             })
             .collect();
-        Ok(Path { address: address.to_string(), params })
+        Ok(Path {
+            address: address.to_string(),
+            params,
+        })
     }
 
     /// The value of a parameter such as `SIZE`.
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| v.as_deref())
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .and_then(|(_, v)| v.as_deref())
     }
 
     /// The domain part, lower-cased (empty if there is no `@`).
     pub fn domain(&self) -> String {
-        self.address.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default()
+        self.address
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default()
     }
 }

@@ -13,7 +13,11 @@ pub fn stuffed_lines(body: &[u8]) -> Vec<Vec<u8>> {
     while !rest.is_empty() {
         let (content, next) = match rest.iter().position(|&b| b == b'\n') {
             Some(i) => {
-                let content = if i > 0 && rest[i - 1] == b'\r' { &rest[..i - 1] } else { &rest[..i] };
+                let content = if i > 0 && rest[i - 1] == b'\r' {
+                    &rest[..i - 1]
+                } else {
+                    &rest[..i]
+                };
                 (content, &rest[i + 1..])
             }
             None => (rest, &rest[rest.len()..]),
@@ -41,7 +45,13 @@ pub fn stuff(body: &[u8]) -> Vec<u8> {
 pub fn canonical(body: &[u8]) -> Vec<u8> {
     stuffed_lines(body)
         .into_iter()
-        .flat_map(|l| if l.first() == Some(&b'.') { l[1..].to_vec() } else { l })
+        .flat_map(|l| {
+            if l.first() == Some(&b'.') {
+                l[1..].to_vec()
+            } else {
+                l
+            }
+        })
         .collect()
 }
 
@@ -84,16 +94,26 @@ pub struct DataReceiver {
 impl DataReceiver {
     /// A receiver that keeps at most `keep_limit` bytes (but still counts the rest).
     pub fn new(keep_limit: Option<u64>) -> Self {
-        DataReceiver { keep_limit, ..Default::default() }
+        DataReceiver {
+            keep_limit,
+            ..Default::default()
+        }
     }
 
     /// Feeds one framed line.
     pub fn handle_line(&mut self, line: &Line) -> DataEvent {
         let at_line_start = !matches!(self.prev_ending, Some(Ending::Cut));
         if at_line_start && line.bytes == b"." && matches!(line.ending, Ending::CrLf | Ending::Lf) {
-            return DataEvent::End(EndOfData { before: self.prev_ending, after: line.ending });
+            return DataEvent::End(EndOfData {
+                before: self.prev_ending,
+                after: line.ending,
+            });
         }
-        let content = if at_line_start && line.bytes.first() == Some(&b'.') { &line.bytes[1..] } else { &line.bytes[..] };
+        let content = if at_line_start && line.bytes.first() == Some(&b'.') {
+            &line.bytes[1..]
+        } else {
+            &line.bytes[..]
+        };
         self.append(content);
         // A bare LF is stored as the line end it was taken for.
         let ending: &[u8] = match line.ending {
@@ -107,7 +127,9 @@ impl DataReceiver {
 
     fn append(&mut self, bytes: &[u8]) {
         self.size += bytes.len() as u64;
-        let room = self.keep_limit.map_or(usize::MAX, |l| l.saturating_sub(self.body.len() as u64) as usize);
+        let room = self.keep_limit.map_or(usize::MAX, |l| {
+            l.saturating_sub(self.body.len() as u64) as usize
+        });
         self.body.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 

@@ -35,7 +35,11 @@ enum Origin {
     /// The banner, relayed to the client.
     Banner,
     /// A client command, relayed. `rewritten` if it went upstream as NOOP.
-    Client { verb: Verb, rewritten: bool, rcpt_line: Option<Vec<u8>> },
+    Client {
+        verb: Verb,
+        rewritten: bool,
+        rcpt_line: Option<Vec<u8>>,
+    },
     /// The client's end of data, relayed: the server's verdict goes back to the client.
     EndOfData,
     /// One of the interceptor's own commands; the reply is swallowed.
@@ -98,7 +102,11 @@ impl InterceptorSession {
     pub fn new(cfg: Arc<InterceptorConfig>, _now: Time) -> Self {
         InterceptorSession {
             cfg,
-            from_client: LineBuffer::new(LineLimits { max_len: 8192, bare_lf_ends_line: false, overflow: Overflow::Split }),
+            from_client: LineBuffer::new(LineLimits {
+                max_len: 8192,
+                bare_lf_ends_line: false,
+                overflow: Overflow::Split,
+            }),
             from_server: ReplyParser::new(),
             client_side: ClientSide::Commands,
             upstream: VecDeque::from([Origin::Banner]),
@@ -172,7 +180,10 @@ impl InterceptorSession {
             self.note(now, "client gone with a message held: releasing it".into());
             self.start_release(now);
         } else if matches!(self.client_side, ClientSide::Holding) {
-            self.note(now, "client gone mid-message: held content discarded".into());
+            self.note(
+                now,
+                "client gone mid-message: held content discarded".into(),
+            );
             self.held.clear();
         }
         if !self.release_running() && !self.server_gone {
@@ -189,7 +200,11 @@ impl InterceptorSession {
         }
         self.server_gone = true;
         if self.held_complete || self.plan_waiting || !self.plan.is_empty() {
-            let what = if self.acked_early { "the client was already told 250: the message is lost" } else { "message not delivered" };
+            let what = if self.acked_early {
+                "the client was already told 250: the message is lost"
+            } else {
+                "message not delivered"
+            };
             self.note(now, format!("server closed with a held message: {what}"));
             self.held_complete = false;
             self.plan.clear();
@@ -235,7 +250,10 @@ impl InterceptorSession {
         if let Some((at, _)) = self.outbox.front() {
             return Some(*at);
         }
-        [self.next_keepalive, self.plan_wake].into_iter().flatten().min()
+        [self.next_keepalive, self.plan_wake]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn client_line(&mut self, now: Time, line: Line, start: u64, relay: &mut Vec<u8>) {
@@ -243,7 +261,10 @@ impl InterceptorSession {
             ClientSide::Body => {
                 if is_dot(&line) {
                     if self.cfg.drop_split_terminator && self.terminator_split(start) {
-                        self.note(now, "end of data split across segments: not passed on".into());
+                        self.note(
+                            now,
+                            "end of data split across segments: not passed on".into(),
+                        );
                         return;
                     }
                     self.client_side = ClientSide::Commands;
@@ -254,7 +275,10 @@ impl InterceptorSession {
             ClientSide::Holding => {
                 if is_dot(&line) {
                     if self.cfg.drop_split_terminator && self.terminator_split(start) {
-                        self.note(now, "end of data split across segments: not passed on".into());
+                        self.note(
+                            now,
+                            "end of data split across segments: not passed on".into(),
+                        );
                         return;
                     }
                     self.client_side = ClientSide::Commands;
@@ -262,8 +286,13 @@ impl InterceptorSession {
                     self.note(now, format!("message held ({} bytes)", self.held.len()));
                     if !self.cfg.ack_dot.is_empty() {
                         self.acked_early = true;
-                        self.note(now, "early ack: told the client 250 before the server has the message".into());
-                        let ack = Reply::from_template(&self.cfg.ack_dot).unwrap_or_else(|| Reply::new(250, "OK"));
+                        self.note(
+                            now,
+                            "early ack: told the client 250 before the server has the message"
+                                .into(),
+                        );
+                        let ack = Reply::from_template(&self.cfg.ack_dot)
+                            .unwrap_or_else(|| Reply::new(250, "OK"));
                         self.push(now, InterceptorEvent::ToClient(ack.to_wire()));
                     }
                     if self.cfg.release_on == Release::Dot {
@@ -285,19 +314,32 @@ impl InterceptorSession {
 
     fn client_command(&mut self, now: Time, line: Line, relay: &mut Vec<u8>) {
         let command = Command::parse(&line.bytes);
-        let verb = command.as_ref().map(|c| c.verb.clone()).unwrap_or(Verb::Other(String::new()));
+        let verb = command
+            .as_ref()
+            .map(|c| c.verb.clone())
+            .unwrap_or(Verb::Other(String::new()));
         if self.held_complete {
             // Any command after a held message releases it first (the telnet case: QUIT).
             self.flush_relay(now, relay);
-            self.note(now, format!("{} from the client: releasing the held message", verb.name()));
+            self.note(
+                now,
+                format!(
+                    "{} from the client: releasing the held message",
+                    verb.name()
+                ),
+            );
             self.backlog.push_back(line);
             self.start_release(now);
             return;
         }
         if verb == Verb::Data && !self.cfg.data_reply.is_empty() {
             self.flush_relay(now, relay);
-            self.note(now, "DATA held: answered 354 locally, nothing sent upstream".into());
-            let reply = Reply::from_template(&self.cfg.data_reply).unwrap_or_else(|| Reply::new(354, "go ahead"));
+            self.note(
+                now,
+                "DATA held: answered 354 locally, nothing sent upstream".into(),
+            );
+            let reply = Reply::from_template(&self.cfg.data_reply)
+                .unwrap_or_else(|| Reply::new(354, "go ahead"));
             self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
             self.client_side = ClientSide::Holding;
             self.held.clear();
@@ -308,11 +350,19 @@ impl InterceptorSession {
             return;
         }
         let allowed = self.cfg.allowed_commands.is_empty()
-            || self.cfg.allowed_commands.iter().any(|a| a.eq_ignore_ascii_case(verb.name()));
+            || self
+                .cfg
+                .allowed_commands
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(verb.name()));
         if !allowed {
             self.note(now, format!("{} rewritten to NOOP", verb.name()));
             relay.extend_from_slice(b"NOOP\r\n");
-            self.upstream.push_back(Origin::Client { verb, rewritten: true, rcpt_line: None });
+            self.upstream.push_back(Origin::Client {
+                verb,
+                rewritten: true,
+                rcpt_line: None,
+            });
             return;
         }
         match verb {
@@ -328,31 +378,50 @@ impl InterceptorSession {
         }
         let rcpt_line = (verb == Verb::Rcpt).then(|| line.wire());
         relay.extend_from_slice(&line.wire());
-        self.upstream.push_back(Origin::Client { verb, rewritten: false, rcpt_line });
+        self.upstream.push_back(Origin::Client {
+            verb,
+            rewritten: false,
+            rcpt_line,
+        });
     }
 
     fn server_reply(&mut self, now: Time, reply: Reply, relay: &mut Vec<u8>) {
         let Some(origin) = self.upstream.pop_front() else {
-            self.note(now, format!("unsolicited reply from server relayed: {reply}"));
+            self.note(
+                now,
+                format!("unsolicited reply from server relayed: {reply}"),
+            );
             relay.extend_from_slice(&reply.to_wire());
             return;
         };
         match origin {
             Origin::Banner => {
-                let reply = if self.cfg.mask_banner { mask_banner(&reply) } else { reply };
+                let reply = if self.cfg.mask_banner {
+                    mask_banner(&reply)
+                } else {
+                    reply
+                };
                 if self.cfg.mask_banner {
                     self.note(now, "banner masked".into());
                 }
                 relay.extend_from_slice(&reply.to_wire());
             }
-            Origin::Client { verb, rewritten, rcpt_line } => {
+            Origin::Client {
+                verb,
+                rewritten,
+                rcpt_line,
+            } => {
                 if rewritten && !self.cfg.rewritten_reply.is_empty() {
-                    let own = Reply::from_template(&self.cfg.rewritten_reply).unwrap_or_else(|| Reply::new(500, "unrecognized"));
+                    let own = Reply::from_template(&self.cfg.rewritten_reply)
+                        .unwrap_or_else(|| Reply::new(500, "unrecognized"));
                     relay.extend_from_slice(&own.to_wire());
                     return;
                 }
                 let mut reply = reply;
-                if verb == Verb::Ehlo && reply.is_positive() && !self.cfg.strip_ehlo_keywords.is_empty() {
+                if verb == Verb::Ehlo
+                    && reply.is_positive()
+                    && !self.cfg.strip_ehlo_keywords.is_empty()
+                {
                     let before = reply.lines.len();
                     let strip = &self.cfg.strip_ehlo_keywords;
                     let first = reply.lines.remove(0);
@@ -362,7 +431,10 @@ impl InterceptorSession {
                     });
                     reply.lines.insert(0, first);
                     if reply.lines.len() < before {
-                        self.note(now, format!("stripped {} from the EHLO reply", strip.join(", ")));
+                        self.note(
+                            now,
+                            format!("stripped {} from the EHLO reply", strip.join(", ")),
+                        );
                     }
                 }
                 if verb == Verb::Data && reply.code == 354 {
@@ -407,8 +479,15 @@ impl InterceptorSession {
         self.held_complete = false;
         self.held.clear();
         if self.acked_early {
-            let fate = if reply.is_positive() { "delivered" } else { "lost: the client was already told 250" };
-            self.note(now, format!("server verdict {reply} swallowed; message {fate}"));
+            let fate = if reply.is_positive() {
+                "delivered"
+            } else {
+                "lost: the client was already told 250"
+            };
+            self.note(
+                now,
+                format!("server verdict {reply} swallowed; message {fate}"),
+            );
         } else {
             relay.extend_from_slice(&reply.to_wire());
         }
@@ -420,7 +499,9 @@ impl InterceptorSession {
     fn resume_backlog(&mut self, now: Time) {
         let mut to_server = Vec::new();
         while !self.release_running() {
-            let Some(line) = self.backlog.pop_front() else { break };
+            let Some(line) = self.backlog.pop_front() else {
+                break;
+            };
             self.client_command(now, line, &mut to_server);
         }
         self.flush_relay(now, &mut to_server);
@@ -454,18 +535,26 @@ impl InterceptorSession {
         }
         plan.push_back(Step::Data);
         plan.push_back(Step::Body);
-        self.note(now, format!("releasing the held message upstream ({} steps)", plan.len()));
+        self.note(
+            now,
+            format!("releasing the held message upstream ({} steps)", plan.len()),
+        );
         self.plan = plan;
         self.run_plan(now);
     }
 
     fn run_plan(&mut self, now: Time) {
         while !self.plan_waiting && self.plan_wake.is_none() {
-            let Some(step) = self.plan.pop_front() else { return };
+            let Some(step) = self.plan.pop_front() else {
+                return;
+            };
             match step {
                 Step::Sleep(d) => self.plan_wake = Some(now + d),
                 Step::Scan(d) => {
-                    self.note(now, format!("scanning the message for {}", crate::profile::Dur(d)));
+                    self.note(
+                        now,
+                        format!("scanning the message for {}", crate::profile::Dur(d)),
+                    );
                     self.plan_wake = Some(now + d);
                 }
                 Step::Send(bytes, what) => {
@@ -489,7 +578,9 @@ impl InterceptorSession {
 
     /// Keepalives run while the message is held: being typed, or complete and not yet released.
     fn keepalive_active(&self) -> bool {
-        !self.server_gone && (self.client_side == ClientSide::Holding || (self.held_complete && !self.release_running()))
+        !self.server_gone
+            && (self.client_side == ClientSide::Holding
+                || (self.held_complete && !self.release_running()))
     }
 
     fn release_running(&self) -> bool {
@@ -543,7 +634,14 @@ fn mask_banner(reply: &Reply) -> Reply {
     let lines = reply
         .lines
         .iter()
-        .map(|l| l.chars().map(|c| if matches!(c, '2' | '0' | ' ') { c } else { '*' }).collect())
+        .map(|l| {
+            l.chars()
+                .map(|c| if matches!(c, '2' | '0' | ' ') { c } else { '*' })
+                .collect()
+        })
         .collect();
-    Reply { code: reply.code, lines }
+    Reply {
+        code: reply.code,
+        lines,
+    }
 }

@@ -66,11 +66,17 @@ pub struct LineLimits {
 
 impl LineLimits {
     /// RFC 5321 command lines: 512 octets including CRLF; bare LF is not a terminator.
-    pub const RFC5321_COMMAND: LineLimits =
-        LineLimits { max_len: 510, bare_lf_ends_line: false, overflow: Overflow::Truncate };
+    pub const RFC5321_COMMAND: LineLimits = LineLimits {
+        max_len: 510,
+        bare_lf_ends_line: false,
+        overflow: Overflow::Truncate,
+    };
     /// Generous limits for reading replies and proxied traffic.
-    pub const LENIENT: LineLimits =
-        LineLimits { max_len: 8192, bare_lf_ends_line: true, overflow: Overflow::Split };
+    pub const LENIENT: LineLimits = LineLimits {
+        max_len: 8192,
+        bare_lf_ends_line: true,
+        overflow: Overflow::Split,
+    };
 }
 
 /// Incremental line framer. Memory stays bounded by `max_len` whatever the input.
@@ -87,7 +93,12 @@ pub struct LineBuffer {
 impl LineBuffer {
     /// An empty buffer with the given rules.
     pub fn new(limits: LineLimits) -> Self {
-        LineBuffer { limits, buf: Vec::new(), scanned: 0, discarding: false }
+        LineBuffer {
+            limits,
+            buf: Vec::new(),
+            scanned: 0,
+            discarding: false,
+        }
     }
 
     /// The rules in force.
@@ -98,6 +109,9 @@ impl LineBuffer {
     /// Change the rules (e.g. when a session switches between commands and message content).
     pub fn set_limits(&mut self, limits: LineLimits) {
         self.limits = limits;
+        // Bytes already scanned under the old rules may hold a terminator under the new ones
+        // (a bare LF once `bare_lf_ends_line` is turned on).
+        self.scanned = 0;
     }
 
     /// Append received bytes.
@@ -146,7 +160,10 @@ impl LineBuffer {
                 let bytes = std::mem::replace(&mut self.buf, rest);
                 self.scanned = 0;
                 self.discarding = self.limits.overflow == Overflow::Truncate;
-                return Some(Line { bytes, ending: Ending::Cut });
+                return Some(Line {
+                    bytes,
+                    ending: Ending::Cut,
+                });
             }
             let (end, len, ending) = terminator?;
             let rest = self.buf.split_off(end + len);
@@ -183,6 +200,9 @@ impl LineBuffer {
             return None;
         }
         self.scanned = 0;
-        Some(Line { bytes: std::mem::take(&mut self.buf), ending: Ending::Eof })
+        Some(Line {
+            bytes: std::mem::take(&mut self.buf),
+            ending: Ending::Eof,
+        })
     }
 }

@@ -21,18 +21,32 @@ impl EnhancedCode {
         let word_end = text.find(' ').unwrap_or(text.len());
         let word = &text[..word_end];
         let mut parts = word.split('.');
-        let class: u8 = parts.next()?.parse().ok()?;
+        // Exactly one digit: `str::parse` would also take "+2" or "02".
+        let class = match parts.next()?.as_bytes() {
+            [c @ (b'2' | b'4' | b'5')] => c - b'0',
+            _ => return None,
+        };
         let subject_str = parts.next()?;
         let detail_str = parts.next()?;
-        if parts.next().is_some() || !matches!(class, 2 | 4 | 5) {
+        if parts.next().is_some() {
             return None;
         }
-        let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(subject_str) || !digits(detail_str) {
             return None;
         }
-        let code = EnhancedCode { class, subject: subject_str.parse().ok()?, detail: detail_str.parse().ok()? };
-        Some((code, text[word_end..].strip_prefix(' ').unwrap_or(&text[word_end..])))
+        let code = EnhancedCode {
+            class,
+            subject: subject_str.parse().ok()?,
+            detail: detail_str.parse().ok()?,
+        };
+        Some((
+            code,
+            text[word_end..]
+                .strip_prefix(' ')
+                .unwrap_or(&text[word_end..]),
+        ))
     }
 }
 
@@ -55,7 +69,10 @@ pub struct Reply {
 impl Reply {
     /// A single-line reply.
     pub fn new(code: u16, text: impl Into<String>) -> Reply {
-        Reply { code, lines: vec![text.into()] }
+        Reply {
+            code,
+            lines: vec![text.into()],
+        }
     }
 
     /// Builds a reply from `"250 text"`; `\n` separates the lines of a multi-line reply
@@ -106,7 +123,11 @@ impl Reply {
     pub fn plain_text(&self) -> String {
         self.lines
             .iter()
-            .map(|l| EnhancedCode::parse_prefix(l).map(|(_, rest)| rest).unwrap_or(l))
+            .map(|l| {
+                EnhancedCode::parse_prefix(l)
+                    .map(|(_, rest)| rest)
+                    .unwrap_or(l)
+            })
             .collect::<Vec<_>>()
             .join(" / ")
     }
@@ -131,7 +152,11 @@ impl Reply {
 
     /// The wire lines without terminators (for display).
     pub fn wire_lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.to_wire()).split("\r\n").filter(|l| !l.is_empty()).map(str::to_string).collect()
+        String::from_utf8_lossy(&self.to_wire())
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -189,14 +214,19 @@ fn parse_reply_line(line: &[u8]) -> Result<ParsedLine, ReplyError> {
     {
         return Err(ReplyError::BadCode(lossy()));
     }
-    let code = (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
+    let code =
+        (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
     let (last, text) = match line.get(3) {
         None => (true, &line[3..3]),
         Some(b' ') => (true, &line[4..]),
         Some(b'-') => (false, &line[4..]),
         Some(_) => return Err(ReplyError::BadSeparator(lossy())),
     };
-    Ok(ParsedLine { code, last, text: String::from_utf8_lossy(text).into_owned() })
+    Ok(ParsedLine {
+        code,
+        last,
+        text: String::from_utf8_lossy(text).into_owned(),
+    })
 }
 
 /// Incremental reply parser: push bytes, pull complete replies.
@@ -204,6 +234,8 @@ fn parse_reply_line(line: &[u8]) -> Result<ParsedLine, ReplyError> {
 pub struct ReplyParser {
     lines: LineBuffer,
     partial: Option<Reply>,
+    /// The rest of an over-long line already reported as `TooLong` is being dropped.
+    skipping_long_line: bool,
 }
 
 impl Default for ReplyParser {
@@ -215,7 +247,11 @@ impl Default for ReplyParser {
 impl ReplyParser {
     /// A parser accepting CRLF or bare LF, lines up to 8 KiB.
     pub fn new() -> Self {
-        ReplyParser { lines: LineBuffer::new(LineLimits::LENIENT), partial: None }
+        ReplyParser {
+            lines: LineBuffer::new(LineLimits::LENIENT),
+            partial: None,
+            skipping_long_line: false,
+        }
     }
 
     /// Append received bytes.
@@ -225,7 +261,7 @@ impl ReplyParser {
 
     /// True if a reply has started but is not complete.
     pub fn is_mid_reply(&self) -> bool {
-        self.partial.is_some() || !self.lines.pending().is_empty()
+        self.partial.is_some() || self.skipping_long_line || !self.lines.pending().is_empty()
     }
 
     /// The next complete reply, an error for a malformed line (the parser resynchronises on
@@ -233,14 +269,14 @@ impl ReplyParser {
     pub fn next_reply(&mut self) -> Option<Result<Reply, ReplyError>> {
         loop {
             let line = self.lines.next_line()?;
+            if self.skipping_long_line {
+                // Drop the rest of the over-long line, however late its pieces arrive.
+                self.skipping_long_line = line.ending == super::line::Ending::Cut;
+                continue;
+            }
             if line.ending == super::line::Ending::Cut {
                 self.partial = None;
-                // Drop the rest of the over-long line.
-                while let Some(l) = self.lines.next_line() {
-                    if l.ending != super::line::Ending::Cut {
-                        break;
-                    }
-                }
+                self.skipping_long_line = true;
                 return Some(Err(ReplyError::TooLong));
             }
             let parsed = match parse_reply_line(&line.bytes) {
@@ -253,12 +289,18 @@ impl ReplyParser {
             let reply = match self.partial.take() {
                 Some(mut r) => {
                     if r.code != parsed.code {
-                        return Some(Err(ReplyError::CodeMismatch { expected: r.code, got: parsed.code }));
+                        return Some(Err(ReplyError::CodeMismatch {
+                            expected: r.code,
+                            got: parsed.code,
+                        }));
                     }
                     r.lines.push(parsed.text);
                     r
                 }
-                None => Reply { code: parsed.code, lines: vec![parsed.text] },
+                None => Reply {
+                    code: parsed.code,
+                    lines: vec![parsed.text],
+                },
             };
             if parsed.last {
                 return Some(Ok(reply));

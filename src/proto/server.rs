@@ -123,7 +123,9 @@ impl ServerSession {
         self.last_activity = self.last_activity.max(now);
         self.lines.push(bytes);
         while !self.is_closed() {
-            let Some(line) = self.lines.next_line() else { break };
+            let Some(line) = self.lines.next_line() else {
+                break;
+            };
             self.handle_line(now, line);
         }
     }
@@ -133,11 +135,21 @@ impl ServerSession {
     pub fn handle_eof(&mut self, now: Time) {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Data(data) => {
-                self.push(now, ServerEvent::Note(format!("lost connection after DATA ({} bytes)", data.size())));
+                self.push(
+                    now,
+                    ServerEvent::Note(format!(
+                        "lost connection after DATA ({} bytes)",
+                        data.size()
+                    )),
+                );
                 self.push(now, ServerEvent::Close);
             }
             State::Command => {
-                let what = if self.lines.pending().is_empty() { "lost connection" } else { "lost connection mid-command" };
+                let what = if self.lines.pending().is_empty() {
+                    "lost connection"
+                } else {
+                    "lost connection mid-command"
+                };
                 self.push(now, ServerEvent::Note(what.to_string()));
                 self.push(now, ServerEvent::Close);
             }
@@ -188,10 +200,15 @@ impl ServerSession {
         if let State::Data(data) = &mut self.state {
             if let DataEvent::End(end) = data.handle_line(&line) {
                 if end.is_nonstandard() {
-                    let note = format!("end of data by a non-standard sequence ({:?} then \".\" {:?})", end.before, end.after);
+                    let note = format!(
+                        "end of data by a non-standard sequence ({:?} then \".\" {:?})",
+                        end.before, end.after
+                    );
                     self.push(now, ServerEvent::Note(note));
                 }
-                let State::Data(data) = std::mem::replace(&mut self.state, State::Command) else { unreachable!() };
+                let State::Data(data) = std::mem::replace(&mut self.state, State::Command) else {
+                    unreachable!()
+                };
                 self.lines.set_limits(self.command_limits());
                 self.end_of_data(now, data);
             }
@@ -213,7 +230,13 @@ impl ServerSession {
         };
         if self.cfg.hang_up_on_non_smtp && is_non_smtp(&command) {
             let text = self.cfg.reply_break_rules.clone();
-            self.push(now, ServerEvent::Note(format!("non-SMTP command: {}", String::from_utf8_lossy(&line.bytes))));
+            self.push(
+                now,
+                ServerEvent::Note(format!(
+                    "non-SMTP command: {}",
+                    String::from_utf8_lossy(&line.bytes)
+                )),
+            );
             self.reply(now, &text, &[]);
             self.close(now);
             return;
@@ -222,7 +245,10 @@ impl ServerSession {
         if !ok {
             self.error_count += 1;
         }
-        let junk = matches!(command.verb, Verb::Helo | Verb::Ehlo | Verb::Noop | Verb::Vrfy | Verb::Etrn | Verb::Rset);
+        let junk = matches!(
+            command.verb,
+            Verb::Helo | Verb::Ehlo | Verb::Noop | Verb::Vrfy | Verb::Etrn | Verb::Rset
+        );
         if junk && self.cfg.junk_command_limit > 0 {
             if self.junk_cmds > self.cfg.junk_command_limit {
                 self.error_count += 1;
@@ -233,11 +259,17 @@ impl ServerSession {
     }
 
     fn check_error_limit(&mut self, now: Time) {
-        if self.is_closed() || self.cfg.hard_error_limit == 0 || self.error_count < self.cfg.hard_error_limit {
+        if self.is_closed()
+            || self.cfg.hard_error_limit == 0
+            || self.error_count < self.cfg.hard_error_limit
+        {
             return;
         }
         let text = self.cfg.reply_too_many_errors.clone();
-        self.push(now, ServerEvent::Note(format!("too many errors ({})", self.error_count)));
+        self.push(
+            now,
+            ServerEvent::Note(format!("too many errors ({})", self.error_count)),
+        );
         self.reply(now, &text, &[]);
         self.close(now);
     }
@@ -249,7 +281,11 @@ impl ServerSession {
             Verb::Helo | Verb::Ehlo => {
                 let name = command.args.split_whitespace().next();
                 if name.is_none() && cfg.helo_requires_name {
-                    let text = if command.verb == Verb::Helo { &cfg.reply_helo_syntax } else { &cfg.reply_ehlo_syntax };
+                    let text = if command.verb == Verb::Helo {
+                        &cfg.reply_helo_syntax
+                    } else {
+                        &cfg.reply_ehlo_syntax
+                    };
                     self.reply(now, text, &[]);
                     return false;
                 }
@@ -290,14 +326,24 @@ impl ServerSession {
                 true
             }
             Verb::Vrfy => {
-                let arg = command.args.trim().trim_start_matches('<').trim_end_matches('>').to_string();
+                let arg = command
+                    .args
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string();
                 if arg.is_empty() {
                     self.reply(now, &cfg.reply_vrfy_syntax, &[]);
                     return false;
                 }
                 self.check_recipient(now, &arg, &cfg.reply_vrfy)
             }
-            Verb::StartTls if cfg.ehlo_keywords.iter().any(|k| k.eq_ignore_ascii_case("STARTTLS")) => {
+            Verb::StartTls
+                if cfg
+                    .ehlo_keywords
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case("STARTTLS")) =>
+            {
                 self.reply(now, &cfg.reply_starttls, &[]);
                 false
             }
@@ -339,7 +385,10 @@ impl ServerSession {
             self.reply(now, &cfg.reply_size_exceeded, &[]);
             return false;
         }
-        self.txn = Some(Transaction { mail_from: path.address, ..Default::default() });
+        self.txn = Some(Transaction {
+            mail_from: path.address,
+            ..Default::default()
+        });
         self.reply(now, &cfg.reply_mail_ok, &[]);
         true
     }
@@ -385,7 +434,10 @@ impl ServerSession {
         let cfg = self.cfg.clone();
         let (local_part, domain) = match address.rsplit_once('@') {
             Some((l, d)) => (l.to_ascii_lowercase(), d.to_ascii_lowercase()),
-            None => (address.to_ascii_lowercase(), cfg.hostname.to_ascii_lowercase()),
+            None => (
+                address.to_ascii_lowercase(),
+                cfg.hostname.to_ascii_lowercase(),
+            ),
         };
         let routed = local_part.contains(['%', '!', '@']);
         if routed || !self.local_domains.contains(&domain) {
@@ -393,7 +445,11 @@ impl ServerSession {
             return false;
         }
         let known = cfg.mailboxes.is_empty()
-            || cfg.mailboxes.iter().any(|m| m.rsplit_once('@').map_or(m.as_str(), |(l, _)| l).eq_ignore_ascii_case(&local_part));
+            || cfg.mailboxes.iter().any(|m| {
+                m.rsplit_once('@')
+                    .map_or(m.as_str(), |(l, _)| l)
+                    .eq_ignore_ascii_case(&local_part)
+            });
         if !known {
             self.reply(now, &cfg.reply_unknown_user, &[("addr", address)]);
             return false;
@@ -409,7 +465,11 @@ impl ServerSession {
             return false;
         };
         if txn.rcpt_to.is_empty() {
-            let text = if txn.refused > 0 { &cfg.reply_no_valid_recipients } else { &cfg.reply_need_rcpt };
+            let text = if txn.refused > 0 {
+                &cfg.reply_no_valid_recipients
+            } else {
+                &cfg.reply_need_rcpt
+            };
             self.reply(now, text, &[]);
             return false;
         }
@@ -430,7 +490,10 @@ impl ServerSession {
 
     fn end_of_data(&mut self, now: Time, data: DataReceiver) {
         let cfg = self.cfg.clone();
-        let txn = self.txn.take().expect("DATA only starts inside a transaction");
+        let txn = self
+            .txn
+            .take()
+            .expect("DATA only starts inside a transaction");
         if data.size() > cfg.message_size_limit {
             self.reply(now, &cfg.reply_message_too_big, &[]);
             self.error_count += 1;
@@ -461,15 +524,23 @@ impl ServerSession {
 
     /// Queues a reply from a template, delayed while the soft error limit is reached.
     fn reply(&mut self, now: Time, template: &str, vars: &[(&str, &str)]) {
-        let mut text = template.replace("{host}", &self.cfg.hostname).replace("{client}", &self.client);
+        let mut text = template
+            .replace("{host}", &self.cfg.hostname)
+            .replace("{client}", &self.client);
         for (key, value) in vars {
             text = text.replace(&format!("{{{key}}}"), value);
         }
-        let reply = Reply::from_template(&text).unwrap_or_else(|| Reply::new(451, format!("4.3.0 bad reply template {text:?}")));
+        let reply = Reply::from_template(&text)
+            .unwrap_or_else(|| Reply::new(451, format!("4.3.0 bad reply template {text:?}")));
         let soft = self.cfg.soft_error_limit;
-        let delay = if soft > 0 && self.error_count >= soft { self.cfg.error_sleep.0 } else { Time::ZERO };
+        let delay = if soft > 0 && self.error_count >= soft {
+            self.cfg.error_sleep.0
+        } else {
+            Time::ZERO
+        };
         self.cursor = self.cursor.max(now) + delay;
-        self.outbox.push_back((self.cursor, ServerEvent::Reply(reply)));
+        self.outbox
+            .push_back((self.cursor, ServerEvent::Reply(reply)));
     }
 
     fn push(&mut self, now: Time, event: ServerEvent) {

@@ -81,7 +81,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
         let deliveries = deliveries.clone();
         let open = open_sessions.clone();
         sim.host("server", move || {
-            let (cfg, transcript, deliveries, open) = (cfg.clone(), transcript.clone(), deliveries.clone(), open.clone());
+            let (cfg, transcript, deliveries, open) = (
+                cfg.clone(),
+                transcript.clone(),
+                deliveries.clone(),
+                open.clone(),
+            );
             async move {
                 let listener = net::sim_listen(SMTP_PORT).await?;
                 let mut accepted = 0u64;
@@ -89,13 +94,25 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
                     let (stream, peer) = listener.accept().await?;
                     accepted += 1;
                     let local = stream.local_addr()?;
-                    let peer_role = if peer.ip() == local.ip() { "server" } else { role_of_peer(&peer) };
+                    let peer_role = if peer.ip() == local.ip() {
+                        "server"
+                    } else {
+                        role_of_peer(&peer)
+                    };
                     let conn = transcript.conn_for(local, peer);
                     transcript.record(net::now(), conn, peer_role, "server", EventKind::Connect);
-                    let stream = Recorded::new(stream, transcript.clone(), conn, "server", peer_role);
-                    let session = ServerSession::new(cfg.clone(), &peer.ip().to_string(), net::now(), queue_salt ^ accepted);
+                    let stream =
+                        Recorded::new(stream, transcript.clone(), conn, "server", peer_role);
+                    let session = ServerSession::new(
+                        cfg.clone(),
+                        &peer.ip().to_string(),
+                        net::now(),
+                        queue_salt ^ accepted,
+                    );
                     let sink_store = deliveries.clone();
-                    let sink: actor::server::DeliverySink = Arc::new(move |d: &Delivery| sink_store.lock().expect("deliveries").push(d.clone()));
+                    let sink: actor::server::DeliverySink = Arc::new(move |d: &Delivery| {
+                        sink_store.lock().expect("deliveries").push(d.clone())
+                    });
                     open.fetch_add(1, Ordering::SeqCst);
                     let open = open.clone();
                     tokio::spawn(async move {
@@ -120,8 +137,20 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
                 loop {
                     let (downstream, peer) = listener.accept().await?;
                     let conn = transcript.conn_for(downstream.local_addr()?, peer);
-                    transcript.record(net::now(), conn, "client", "interceptor", EventKind::Connect);
-                    let client_side = Recorded::new(downstream, transcript.clone(), conn, "interceptor", "client");
+                    transcript.record(
+                        net::now(),
+                        conn,
+                        "client",
+                        "interceptor",
+                        EventKind::Connect,
+                    );
+                    let client_side = Recorded::new(
+                        downstream,
+                        transcript.clone(),
+                        conn,
+                        "interceptor",
+                        "client",
+                    );
                     let (cfg, transcript, open) = (cfg.clone(), transcript.clone(), open.clone());
                     open.fetch_add(1, Ordering::SeqCst);
                     tokio::spawn(async move {
@@ -131,12 +160,25 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
                                     (Ok(l), Ok(p)) => transcript.conn_for(l, p),
                                     _ => transcript.new_conn(),
                                 };
-                                let server_side = Recorded::new(upstream, transcript.clone(), up_conn, "interceptor", "server");
+                                let server_side = Recorded::new(
+                                    upstream,
+                                    transcript.clone(),
+                                    up_conn,
+                                    "interceptor",
+                                    "server",
+                                );
                                 let session = InterceptorSession::new(cfg, net::now());
-                                actor::interceptor::intercept(client_side, server_side, session).await;
+                                actor::interceptor::intercept(client_side, server_side, session)
+                                    .await;
                             }
                             Err(e) => {
-                                transcript.record(net::now(), 0, "interceptor", "server", EventKind::ConnectFailed(e.to_string()));
+                                transcript.record(
+                                    net::now(),
+                                    0,
+                                    "interceptor",
+                                    "server",
+                                    EventKind::ConnectFailed(e.to_string()),
+                                );
                                 let mut client_side = client_side;
                                 let _ = tokio::io::AsyncWriteExt::shutdown(&mut client_side).await;
                             }
@@ -153,7 +195,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
     {
         let cfg = Arc::new(scenario.client.clone());
         let messages = scenario.messages.clone();
-        let target = if scenario.interceptor.is_some() { "interceptor" } else { "server" };
+        let target = if scenario.interceptor.is_some() {
+            "interceptor"
+        } else {
+            "server"
+        };
         let transcript = transcript.clone();
         let outcomes = outcomes.clone();
         sim.client("client", async move {
@@ -174,7 +220,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
             break;
         }
         if sim.elapsed() >= limit {
-            transcript.record(sim.elapsed(), 0, "smtpsim", "", EventKind::Note(format!("time limit {} reached", crate::profile::Dur(limit))));
+            transcript.record(
+                sim.elapsed(),
+                0,
+                "smtpsim",
+                "",
+                EventKind::Note(format!("time limit {} reached", crate::profile::Dur(limit))),
+            );
             break;
         }
     }
@@ -192,7 +244,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
             outcomes
                 .iter()
                 .filter(|(_, o)| o.id == m.id)
-                .flat_map(|(conn, _)| notes_by_conn.iter().filter(move |(c, _)| c == conn).flat_map(|(_, n)| n.clone()))
+                .flat_map(|(conn, _)| {
+                    notes_by_conn
+                        .iter()
+                        .filter(move |(c, _)| c == conn)
+                        .flat_map(|(_, n)| n.clone())
+                })
                 .collect()
         })
         .collect();
@@ -200,7 +257,16 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
     let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
     let report = oracle::judge(&scenario.messages, &plain, &deliveries, &per_message);
     let header = header(scenario, seed);
-    Ok(RunResult { scenario: scenario.name.clone(), seed, events, outcomes: plain, deliveries, report, elapsed, header })
+    Ok(RunResult {
+        scenario: scenario.name.clone(),
+        seed,
+        events,
+        outcomes: plain,
+        deliveries,
+        report,
+        elapsed,
+        header,
+    })
 }
 
 /// Which simulated host an address belongs to (hosts get 192.168.0.x in registration order).
@@ -239,15 +305,28 @@ async fn run_client(
     let mut queue = messages;
     while !queue.is_empty() {
         net::sleep_until(queue[0].at).await;
-        let connect = tokio::time::timeout(cfg.timeout_connect.0, net::sim_connect(target, SMTP_PORT)).await;
+        let connect =
+            tokio::time::timeout(cfg.timeout_connect.0, net::sim_connect(target, SMTP_PORT)).await;
         let stream = match connect {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => {
-                transcript.record(net::now(), 0, "client", target, EventKind::ConnectFailed(e.to_string()));
+                transcript.record(
+                    net::now(),
+                    0,
+                    "client",
+                    target,
+                    EventKind::ConnectFailed(e.to_string()),
+                );
                 return defer_all(&outcomes, queue, &format!("connect failed: {e}"));
             }
             Err(_) => {
-                transcript.record(net::now(), 0, "client", target, EventKind::ConnectFailed("timeout".into()));
+                transcript.record(
+                    net::now(),
+                    0,
+                    "client",
+                    target,
+                    EventKind::ConnectFailed("timeout".into()),
+                );
                 return defer_all(&outcomes, queue, "connect timed out");
             }
         };
@@ -260,7 +339,10 @@ async fn run_client(
         let results = actor::client::drive(stream, session).await;
         let mut retry = Vec::new();
         for outcome in results {
-            if outcome.status == Status::NotAttempted && outcome.reply.is_none() && outcome.reason.is_none() {
+            if outcome.status == Status::NotAttempted
+                && outcome.reply.is_none()
+                && outcome.reason.is_none()
+            {
                 // The connection ended cleanly before this message's turn (no reuse, or out
                 // of time): it goes on the next connection.
                 retry.push(all[outcome.id].clone());
@@ -293,9 +375,17 @@ fn defer_all(outcomes: &Arc<Mutex<Vec<(u32, Outcome)>>>, queue: Vec<Message>, re
 /// The transcript header: everything the seed decided.
 pub fn header(scenario: &Scenario, seed: u64) -> Vec<String> {
     let n = &scenario.network;
-    let interceptor = scenario.interceptor.as_ref().map_or("none".to_string(), |(name, _)| name.clone());
+    let interceptor = scenario
+        .interceptor
+        .as_ref()
+        .map_or("none".to_string(), |(name, _)| name.clone());
     vec![
-        format!("smtpsim {} · scenario {} · seed {}", env!("CARGO_PKG_VERSION"), scenario.name, seed),
+        format!(
+            "smtpsim {} · scenario {} · seed {}",
+            env!("CARGO_PKG_VERSION"),
+            scenario.name,
+            seed
+        ),
         format!("about: {}", scenario.about),
         format!(
             "actors: client={} interceptor={} server={} ({})",
