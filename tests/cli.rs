@@ -3,8 +3,15 @@
 use std::process::Command;
 
 fn smtpsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_smtpsim")).args(args).output().expect("binary runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
@@ -17,7 +24,10 @@ fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
 
 #[test]
 fn run_passes_with_exit_0_and_prints_the_transcript() {
-    let (code, out, _) = smtpsim(&["run", concat!(env!("CARGO_MANIFEST_DIR"), "/sims/symantec-rset.toml")]);
+    let (code, out, _) = smtpsim(&[
+        "run",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/sims/symantec-rset.toml"),
+    ]);
     assert_eq!(code, 0);
     assert!(out.contains("354 Please start mail input."));
     assert!(out.contains("invariants: all held"));
@@ -25,7 +35,10 @@ fn run_passes_with_exit_0_and_prints_the_transcript() {
 
 #[test]
 fn unknown_key_is_exit_2_with_line_and_column() {
-    let path = write_temp("bad-key.toml", "name = \"x\"\n[client]\nprofile = \"ssmtp\"\ncolour = \"red\"\n[server]\n");
+    let path = write_temp(
+        "bad-key.toml",
+        "name = \"x\"\n[client]\nprofile = \"ssmtp\"\ncolour = \"red\"\n[server]\n",
+    );
     let (code, _, err) = smtpsim(&["run", path.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains(&format!("{}:4:1:", path.display())), "{err}");
@@ -60,7 +73,24 @@ fn bad_duration_and_missing_file_are_exit_2() {
 fn list_names_every_profile() {
     let (code, out, _) = smtpsim(&["list"]);
     assert_eq!(code, 0);
-    for name in ["postfix", "postfix-relaxed", "exchange", "rfc821", "ssmtp", "telnet", "bare-helo", "postfix-cached", "passthrough", "symantec-telnet", "symantec-rset", "pix-mailguard"] {
-        assert!(out.lines().any(|l| l.split_whitespace().nth(1) == Some(name)), "{name} missing:\n{out}");
+    for name in [
+        "postfix",
+        "postfix-relaxed",
+        "exchange",
+        "rfc821",
+        "ssmtp",
+        "telnet",
+        "bare-helo",
+        "postfix-cached",
+        "passthrough",
+        "symantec-telnet",
+        "symantec-rset",
+        "pix-mailguard",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(name)),
+            "{name} missing:\n{out}"
+        );
     }
 }

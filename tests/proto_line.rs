@@ -8,7 +8,11 @@ use smtpsim::proto::line::{Ending, Line, LineBuffer, LineLimits, Overflow};
 const CHUNKINGS: [usize; 4] = [usize::MAX, 1, 3, 17];
 
 fn limits(max_len: usize, bare_lf_ends_line: bool, overflow: Overflow) -> LineLimits {
-    LineLimits { max_len, bare_lf_ends_line, overflow }
+    LineLimits {
+        max_len,
+        bare_lf_ends_line,
+        overflow,
+    }
 }
 
 /// Postfix-like command framing: bare LF ends a line, long lines are truncated.
@@ -49,7 +53,10 @@ fn frame_chunked(limits: LineLimits, input: &[u8], chunk: usize) -> Vec<Line> {
 }
 
 fn line(bytes: &[u8], ending: Ending) -> Line {
-    Line { bytes: bytes.to_vec(), ending }
+    Line {
+        bytes: bytes.to_vec(),
+        ending,
+    }
 }
 
 /// Runs a table: every case, every chunking, must give exactly the expected lines.
@@ -68,12 +75,37 @@ fn crlf_and_empty_lines() {
     use Ending::*;
     check_table(&[
         ("empty input", lenient_cmd(64), b"", &[]),
-        ("one line", lenient_cmd(64), b"HELO client.example\r\n", &[(b"HELO client.example", CrLf)]),
-        ("two lines", strict_cmd(64), b"NOOP\r\nQUIT\r\n", &[(b"NOOP", CrLf), (b"QUIT", CrLf)]),
+        (
+            "one line",
+            lenient_cmd(64),
+            b"HELO client.example\r\n",
+            &[(b"HELO client.example", CrLf)],
+        ),
+        (
+            "two lines",
+            strict_cmd(64),
+            b"NOOP\r\nQUIT\r\n",
+            &[(b"NOOP", CrLf), (b"QUIT", CrLf)],
+        ),
         ("empty line", strict_cmd(64), b"\r\n", &[(b"", CrLf)]),
-        ("empty lines", strict_cmd(64), b"\r\n\r\nx\r\n", &[(b"", CrLf), (b"", CrLf), (b"x", CrLf)]),
-        ("spaces kept", strict_cmd(64), b"  NOOP  \r\n", &[(b"  NOOP  ", CrLf)]),
-        ("binary kept", split(64, false), b"\x00\xff\x7f\r\n", &[(b"\x00\xff\x7f", CrLf)]),
+        (
+            "empty lines",
+            strict_cmd(64),
+            b"\r\n\r\nx\r\n",
+            &[(b"", CrLf), (b"", CrLf), (b"x", CrLf)],
+        ),
+        (
+            "spaces kept",
+            strict_cmd(64),
+            b"  NOOP  \r\n",
+            &[(b"  NOOP  ", CrLf)],
+        ),
+        (
+            "binary kept",
+            split(64, false),
+            b"\x00\xff\x7f\r\n",
+            &[(b"\x00\xff\x7f", CrLf)],
+        ),
     ]);
 }
 
@@ -81,14 +113,54 @@ fn crlf_and_empty_lines() {
 fn bare_lf() {
     use Ending::*;
     check_table(&[
-        ("LF ends (lenient)", lenient_cmd(64), b"NOOP\nQUIT\n", &[(b"NOOP", Lf), (b"QUIT", Lf)]),
-        ("LF is content (strict)", strict_cmd(64), b"NOOP\nQUIT\r\n", &[(b"NOOP\nQUIT", CrLf)]),
-        ("mixed (lenient)", lenient_cmd(64), b"a\r\nb\nc\r\n", &[(b"a", CrLf), (b"b", Lf), (b"c", CrLf)]),
-        ("empty LF line (lenient)", lenient_cmd(64), b"\n\n", &[(b"", Lf), (b"", Lf)]),
-        ("only LFs (strict) stay partial", strict_cmd(64), b"\n\n", &[(b"\n\n", Eof)]),
-        ("LF then CR (lenient)", lenient_cmd(64), b"a\n\rb\r\n", &[(b"a", Lf), (b"\rb", CrLf)]),
-        ("LF.CRLF (lenient)", split(64, true), b"x\n.\r\n", &[(b"x", Lf), (b".", CrLf)]),
-        ("LF.CRLF (strict)", split(64, false), b"x\n.\r\n", &[(b"x\n.", CrLf)]),
+        (
+            "LF ends (lenient)",
+            lenient_cmd(64),
+            b"NOOP\nQUIT\n",
+            &[(b"NOOP", Lf), (b"QUIT", Lf)],
+        ),
+        (
+            "LF is content (strict)",
+            strict_cmd(64),
+            b"NOOP\nQUIT\r\n",
+            &[(b"NOOP\nQUIT", CrLf)],
+        ),
+        (
+            "mixed (lenient)",
+            lenient_cmd(64),
+            b"a\r\nb\nc\r\n",
+            &[(b"a", CrLf), (b"b", Lf), (b"c", CrLf)],
+        ),
+        (
+            "empty LF line (lenient)",
+            lenient_cmd(64),
+            b"\n\n",
+            &[(b"", Lf), (b"", Lf)],
+        ),
+        (
+            "only LFs (strict) stay partial",
+            strict_cmd(64),
+            b"\n\n",
+            &[(b"\n\n", Eof)],
+        ),
+        (
+            "LF then CR (lenient)",
+            lenient_cmd(64),
+            b"a\n\rb\r\n",
+            &[(b"a", Lf), (b"\rb", CrLf)],
+        ),
+        (
+            "LF.CRLF (lenient)",
+            split(64, true),
+            b"x\n.\r\n",
+            &[(b"x", Lf), (b".", CrLf)],
+        ),
+        (
+            "LF.CRLF (strict)",
+            split(64, false),
+            b"x\n.\r\n",
+            &[(b"x\n.", CrLf)],
+        ),
     ]);
 }
 
@@ -97,11 +169,36 @@ fn bare_cr_never_ends_a_line() {
     use Ending::*;
     for bare_lf in [true, false] {
         check_table(&[
-            ("CR inside", limits(64, bare_lf, Overflow::Truncate), b"NOOP\rQUIT\r\n", &[(b"NOOP\rQUIT", CrLf)]),
-            ("CR CR LF", limits(64, bare_lf, Overflow::Split), b"a\r\r\n", &[(b"a\r", CrLf)]),
-            ("CR only", limits(64, bare_lf, Overflow::Split), b"\r\r\r", &[(b"\r\r\r", Eof)]),
-            ("CR.CRLF", limits(64, bare_lf, Overflow::Split), b"x\r.\r\n", &[(b"x\r.", CrLf)]),
-            ("trailing CR at EOF", limits(64, bare_lf, Overflow::Split), b"QUIT\r", &[(b"QUIT\r", Eof)]),
+            (
+                "CR inside",
+                limits(64, bare_lf, Overflow::Truncate),
+                b"NOOP\rQUIT\r\n",
+                &[(b"NOOP\rQUIT", CrLf)],
+            ),
+            (
+                "CR CR LF",
+                limits(64, bare_lf, Overflow::Split),
+                b"a\r\r\n",
+                &[(b"a\r", CrLf)],
+            ),
+            (
+                "CR only",
+                limits(64, bare_lf, Overflow::Split),
+                b"\r\r\r",
+                &[(b"\r\r\r", Eof)],
+            ),
+            (
+                "CR.CRLF",
+                limits(64, bare_lf, Overflow::Split),
+                b"x\r.\r\n",
+                &[(b"x\r.", CrLf)],
+            ),
+            (
+                "trailing CR at EOF",
+                limits(64, bare_lf, Overflow::Split),
+                b"QUIT\r",
+                &[(b"QUIT\r", Eof)],
+            ),
         ]);
     }
 }
@@ -110,24 +207,84 @@ fn bare_cr_never_ends_a_line() {
 fn truncate_overlong_lines() {
     use Ending::*;
     check_table(&[
-        ("exactly max_len", strict_cmd(4), b"abcd\r\nok\r\n", &[(b"abcd", CrLf), (b"ok", CrLf)]),
-        ("max_len + 1", strict_cmd(4), b"abcde\r\nok\r\n", &[(b"abcd", Cut), (b"ok", CrLf)]),
-        ("rest discarded", strict_cmd(4), b"abcdefghijkl\r\nok\r\n", &[(b"abcd", Cut), (b"ok", CrLf)]),
-        ("two long lines", lenient_cmd(4), b"abcdefg\nhijklmn\n", &[(b"abcd", Cut), (b"hijk", Cut)]),
+        (
+            "exactly max_len",
+            strict_cmd(4),
+            b"abcd\r\nok\r\n",
+            &[(b"abcd", CrLf), (b"ok", CrLf)],
+        ),
+        (
+            "max_len + 1",
+            strict_cmd(4),
+            b"abcde\r\nok\r\n",
+            &[(b"abcd", Cut), (b"ok", CrLf)],
+        ),
+        (
+            "rest discarded",
+            strict_cmd(4),
+            b"abcdefghijkl\r\nok\r\n",
+            &[(b"abcd", Cut), (b"ok", CrLf)],
+        ),
+        (
+            "two long lines",
+            lenient_cmd(4),
+            b"abcdefg\nhijklmn\n",
+            &[(b"abcd", Cut), (b"hijk", Cut)],
+        ),
         (
             "bare LF in rest is content (strict)",
             strict_cmd(4),
             b"abcdef\ngh\r\nok\r\n",
             &[(b"abcd", Cut), (b"ok", CrLf)],
         ),
-        ("bare LF ends rest (lenient)", lenient_cmd(4), b"abcdef\ngh\r\n", &[(b"abcd", Cut), (b"gh", CrLf)]),
-        ("CR in rest", strict_cmd(4), b"abcdef\rgh\r\nok\r\n", &[(b"abcd", Cut), (b"ok", CrLf)]),
-        ("CR at the cut", strict_cmd(4), b"abcd\r\rok\r\nx\r\n", &[(b"abcd", Cut), (b"x", CrLf)]),
-        ("rest discarded at EOF", strict_cmd(4), b"abcdefg", &[(b"abcd", Cut)]),
-        ("rest with CR at EOF", strict_cmd(4), b"abcdefg\r", &[(b"abcd", Cut)]),
-        ("empty line after cut", strict_cmd(4), b"abcdefg\r\n\r\n", &[(b"abcd", Cut), (b"", CrLf)]),
-        ("partial after cut", strict_cmd(4), b"abcdefg\r\nQU", &[(b"abcd", Cut), (b"QU", Eof)]),
-        ("max_len 1", strict_cmd(1), b"ab\r\nc\r\n", &[(b"a", Cut), (b"c", CrLf)]),
+        (
+            "bare LF ends rest (lenient)",
+            lenient_cmd(4),
+            b"abcdef\ngh\r\n",
+            &[(b"abcd", Cut), (b"gh", CrLf)],
+        ),
+        (
+            "CR in rest",
+            strict_cmd(4),
+            b"abcdef\rgh\r\nok\r\n",
+            &[(b"abcd", Cut), (b"ok", CrLf)],
+        ),
+        (
+            "CR at the cut",
+            strict_cmd(4),
+            b"abcd\r\rok\r\nx\r\n",
+            &[(b"abcd", Cut), (b"x", CrLf)],
+        ),
+        (
+            "rest discarded at EOF",
+            strict_cmd(4),
+            b"abcdefg",
+            &[(b"abcd", Cut)],
+        ),
+        (
+            "rest with CR at EOF",
+            strict_cmd(4),
+            b"abcdefg\r",
+            &[(b"abcd", Cut)],
+        ),
+        (
+            "empty line after cut",
+            strict_cmd(4),
+            b"abcdefg\r\n\r\n",
+            &[(b"abcd", Cut), (b"", CrLf)],
+        ),
+        (
+            "partial after cut",
+            strict_cmd(4),
+            b"abcdefg\r\nQU",
+            &[(b"abcd", Cut), (b"QU", Eof)],
+        ),
+        (
+            "max_len 1",
+            strict_cmd(1),
+            b"ab\r\nc\r\n",
+            &[(b"a", Cut), (b"c", CrLf)],
+        ),
     ]);
 }
 
@@ -135,20 +292,60 @@ fn truncate_overlong_lines() {
 fn split_overlong_lines() {
     use Ending::*;
     check_table(&[
-        ("exactly max_len", split(4, false), b"abcd\r\n", &[(b"abcd", CrLf)]),
-        ("max_len + 1", split(4, false), b"abcde\r\n", &[(b"abcd", Cut), (b"e", CrLf)]),
+        (
+            "exactly max_len",
+            split(4, false),
+            b"abcd\r\n",
+            &[(b"abcd", CrLf)],
+        ),
+        (
+            "max_len + 1",
+            split(4, false),
+            b"abcde\r\n",
+            &[(b"abcd", Cut), (b"e", CrLf)],
+        ),
         (
             "several pieces",
             split(4, false),
             b"abcdefghij\r\nok\r\n",
             &[(b"abcd", Cut), (b"efgh", Cut), (b"ij", CrLf), (b"ok", CrLf)],
         ),
-        ("exact multiple", split(4, false), b"abcdefgh\r\n", &[(b"abcd", Cut), (b"efgh", CrLf)]),
-        ("bare LF (lenient)", split(4, true), b"abcdef\n", &[(b"abcd", Cut), (b"ef", Lf)]),
-        ("bare LF (strict) is content", split(4, false), b"ab\ncdef\r\n", &[(b"ab\nc", Cut), (b"def", CrLf)]),
-        ("CR kept at the cut", split(3, false), b"abc\r\r\n", &[(b"abc", Cut), (b"\r", CrLf)]),
-        ("cut then EOF", split(4, false), b"abcdefg", &[(b"abcd", Cut), (b"efg", Eof)]),
-        ("max_len 1", split(1, true), b"ab\n", &[(b"a", Cut), (b"b", Lf)]),
+        (
+            "exact multiple",
+            split(4, false),
+            b"abcdefgh\r\n",
+            &[(b"abcd", Cut), (b"efgh", CrLf)],
+        ),
+        (
+            "bare LF (lenient)",
+            split(4, true),
+            b"abcdef\n",
+            &[(b"abcd", Cut), (b"ef", Lf)],
+        ),
+        (
+            "bare LF (strict) is content",
+            split(4, false),
+            b"ab\ncdef\r\n",
+            &[(b"ab\nc", Cut), (b"def", CrLf)],
+        ),
+        (
+            "CR kept at the cut",
+            split(3, false),
+            b"abc\r\r\n",
+            &[(b"abc", Cut), (b"\r", CrLf)],
+        ),
+        (
+            "cut then EOF",
+            split(4, false),
+            b"abcdefg",
+            &[(b"abcd", Cut), (b"efg", Eof)],
+        ),
+        (
+            "max_len 1",
+            split(1, true),
+            b"ab\n",
+            &[(b"a", Cut), (b"b", Lf)],
+        ),
     ]);
 }
 
@@ -163,7 +360,11 @@ fn take_partial_at_eof() {
     assert_eq!(buf.take_partial(), Some(line(b"QUI", Ending::Eof)));
     assert_eq!(buf.take_partial(), None, "second call: nothing left");
     buf.push(b"NOOP\r\n");
-    assert_eq!(buf.next_line(), Some(line(b"NOOP", Ending::CrLf)), "usable after take_partial");
+    assert_eq!(
+        buf.next_line(),
+        Some(line(b"NOOP", Ending::CrLf)),
+        "usable after take_partial"
+    );
 }
 
 #[test]
@@ -175,7 +376,11 @@ fn take_pending_hands_over_unframed_bytes() {
     assert_eq!(buf.take_pending(), b"raw\nbytes\r".to_vec());
     assert!(buf.pending().is_empty());
     buf.push(b"x\r\n");
-    assert_eq!(buf.next_line(), Some(line(b"x", Ending::CrLf)), "a fresh scan after take_pending");
+    assert_eq!(
+        buf.next_line(),
+        Some(line(b"x", Ending::CrLf)),
+        "a fresh scan after take_pending"
+    );
 }
 
 #[test]
@@ -207,7 +412,10 @@ fn wire_forms_and_presets() {
     assert_eq!(line(b"abc", Ending::Cut).wire(), b"abc");
 
     // RFC 5321 §4.5.3.1.4: 512 octets including CRLF.
-    assert_eq!(LineLimits::RFC5321_COMMAND, limits(510, false, Overflow::Truncate));
+    assert_eq!(
+        LineLimits::RFC5321_COMMAND,
+        limits(510, false, Overflow::Truncate)
+    );
     assert_eq!(LineLimits::LENIENT, limits(8192, true, Overflow::Split));
 }
 
@@ -234,7 +442,11 @@ fn wire_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn any_limits() -> impl Strategy<Value = LineLimits> {
-    (1usize..24, any::<bool>(), prop_oneof![Just(Overflow::Truncate), Just(Overflow::Split)])
+    (
+        1usize..24,
+        any::<bool>(),
+        prop_oneof![Just(Overflow::Truncate), Just(Overflow::Split)],
+    )
         .prop_map(|(max_len, bare_lf, overflow)| limits(max_len, bare_lf, overflow))
 }
 

@@ -7,10 +7,15 @@ use smtpsim::scenario::Scenario;
 fn sims() {
     insta::glob!("../sims", "*.toml", |path| {
         let scenario = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!scenario.seeds.is_empty(), "{}: pin at least one seed", path.display());
+        assert!(
+            !scenario.seeds.is_empty(),
+            "{}: pin at least one seed",
+            path.display()
+        );
         let mut text = String::new();
         for &seed in &scenario.seeds {
-            let result = smtpsim::sim::run(&scenario, seed).unwrap_or_else(|e| panic!("{} seed {seed}: {e}", path.display()));
+            let result = smtpsim::sim::run(&scenario, seed)
+                .unwrap_or_else(|e| panic!("{} seed {seed}: {e}", path.display()));
             text.push_str(&smtpsim::sim::render_text(&result));
             text.push('\n');
         }

@@ -93,6 +93,11 @@ pub struct LineBuffer {
 impl LineBuffer {
     /// An empty buffer with the given rules.
     pub fn new(limits: LineLimits) -> Self {
+        // A zero limit could never make progress: at least one byte per piece.
+        let limits = LineLimits {
+            max_len: limits.max_len.max(1),
+            ..limits
+        };
         LineBuffer {
             limits,
             buf: Vec::new(),

@@ -53,8 +53,6 @@ enum State {
 struct Transaction {
     mail_from: String,
     rcpt_to: Vec<String>,
-    /// RCPT commands refused in this transaction.
-    refused: u32,
 }
 
 /// One SMTP server connection.
@@ -420,11 +418,12 @@ impl ServerSession {
             return false;
         }
         let ok = self.check_recipient(now, &path.address, &cfg.reply_rcpt_ok);
-        let txn = self.txn.as_mut().expect("checked above");
         if ok {
-            txn.rcpt_to.push(path.address);
-        } else {
-            txn.refused += 1;
+            self.txn
+                .as_mut()
+                .expect("checked above")
+                .rcpt_to
+                .push(path.address);
         }
         ok
     }
@@ -465,12 +464,8 @@ impl ServerSession {
             return false;
         };
         if txn.rcpt_to.is_empty() {
-            let text = if txn.refused > 0 {
-                &cfg.reply_no_valid_recipients
-            } else {
-                &cfg.reply_need_rcpt
-            };
-            self.reply(now, text, &[]);
+            // Postfix: a transaction without an accepted recipient gets 554, refused or not.
+            self.reply(now, &cfg.reply_no_valid_recipients, &[]);
             return false;
         }
         if !command.args.is_empty() {
