@@ -125,7 +125,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
     }
 
     // The interceptor host, if any.
-    let interceptor_notes: Arc<Mutex<Vec<(u32, Vec<String>)>>> = Arc::default();
     if let Some((_, cfg)) = &scenario.interceptor {
         let cfg = Arc::new(cfg.clone());
         let transcript = transcript.clone();
@@ -253,7 +252,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
                 .collect()
         })
         .collect();
-    drop(interceptor_notes);
     let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
     let report = oracle::judge(&scenario.messages, &plain, &deliveries, &per_message);
     let header = header(scenario, seed);
