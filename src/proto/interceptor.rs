@@ -257,16 +257,21 @@ impl InterceptorSession {
     }
 
     fn client_line(&mut self, now: Time, line: Line, start: u64, relay: &mut Vec<u8>) {
+        let in_content = matches!(self.client_side, ClientSide::Body | ClientSide::Holding);
+        if in_content
+            && is_dot(&line)
+            && self.cfg.drop_split_terminator
+            && self.terminator_split(start)
+        {
+            self.note(
+                now,
+                "end of data split across segments: not passed on".into(),
+            );
+            return;
+        }
         match self.client_side {
             ClientSide::Body => {
                 if is_dot(&line) {
-                    if self.cfg.drop_split_terminator && self.terminator_split(start) {
-                        self.note(
-                            now,
-                            "end of data split across segments: not passed on".into(),
-                        );
-                        return;
-                    }
                     self.client_side = ClientSide::Commands;
                     self.upstream.push_back(Origin::EndOfData);
                 }
@@ -274,13 +279,6 @@ impl InterceptorSession {
             }
             ClientSide::Holding => {
                 if is_dot(&line) {
-                    if self.cfg.drop_split_terminator && self.terminator_split(start) {
-                        self.note(
-                            now,
-                            "end of data split across segments: not passed on".into(),
-                        );
-                        return;
-                    }
                     self.client_side = ClientSide::Commands;
                     self.held_complete = true;
                     self.note(now, format!("message held ({} bytes)", self.held.len()));
