@@ -32,6 +32,7 @@
 pub mod actor;
 pub mod bench;
 pub mod cli;
+pub mod fault;
 pub mod net;
 pub mod oracle;
 pub mod profile;

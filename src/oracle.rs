@@ -22,8 +22,13 @@ pub enum Verdict {
     Lost,
     /// Delivered more than once.
     Duplicated,
+    /// Delivered more than once after a retry from RFC 1047's gap (no reply after '.'):
+    /// allowed by SMTP, reported, not a violation.
+    DuplicatedRfc1047,
     /// Delivered with different content or envelope.
     Corrupted,
+    /// Delivered cut short: the content is a strict prefix of the message.
+    Partial,
     /// Delivered although the client was told it failed.
     DeliveredDespiteFailure,
     /// Never sent.
@@ -40,7 +45,9 @@ impl Verdict {
             Verdict::DeliveredUnconfirmed => "delivered-unconfirmed",
             Verdict::Lost => "lost",
             Verdict::Duplicated => "duplicated",
+            Verdict::DuplicatedRfc1047 => "duplicated-rfc1047",
             Verdict::Corrupted => "corrupted",
+            Verdict::Partial => "partial",
             Verdict::DeliveredDespiteFailure => "delivered-despite-failure",
             Verdict::NotSent => "not-sent",
         }
@@ -124,11 +131,15 @@ pub fn interceptor_story(notes: &[String]) -> Vec<String> {
 }
 
 /// Builds the ledger and checks the invariants.
+///
+/// `outcomes` holds every attempt (the last one per message is final). `retrying`: the
+/// client retries deferred mail, so a message still deferred at the end breaks liveness.
 pub fn judge(
     messages: &[Message],
     outcomes: &[Outcome],
     deliveries: &[Delivery],
     interceptor_notes: &[Vec<String>],
+    retrying: bool,
 ) -> Report {
     let mut report = Report::default();
     let same_envelope = |m: &Message, d: &Delivery| {
@@ -194,12 +205,19 @@ pub fn judge(
                 damaged.join(", ")
             ),
         };
+        let attempts = outcomes.iter().filter(|o| o.id == message.id).count();
         let client = match outcome {
             None => "never tried".to_string(),
+            Some(o) if attempts > 1 => format!("{} (attempt {attempts})", describe_outcome(o)),
             Some(o) => describe_outcome(o),
         };
         let status = outcome.map(|o| o.status.clone());
-        let in_gap = outcome.is_some_and(|o| o.in_sync_gap);
+        let in_gap = outcomes.iter().any(|o| o.id == message.id && o.in_sync_gap);
+        let partial = deliveries.iter().zip(&owner).any(|(d, own)| {
+            *own == Some((mi, false))
+                && d.body.len() < bodies[mi].len()
+                && bodies[mi].starts_with(&d.body)
+        });
         let number = message.id + 1;
         let mut violate = |invariant: &'static str, detail: String| {
             report.violations.push(Violation {
@@ -208,7 +226,16 @@ pub fn judge(
                 detail,
             });
         };
-        let verdict = if !damaged.is_empty() {
+        let verdict = if partial {
+            violate(
+                "partial-delivery",
+                format!(
+                    "message {number} delivered cut short ({})",
+                    damaged.join(", ")
+                ),
+            );
+            Verdict::Partial
+        } else if !damaged.is_empty() {
             violate(
                 "corruption",
                 format!(
@@ -219,7 +246,7 @@ pub fn judge(
             Verdict::Corrupted
         } else if delivered > 1 {
             if in_gap {
-                Verdict::Duplicated
+                Verdict::DuplicatedRfc1047
             } else {
                 violate(
                     "duplicate",
@@ -235,6 +262,10 @@ pub fn judge(
                     Verdict::Lost
                 }
                 (Some(Status::Rejected), 0) => Verdict::Bounced,
+                (Some(Status::Deferred | Status::NotAttempted), 0) if retrying => {
+                    violate("liveness", format!("message {number} was still not delivered when the client gave up: {client}"));
+                    Verdict::Deferred
+                }
                 (Some(Status::Deferred), 0) => Verdict::Deferred,
                 (Some(Status::NotAttempted) | None, 0) => Verdict::NotSent,
                 (_, _) if in_gap => Verdict::DeliveredUnconfirmed,

@@ -1,6 +1,7 @@
 //! The scenario file format (TOML, read with serde; unknown keys are errors) and its
 //! resolution into concrete configs. Errors carry `file:line:col`.
 
+use crate::fault::{FaultConfig, FaultEvent, FaultSection};
 use crate::profile::client::ClientSection;
 use crate::profile::interceptor::InterceptorSection;
 use crate::profile::server::ServerSection;
@@ -41,6 +42,13 @@ pub struct NetworkSection {
     /// Longest a run may take in virtual time.
     #[serde(default = "default_limit")]
     pub time_limit: Dur,
+    /// After the client is done, how long to wait for the other sessions to end.
+    #[serde(default = "default_drain")]
+    pub drain: Dur,
+}
+
+fn default_drain() -> Dur {
+    Dur::secs(60)
 }
 
 fn default_latency_min() -> Dur {
@@ -63,21 +71,9 @@ impl Default for NetworkSection {
             latency_max: default_latency_max(),
             tick: default_tick(),
             time_limit: default_limit(),
+            drain: default_drain(),
         }
     }
-}
-
-/// The fault layer of a scenario.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultsSection {
-    /// Fault preset (`none` is the only one so far).
-    #[serde(default = "default_faults")]
-    pub profile: toml::Spanned<String>,
-}
-
-fn default_faults() -> toml::Spanned<String> {
-    toml::Spanned::new(0..0, "none".to_string())
 }
 
 /// A scenario file as written.
@@ -102,9 +98,9 @@ pub struct ScenarioFile {
     /// Network timing.
     #[serde(default)]
     pub network: NetworkSection,
-    /// Faults.
+    /// Faults: a preset, knob overrides and explicit events.
     #[serde(default)]
-    pub faults: Option<FaultsSection>,
+    pub faults: Option<FaultSection>,
 }
 
 /// A scenario resolved to full configs, ready to run.
@@ -132,6 +128,12 @@ pub struct Scenario {
     pub network: NetworkSection,
     /// Fault preset name.
     pub faults: String,
+    /// The preset's knobs with the scenario's overrides.
+    pub fault_config: FaultConfig,
+    /// Explicit fault events from the scenario (used besides any drawn ones).
+    pub fault_events: Vec<FaultEvent>,
+    /// The scenario's own `[faults]` overrides, kept to re-apply over another preset.
+    fault_section: FaultSection,
 }
 
 /// A scenario that could not be loaded: where and why.
@@ -234,19 +236,10 @@ impl Scenario {
         let mut server = ServerConfig::preset(&server_profile).map_err(|e| at(span, e))?;
         raw.server.apply(&mut server);
 
-        let faults = match &raw.faults {
-            None => "none".to_string(),
-            Some(f) => {
-                let name = f.profile.get_ref().clone();
-                if name != "none" {
-                    return Err(at(
-                        Some(f.profile.span()),
-                        format!("unknown fault profile {name:?}; known: none"),
-                    ));
-                }
-                name
-            }
-        };
+        let fault_section = raw.faults.clone().unwrap_or_default();
+        let (faults, span) = preset(fault_section.profile.as_ref(), "none");
+        let mut fault_config = FaultConfig::preset(&faults).map_err(|e| at(span, e))?;
+        fault_section.apply(&mut fault_config);
         if raw.network.latency_max < raw.network.latency_min {
             return Err(at(
                 None,
@@ -268,6 +261,21 @@ impl Scenario {
             server,
             network: raw.network,
             faults,
+            fault_config,
+            fault_events: fault_section.event.clone(),
+            fault_section,
+        })
+    }
+
+    /// The same scenario under another fault preset (the scenario's own knob overrides and
+    /// explicit events still apply).
+    pub fn with_fault_profile(&self, name: &str) -> Result<Scenario, String> {
+        let mut config = FaultConfig::preset(name)?;
+        self.fault_section.apply(&mut config);
+        Ok(Scenario {
+            faults: name.to_string(),
+            fault_config: config,
+            ..self.clone()
         })
     }
 }

@@ -41,6 +41,7 @@ fn render(event: &ServerEvent) -> Option<String> {
         )),
         ServerEvent::Note(_) => None,
         ServerEvent::Close => Some("CLOSE".to_string()),
+        ServerEvent::Crash(after) => Some(format!("CRASH restart={after:?}")),
     }
 }
 

@@ -4,12 +4,14 @@
 
 use crate::net;
 use crate::transcript::{EventKind, Transcript};
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// `inner`, recorded as connection `conn` from `me`'s point of view.
+/// `inner`, recorded as connection `conn` from `me`'s point of view, with optional
+/// transport faults applied to this side's writes (split, stall, drop).
 #[derive(Debug)]
 pub struct Recorded<S> {
     inner: S,
@@ -18,6 +20,21 @@ pub struct Recorded<S> {
     me: String,
     peer: String,
     closed: bool,
+    faults: TransportFaults,
+}
+
+/// Transport faults on one side of one connection.
+#[derive(Debug, Default)]
+struct TransportFaults {
+    /// Largest segment per write.
+    split: Option<usize>,
+    /// Cut the connection once this many bytes were written.
+    drop_after: Option<u64>,
+    /// Stall before a write containing a line with this prefix.
+    stalls: Vec<(String, std::time::Duration)>,
+    sleeping: Option<Pin<Box<tokio::time::Sleep>>>,
+    written: u64,
+    broken: bool,
 }
 
 impl<S> Recorded<S> {
@@ -30,7 +47,26 @@ impl<S> Recorded<S> {
             me: me.to_string(),
             peer: peer.to_string(),
             closed: false,
+            faults: TransportFaults::default(),
         }
+    }
+
+    /// Applies the transport faults among `events` to this side's writes.
+    pub fn with_faults(mut self, events: &[crate::fault::FaultEvent]) -> Self {
+        use crate::fault::FaultEvent;
+        for event in events {
+            match event {
+                FaultEvent::Split { max_segment, .. } => {
+                    self.faults.split = Some((*max_segment).max(1) as usize)
+                }
+                FaultEvent::Drop { after_bytes, .. } => self.faults.drop_after = Some(*after_bytes),
+                FaultEvent::Stall { line, duration, .. } => {
+                    self.faults.stalls.push((line.clone(), duration.0))
+                }
+                _ => {}
+            }
+        }
+        self
     }
 
     /// The connection number.
@@ -76,6 +112,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Recorded<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.faults.broken {
+            return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
+        }
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         match &result {
@@ -100,9 +139,54 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if self.faults.broken {
+            return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
+        }
+        if let Some(sleep) = self.faults.sleeping.as_mut() {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.faults.sleeping = None;
+        } else if let Some(i) = self
+            .faults
+            .stalls
+            .iter()
+            .position(|(prefix, _)| starts_a_line(buf, prefix.as_bytes()))
+        {
+            let (prefix, duration) = self.faults.stalls.remove(i);
+            self.note(format!(
+                "fault: stalling {} before {prefix:?}",
+                crate::profile::Dur(duration)
+            ));
+            let mut sleep = Box::pin(tokio::time::sleep(duration));
+            if sleep.as_mut().poll(cx).is_pending() {
+                self.faults.sleeping = Some(sleep);
+                return Poll::Pending;
+            }
+        }
+        let mut len = buf.len();
+        if let Some(max) = self.faults.split {
+            len = len.min(max);
+        }
+        if let Some(limit) = self.faults.drop_after {
+            len = len.min(limit.saturating_sub(self.faults.written) as usize);
+            if len == 0 {
+                return Poll::Ready(Err(self.cut(cx)));
+            }
+        }
+        let result = Pin::new(&mut self.inner).poll_write(cx, &buf[..len]);
         match &result {
-            Poll::Ready(Ok(n)) if *n > 0 => self.record(true, EventKind::Data(buf[..*n].to_vec())),
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                self.faults.written += *n as u64;
+                self.record(true, EventKind::Data(buf[..*n].to_vec()));
+                if self
+                    .faults
+                    .drop_after
+                    .is_some_and(|limit| self.faults.written >= limit)
+                {
+                    let _ = self.cut(cx);
+                }
+            }
             Poll::Ready(Err(e)) => {
                 let why = format!("{} write failed: {}", self.me, describe(e));
                 self.transcript
@@ -125,6 +209,30 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
         }
         result
     }
+}
+
+impl<S: AsyncWrite + Unpin> Recorded<S> {
+    /// The injected drop: close this side now, fail every later read and write.
+    fn cut(&mut self, cx: &mut Context<'_>) -> io::Error {
+        if !self.faults.broken {
+            self.faults.broken = true;
+            self.note(format!(
+                "fault: connection dropped after {} bytes written",
+                self.faults.written
+            ));
+            let _ = Pin::new(&mut self.inner).poll_shutdown(cx);
+            self.closed = true;
+        }
+        io::ErrorKind::ConnectionReset.into()
+    }
+}
+
+/// True if `buf` has a line (at its start or after a LF) beginning with `prefix`.
+fn starts_a_line(buf: &[u8], prefix: &[u8]) -> bool {
+    buf.starts_with(prefix)
+        || buf
+            .windows(prefix.len() + 1)
+            .any(|w| w[0] == b'\n' && &w[1..] == prefix)
 }
 
 fn describe(e: &io::Error) -> String {

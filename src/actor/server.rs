@@ -11,9 +11,16 @@ use super::Recorded;
 /// Receives each message the server accepts (before its 250 is written).
 pub type DeliverySink = Arc<dyn Fn(&Delivery) + Send + Sync>;
 
+/// Asked to crash the server host (an injected fault) and restart it after the duration.
+pub type CrashSink = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
+
 /// Serves one connection until the session closes or the peer goes away.
-pub async fn serve<S>(mut stream: Recorded<S>, mut session: ServerSession, sink: DeliverySink)
-where
+pub async fn serve<S>(
+    mut stream: Recorded<S>,
+    mut session: ServerSession,
+    sink: DeliverySink,
+    crash: CrashSink,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buf = vec![0u8; 16 * 1024];
@@ -30,6 +37,11 @@ where
                 }
                 ServerEvent::Note(text) => stream.note(text),
                 ServerEvent::Close => close = true,
+                ServerEvent::Crash(restart_after) => {
+                    // The host goes down with this session in it: nothing more is written.
+                    crash(restart_after);
+                    std::future::pending::<()>().await;
+                }
             }
         }
         if !out.is_empty() && stream.write_all(&out).await.is_err() {

@@ -69,6 +69,14 @@ knobs! {
         pub timeout_rset: Dur,
         /// Waiting for the QUIT reply.
         pub timeout_quit: Dur,
+        /// Further attempts for a deferred message (4xx, timeout, lost connection); 0: none.
+        pub retries: u32,
+        /// Wait before the first retry; doubles per attempt.
+        pub retry_backoff: Dur,
+        /// Longest wait between attempts.
+        pub retry_backoff_max: Dur,
+        /// After a timeout, send QUIT before closing (as Exchange does) instead of just closing.
+        pub quit_on_timeout: bool,
     }
     extra {
         /// The messages to send, in queue order.
@@ -149,5 +157,9 @@ fn rfc5321() -> ClientConfig {
         timeout_data_done: Dur::secs(600),
         timeout_rset: Dur::secs(300),
         timeout_quit: Dur::secs(300),
+        retries: 4,
+        retry_backoff: Dur::secs(60),
+        retry_backoff_max: Dur::secs(600),
+        quit_on_timeout: false,
     }
 }

@@ -233,6 +233,12 @@ impl ClientSession {
             if now >= *deadline && self.outbox.is_empty() {
                 let what = format!("timeout waiting for the {} reply", expect.stage().name());
                 self.note(now, what.clone());
+                if self.cfg.quit_on_timeout {
+                    self.outbox.push_back((
+                        now.max(self.cursor),
+                        ClientEvent::Send(Command::bare(Verb::Quit).to_wire()),
+                    ));
+                }
                 self.abort(now, None, Some(what));
                 return;
             }

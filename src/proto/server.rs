@@ -10,6 +10,7 @@ use super::data::{DataEvent, DataReceiver};
 use super::line::{Ending, LineBuffer, LineLimits, Overflow};
 use super::reply::Reply;
 use super::Time;
+use crate::fault::ServerStage;
 use crate::profile::ServerConfig;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -40,6 +41,19 @@ pub enum ServerEvent {
     Note(String),
     /// Close the connection.
     Close,
+    /// Crash the whole server host now (an injected fault); restart after this long.
+    Crash(Time),
+}
+
+/// An injected application fault at one stage of a session (each fires once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageFault {
+    /// Answer with this reply instead of doing the stage's work (421 also closes).
+    Reply(String),
+    /// Do the work but delay the reply by this long.
+    Delay(Time),
+    /// At the final '.': queue the message, then crash before the 250.
+    CrashAfterDot(Time),
 }
 
 #[derive(Debug)]
@@ -75,12 +89,26 @@ pub struct ServerSession {
     last_activity: Time,
     queue_salt: u64,
     queued: u64,
+    faults: Vec<(ServerStage, StageFault)>,
+    /// Added to the next reply's delay (an injected stall).
+    extra_delay: Time,
 }
 
 impl ServerSession {
     /// A session for a new connection from `client` (an address for reply texts), accepted at
     /// `now`. The banner is queued at once. `queue_salt` makes queue ids unique per run.
     pub fn new(cfg: Arc<ServerConfig>, client: &str, now: Time, queue_salt: u64) -> Self {
+        Self::with_faults(cfg, client, now, queue_salt, Vec::new())
+    }
+
+    /// As [`new`](Self::new), with injected faults for this session.
+    pub fn with_faults(
+        cfg: Arc<ServerConfig>,
+        client: &str,
+        now: Time,
+        queue_salt: u64,
+        faults: Vec<(ServerStage, StageFault)>,
+    ) -> Self {
         let command_limits = LineLimits {
             max_len: cfg.line_length_limit,
             bare_lf_ends_line: cfg.bare_lf_ends_line,
@@ -102,10 +130,50 @@ impl ServerSession {
             last_activity: now,
             queue_salt,
             queued: 0,
+            faults,
+            extra_delay: Time::ZERO,
         };
-        let banner = session.cfg.reply_banner.clone();
-        session.reply(now, &banner, &[]);
+        if session.stage_fault(now, ServerStage::Connect).is_none() {
+            let banner = session.cfg.reply_banner.clone();
+            session.reply(now, &banner, &[]);
+        }
         session
+    }
+
+    /// Applies an injected fault for `stage`, if one is pending. `Some(false)`: the fault
+    /// answered instead of the stage (an error); `None`: carry on (maybe with a delay).
+    fn stage_fault(&mut self, now: Time, stage: ServerStage) -> Option<bool> {
+        let i = self
+            .faults
+            .iter()
+            .position(|(s, f)| *s == stage && !matches!(f, StageFault::CrashAfterDot(_)))?;
+        let (_, fault) = self.faults.remove(i);
+        match fault {
+            StageFault::Reply(text) => {
+                self.push(
+                    now,
+                    ServerEvent::Note(format!("fault: answering {stage:?} with {text:?}")),
+                );
+                let closes = text.starts_with("421");
+                self.reply(now, &text, &[]);
+                if closes {
+                    self.close(now);
+                }
+                Some(false)
+            }
+            StageFault::Delay(d) => {
+                self.push(
+                    now,
+                    ServerEvent::Note(format!(
+                        "fault: {stage:?} reply delayed by {}",
+                        crate::profile::Dur(d)
+                    )),
+                );
+                self.extra_delay += d;
+                None
+            }
+            StageFault::CrashAfterDot(_) => None,
+        }
     }
 
     /// True once the session has closed (or decided to).
@@ -275,6 +343,16 @@ impl ServerSession {
     /// Runs one command; false if it counts as an error.
     fn dispatch(&mut self, now: Time, command: &Command) -> bool {
         let cfg = self.cfg.clone();
+        let stage = match command.verb {
+            Verb::Helo | Verb::Ehlo => Some(ServerStage::Helo),
+            Verb::Mail => Some(ServerStage::Mail),
+            Verb::Rcpt => Some(ServerStage::Rcpt),
+            Verb::Data => Some(ServerStage::Data),
+            _ => None,
+        };
+        if let Some(result) = stage.and_then(|stage| self.stage_fault(now, stage)) {
+            return result;
+        }
         match &command.verb {
             Verb::Helo | Verb::Ehlo => {
                 let name = command.args.split_whitespace().next();
@@ -494,6 +572,9 @@ impl ServerSession {
             self.error_count += 1;
             return;
         }
+        if self.stage_fault(now, ServerStage::Dot).is_some() {
+            return;
+        }
         self.queued += 1;
         let queue_id = queue_id(self.queue_salt, self.queued);
         let delivery = Delivery {
@@ -504,6 +585,24 @@ impl ServerSession {
             body: data.into_body(),
         };
         self.push(now, ServerEvent::Deliver(delivery));
+        let crash = self
+            .faults
+            .iter()
+            .position(|(s, f)| *s == ServerStage::Dot && matches!(f, StageFault::CrashAfterDot(_)));
+        if let Some(i) = crash {
+            let (_, StageFault::CrashAfterDot(restart)) = self.faults.remove(i) else {
+                unreachable!()
+            };
+            self.push(
+                now,
+                ServerEvent::Note(format!(
+                    "fault: crash after queueing {queue_id}, before the 250"
+                )),
+            );
+            self.push(now, ServerEvent::Crash(restart));
+            self.state = State::Closed;
+            return;
+        }
         self.reply(now, &cfg.reply_queued, &[("queue_id", &queue_id)]);
         self.error_count = 0;
         self.junk_cmds = 0;
@@ -532,7 +631,7 @@ impl ServerSession {
             self.cfg.error_sleep.0
         } else {
             Time::ZERO
-        };
+        } + std::mem::take(&mut self.extra_delay);
         self.cursor = self.cursor.max(now) + delay;
         self.outbox
             .push_back((self.cursor, ServerEvent::Reply(reply)));

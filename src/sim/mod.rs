@@ -2,18 +2,25 @@
 //! transcript, outcomes and the oracle's report. One seed decides everything: turmoil's RNG,
 //! the epoch, and every draw of ours (from one ChaCha stream).
 
+mod client;
+pub mod faults;
+
 use crate::actor::{self, Recorded};
+use crate::fault::{FaultPlan, Host, Writer};
 use crate::net;
 use crate::oracle::{self, Report};
-use crate::proto::client::{ClientSession, Message, Outcome, Stage, Status};
+use crate::profile::Dur;
+use crate::proto::client::Outcome;
 use crate::proto::interceptor::InterceptorSession;
 use crate::proto::server::{Delivery, ServerSession};
 use crate::scenario::Scenario;
 use crate::transcript::{Event, EventKind, Transcript};
+use faults::{FaultState, NetAction};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -41,6 +48,8 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// The header lines (configuration decided by the seed).
     pub header: Vec<String>,
+    /// The fault plan that ran.
+    pub plan: FaultPlan,
 }
 
 /// A run that could not complete.
@@ -55,168 +64,154 @@ impl fmt::Display for SimError {
 
 impl std::error::Error for SimError {}
 
-/// Runs `scenario` with `seed`.
+/// Runs `scenario` with `seed`: the fault plan is drawn from the seed (plus the scenario's
+/// explicit events).
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
+    run_with_plan(scenario, seed, plan_for(scenario, seed))
+}
+
+/// The fault plan `seed` draws for `scenario`, followed by the scenario's explicit events.
+pub fn plan_for(scenario: &Scenario, seed: u64) -> FaultPlan {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(FAULT_STREAM);
+    let mut plan = scenario
+        .fault_config
+        .plan(&mut rng, scenario.interceptor.is_some());
+    plan.events.extend(scenario.fault_events.iter().cloned());
+    plan
+}
+
+/// The RNG stream for fault plans, apart from the stream for everything else.
+const FAULT_STREAM: u64 = 1;
+
+/// Runs `scenario` with `seed` and exactly this fault plan (what `shrink` replays).
+pub fn run_with_plan(
+    scenario: &Scenario,
+    seed: u64,
+    plan: FaultPlan,
+) -> Result<RunResult, SimError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let queue_salt = rng.next_u64();
     let net_cfg = &scenario.network;
+    let fc = &scenario.fault_config;
+    let tick = if fc.tick.0.is_zero() {
+        net_cfg.tick.0
+    } else {
+        fc.tick.0
+    };
+    let latency_max = if fc.latency_max.0.is_zero() {
+        net_cfg.latency_max.0
+    } else {
+        fc.latency_max.0
+    };
+    let latency_min = net_cfg.latency_min.0.min(latency_max);
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
-        .tick_duration(net_cfg.tick.0)
+        .tick_duration(tick)
         .simulation_duration(net_cfg.time_limit.0 + Duration::from_secs(3600))
-        .min_message_latency(net_cfg.latency_min.0)
-        .max_message_latency(net_cfg.latency_max.0)
+        .min_message_latency(latency_min)
+        .max_message_latency(latency_max)
         .tcp_capacity(4096)
         .build();
 
+    let interceptor = scenario.interceptor.is_some();
+    let heal_at = if plan.events.is_empty() {
+        Duration::ZERO
+    } else {
+        fc.window.0
+    };
+    let faults = FaultState::new(plan.clone(), heal_at);
     let transcript = Transcript::new();
     let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
     let open_sessions = Arc::new(AtomicUsize::new(0));
 
-    // The server host.
-    {
-        let cfg = Arc::new(scenario.server.clone());
-        let transcript = transcript.clone();
-        let deliveries = deliveries.clone();
-        let open = open_sessions.clone();
-        sim.host("server", move || {
-            let (cfg, transcript, deliveries, open) = (
-                cfg.clone(),
-                transcript.clone(),
-                deliveries.clone(),
-                open.clone(),
-            );
-            async move {
-                let listener = net::sim_listen(SMTP_PORT).await?;
-                let mut accepted = 0u64;
-                loop {
-                    let (stream, peer) = listener.accept().await?;
-                    accepted += 1;
-                    let local = stream.local_addr()?;
-                    let peer_role = if peer.ip() == local.ip() {
-                        "server"
-                    } else {
-                        role_of_peer(&peer)
-                    };
-                    let conn = transcript.conn_for(local, peer);
-                    transcript.record(net::now(), conn, peer_role, "server", EventKind::Connect);
-                    let stream =
-                        Recorded::new(stream, transcript.clone(), conn, "server", peer_role);
-                    let session = ServerSession::new(
-                        cfg.clone(),
-                        &peer.ip().to_string(),
-                        net::now(),
-                        queue_salt ^ accepted,
-                    );
-                    let sink_store = deliveries.clone();
-                    let sink: actor::server::DeliverySink = Arc::new(move |d: &Delivery| {
-                        sink_store.lock().expect("deliveries").push(d.clone())
-                    });
-                    open.fetch_add(1, Ordering::SeqCst);
-                    let open = open.clone();
-                    tokio::spawn(async move {
-                        actor::server::serve(stream, session, sink).await;
-                        open.fetch_sub(1, Ordering::SeqCst);
-                    });
-                }
-            }
-        });
-    }
-
-    // The interceptor host, if any.
+    add_server(
+        &mut sim,
+        scenario,
+        queue_salt,
+        &transcript,
+        &deliveries,
+        &open_sessions,
+        &faults,
+    );
     if let Some((_, cfg)) = &scenario.interceptor {
-        let cfg = Arc::new(cfg.clone());
-        let transcript = transcript.clone();
-        let open = open_sessions.clone();
-        sim.host("interceptor", move || {
-            let (cfg, transcript, open) = (cfg.clone(), transcript.clone(), open.clone());
-            async move {
-                let listener = net::sim_listen(SMTP_PORT).await?;
-                loop {
-                    let (downstream, peer) = listener.accept().await?;
-                    let conn = transcript.conn_for(downstream.local_addr()?, peer);
-                    transcript.record(
-                        net::now(),
-                        conn,
-                        "client",
-                        "interceptor",
-                        EventKind::Connect,
-                    );
-                    let client_side = Recorded::new(
-                        downstream,
-                        transcript.clone(),
-                        conn,
-                        "interceptor",
-                        "client",
-                    );
-                    let (cfg, transcript, open) = (cfg.clone(), transcript.clone(), open.clone());
-                    open.fetch_add(1, Ordering::SeqCst);
-                    tokio::spawn(async move {
-                        match net::sim_connect("server", SMTP_PORT).await {
-                            Ok(upstream) => {
-                                let up_conn = match (upstream.local_addr(), upstream.peer_addr()) {
-                                    (Ok(l), Ok(p)) => transcript.conn_for(l, p),
-                                    _ => transcript.new_conn(),
-                                };
-                                let server_side = Recorded::new(
-                                    upstream,
-                                    transcript.clone(),
-                                    up_conn,
-                                    "interceptor",
-                                    "server",
-                                );
-                                let session = InterceptorSession::new(cfg, net::now());
-                                actor::interceptor::intercept(client_side, server_side, session)
-                                    .await;
-                            }
-                            Err(e) => {
-                                transcript.record(
-                                    net::now(),
-                                    0,
-                                    "interceptor",
-                                    "server",
-                                    EventKind::ConnectFailed(e.to_string()),
-                                );
-                                let mut client_side = client_side;
-                                let _ = tokio::io::AsyncWriteExt::shutdown(&mut client_side).await;
-                            }
-                        }
-                        open.fetch_sub(1, Ordering::SeqCst);
-                    });
-                }
-            }
-        });
+        add_interceptor(&mut sim, cfg, &transcript, &open_sessions, &faults);
     }
-
-    // The client.
-    let outcomes: Arc<Mutex<Vec<(u32, Outcome)>>> = Arc::default();
+    let outcomes: client::Outcomes = Arc::default();
     {
         let cfg = Arc::new(scenario.client.clone());
         let messages = scenario.messages.clone();
-        let target = if scenario.interceptor.is_some() {
-            "interceptor"
-        } else {
-            "server"
-        };
-        let transcript = transcript.clone();
-        let outcomes = outcomes.clone();
+        let target = if interceptor { "interceptor" } else { "server" };
+        let (transcript, outcomes, faults) = (transcript.clone(), outcomes.clone(), faults.clone());
         sim.client("client", async move {
-            run_client(cfg, messages, target, transcript, outcomes).await;
+            client::run(cfg, messages, target, transcript, outcomes, faults).await;
             Ok(())
         });
     }
 
-    // Step until the client is done and every server-side session has ended.
+    // Step until the client is done and the other sessions have ended (or the drain time
+    // is up), carrying out the network schedule and crash requests on the way.
+    let mut schedule: VecDeque<(Duration, NetAction)> =
+        faults::schedule(&plan, interceptor, heal_at).into();
+    let mut crashed: Vec<&'static str> = Vec::new();
+    let mut pending_bounces: Vec<(Duration, &'static str)> = Vec::new();
     let limit = net_cfg.time_limit.0;
-    let mut client_done = false;
+    let mut client_done_at: Option<Duration> = None;
     loop {
+        let now = sim.elapsed();
+        while schedule.front().is_some_and(|(t, _)| *t <= now) {
+            let (_, action) = schedule.pop_front().expect("checked");
+            apply(
+                &mut sim,
+                &transcript,
+                now,
+                action,
+                &mut crashed,
+                interceptor,
+            );
+        }
+        let requests: Vec<(Host, Duration)> = faults
+            .crash_requests
+            .lock()
+            .expect("crash requests")
+            .drain(..)
+            .collect();
+        for (host, restart_after) in requests {
+            apply(
+                &mut sim,
+                &transcript,
+                now,
+                NetAction::Crash(host.name()),
+                &mut crashed,
+                interceptor,
+            );
+            pending_bounces.push((now + restart_after, host.name()));
+        }
+        pending_bounces.retain(|(t, host)| {
+            if *t <= now {
+                if crashed.contains(host) {
+                    sim.bounce(*host);
+                    crashed.retain(|h| h != host);
+                    transcript.record(now, 0, host, "", EventKind::Note("fault: restarted".into()));
+                }
+                false
+            } else {
+                true
+            }
+        });
         match sim.step() {
-            Ok(done) => client_done |= done,
+            Ok(true) => {
+                client_done_at.get_or_insert(sim.elapsed());
+            }
+            Ok(false) => {}
             Err(e) => return Err(SimError(format!("simulation failed: {e}"))),
         }
-        if client_done && open_sessions.load(Ordering::SeqCst) == 0 {
-            break;
+        if let Some(done) = client_done_at {
+            let drained = open_sessions.load(Ordering::SeqCst) == 0;
+            if drained || sim.elapsed() >= done + net_cfg.drain.0 {
+                break;
+            }
         }
         if sim.elapsed() >= limit {
             transcript.record(
@@ -224,7 +219,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
                 0,
                 "smtpsim",
                 "",
-                EventKind::Note(format!("time limit {} reached", crate::profile::Dur(limit))),
+                EventKind::Note(format!("time limit {} reached", Dur(limit))),
             );
             break;
         }
@@ -240,10 +235,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
         .messages
         .iter()
         .map(|m| {
-            outcomes
+            let mut conns: Vec<u32> = outcomes
                 .iter()
                 .filter(|(_, o)| o.id == m.id)
-                .flat_map(|(conn, _)| {
+                .map(|(c, _)| *c)
+                .collect();
+            conns.dedup();
+            conns
+                .iter()
+                .flat_map(|conn| {
                     notes_by_conn
                         .iter()
                         .filter(move |(c, _)| c == conn)
@@ -253,8 +253,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
         })
         .collect();
     let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
-    let report = oracle::judge(&scenario.messages, &plain, &deliveries, &per_message);
-    let header = header(scenario, seed);
+    let retrying = scenario.client.retries > 0;
+    let report = oracle::judge(
+        &scenario.messages,
+        &plain,
+        &deliveries,
+        &per_message,
+        retrying,
+    );
+    let header = header(scenario, seed, &plan, tick, latency_min, latency_max);
     Ok(RunResult {
         scenario: scenario.name.clone(),
         seed,
@@ -264,14 +271,234 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
         report,
         elapsed,
         header,
+        plan,
     })
 }
 
-/// Which simulated host an address belongs to (hosts get 192.168.0.x in registration order).
+/// Carries out one network action.
+fn apply(
+    sim: &mut turmoil::Sim<'_>,
+    transcript: &Transcript,
+    now: Duration,
+    action: NetAction,
+    crashed: &mut Vec<&'static str>,
+    interceptor: bool,
+) {
+    let note = |text: String| transcript.record(now, 0, "network", "", EventKind::Note(text));
+    match action {
+        NetAction::Hold(a, b) => {
+            sim.hold(a, b);
+            note(format!("fault: {a}<->{b} segments held"));
+        }
+        NetAction::Release(a, b) => {
+            sim.release(a, b);
+            note(format!("fault: {a}<->{b} held segments released"));
+        }
+        NetAction::Partition(a, b) => {
+            sim.partition(a, b);
+            note(format!("fault: {a}<->{b} partitioned (segments lost)"));
+        }
+        NetAction::Repair(a, b) => {
+            sim.repair(a, b);
+            note(format!("fault: {a}<->{b} repaired"));
+        }
+        NetAction::Crash(host) => {
+            if !crashed.contains(&host) {
+                sim.crash(host);
+                crashed.push(host);
+                note(format!("fault: {host} crashed"));
+            }
+        }
+        NetAction::Bounce(host) => {
+            if crashed.contains(&host) {
+                sim.bounce(host);
+                crashed.retain(|h| *h != host);
+                note(format!("fault: {host} restarted"));
+            }
+        }
+        NetAction::Heal => {
+            let links: &[(&str, &str)] = if interceptor {
+                &[("client", "interceptor"), ("interceptor", "server")]
+            } else {
+                &[("client", "server")]
+            };
+            for (a, b) in links {
+                sim.release(*a, *b);
+                sim.repair(*a, *b);
+            }
+            for host in std::mem::take(crashed) {
+                sim.bounce(host);
+            }
+            note(
+                "faults healed: links repaired, held segments released, crashed hosts restarted"
+                    .into(),
+            );
+        }
+    }
+}
+
+/// Decrements the open-session count when a session ends, however it ends (a crashed host
+/// drops its tasks).
+struct SessionGuard(Arc<AtomicUsize>);
+
+impl SessionGuard {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        SessionGuard(count.clone())
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn add_server(
+    sim: &mut turmoil::Sim<'_>,
+    scenario: &Scenario,
+    queue_salt: u64,
+    transcript: &Transcript,
+    deliveries: &Arc<Mutex<Vec<Delivery>>>,
+    open: &Arc<AtomicUsize>,
+    faults: &Arc<FaultState>,
+) {
+    let cfg = Arc::new(scenario.server.clone());
+    let (transcript, deliveries, open, faults) = (
+        transcript.clone(),
+        deliveries.clone(),
+        open.clone(),
+        faults.clone(),
+    );
+    let accepted = Arc::new(AtomicU64::new(0));
+    sim.host("server", move || {
+        let (cfg, transcript, deliveries, open, faults, accepted) = (
+            cfg.clone(),
+            transcript.clone(),
+            deliveries.clone(),
+            open.clone(),
+            faults.clone(),
+            accepted.clone(),
+        );
+        async move {
+            let listener = net::sim_listen(SMTP_PORT).await?;
+            loop {
+                let (stream, peer) = listener.accept().await?;
+                let n = accepted.fetch_add(1, Ordering::SeqCst) + 1;
+                let peer_role = role_of_peer(&peer);
+                let conn = transcript.conn_for(stream.local_addr()?, peer);
+                transcript.record(net::now(), conn, peer_role, "server", EventKind::Connect);
+                let stream = Recorded::new(stream, transcript.clone(), conn, "server", peer_role)
+                    .with_faults(&faults.transport(Writer::Server, net::now()));
+                let session = ServerSession::with_faults(
+                    cfg.clone(),
+                    &peer.ip().to_string(),
+                    net::now(),
+                    queue_salt ^ n,
+                    faults.server_session(),
+                );
+                let store = deliveries.clone();
+                let sink: actor::server::DeliverySink =
+                    Arc::new(move |d: &Delivery| store.lock().expect("deliveries").push(d.clone()));
+                let crash_faults = faults.clone();
+                let crash: actor::server::CrashSink = Arc::new(move |restart_after| {
+                    crash_faults
+                        .crash_requests
+                        .lock()
+                        .expect("crash requests")
+                        .push((Host::Server, restart_after));
+                });
+                let guard = SessionGuard::new(&open);
+                tokio::spawn(async move {
+                    actor::server::serve(stream, session, sink, crash).await;
+                    drop(guard);
+                });
+            }
+        }
+    });
+}
+
+fn add_interceptor(
+    sim: &mut turmoil::Sim<'_>,
+    cfg: &crate::profile::InterceptorConfig,
+    transcript: &Transcript,
+    open: &Arc<AtomicUsize>,
+    faults: &Arc<FaultState>,
+) {
+    let cfg = Arc::new(cfg.clone());
+    let (transcript, open, faults) = (transcript.clone(), open.clone(), faults.clone());
+    sim.host("interceptor", move || {
+        let (cfg, transcript, open, faults) = (
+            cfg.clone(),
+            transcript.clone(),
+            open.clone(),
+            faults.clone(),
+        );
+        async move {
+            let listener = net::sim_listen(SMTP_PORT).await?;
+            loop {
+                let (downstream, peer) = listener.accept().await?;
+                let conn = transcript.conn_for(downstream.local_addr()?, peer);
+                transcript.record(
+                    net::now(),
+                    conn,
+                    "client",
+                    "interceptor",
+                    EventKind::Connect,
+                );
+                let client_side = Recorded::new(
+                    downstream,
+                    transcript.clone(),
+                    conn,
+                    "interceptor",
+                    "client",
+                )
+                .with_faults(&faults.transport(Writer::InterceptorToClient, net::now()));
+                let (cfg, transcript, faults) = (cfg.clone(), transcript.clone(), faults.clone());
+                let guard = SessionGuard::new(&open);
+                tokio::spawn(async move {
+                    match net::sim_connect("server", SMTP_PORT).await {
+                        Ok(upstream) => {
+                            let up_conn = match (upstream.local_addr(), upstream.peer_addr()) {
+                                (Ok(l), Ok(p)) => transcript.conn_for(l, p),
+                                _ => transcript.new_conn(),
+                            };
+                            let server_side = Recorded::new(
+                                upstream,
+                                transcript.clone(),
+                                up_conn,
+                                "interceptor",
+                                "server",
+                            )
+                            .with_faults(
+                                &faults.transport(Writer::InterceptorToServer, net::now()),
+                            );
+                            let session = InterceptorSession::new(cfg, net::now());
+                            actor::interceptor::intercept(client_side, server_side, session).await;
+                        }
+                        Err(e) => {
+                            transcript.record(
+                                net::now(),
+                                0,
+                                "interceptor",
+                                "server",
+                                EventKind::ConnectFailed(e.to_string()),
+                            );
+                            let mut client_side = client_side;
+                            let _ = tokio::io::AsyncWriteExt::shutdown(&mut client_side).await;
+                        }
+                    }
+                    drop(guard);
+                });
+            }
+        }
+    });
+}
+
+/// Which simulated host an address belongs to.
 fn role_of_peer(peer: &std::net::SocketAddr) -> &'static str {
     match turmoil::reverse_lookup(peer.ip()).as_deref() {
         Some("interceptor") => "interceptor",
-        Some("server") => "server",
         _ => "client",
     }
 }
@@ -291,93 +518,20 @@ fn interceptor_notes_by_conn(events: &[Event]) -> Vec<(u32, Vec<String>)> {
     by_conn
 }
 
-/// The client actor: one connection after another until every message has an outcome.
-async fn run_client(
-    cfg: Arc<crate::profile::ClientConfig>,
-    messages: Vec<Message>,
-    target: &'static str,
-    transcript: Transcript,
-    outcomes: Arc<Mutex<Vec<(u32, Outcome)>>>,
-) {
-    let all = messages.clone();
-    let mut queue = messages;
-    while !queue.is_empty() {
-        net::sleep_until(queue[0].at).await;
-        let connect =
-            tokio::time::timeout(cfg.timeout_connect.0, net::sim_connect(target, SMTP_PORT)).await;
-        let stream = match connect {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                transcript.record(
-                    net::now(),
-                    0,
-                    "client",
-                    target,
-                    EventKind::ConnectFailed(e.to_string()),
-                );
-                return defer_all(&outcomes, queue, &format!("connect failed: {e}"));
-            }
-            Err(_) => {
-                transcript.record(
-                    net::now(),
-                    0,
-                    "client",
-                    target,
-                    EventKind::ConnectFailed("timeout".into()),
-                );
-                return defer_all(&outcomes, queue, "connect timed out");
-            }
-        };
-        let conn = match (stream.local_addr(), stream.peer_addr()) {
-            (Ok(l), Ok(p)) => transcript.conn_for(l, p),
-            _ => transcript.new_conn(),
-        };
-        let stream = Recorded::new(stream, transcript.clone(), conn, "client", target);
-        let session = ClientSession::new(cfg.clone(), std::mem::take(&mut queue), net::now());
-        let results = actor::client::drive(stream, session).await;
-        let mut retry = Vec::new();
-        for outcome in results {
-            if outcome.status == Status::NotAttempted
-                && outcome.reply.is_none()
-                && outcome.reason.is_none()
-            {
-                // The connection ended cleanly before this message's turn (no reuse, or out
-                // of time): it goes on the next connection.
-                retry.push(all[outcome.id].clone());
-                continue;
-            }
-            outcomes.lock().expect("outcomes").push((conn, outcome));
-        }
-        queue = retry;
-    }
-}
-
-fn defer_all(outcomes: &Arc<Mutex<Vec<(u32, Outcome)>>>, queue: Vec<Message>, reason: &str) {
-    let mut outcomes = outcomes.lock().expect("outcomes");
-    for m in queue {
-        outcomes.push((
-            0,
-            Outcome {
-                id: m.id,
-                status: Status::Deferred,
-                stage: Stage::Connect,
-                reply: None,
-                reason: Some(reason.to_string()),
-                refused: Vec::new(),
-                in_sync_gap: false,
-            },
-        ));
-    }
-}
-
 /// The transcript header: everything the seed decided.
-pub fn header(scenario: &Scenario, seed: u64) -> Vec<String> {
-    let n = &scenario.network;
+pub fn header(
+    scenario: &Scenario,
+    seed: u64,
+    plan: &FaultPlan,
+    tick: Duration,
+    latency_min: Duration,
+    latency_max: Duration,
+) -> Vec<String> {
     let interceptor = scenario
         .interceptor
         .as_ref()
         .map_or("none".to_string(), |(name, _)| name.clone());
-    vec![
+    let mut lines = vec![
         format!(
             "smtpsim {} · scenario {} · seed {}",
             env!("CARGO_PKG_VERSION"),
@@ -390,14 +544,34 @@ pub fn header(scenario: &Scenario, seed: u64) -> Vec<String> {
             scenario.client_profile, interceptor, scenario.server_profile, scenario.server.hostname
         ),
         format!(
-            "network: latency {}..{} per segment, tick {}; faults: {}",
-            crate::profile::Dur(n.latency_min.0),
-            crate::profile::Dur(n.latency_max.0),
-            crate::profile::Dur(n.tick.0),
-            scenario.faults
+            "network: latency {}..{} per segment, tick {}",
+            Dur(latency_min),
+            Dur(latency_max),
+            Dur(tick)
         ),
-        format!("replay: smtpsim run <scenario> --seed {seed}"),
-    ]
+    ];
+    if plan.events.is_empty() {
+        lines.push(format!("faults: {} (no events)", scenario.faults));
+    } else {
+        lines.push(format!(
+            "faults: {}, {} events, healed at {}",
+            scenario.faults,
+            plan.events.len(),
+            Dur(scenario.fault_config.window.0)
+        ));
+        for event in &plan.events {
+            lines.push(format!("  fault: {event}"));
+        }
+    }
+    let faults_flag = if scenario.faults == "none" {
+        String::new()
+    } else {
+        format!(" --faults {}", scenario.faults)
+    };
+    lines.push(format!(
+        "replay: smtpsim run <scenario> --seed {seed}{faults_flag}"
+    ));
+    lines
 }
 
 /// The full text transcript: header, events, verdicts.

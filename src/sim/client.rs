@@ -1,0 +1,154 @@
+//! The client actor: a queue in front of [`ClientSession`], as Postfix's qmgr is in front of
+//! its smtp client. A 4xx, a timeout or a lost connection means retry later with backoff; a
+//! 5xx is final; a message a connection did not get to goes on the next one.
+
+use crate::actor::{self, Recorded};
+use crate::fault::Writer;
+use crate::net;
+use crate::profile::ClientConfig;
+use crate::proto::client::{ClientSession, Message, Outcome, Stage, Status};
+use crate::transcript::{EventKind, Transcript};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::faults::FaultState;
+use super::SMTP_PORT;
+
+/// Every attempt's outcome, with the connection it happened on (0: none).
+pub type Outcomes = Arc<Mutex<Vec<(u32, Outcome)>>>;
+
+struct Pending {
+    message: Message,
+    /// Attempts that ended deferred so far.
+    failures: u32,
+    ready_at: Duration,
+}
+
+/// Sends every message to `target`, retrying as configured, until each has a final outcome.
+pub async fn run(
+    cfg: Arc<ClientConfig>,
+    messages: Vec<Message>,
+    target: &'static str,
+    transcript: Transcript,
+    outcomes: Outcomes,
+    faults: Arc<FaultState>,
+) {
+    let mut queue: Vec<Pending> = messages
+        .into_iter()
+        .map(|m| Pending {
+            ready_at: m.at,
+            message: m,
+            failures: 0,
+        })
+        .collect();
+    while let Some(next) = queue.iter().map(|p| p.ready_at).min() {
+        net::sleep_until(next).await;
+        // The connection gets every queued message, soonest first; one that reuses
+        // connections may wait for later ones within its idle limit.
+        let mut batch = std::mem::take(&mut queue);
+        batch.sort_by_key(|p| (p.ready_at, p.message.id));
+
+        let connect =
+            tokio::time::timeout(cfg.timeout_connect.0, net::sim_connect(target, SMTP_PORT)).await;
+        let stream = match connect {
+            Ok(Ok(stream)) => stream,
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timeout".to_string(),
+                };
+                transcript.record(
+                    net::now(),
+                    0,
+                    "client",
+                    target,
+                    EventKind::ConnectFailed(why.clone()),
+                );
+                for p in batch {
+                    let outcome = connect_failure(&p.message, &why);
+                    requeue(&cfg, &outcomes, &mut queue, p, 0, outcome);
+                }
+                continue;
+            }
+        };
+        let conn = match (stream.local_addr(), stream.peer_addr()) {
+            (Ok(l), Ok(p)) => transcript.conn_for(l, p),
+            _ => transcript.new_conn(),
+        };
+        let stream = Recorded::new(stream, transcript.clone(), conn, "client", target)
+            .with_faults(&faults.transport(Writer::Client, net::now()));
+        let messages: Vec<Message> = batch
+            .iter()
+            .map(|p| Message {
+                at: p.ready_at,
+                ..p.message.clone()
+            })
+            .collect();
+        let session = ClientSession::new(cfg.clone(), messages, net::now());
+        let results = actor::client::drive(stream, session).await;
+        for outcome in results {
+            let Some(i) = batch.iter().position(|p| p.message.id == outcome.id) else {
+                continue;
+            };
+            let p = batch.swap_remove(i);
+            requeue(&cfg, &outcomes, &mut queue, p, conn, outcome);
+        }
+        // Anything the session did not report on goes round again.
+        for p in batch {
+            queue.push(Pending {
+                ready_at: net::now().max(p.ready_at),
+                ..p
+            });
+        }
+    }
+}
+
+/// Records an attempt and decides what happens next to its message.
+fn requeue(
+    cfg: &ClientConfig,
+    outcomes: &Outcomes,
+    queue: &mut Vec<Pending>,
+    p: Pending,
+    conn: u32,
+    outcome: Outcome,
+) {
+    let now = net::now();
+    let clean_skip = outcome.status == Status::NotAttempted
+        && outcome.reply.is_none()
+        && outcome.reason.is_none();
+    if clean_skip {
+        // The connection ended before this message's turn: next connection, no penalty.
+        queue.push(Pending {
+            ready_at: now.max(p.ready_at),
+            ..p
+        });
+        return;
+    }
+    let retry = matches!(outcome.status, Status::Deferred | Status::NotAttempted)
+        && p.failures < cfg.retries;
+    outcomes.lock().expect("outcomes").push((conn, outcome));
+    if retry {
+        let backoff = cfg
+            .retry_backoff
+            .0
+            .saturating_mul(1 << p.failures.min(16))
+            .min(cfg.retry_backoff_max.0);
+        queue.push(Pending {
+            ready_at: now + backoff,
+            failures: p.failures + 1,
+            message: p.message,
+        });
+    }
+}
+
+fn connect_failure(message: &Message, why: &str) -> Outcome {
+    Outcome {
+        id: message.id,
+        status: Status::Deferred,
+        stage: Stage::Connect,
+        reply: None,
+        reason: Some(format!("connect failed: {why}")),
+        refused: Vec::new(),
+        in_sync_gap: false,
+    }
+}
