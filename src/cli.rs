@@ -26,9 +26,63 @@ pub enum Command {
         /// The seed; default: the scenario's first pinned seed (or 0).
         #[arg(long)]
         seed: Option<u64>,
+        /// Fault preset (none, lossy-network, flaky-server, chaos); default: the scenario's.
+        #[arg(long)]
+        faults: Option<String>,
         /// Write the transcript here instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// Run many seeds; print a verdict summary and every failing seed with its replay command.
+    Sweep {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Half-open seed range, as in Rust: 0..10000 is 10,000 seeds.
+        #[arg(long, default_value = "0..1000")]
+        seeds: String,
+        /// Fault preset; default: the scenario's.
+        #[arg(long)]
+        faults: Option<String>,
+        /// Threads (one simulation per thread at a time); default: all cores.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N (1-based): seeds with seed % N == I - 1.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Write the JSON report here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Merge the JSON reports of a sweep's shards into the report of the whole sweep.
+    Merge {
+        /// Shard reports (from `sweep --shard I/N --json FILE`).
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Write the merged report here (default: stdout).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Shrink a failing seed's fault plan to the smallest plan that still breaks the same invariant.
+    Shrink {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Fault preset; default: the scenario's.
+        #[arg(long)]
+        faults: Option<String>,
+    },
+    /// Print the fault plan a seed draws, as TOML to paste into a scenario.
+    Plan {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// Fault preset; default: the scenario's.
+        #[arg(long)]
+        faults: Option<String>,
     },
     /// List every built-in profile, one line each.
     List,

@@ -290,8 +290,9 @@ pub struct FaultPlan {
 }
 
 impl FaultPlan {
-    /// The plan as a `[faults]` TOML table that replays it when pasted into a scenario.
-    pub fn to_toml(&self) -> String {
+    /// The plan as a `[faults]` TOML table that replays it when pasted into a scenario (with
+    /// the same seed): preset `none`, the timing knobs of `config`, and every event.
+    pub fn to_toml(&self, config: &FaultConfig) -> String {
         #[derive(Serialize)]
         struct Wrapper<'a> {
             faults: Section<'a>,
@@ -299,15 +300,20 @@ impl FaultPlan {
         #[derive(Serialize)]
         struct Section<'a> {
             profile: &'a str,
+            window: Dur,
+            tick: Dur,
+            latency_max: Dur,
             event: &'a [FaultEvent],
         }
-        let wrapper = Wrapper {
-            faults: Section {
-                profile: "none",
-                event: &self.events,
-            },
+        let section = Section {
+            profile: "none",
+            window: config.window,
+            tick: config.tick,
+            latency_max: config.latency_max,
+            event: &self.events,
         };
-        toml::to_string(&wrapper).unwrap_or_else(|e| format!("# cannot write plan: {e}\n"))
+        toml::to_string(&Wrapper { faults: section })
+            .unwrap_or_else(|e| format!("# cannot write plan: {e}\n"))
     }
 }
 
@@ -370,7 +376,7 @@ impl FaultConfig {
         };
         let lossy = FaultConfig {
             latency_max: Dur::millis(100),
-            tick: Dur::millis(10),
+            tick: Dur::millis(20),
             hold_chance: 0.3,
             partition_chance: 0.005,
             drop_chance: 0.03,
@@ -378,7 +384,7 @@ impl FaultConfig {
             ..none.clone()
         };
         let flaky = FaultConfig {
-            tick: Dur::millis(10),
+            tick: Dur::millis(20),
             tempfail_chance: 0.2,
             permfail_chance: 0.05,
             stall_chance: 0.05,

@@ -14,6 +14,8 @@
 //! - [`scenario`]: the TOML scenario format and its resolution into configs.
 //! - [`sim`]: scenario + seed → turmoil world → transcript, outcomes, report.
 //! - [`oracle`]: the message ledger and its invariants.
+//! - [`fault`]: fault presets and seeded fault plans.
+//! - [`sweep`]: many seeds in parallel, sharding, the JSON report; [`shrink`]: minimal failing plans.
 //! - [`transcript`]: the event log and its text rendering.
 //! - [`bench`]: simulator speed (wall time per session).
 //! - [`cli`]: the command-line definitions.
@@ -38,5 +40,7 @@ pub mod oracle;
 pub mod profile;
 pub mod proto;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
+pub mod sweep;
 pub mod transcript;

@@ -3,23 +3,52 @@
 use clap::Parser;
 use smtpsim::cli::{Cli, Command};
 use smtpsim::scenario::Scenario;
+use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Exit code: every invariant held.
 const EXIT_OK: u8 = 0;
-/// Exit code: an invariant was violated.
+/// Exit code: an invariant was violated (or a seed of a sweep failed).
 const EXIT_VIOLATION: u8 = 1;
 /// Exit code: bad input.
 const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    ExitCode::from(match cli.command {
+    let code = match cli.command {
         Command::Run {
             scenario,
             seed,
+            faults,
             output,
-        } => run(&scenario, seed, output.as_deref()),
+        } => run(&scenario, seed, faults.as_deref(), output.as_deref()),
+        Command::Sweep {
+            scenario,
+            seeds,
+            faults,
+            jobs,
+            shard,
+            json,
+        } => sweep(
+            &scenario,
+            &seeds,
+            faults.as_deref(),
+            jobs,
+            shard.as_deref(),
+            json.as_deref(),
+        ),
+        Command::Merge { reports, json } => merge(&reports, json.as_deref()),
+        Command::Shrink {
+            scenario,
+            seed,
+            faults,
+        } => shrink(&scenario, seed, faults.as_deref()),
+        Command::Plan {
+            scenario,
+            seed,
+            faults,
+        } => plan(&scenario, seed, faults.as_deref()),
         Command::Bench {
             scenario,
             runs,
@@ -29,91 +58,237 @@ fn main() -> ExitCode {
             for (kind, name, about) in smtpsim::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
             }
-            EXIT_OK
-        }
-    })
-}
-
-fn run(path: &std::path::Path, seed: Option<u64>, output: Option<&std::path::Path>) -> u8 {
-    let scenario = match Scenario::load(path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
+            Ok(EXIT_OK)
         }
     };
+    ExitCode::from(code.unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        EXIT_BAD_INPUT
+    }))
+}
+
+/// Loads a scenario, under another fault preset if asked. Errors are bad input.
+fn load(path: &Path, faults: Option<&str>) -> Result<Scenario, String> {
+    let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+    match faults {
+        Some(name) => scenario.with_fault_profile(name),
+        None => Ok(scenario),
+    }
+}
+
+fn faults_flag(scenario: &Scenario) -> String {
+    if scenario.faults == "none" {
+        String::new()
+    } else {
+        format!(" --faults {}", scenario.faults)
+    }
+}
+
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    faults: Option<&str>,
+    output: Option<&Path>,
+) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
     let seed = seed
         .or_else(|| scenario.seeds.first().copied())
         .unwrap_or(0);
+    let replay = format!(
+        "smtpsim run {} --seed {seed}{}",
+        path.display(),
+        faults_flag(&scenario)
+    );
     let result = match smtpsim::sim::run(&scenario, seed) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("replay: smtpsim run {} --seed {seed}", path.display());
-            return EXIT_VIOLATION;
+            eprintln!("error: {e}\nreplay: {replay}");
+            return Ok(EXIT_VIOLATION);
         }
     };
     let text =
         smtpsim::sim::render_text(&result).replace("<scenario>", &path.display().to_string());
     match output {
-        Some(file) => {
-            if let Err(e) = std::fs::write(file, &text) {
-                eprintln!("error: cannot write {}: {e}", file.display());
-                return EXIT_BAD_INPUT;
-            }
-        }
+        Some(file) => std::fs::write(file, &text)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?,
         None => print!("{text}"),
     }
     if result.report.passed() {
-        EXIT_OK
+        Ok(EXIT_OK)
     } else {
-        eprintln!(
-            "invariant violated; replay: smtpsim run {} --seed {seed}",
-            path.display()
-        );
-        EXIT_VIOLATION
+        eprintln!("invariant violated; replay: {replay}");
+        Ok(EXIT_VIOLATION)
     }
 }
 
-fn bench(path: &std::path::Path, runs: usize, first_seed: u64) -> u8 {
-    let scenario = match Scenario::load(path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
+fn sweep(
+    path: &Path,
+    seeds: &str,
+    faults: Option<&str>,
+    jobs: Option<usize>,
+    shard: Option<&str>,
+    json: Option<&Path>,
+) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
+    let range = smtpsim::sweep::parse_seeds(seeds)?;
+    let shard = shard.map(smtpsim::sweep::Shard::parse).transpose()?;
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let tty = std::io::stderr().is_terminal();
+    let progress = |done: usize, total: usize| {
+        if tty && (done == total || done % 50 == 0) {
+            eprint!("\r{done}/{total} seeds");
+            if done == total {
+                eprintln!();
+            }
         }
     };
-    match smtpsim::bench::bench(&scenario, first_seed, runs) {
-        Ok(r) => {
-            let ratio = r.median_virtual.as_secs_f64() / r.median_wall.as_secs_f64();
-            println!(
-                "scenario {} · {} sessions (seeds {}..{}) · one thread",
-                scenario.name,
-                r.runs,
-                first_seed,
-                first_seed + runs as u64
-            );
-            println!(
-                "wall per session: median {:.2} ms (min {:.2}, max {:.2})",
-                ms(r.median_wall),
-                ms(r.min_wall),
-                ms(r.max_wall)
-            );
-            println!(
-                "virtual per session: median {:.3} s",
-                r.median_virtual.as_secs_f64()
-            );
-            println!(
-                "virtual/wall: {ratio:.0}x · {:.1} sessions/s",
-                r.sessions_per_sec
-            );
-            EXIT_OK
+    let file = path.display().to_string();
+    let report = smtpsim::sweep::sweep(&scenario, &file, range, jobs, shard, &progress);
+    let shard_text = report
+        .shard
+        .as_ref()
+        .map(|s| format!(" · shard {s}"))
+        .unwrap_or_default();
+    println!(
+        "sweep {file} · faults {} · seeds {}{shard_text} · {} runs · {jobs} jobs",
+        report.faults, report.seeds, report.runs
+    );
+    let verdicts: Vec<String> = report
+        .verdicts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    println!("verdicts: {}", verdicts.join(", "));
+    let failing: std::collections::BTreeSet<u64> =
+        report.violations.iter().map(|v| v.seed).collect();
+    println!("seeds passed: {}, failed: {}", report.passed, failing.len());
+    const SHOWN: usize = 20;
+    for v in report.violations.iter().take(SHOWN) {
+        println!(
+            "  seed {}: {}: {}\n    replay: {}",
+            v.seed, v.invariant, v.detail, v.replay
+        );
+    }
+    if report.violations.len() > SHOWN {
+        println!(
+            "  ... and {} more violations (see --json)",
+            report.violations.len() - SHOWN
+        );
+    }
+    if let Some(json) = json {
+        write_json(&report, Some(json))?;
+    }
+    Ok(if failing.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    })
+}
+
+fn write_json(report: &smtpsim::sweep::SweepReport, path: Option<&Path>) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())? + "\n";
+    match path {
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_VIOLATION
+        None => {
+            print!("{text}");
+            Ok(())
         }
     }
+}
+
+fn merge(reports: &[std::path::PathBuf], json: Option<&Path>) -> Result<u8, String> {
+    let mut parts = Vec::new();
+    for path in reports {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let report: smtpsim::sweep::SweepReport = serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        parts.push(report);
+    }
+    let merged = smtpsim::sweep::merge(&parts)?;
+    write_json(&merged, json)?;
+    Ok(if merged.violations.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    })
+}
+
+fn shrink(path: &Path, seed: u64, faults: Option<&str>) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
+    match smtpsim::shrink::shrink(&scenario, seed) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(EXIT_VIOLATION)
+        }
+        Ok(None) => {
+            println!(
+                "seed {seed} passes{}: nothing to shrink",
+                faults_flag(&scenario)
+            );
+            Ok(EXIT_OK)
+        }
+        Ok(Some(s)) => {
+            println!(
+                "# seed {seed} breaks {} with {} fault events; {} still do ({} runs)",
+                s.invariant,
+                s.original.events.len(),
+                s.minimal.events.len(),
+                s.runs
+            );
+            println!(
+                "# paste into {} (replacing its [faults]) and run: smtpsim run {} --seed {seed}",
+                path.display(),
+                path.display()
+            );
+            print!("{}", s.minimal.to_toml(&scenario.fault_config));
+            Ok(EXIT_VIOLATION)
+        }
+    }
+}
+
+fn plan(path: &Path, seed: u64, faults: Option<&str>) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
+    let plan = smtpsim::sim::plan_for(&scenario, seed);
+    println!(
+        "# fault plan of seed {seed}{} for {}",
+        faults_flag(&scenario),
+        path.display()
+    );
+    print!("{}", plan.to_toml(&scenario.fault_config));
+    Ok(EXIT_OK)
+}
+
+fn bench(path: &Path, runs: usize, first_seed: u64) -> Result<u8, String> {
+    let scenario = load(path, None)?;
+    let r = smtpsim::bench::bench(&scenario, first_seed, runs).map_err(|e| e.to_string())?;
+    let ratio = r.median_virtual.as_secs_f64() / r.median_wall.as_secs_f64();
+    println!(
+        "scenario {} · {} sessions (seeds {}..{}) · one thread",
+        scenario.name,
+        r.runs,
+        first_seed,
+        first_seed + runs as u64
+    );
+    println!(
+        "wall per session: median {:.2} ms (min {:.2}, max {:.2})",
+        ms(r.median_wall),
+        ms(r.min_wall),
+        ms(r.max_wall)
+    );
+    println!(
+        "virtual per session: median {:.3} s",
+        r.median_virtual.as_secs_f64()
+    );
+    println!(
+        "virtual/wall: {ratio:.0}x · {:.1} sessions/s",
+        r.sessions_per_sec
+    );
+    Ok(EXIT_OK)
 }
 
 fn ms(d: std::time::Duration) -> f64 {

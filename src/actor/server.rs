@@ -24,6 +24,7 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buf = vec![0u8; 16 * 1024];
+    let mut peer_gone = false;
     loop {
         let now = net::now();
         let mut out = Vec::new();
@@ -44,21 +45,28 @@ pub async fn serve<S>(
                 }
             }
         }
-        if !out.is_empty() && stream.write_all(&out).await.is_err() {
+        if !out.is_empty() && !peer_gone && stream.write_all(&out).await.is_err() {
+            peer_gone = true;
             session.handle_eof(net::now());
-            break;
+            continue;
         }
         if close {
             let _ = stream.shutdown().await;
             break;
         }
         let deadline = session.poll_timeout();
+        if peer_gone && deadline.is_none() {
+            break;
+        }
         tokio::select! {
-            read = stream.read(&mut buf) => match read {
-                Ok(0) | Err(_) => session.handle_eof(net::now()),
+            read = stream.read(&mut buf), if !peer_gone => match read {
+                Ok(0) | Err(_) => {
+                    peer_gone = true;
+                    session.handle_eof(net::now());
+                }
                 Ok(n) => session.handle_input(net::now(), &buf[..n]),
             },
-            _ = net::sleep_until(deadline.unwrap_or(now + std::time::Duration::from_secs(3600))), if deadline.is_some() => {
+            _ = net::sleep_until(deadline.unwrap_or_default()), if deadline.is_some() => {
                 session.handle_timeout(net::now());
             }
         }

@@ -136,6 +136,9 @@ pub fn catalogue() -> Vec<(&'static str, &'static str, &'static str)> {
     for (name, about) in interceptor::PRESETS {
         rows.push(("interceptor", *name, *about));
     }
+    for (name, about) in crate::fault::PRESETS {
+        rows.push(("faults", *name, *about));
+    }
     rows
 }
 

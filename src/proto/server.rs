@@ -199,6 +199,10 @@ impl ServerSession {
     /// The client closed its side (or the connection dropped): like QUIT without a reply.
     /// A message in progress is discarded, never delivered in part.
     pub fn handle_eof(&mut self, now: Time) {
+        // Replies still waiting (an error delay, an injected stall) have nobody to go to.
+        self.outbox
+            .retain(|(_, e)| !matches!(e, ServerEvent::Reply(_)));
+        self.cursor = self.outbox.back().map_or(now, |(t, _)| *t).max(now);
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Data(data) => {
                 self.push(

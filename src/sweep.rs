@@ -1,0 +1,227 @@
+//! Seed sweeps: many seeds of one scenario under one fault preset, in parallel (one sim per
+//! thread at a time), with results that do not depend on the number of threads or on
+//! sharding, and the JSON report that CI jobs and shards exchange.
+
+use crate::oracle::Verdict;
+use crate::scenario::Scenario;
+use crate::sim;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// One shard of a sweep: `index` of `count`, 1-based. Seed `s` belongs to shard `s % count + 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based index.
+    pub index: u64,
+    /// Number of shards.
+    pub count: u64,
+}
+
+impl Shard {
+    /// Parses `I/N` with 1 <= I <= N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("invalid shard {text:?}: expected I/N, e.g. 1/4"))?;
+        let index: u64 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid shard index in {text:?}"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid shard count in {text:?}"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("invalid shard {text:?}: need 1 <= I <= N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    fn owns(&self, seed: u64) -> bool {
+        seed % self.count == self.index - 1
+    }
+}
+
+/// Parses a half-open seed range `A..B`.
+pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| format!("invalid seed range {text:?}: expected A..B, e.g. 0..10000"))?;
+    let start: u64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid seed range start in {text:?}"))?;
+    let end: u64 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid seed range end in {text:?}"))?;
+    if end < start {
+        return Err(format!("invalid seed range {text:?}: end before start"));
+    }
+    Ok(start..end)
+}
+
+/// A broken invariant at one seed, with the command that replays it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedViolation {
+    /// The seed.
+    pub seed: u64,
+    /// The invariant's name.
+    pub invariant: String,
+    /// What happened.
+    pub detail: String,
+    /// The command that replays it.
+    pub replay: String,
+}
+
+/// The machine-readable result of a sweep (or of a shard, or of merged shards).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepReport {
+    /// The scenario file as given.
+    pub scenario: String,
+    /// The fault preset.
+    pub faults: String,
+    /// The whole seed range, `A..B`.
+    pub seeds: String,
+    /// `I/N` when this report covers one shard only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Seeds run.
+    pub runs: u64,
+    /// Seeds with every invariant held.
+    pub passed: u64,
+    /// Every violation, by seed.
+    pub violations: Vec<SeedViolation>,
+    /// How many messages got each verdict.
+    pub verdicts: BTreeMap<String, u64>,
+}
+
+struct SeedResult {
+    seed: u64,
+    violations: Vec<SeedViolation>,
+    verdicts: Vec<Verdict>,
+}
+
+/// Runs the sweep. `progress(done, total)` is called after each seed.
+pub fn sweep(
+    scenario: &Scenario,
+    file: &str,
+    seeds: Range<u64>,
+    jobs: usize,
+    shard: Option<Shard>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> SweepReport {
+    let mine: Vec<u64> = seeds
+        .clone()
+        .filter(|s| shard.is_none_or(|sh| sh.owns(*s)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<SeedResult>> = Mutex::new(Vec::with_capacity(mine.len()));
+    let faults_flag = if scenario.faults == "none" {
+        String::new()
+    } else {
+        format!(" --faults {}", scenario.faults)
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&seed) = mine.get(i) else { break };
+                let replay = format!("smtpsim run {file} --seed {seed}{faults_flag}");
+                let result = match sim::run(scenario, seed) {
+                    Ok(run) => SeedResult {
+                        seed,
+                        violations: run
+                            .report
+                            .violations
+                            .iter()
+                            .map(|v| SeedViolation {
+                                seed,
+                                invariant: v.invariant.to_string(),
+                                detail: v.detail.clone(),
+                                replay: replay.clone(),
+                            })
+                            .collect(),
+                        verdicts: run.report.messages.iter().map(|m| m.verdict).collect(),
+                    },
+                    Err(e) => SeedResult {
+                        seed,
+                        violations: vec![SeedViolation {
+                            seed,
+                            invariant: "simulation-error".into(),
+                            detail: e.0,
+                            replay,
+                        }],
+                        verdicts: Vec::new(),
+                    },
+                };
+                results.lock().expect("results").push(result);
+                let d = done.fetch_add(1, Ordering::SeqCst) + 1;
+                progress(d, mine.len());
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results");
+    results.sort_by_key(|r| r.seed);
+    let mut report = SweepReport {
+        scenario: file.to_string(),
+        faults: scenario.faults.clone(),
+        seeds: format!("{}..{}", seeds.start, seeds.end),
+        shard: shard.map(|s| format!("{}/{}", s.index, s.count)),
+        runs: results.len() as u64,
+        passed: 0,
+        violations: Vec::new(),
+        verdicts: BTreeMap::new(),
+    };
+    for r in results {
+        if r.violations.is_empty() {
+            report.passed += 1;
+        }
+        report.violations.extend(r.violations);
+        for v in r.verdicts {
+            *report.verdicts.entry(v.name().to_string()).or_default() += 1;
+        }
+    }
+    report
+}
+
+/// Merges shard reports of one sweep into the report of the whole sweep.
+pub fn merge(parts: &[SweepReport]) -> Result<SweepReport, String> {
+    let first = parts.first().ok_or("nothing to merge")?;
+    let mut merged = SweepReport {
+        shard: None,
+        runs: 0,
+        passed: 0,
+        violations: Vec::new(),
+        verdicts: BTreeMap::new(),
+        ..first.clone()
+    };
+    let mut shards = Vec::new();
+    for p in parts {
+        if p.scenario != first.scenario || p.faults != first.faults || p.seeds != first.seeds {
+            return Err(format!(
+                "cannot merge: {} / {} / {} differs from {} / {} / {}",
+                p.scenario, p.faults, p.seeds, first.scenario, first.faults, first.seeds
+            ));
+        }
+        if let Some(s) = &p.shard {
+            if shards.contains(s) {
+                return Err(format!("shard {s} given twice"));
+            }
+            shards.push(s.clone());
+        }
+        merged.runs += p.runs;
+        merged.passed += p.passed;
+        merged.violations.extend(p.violations.iter().cloned());
+        for (k, v) in &p.verdicts {
+            *merged.verdicts.entry(k.clone()).or_default() += v;
+        }
+    }
+    // Stable sort: a seed's violations keep their order.
+    merged.violations.sort_by_key(|v| v.seed);
+    Ok(merged)
+}
