@@ -88,6 +88,10 @@ pub struct ScenarioFile {
     /// Seeds it is pinned to (tests run each).
     #[serde(default)]
     pub seeds: Vec<u64>,
+    /// Invariants this scenario is expected to break at its pinned seeds (a bug catalogue
+    /// entry); empty: every invariant must hold.
+    #[serde(default)]
+    pub expect_violations: Vec<String>,
     /// The sending side.
     pub client: ClientSection,
     /// An optional middlebox.
@@ -112,6 +116,8 @@ pub struct Scenario {
     pub about: String,
     /// Pinned seeds.
     pub seeds: Vec<u64>,
+    /// Invariants expected to break at the pinned seeds.
+    pub expect_violations: Vec<String>,
     /// Client preset name.
     pub client_profile: String,
     /// Client knobs.
@@ -253,6 +259,7 @@ impl Scenario {
             name: raw.name,
             about: raw.about,
             seeds: raw.seeds,
+            expect_violations: raw.expect_violations,
             client_profile,
             client,
             messages,

@@ -16,6 +16,22 @@ fn sims() {
         for &seed in &scenario.seeds {
             let result = smtpsim::sim::run(&scenario, seed)
                 .unwrap_or_else(|e| panic!("{} seed {seed}: {e}", path.display()));
+            let mut broken: Vec<String> = result
+                .report
+                .violations
+                .iter()
+                .map(|v| v.invariant.to_string())
+                .collect();
+            broken.sort();
+            broken.dedup();
+            let mut expected = scenario.expect_violations.clone();
+            expected.sort();
+            assert_eq!(
+                broken,
+                expected,
+                "{} seed {seed}: violations differ from expect_violations",
+                path.display()
+            );
             text.push_str(&smtpsim::sim::render_text(&result));
             text.push('\n');
         }

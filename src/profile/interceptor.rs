@@ -9,7 +9,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("passthrough", "relays every command and reply unchanged"),
     ("symantec-telnet", "SEP as the telnet test showed: own 354, body held with NOOP keepalives, own 250 at '.', DATA upstream after QUIT"),
     ("symantec-rset", "SEP as the Postfix log showed: own 354, at '.' RSET upstream twice 1 s apart, 10 s scan, then MAIL/RCPT/DATA replayed"),
-    ("pix-mailguard", "Cisco PIX Mailguard: banner masked, non-RFC 821 commands turned into NOOP, EHLO refused, split CRLF.CRLF dropped"),
+    ("pix-mailguard", "Cisco PIX Mailguard: banner masked, non-RFC 821 commands turned into NOOP, EHLO refused, a split CRLF.CRLF held back"),
     ("asa-esmtp", "Cisco ASA ESMTP inspection defaults: banner masked, STARTTLS stripped from the EHLO reply"),
 ];
 
@@ -52,8 +52,9 @@ knobs! {
         pub rewritten_reply: String,
         /// EHLO keywords removed from the server's EHLO reply.
         pub strip_ehlo_keywords: Vec<String>,
-        /// An end-of-data `CRLF.CRLF` split across segments is not passed on.
-        pub drop_split_terminator: bool,
+        /// An end-of-data `CRLF.CRLF` split across segments is held back until the client's next
+        /// segment (Cisco PIX, Microsoft KB 295725).
+        pub hold_split_terminator: bool,
     }
     extra {}
 }
@@ -88,7 +89,7 @@ impl InterceptorConfig {
                     .map(String::from)
                     .to_vec(),
                 rewritten_reply: "500 5.5.1 Command unrecognized".into(),
-                drop_split_terminator: true,
+                hold_split_terminator: true,
                 ..base
             },
             "asa-esmtp" => InterceptorConfig {
@@ -116,6 +117,6 @@ fn passthrough() -> InterceptorConfig {
         allowed_commands: Vec::new(),
         rewritten_reply: String::new(),
         strip_ehlo_keywords: Vec::new(),
-        drop_split_terminator: false,
+        hold_split_terminator: false,
     }
 }

@@ -95,6 +95,9 @@ pub struct InterceptorSession {
     client_gone: bool,
     server_gone: bool,
     closed: bool,
+    /// A split end-of-data line held back (PIX), passed on with the next client segment.
+    withheld: Option<Line>,
+    passing_withheld: bool,
 }
 
 impl InterceptorSession {
@@ -127,6 +130,8 @@ impl InterceptorSession {
             client_gone: false,
             server_gone: false,
             closed: false,
+            withheld: None,
+            passing_withheld: false,
         }
     }
 
@@ -144,6 +149,15 @@ impl InterceptorSession {
         self.client_offset += bytes.len() as u64;
         self.from_client.push(bytes);
         let mut relay = Vec::new();
+        if let Some(dot) = self.withheld.take() {
+            self.note(
+                now,
+                "passing the held-back end of data on with the client's next segment".into(),
+            );
+            self.passing_withheld = true;
+            self.client_line(now, dot, 0, &mut relay);
+            self.passing_withheld = false;
+        }
         while let Some(line) = self.from_client.next_line() {
             let start = self.framed_offset;
             self.framed_offset += line.wire().len() as u64;
@@ -260,13 +274,16 @@ impl InterceptorSession {
         let in_content = matches!(self.client_side, ClientSide::Body | ClientSide::Holding);
         if in_content
             && is_dot(&line)
-            && self.cfg.drop_split_terminator
+            && !self.passing_withheld
+            && self.cfg.hold_split_terminator
             && self.terminator_split(start)
         {
             self.note(
                 now,
-                "end of data split across segments: not passed on".into(),
+                "end of data split across segments: held back until the client's next segment"
+                    .into(),
             );
+            self.withheld = Some(line);
             return;
         }
         match self.client_side {

@@ -1,0 +1,150 @@
+//! Fault plans, sweeps and shrinking: seeds decide plans, results do not depend on threads or
+//! shards, a shrunk plan still fails the same way, and a printed plan replays.
+
+use smtpsim::scenario::Scenario;
+use smtpsim::sweep::{self, Shard};
+
+fn load(name: &str, faults: &str) -> Scenario {
+    let path = format!("{}/sims/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    Scenario::load(path.as_ref())
+        .expect("valid scenario")
+        .with_fault_profile(faults)
+        .expect("known preset")
+}
+
+fn quiet(_: usize, _: usize) {}
+
+#[test]
+fn the_same_seed_draws_the_same_plan_and_other_seeds_differ() {
+    let s = load("passthrough-baseline", "chaos");
+    let a = smtpsim::sim::plan_for(&s, 42);
+    assert_eq!(a, smtpsim::sim::plan_for(&s, 42));
+    let distinct = (0..20)
+        .map(|seed| format!("{:?}", smtpsim::sim::plan_for(&s, seed)))
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(
+        distinct.len() > 10,
+        "plans barely depend on the seed: {} distinct of 20",
+        distinct.len()
+    );
+}
+
+#[test]
+fn sweep_results_do_not_depend_on_jobs_or_shards() {
+    let s = load("symantec-telnet", "lossy-network");
+    let file = "sims/symantec-telnet.toml";
+    let one = sweep::sweep(&s, file, 0..120, 1, None, &quiet);
+    let two = sweep::sweep(&s, file, 0..120, 2, None, &quiet);
+    assert_eq!(one, two);
+    let a = sweep::sweep(
+        &s,
+        file,
+        0..120,
+        2,
+        Some(Shard::parse("1/2").unwrap()),
+        &quiet,
+    );
+    let b = sweep::sweep(
+        &s,
+        file,
+        0..120,
+        1,
+        Some(Shard::parse("2/2").unwrap()),
+        &quiet,
+    );
+    assert_eq!(a.runs + b.runs, 120);
+    let merged = sweep::merge(&[b, a]).expect("mergeable");
+    assert_eq!(
+        serde_json::to_string(&merged).unwrap(),
+        serde_json::to_string(&one).unwrap()
+    );
+}
+
+#[test]
+fn lossy_network_never_breaks_an_invariant_through_a_transparent_proxy() {
+    let s = load("passthrough-baseline", "lossy-network");
+    let report = sweep::sweep(
+        &s,
+        "sims/passthrough-baseline.toml",
+        0..400,
+        2,
+        None,
+        &quiet,
+    );
+    assert_eq!(report.runs, 400);
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+    assert_eq!(report.verdicts.values().sum::<u64>(), 400);
+}
+
+#[test]
+fn early_ack_under_network_faults_loses_mail_silently_and_the_replay_matches() {
+    let s = load("symantec-telnet", "lossy-network");
+    let report = sweep::sweep(&s, "sims/symantec-telnet.toml", 0..300, 2, None, &quiet);
+    let loss = report
+        .violations
+        .iter()
+        .find(|v| v.invariant == "silent-loss")
+        .expect("some seed loses mail after the early ack");
+    assert_eq!(
+        loss.replay,
+        format!(
+            "smtpsim run sims/symantec-telnet.toml --seed {} --faults lossy-network",
+            loss.seed
+        )
+    );
+    let replayed = smtpsim::sim::run(&s, loss.seed).expect("runs");
+    assert!(replayed
+        .report
+        .violations
+        .iter()
+        .any(|v| v.invariant == "silent-loss"));
+    let again = smtpsim::sim::run(&s, loss.seed).expect("runs");
+    assert_eq!(
+        smtpsim::sim::render_text(&replayed),
+        smtpsim::sim::render_text(&again)
+    );
+}
+
+#[test]
+fn shrink_keeps_the_failure_with_fewer_events_and_the_printed_plan_replays_it() {
+    let s = load("symantec-telnet", "lossy-network");
+    // The first failing seed whose plan has more than one event.
+    let seed = (0..2000)
+        .find(|&seed| {
+            smtpsim::sim::plan_for(&s, seed).events.len() > 1
+                && !smtpsim::sim::run(&s, seed).expect("runs").report.passed()
+        })
+        .expect("a failing seed with several fault events");
+    let shrunk = smtpsim::shrink::shrink(&s, seed)
+        .expect("runs")
+        .expect("the seed fails");
+    assert!(
+        shrunk.minimal.events.len() < shrunk.original.events.len(),
+        "{shrunk:#?}"
+    );
+    let rerun = smtpsim::sim::run_with_plan(&s, seed, shrunk.minimal.clone()).expect("runs");
+    assert_eq!(rerun.report.violations[0].invariant, shrunk.invariant);
+
+    // Paste the printed [faults] table into the scenario: the same run, from the file alone.
+    let original = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/symantec-telnet.toml"
+    ))
+    .unwrap();
+    let pasted = format!("{original}\n{}", shrunk.minimal.to_toml(&s.fault_config));
+    let from_file = Scenario::parse(&pasted, "pasted.toml").expect("the printed plan parses");
+    assert_eq!(from_file.faults, "none");
+    let replay = smtpsim::sim::run(&from_file, seed).expect("runs");
+    assert_eq!(replay.events, rerun.events);
+    assert_eq!(replay.report, rerun.report);
+}
+
+#[test]
+fn bad_seed_ranges_and_shards_are_rejected() {
+    assert!(sweep::parse_seeds("10..5").is_err());
+    assert!(sweep::parse_seeds("0-10").is_err());
+    assert_eq!(sweep::parse_seeds("0..10000").unwrap(), 0..10000);
+    assert!(Shard::parse("0/2").is_err());
+    assert!(Shard::parse("3/2").is_err());
+    assert!(Shard::parse("1/0").is_err());
+}
