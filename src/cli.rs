@@ -86,7 +86,9 @@ pub enum Command {
     },
     /// List every built-in profile, one line each.
     List,
-    /// Measure the simulator: wall time per simulated session, virtual/wall ratio (one thread).
+    /// Measure the simulator. Without --jobs: wall time per simulated session and the
+    /// virtual/wall ratio on one thread. With --jobs (repeatable): a sweep of the same seeds
+    /// per job count, side by side, in sessions per second.
     Bench {
         /// The scenario file.
         scenario: PathBuf,
@@ -96,5 +98,11 @@ pub enum Command {
         /// First seed.
         #[arg(long, default_value_t = 0)]
         first_seed: u64,
+        /// Fault preset; default: the scenario's.
+        #[arg(long)]
+        faults: Option<String>,
+        /// Sweep with this many threads; give it more than once to compare (e.g. --jobs 1 --jobs 2).
+        #[arg(long)]
+        jobs: Vec<usize>,
     },
 }

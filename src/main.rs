@@ -53,7 +53,9 @@ fn main() -> ExitCode {
             scenario,
             runs,
             first_seed,
-        } => bench(&scenario, runs.max(1), first_seed),
+            faults,
+            jobs,
+        } => bench(&scenario, runs.max(1), first_seed, faults.as_deref(), &jobs),
         Command::List => {
             for (kind, name, about) in smtpsim::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
@@ -263,16 +265,49 @@ fn plan(path: &Path, seed: u64, faults: Option<&str>) -> Result<u8, String> {
     Ok(EXIT_OK)
 }
 
-fn bench(path: &Path, runs: usize, first_seed: u64) -> Result<u8, String> {
-    let scenario = load(path, None)?;
+fn bench(
+    path: &Path,
+    runs: usize,
+    first_seed: u64,
+    faults: Option<&str>,
+    jobs: &[usize],
+) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
+    let seeds = first_seed..first_seed + runs as u64;
+    if !jobs.is_empty() {
+        println!(
+            "scenario {} · faults {} · sweep of seeds {}..{}",
+            scenario.name, scenario.faults, seeds.start, seeds.end
+        );
+        let mut first_rate = None;
+        for &j in jobs {
+            let start = std::time::Instant::now();
+            let report = smtpsim::sweep::sweep(
+                &scenario,
+                &path.display().to_string(),
+                seeds.clone(),
+                j.max(1),
+                None,
+                &|_, _| {},
+            );
+            let wall = start.elapsed().as_secs_f64();
+            let rate = report.runs as f64 / wall;
+            let speedup = first_rate
+                .map(|r: f64| format!(" · {:.2}x the first", rate / r))
+                .unwrap_or_default();
+            first_rate.get_or_insert(rate);
+            println!(
+                "jobs {j}: {wall:.2} s wall · {rate:.1} sessions/s · {} passed{speedup}",
+                report.passed
+            );
+        }
+        return Ok(EXIT_OK);
+    }
     let r = smtpsim::bench::bench(&scenario, first_seed, runs).map_err(|e| e.to_string())?;
     let ratio = r.median_virtual.as_secs_f64() / r.median_wall.as_secs_f64();
     println!(
-        "scenario {} · {} sessions (seeds {}..{}) · one thread",
-        scenario.name,
-        r.runs,
-        first_seed,
-        first_seed + runs as u64
+        "scenario {} · faults {} · {} sessions (seeds {}..{}) · one thread",
+        scenario.name, scenario.faults, r.runs, seeds.start, seeds.end
     );
     println!(
         "wall per session: median {:.2} ms (min {:.2}, max {:.2})",

@@ -93,15 +93,18 @@ impl ClientConfig {
                 greeting: Greeting::Helo,
                 ..base
             },
+            // A person does not retry on their own; a program that gives up does not either.
             "telnet" => ClientConfig {
                 greeting: Greeting::Helo,
                 line_delay: Dur::secs(3),
                 dot_in_own_write: true,
+                retries: 0,
                 ..base
             },
             "bare-helo" => ClientConfig {
                 greeting: Greeting::Helo,
                 helo_name: String::new(),
+                retries: 0,
                 ..base
             },
             "rfc821" => ClientConfig {
