@@ -132,6 +132,16 @@ pub enum FaultEvent {
         /// Bytes written before the cut.
         after_bytes: u64,
     },
+    /// `writer`'s connection is cut just before it writes a line starting with `line` (a
+    /// command or reply, e.g. `DATA` or `250 2.0.0`).
+    DropAtLine {
+        /// Whose writes.
+        writer: Writer,
+        /// Which of its connections.
+        connection: u32,
+        /// Prefix of the line that is never written.
+        line: String,
+    },
     /// `writer`'s writes go out in segments of at most `max_segment` bytes.
     Split {
         /// Whose writes.
@@ -181,6 +191,25 @@ pub enum FaultEvent {
 }
 
 impl FaultEvent {
+    /// For a transport fault: whose writes, on which of its connections.
+    pub fn transport_target(&self) -> Option<(Writer, u32)> {
+        match self {
+            FaultEvent::Drop {
+                writer, connection, ..
+            }
+            | FaultEvent::DropAtLine {
+                writer, connection, ..
+            }
+            | FaultEvent::Split {
+                writer, connection, ..
+            }
+            | FaultEvent::Stall {
+                writer, connection, ..
+            } => Some((*writer, *connection)),
+            _ => None,
+        }
+    }
+
     /// The time a timed (network) event starts, if it is one.
     pub fn at(&self) -> Option<Dur> {
         match self {
@@ -229,6 +258,13 @@ impl fmt::Display for FaultEvent {
                     f,
                     "drop {writer:?} connection {connection} after {after_bytes} bytes"
                 )
+            }
+            FaultEvent::DropAtLine {
+                writer,
+                connection,
+                line,
+            } => {
+                write!(f, "drop {writer:?} connection {connection} before {line:?}")
             }
             FaultEvent::Split {
                 writer,
@@ -326,6 +362,9 @@ knobs! {
         pub latency_max: Dur,
         /// Simulation step (0: keep the scenario's). Coarser is faster, latency is quantised to it.
         pub tick: Dur,
+        /// Shape of the latency distribution: turmoil's exponential rate λ (larger: more short
+        /// delays); 0 keeps turmoil's default of 5.
+        pub latency_curve: f64,
         /// Chance per link of a delay spike.
         pub hold_chance: f64,
         /// Longest delay spike.
@@ -362,6 +401,7 @@ impl FaultConfig {
             window: Dur::secs(30),
             latency_max: Dur::default(),
             tick: Dur::default(),
+            latency_curve: 0.0,
             hold_chance: 0.0,
             hold_max: Dur::secs(3),
             partition_chance: 0.0,

@@ -97,7 +97,9 @@ fn weaken(event: &FaultEvent) -> Option<FaultEvent> {
             }
             *max_segment *= 2;
         }
-        FaultEvent::Drop { .. } | FaultEvent::ServerReply { .. } => return None,
+        FaultEvent::Drop { .. }
+        | FaultEvent::DropAtLine { .. }
+        | FaultEvent::ServerReply { .. } => return None,
     }
     Some(e)
 }

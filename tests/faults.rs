@@ -148,3 +148,36 @@ fn bad_seed_ranges_and_shards_are_rejected() {
     assert!(Shard::parse("3/2").is_err());
     assert!(Shard::parse("1/0").is_err());
 }
+
+#[test]
+fn a_dropped_250_after_dot_is_an_rfc1047_duplicate_not_a_violation() {
+    let text = r#"
+name = "drop-the-250"
+seeds = [0]
+[client]
+profile = "ssmtp"
+[[client.message]]
+from = "a@example.org"
+to = ["bob@example.org"]
+body = "x\n"
+[server]
+mailboxes = ["bob@example.org"]
+[[faults.event]]
+kind = "drop-at-line"
+writer = "server"
+connection = 1
+line = "250 2.0.0 Ok: queued"
+"#;
+    let s = Scenario::parse(text, "inline.toml").expect("valid");
+    let r = smtpsim::sim::run(&s, 0).expect("runs");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert_eq!(r.deliveries.len(), 2);
+    assert_eq!(
+        r.report.messages[0].verdict,
+        smtpsim::oracle::Verdict::DuplicatedRfc1047
+    );
+    assert!(
+        r.outcomes[0].in_sync_gap
+            && r.outcomes[1].status == smtpsim::proto::client::Status::Accepted
+    );
+}

@@ -32,6 +32,8 @@ struct TransportFaults {
     drop_after: Option<u64>,
     /// Stall before a write containing a line with this prefix.
     stalls: Vec<(String, std::time::Duration)>,
+    /// Cut the connection instead of writing a line with this prefix.
+    drop_at: Vec<String>,
     sleeping: Option<Pin<Box<tokio::time::Sleep>>>,
     written: u64,
     broken: bool,
@@ -60,6 +62,7 @@ impl<S> Recorded<S> {
                     self.faults.split = Some((*max_segment).max(1) as usize)
                 }
                 FaultEvent::Drop { after_bytes, .. } => self.faults.drop_after = Some(*after_bytes),
+                FaultEvent::DropAtLine { line, .. } => self.faults.drop_at.push(line.clone()),
                 FaultEvent::Stall { line, duration, .. } => {
                     self.faults.stalls.push((line.clone(), duration.0))
                 }
@@ -163,6 +166,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
                 self.faults.sleeping = Some(sleep);
                 return Poll::Pending;
             }
+        }
+        if self
+            .faults
+            .drop_at
+            .iter()
+            .any(|prefix| starts_a_line(buf, prefix.as_bytes()))
+        {
+            return Poll::Ready(Err(self.cut(cx)));
         }
         let mut len = buf.len();
         if let Some(max) = self.faults.split {

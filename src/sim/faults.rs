@@ -41,24 +41,7 @@ impl FaultState {
         self.plan
             .events
             .iter()
-            .filter(|e| match e {
-                FaultEvent::Drop {
-                    writer: w,
-                    connection,
-                    ..
-                }
-                | FaultEvent::Split {
-                    writer: w,
-                    connection,
-                    ..
-                }
-                | FaultEvent::Stall {
-                    writer: w,
-                    connection,
-                    ..
-                } => *w == writer && *connection == n,
-                _ => false,
-            })
+            .filter(|e| e.transport_target() == Some((writer, n)))
             .cloned()
             .collect()
     }

@@ -115,6 +115,9 @@ pub fn run_with_plan(
         .tcp_capacity(4096)
         .build();
 
+    if fc.latency_curve > 0.0 {
+        sim.set_message_latency_curve(fc.latency_curve);
+    }
     let interceptor = scenario.interceptor.is_some();
     let heal_at = if plan.events.is_empty() {
         Duration::ZERO
