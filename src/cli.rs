@@ -86,6 +86,42 @@ pub enum Command {
     },
     /// List every built-in profile, one line each.
     List,
+    /// A real SMTP server on a real socket, with any server profile; prints the transcript live.
+    Serve {
+        /// Address to listen on (loopback unless you say otherwise).
+        #[arg(long, default_value = "127.0.0.1:2525")]
+        listen: String,
+        /// Server profile (see `smtpsim list`).
+        #[arg(long, default_value = "postfix")]
+        profile: String,
+        /// Override a profile knob, e.g. --set message_size_limit=60000000 --set timeout=30s.
+        #[arg(long = "set", value_name = "KNOB=VALUE")]
+        set: Vec<String>,
+        /// Store accepted messages in this Maildir (tmp/ then renamed into new/).
+        #[arg(long)]
+        maildir: Option<PathBuf>,
+        /// Fault preset whose transport and application faults are drawn from --seed.
+        #[arg(long)]
+        faults: Option<String>,
+        /// Seed for queue ids and faults.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// A real interceptor between real clients and a real server; prints the transcript live.
+    Proxy {
+        /// The server to forward to, HOST:PORT.
+        #[arg(long)]
+        upstream: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:2526")]
+        listen: String,
+        /// Interceptor profile (see `smtpsim list`).
+        #[arg(long, default_value = "symantec-telnet")]
+        profile: String,
+        /// Override a profile knob, e.g. --set keepalive_interval=2s.
+        #[arg(long = "set", value_name = "KNOB=VALUE")]
+        set: Vec<String>,
+    },
     /// Measure the simulator. Without --jobs: wall time per simulated session and the
     /// virtual/wall ratio on one thread. With --jobs (repeatable): a sweep of the same seeds
     /// per job count, side by side, in sessions per second.

@@ -17,6 +17,7 @@
 //! - [`fault`]: fault presets and seeded fault plans.
 //! - [`sweep`]: many seeds in parallel, sharding, the JSON report; [`shrink`]: minimal failing plans.
 //! - [`transcript`]: the event log and its text rendering.
+//! - [`live`]: serve and proxy on real sockets with the same sessions.
 //! - [`bench`]: simulator speed (wall time per session).
 //! - [`cli`]: the command-line definitions.
 //!
@@ -35,6 +36,7 @@ pub mod actor;
 pub mod bench;
 pub mod cli;
 pub mod fault;
+pub mod live;
 pub mod net;
 pub mod oracle;
 pub mod profile;

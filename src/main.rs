@@ -56,6 +56,20 @@ fn main() -> ExitCode {
             faults,
             jobs,
         } => bench(&scenario, runs.max(1), first_seed, faults.as_deref(), &jobs),
+        Command::Serve {
+            listen,
+            profile,
+            set,
+            maildir,
+            faults,
+            seed,
+        } => serve(listen, profile, &set, maildir, faults.as_deref(), seed),
+        Command::Proxy {
+            upstream,
+            listen,
+            profile,
+            set,
+        } => proxy(listen, upstream, profile, &set),
         Command::List => {
             for (kind, name, about) in smtpsim::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
@@ -328,4 +342,106 @@ fn bench(
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// `--set k=v` pairs as a TOML table: values that parse as TOML stay typed, others are strings.
+fn overrides_toml(pairs: &[String]) -> Result<String, String> {
+    let mut text = String::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--set {pair:?}: expected KNOB=VALUE"))?;
+        let key = key.trim();
+        let typed = format!("{key} = {value}\n");
+        if toml::from_str::<toml::Table>(&typed).is_ok() {
+            text.push_str(&typed);
+        } else {
+            text.push_str(&format!(
+                "{key} = {}\n",
+                toml::Value::String(value.to_string())
+            ));
+        }
+    }
+    Ok(text)
+}
+
+fn live_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn serve(
+    listen: String,
+    profile: String,
+    set: &[String],
+    maildir: Option<std::path::PathBuf>,
+    faults: Option<&str>,
+    seed: u64,
+) -> Result<u8, String> {
+    let mut server = smtpsim::profile::ServerConfig::preset(&profile)?;
+    let section: smtpsim::profile::server::ServerSection =
+        toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
+    section.apply(&mut server);
+    let plan = match faults {
+        None => smtpsim::fault::FaultPlan::default(),
+        Some(name) => {
+            use rand::SeedableRng;
+            let config = smtpsim::fault::FaultConfig::preset(name)?;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(1);
+            let mut plan = config.plan(&mut rng, false);
+            // Only what a live server can do to its own connections.
+            plan.events.retain(|e| e.at().is_none());
+            plan
+        }
+    };
+    let opts = smtpsim::live::ServeOptions {
+        listen,
+        profile,
+        server,
+        maildir,
+        faults: plan,
+        seed,
+    };
+    live_runtime()?
+        .block_on(smtpsim::live::serve(opts, shutdown_signal()))
+        .map_err(|e| e.to_string())?;
+    Ok(EXIT_OK)
+}
+
+fn proxy(listen: String, upstream: String, profile: String, set: &[String]) -> Result<u8, String> {
+    let mut interceptor = smtpsim::profile::InterceptorConfig::preset(&profile)?;
+    let section: smtpsim::profile::interceptor::InterceptorSection =
+        toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
+    section.apply(&mut interceptor);
+    let opts = smtpsim::live::ProxyOptions {
+        listen,
+        upstream,
+        profile,
+        interceptor,
+    };
+    live_runtime()?
+        .block_on(smtpsim::live::proxy(opts, shutdown_signal()))
+        .map_err(|e| e.to_string())?;
+    Ok(EXIT_OK)
 }

@@ -71,7 +71,7 @@ impl Transcript {
         Self::default()
     }
 
-    /// A log that also prints each row to stdout as it happens (live mode).
+    /// A log that prints each row to stdout as it happens and keeps nothing (live mode).
     pub fn printing() -> Self {
         let t = Self::default();
         t.inner.lock().expect("transcript lock").live_print = true;
@@ -110,9 +110,12 @@ impl Transcript {
         };
         let mut inner = self.inner.lock().expect("transcript lock");
         if inner.live_print {
+            // Live, only our side records: what the peer sent shows as what we received.
             let mut text = String::new();
-            render_event(&mut text, &event);
+            render_event_with(&mut text, &event, true);
             print!("{text}");
+            // A live log is printed, not kept: memory stays flat however long it runs.
+            return;
         }
         inner.events.push(event);
     }
@@ -172,8 +175,14 @@ pub fn format_time(at: Duration) -> String {
     format!("{:>4}.{:03}s", at.as_secs(), at.subsec_millis())
 }
 
-/// Renders one event as text rows (appended to `out`).
+/// Renders one event as text rows (appended to `out`). Reads are not shown: in a simulation
+/// every byte already has a row from the side that wrote it.
 pub fn render_event(out: &mut String, e: &Event) {
+    render_event_with(out, e, false);
+}
+
+/// As [`render_event`]; `show_reads` also renders reads, for a log with only one side's view.
+pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
     let time = format_time(e.at);
     let conn = if e.conn == 0 {
         "  ".to_string()
@@ -194,6 +203,11 @@ pub fn render_event(out: &mut String, e: &Event) {
         EventKind::Connect => arrow(out, "[connect]"),
         EventKind::ConnectFailed(why) => arrow(out, &format!("[connect failed: {why}]")),
         EventKind::Data(bytes) => {
+            for row in wire_rows(bytes) {
+                arrow(out, &row);
+            }
+        }
+        EventKind::Received(bytes) if show_reads => {
             for row in wire_rows(bytes) {
                 arrow(out, &row);
             }

@@ -42,6 +42,10 @@ fn render(event: &ServerEvent) -> Option<String> {
         ServerEvent::Note(_) => None,
         ServerEvent::Close => Some("CLOSE".to_string()),
         ServerEvent::Crash(after) => Some(format!("CRASH restart={after:?}")),
+        ServerEvent::Content(bytes) => {
+            Some(format!("CONTENT {:?}", String::from_utf8_lossy(bytes)))
+        }
+        ServerEvent::Discard => Some("DISCARD".to_string()),
     }
 }
 
@@ -657,4 +661,57 @@ fn full_session_whatever_the_chunking() {
         assert_eq!(events, lockstep, "chunk size {chunk}");
         assert!(c.server.is_closed());
     }
+}
+
+#[test]
+fn a_streaming_session_hands_content_out_and_keeps_nothing() {
+    let mut session = ServerSession::new(postfix(), "192.0.2.1", Duration::ZERO, SALT);
+    session.set_streaming(true);
+    let mut events = Vec::new();
+    let mut feed = |session: &mut ServerSession, bytes: &[u8]| {
+        session.handle_input(Duration::ZERO, bytes);
+        while let Some(e) = session.poll_event(Duration::ZERO) {
+            events.push(e);
+        }
+    };
+    feed(
+        &mut session,
+        b"HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n",
+    );
+    feed(&mut session, b"Subject: s\r\n\r\n..dot\r\n");
+    feed(&mut session, b"tail\r\n.\r\n");
+    let content: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Content(b) => Some(b.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(content, b"Subject: s\r\n\r\n.dot\r\ntail\r\n");
+    let delivery = events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::Deliver(d) => Some(d.clone()),
+            _ => None,
+        })
+        .expect("delivered");
+    assert!(delivery.body.is_empty());
+    assert_eq!(delivery.size, content.len() as u64);
+
+    // A connection lost mid-message: the streamed part is discarded.
+    let mut events = Vec::new();
+    let mut cut = ServerSession::new(postfix(), "192.0.2.1", Duration::ZERO, SALT);
+    cut.set_streaming(true);
+    cut.handle_input(
+        Duration::ZERO,
+        b"HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nhalf\r\n",
+    );
+    cut.handle_eof(Duration::ZERO);
+    while let Some(e) = cut.poll_event(Duration::ZERO) {
+        events.push(e);
+    }
+    assert!(events.iter().any(|e| matches!(e, ServerEvent::Content(_))));
+    assert!(events.iter().any(|e| matches!(e, ServerEvent::Discard)));
+    assert!(!events.iter().any(|e| matches!(e, ServerEvent::Deliver(_))));
 }

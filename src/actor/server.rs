@@ -1,47 +1,72 @@
 //! Drives a [`ServerSession`] over a stream: read, feed, write replies when due, time out.
+//! What happens to accepted mail is up to the [`ServerHooks`]: a ledger in the simulation, a
+//! Maildir in live mode.
 
 use crate::net;
 use crate::proto::server::{Delivery, ServerEvent, ServerSession};
 use crate::transcript::EventKind;
-use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Recorded;
 
-/// Receives each message the server accepts (before its 250 is written).
-pub type DeliverySink = Arc<dyn Fn(&Delivery) + Send + Sync>;
-
-/// Asked to crash the server host (an injected fault) and restart it after the duration.
-pub type CrashSink = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
+/// Where the server's accepted mail goes, per connection.
+pub trait ServerHooks {
+    /// More content of the message being received (streaming sessions only).
+    fn content(&mut self, _bytes: &[u8]) {}
+    /// The content received so far is not delivered (streaming sessions only).
+    fn discard(&mut self) {}
+    /// A message was accepted; called before its 250 is written. An error makes the server
+    /// answer with a tempfail instead.
+    fn deliver(&mut self, delivery: &Delivery) -> Result<(), String>;
+    /// An injected crash after '.': true if the whole host is about to go down (the session
+    /// then waits for it), false to just drop this connection without a reply.
+    fn crash(&mut self, restart_after: Duration) -> bool;
+}
 
 /// Serves one connection until the session closes or the peer goes away.
-pub async fn serve<S>(
-    mut stream: Recorded<S>,
-    mut session: ServerSession,
-    sink: DeliverySink,
-    crash: CrashSink,
-) where
+pub async fn serve<S, H>(mut stream: Recorded<S>, mut session: ServerSession, mut hooks: H)
+where
     S: AsyncRead + AsyncWrite + Unpin,
+    H: ServerHooks,
 {
     let mut buf = vec![0u8; 16 * 1024];
     let mut peer_gone = false;
+    // A message the hooks could not store is not acknowledged: its 250 becomes a tempfail.
+    let mut store_failed = false;
     loop {
         let now = net::now();
         let mut out = Vec::new();
         let mut close = false;
         while let Some(event) = session.poll_event(now) {
             match event {
+                ServerEvent::Reply(reply)
+                    if std::mem::take(&mut store_failed) && reply.is_positive() =>
+                {
+                    let _ = reply;
+                    out.extend_from_slice(b"451 4.3.0 Error: queue file write error\r\n");
+                }
                 ServerEvent::Reply(reply) => out.extend_from_slice(&reply.to_wire()),
+                ServerEvent::Content(bytes) => hooks.content(&bytes),
+                ServerEvent::Discard => hooks.discard(),
                 ServerEvent::Deliver(delivery) => {
                     stream.note_delivery(&delivery);
-                    sink(&delivery);
+                    if let Err(e) = hooks.deliver(&delivery) {
+                        stream.note(format!(
+                            "storing {} failed: {e}; answering 451",
+                            delivery.queue_id
+                        ));
+                        store_failed = true;
+                    }
                 }
                 ServerEvent::Note(text) => stream.note(text),
                 ServerEvent::Close => close = true,
                 ServerEvent::Crash(restart_after) => {
                     // The host goes down with this session in it: nothing more is written.
-                    crash(restart_after);
-                    std::future::pending::<()>().await;
+                    if hooks.crash(restart_after) {
+                        std::future::pending::<()>().await;
+                    }
+                    return;
                 }
             }
         }
@@ -80,12 +105,8 @@ impl<S> Recorded<S> {
             queue_id: d.queue_id.clone(),
             mail_from: d.mail_from.clone(),
             rcpt_to: d.rcpt_to.clone(),
-            size: d.body.len(),
+            size: d.size as usize,
         };
-        self.record_kind(kind);
-    }
-
-    fn record_kind(&self, kind: EventKind) {
         self.transcript_handle()
             .record(net::now(), self.conn(), self.me(), "", kind);
     }

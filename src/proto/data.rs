@@ -148,6 +148,11 @@ impl DataReceiver {
         self.body
     }
 
+    /// Takes the content received so far out (streaming receivers keep nothing).
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+
     /// The unstuffed content so far.
     pub fn body(&self) -> &[u8] {
         &self.body

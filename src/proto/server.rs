@@ -26,8 +26,10 @@ pub struct Delivery {
     pub mail_from: String,
     /// Accepted recipients, in order.
     pub rcpt_to: Vec<String>,
-    /// Unstuffed content.
+    /// Unstuffed content (empty when the session streams content as it arrives).
     pub body: Vec<u8>,
+    /// Content size in bytes.
+    pub size: u64,
 }
 
 /// Something the server does, at a time.
@@ -43,6 +45,10 @@ pub enum ServerEvent {
     Close,
     /// Crash the whole server host now (an injected fault); restart after this long.
     Crash(Time),
+    /// Streaming only: more content of the message being received.
+    Content(Vec<u8>),
+    /// Streaming only: the content received so far will not be delivered.
+    Discard,
 }
 
 /// An injected application fault at one stage of a session (each fires once).
@@ -92,6 +98,8 @@ pub struct ServerSession {
     faults: Vec<(ServerStage, StageFault)>,
     /// Added to the next reply's delay (an injected stall).
     extra_delay: Time,
+    /// Hand content out as it arrives instead of keeping it (live mode, large messages).
+    streaming: bool,
 }
 
 impl ServerSession {
@@ -132,6 +140,7 @@ impl ServerSession {
             queued: 0,
             faults,
             extra_delay: Time::ZERO,
+            streaming: false,
         };
         if session.stage_fault(now, ServerStage::Connect).is_none() {
             let banner = session.cfg.reply_banner.clone();
@@ -176,6 +185,12 @@ impl ServerSession {
         }
     }
 
+    /// Streams message content out as [`ServerEvent::Content`] as it arrives (memory stays
+    /// flat whatever the message size); deliveries then carry an empty body.
+    pub fn set_streaming(&mut self, on: bool) {
+        self.streaming = on;
+    }
+
     /// True once the session has closed (or decided to).
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
@@ -194,6 +209,14 @@ impl ServerSession {
             };
             self.handle_line(now, line);
         }
+        if self.streaming {
+            if let State::Data(data) = &mut self.state {
+                let chunk = data.take_body();
+                if !chunk.is_empty() {
+                    self.push(now, ServerEvent::Content(chunk));
+                }
+            }
+        }
     }
 
     /// The client closed its side (or the connection dropped): like QUIT without a reply.
@@ -205,6 +228,9 @@ impl ServerSession {
         self.cursor = self.outbox.back().map_or(now, |(t, _)| *t).max(now);
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Data(data) => {
+                if self.streaming {
+                    self.push(now, ServerEvent::Discard);
+                }
                 self.push(
                     now,
                     ServerEvent::Note(format!(
@@ -561,22 +587,40 @@ impl ServerSession {
             overflow: Overflow::Split,
         });
         // Keep one byte more than the limit so an oversized message is recognised.
-        self.state = State::Data(DataReceiver::new(Some(cfg.message_size_limit + 1)));
+        let keep = if self.streaming {
+            None
+        } else {
+            Some(cfg.message_size_limit + 1)
+        };
+        self.state = State::Data(DataReceiver::new(keep));
         true
     }
 
-    fn end_of_data(&mut self, now: Time, data: DataReceiver) {
+    fn end_of_data(&mut self, now: Time, mut data: DataReceiver) {
         let cfg = self.cfg.clone();
+        if self.streaming {
+            let rest = data.take_body();
+            if !rest.is_empty() {
+                self.push(now, ServerEvent::Content(rest));
+            }
+        }
         let txn = self
             .txn
             .take()
             .expect("DATA only starts inside a transaction");
-        if data.size() > cfg.message_size_limit {
+        let size = data.size();
+        if size > cfg.message_size_limit {
+            if self.streaming {
+                self.push(now, ServerEvent::Discard);
+            }
             self.reply(now, &cfg.reply_message_too_big, &[]);
             self.error_count += 1;
             return;
         }
         if self.stage_fault(now, ServerStage::Dot).is_some() {
+            if self.streaming {
+                self.push(now, ServerEvent::Discard);
+            }
             return;
         }
         self.queued += 1;
@@ -587,6 +631,7 @@ impl ServerSession {
             mail_from: txn.mail_from,
             rcpt_to: txn.rcpt_to,
             body: data.into_body(),
+            size,
         };
         self.push(now, ServerEvent::Deliver(delivery));
         let crash = self

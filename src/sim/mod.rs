@@ -340,6 +340,32 @@ fn apply(
     }
 }
 
+/// The simulated server's mail store: a shared ledger that survives crashes (queued mail is
+/// on disk), and crash requests passed to the step loop.
+struct SimStore {
+    deliveries: Arc<Mutex<Vec<Delivery>>>,
+    faults: Arc<FaultState>,
+}
+
+impl actor::server::ServerHooks for SimStore {
+    fn deliver(&mut self, delivery: &Delivery) -> Result<(), String> {
+        self.deliveries
+            .lock()
+            .expect("deliveries")
+            .push(delivery.clone());
+        Ok(())
+    }
+
+    fn crash(&mut self, restart_after: Duration) -> bool {
+        self.faults
+            .crash_requests
+            .lock()
+            .expect("crash requests")
+            .push((Host::Server, restart_after));
+        true
+    }
+}
+
 /// Decrements the open-session count when a session ends, however it ends (a crashed host
 /// drops its tasks).
 struct SessionGuard(Arc<AtomicUsize>);
@@ -400,20 +426,13 @@ fn add_server(
                     queue_salt ^ n,
                     faults.server_session(),
                 );
-                let store = deliveries.clone();
-                let sink: actor::server::DeliverySink =
-                    Arc::new(move |d: &Delivery| store.lock().expect("deliveries").push(d.clone()));
-                let crash_faults = faults.clone();
-                let crash: actor::server::CrashSink = Arc::new(move |restart_after| {
-                    crash_faults
-                        .crash_requests
-                        .lock()
-                        .expect("crash requests")
-                        .push((Host::Server, restart_after));
-                });
+                let hooks = SimStore {
+                    deliveries: deliveries.clone(),
+                    faults: faults.clone(),
+                };
                 let guard = SessionGuard::new(&open);
                 tokio::spawn(async move {
-                    actor::server::serve(stream, session, sink, crash).await;
+                    actor::server::serve(stream, session, hooks).await;
                     drop(guard);
                 });
             }

@@ -1,0 +1,192 @@
+//! Live mode: the same sessions and drivers as the simulation, on real sockets. `serve` is a
+//! real SMTP server with any server profile (optionally storing mail in a Maildir and drawing
+//! application faults from a seed); `proxy` is a real interceptor in front of a real server.
+
+pub mod maildir;
+
+use crate::actor::{self, Recorded};
+use crate::fault::{FaultPlan, Writer};
+use crate::net;
+use crate::profile::{InterceptorConfig, ServerConfig};
+use crate::proto::interceptor::InterceptorSession;
+use crate::proto::server::ServerSession;
+use crate::sim::faults::FaultState;
+use crate::transcript::{EventKind, Transcript};
+use maildir::Maildir;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::future::Future;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// How long sessions get to finish after a shutdown request before they are cut.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What `smtpsim serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    pub listen: String,
+    /// Server profile name (for the banner line).
+    pub profile: String,
+    /// Server knobs.
+    pub server: ServerConfig,
+    /// Store accepted mail here.
+    pub maildir: Option<PathBuf>,
+    /// Faults drawn from the seed (transport and application events only).
+    pub faults: FaultPlan,
+    /// The seed (queue ids, faults).
+    pub seed: u64,
+}
+
+/// What `smtpsim proxy` runs.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// Address to listen on.
+    pub listen: String,
+    /// The real server behind the proxy.
+    pub upstream: String,
+    /// Interceptor profile name.
+    pub profile: String,
+    /// Interceptor knobs.
+    pub interceptor: InterceptorConfig,
+}
+
+fn announce(line: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Runs a live server until `shutdown` completes, then lets sessions finish (up to
+/// [`SHUTDOWN_GRACE`]) and cuts the rest; a cut session leaves nothing in the Maildir.
+pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    let listener = net::live_listen(&opts.listen).await?;
+    let local = listener.local_addr()?;
+    let maildir = opts.maildir.as_deref().map(Maildir::create).transpose()?;
+    announce(&format!(
+        "# smtpsim serve: listening on {local} · profile {} · maildir {} · seed {} · {} fault events",
+        opts.profile,
+        opts.maildir.as_ref().map_or("none".to_string(), |p| p.display().to_string()),
+        opts.seed,
+        opts.faults.events.len()
+    ));
+    let transcript = Transcript::printing();
+    let cfg = Arc::new(opts.server.clone());
+    let faults = FaultState::new(opts.faults.clone(), Duration::MAX);
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let salt = rng.next_u64();
+    let mut sessions = JoinSet::new();
+    let mut accepted = 0u64;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            conn = listener.accept() => {
+                let (stream, peer) = match conn {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of descriptors and the like: note it, keep serving.
+                        transcript.record(net::now(), 0, "server", "", EventKind::Note(format!("accept failed: {e}")));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                accepted += 1;
+                let conn = transcript.conn_for(local, peer);
+                transcript.record(net::now(), conn, "client", "server", EventKind::Connect);
+                let stream = Recorded::new(stream, transcript.clone(), conn, "server", "client")
+                    .with_faults(&faults.transport(Writer::Server, net::now()));
+                let mut session = ServerSession::with_faults(cfg.clone(), &peer.ip().to_string(), net::now(), salt ^ accepted, faults.server_session());
+                session.set_streaming(true);
+                match &maildir {
+                    Some(m) => { sessions.spawn(actor::server::serve(stream, session, m.writer())); }
+                    None => { sessions.spawn(actor::server::serve(stream, session, maildir::Discard)); }
+                }
+            }
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+    finish(sessions, &transcript).await;
+    Ok(())
+}
+
+/// Runs a live interceptor until `shutdown` completes.
+pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    let listener = net::live_listen(&opts.listen).await?;
+    let local = listener.local_addr()?;
+    announce(&format!(
+        "# smtpsim proxy: listening on {local} · upstream {} · profile {}",
+        opts.upstream, opts.profile
+    ));
+    let transcript = Transcript::printing();
+    let cfg = Arc::new(opts.interceptor.clone());
+    let mut sessions = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            conn = listener.accept() => {
+                let Ok((downstream, peer)) = conn else { continue };
+                let conn = transcript.conn_for(local, peer);
+                transcript.record(net::now(), conn, "client", "interceptor", EventKind::Connect);
+                let client_side = Recorded::new(downstream, transcript.clone(), conn, "interceptor", "client");
+                let (cfg, transcript, upstream) = (cfg.clone(), transcript.clone(), opts.upstream.clone());
+                sessions.spawn(async move {
+                    match net::live_connect(&upstream).await {
+                        Ok(up) => {
+                            let up_conn = match (up.local_addr(), up.peer_addr()) {
+                                (Ok(l), Ok(p)) => transcript.conn_for(l, p),
+                                _ => transcript.new_conn(),
+                            };
+                            transcript.record(net::now(), up_conn, "interceptor", "server", EventKind::Connect);
+                            let server_side = Recorded::new(up, transcript.clone(), up_conn, "interceptor", "server");
+                            actor::interceptor::intercept(client_side, server_side, InterceptorSession::new(cfg, net::now())).await;
+                        }
+                        Err(e) => {
+                            transcript.record(net::now(), conn, "interceptor", "server", EventKind::ConnectFailed(e.to_string()));
+                            let mut client_side = client_side;
+                            let _ = tokio::io::AsyncWriteExt::write_all(&mut client_side, b"421 4.4.1 upstream unreachable\r\n").await;
+                            let _ = tokio::io::AsyncWriteExt::shutdown(&mut client_side).await;
+                        }
+                    }
+                });
+            }
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+    finish(sessions, &transcript).await;
+    Ok(())
+}
+
+/// Lets running sessions end on their own for a while, then cuts them.
+async fn finish(mut sessions: JoinSet<()>, transcript: &Transcript) {
+    let running = sessions.len();
+    if running > 0 {
+        transcript.record(
+            net::now(),
+            0,
+            "smtpsim",
+            "",
+            EventKind::Note(format!("shutting down: waiting for {running} sessions")),
+        );
+    }
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        transcript.record(
+            net::now(),
+            0,
+            "smtpsim",
+            "",
+            EventKind::Note(format!("cutting {} sessions", sessions.len())),
+        );
+        sessions.abort_all();
+        while sessions.join_next().await.is_some() {}
+    }
+}
