@@ -106,6 +106,10 @@ pub enum Command {
         /// Seed for queue ids and faults.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Write each client session as a scenario (script client) to this file; later
+        /// sessions go to FILE-2.toml, FILE-3.toml, ...
+        #[arg(long)]
+        record: Option<PathBuf>,
     },
     /// A real interceptor between real clients and a real server; prints the transcript live.
     Proxy {

@@ -63,7 +63,16 @@ fn main() -> ExitCode {
             maildir,
             faults,
             seed,
-        } => serve(listen, profile, &set, maildir, faults.as_deref(), seed),
+            record,
+        } => serve(
+            listen,
+            profile,
+            &set,
+            maildir,
+            faults.as_deref(),
+            seed,
+            record,
+        ),
         Command::Proxy {
             upstream,
             listen,
@@ -397,10 +406,14 @@ fn serve(
     maildir: Option<std::path::PathBuf>,
     faults: Option<&str>,
     seed: u64,
+    record: Option<std::path::PathBuf>,
 ) -> Result<u8, String> {
     let mut server = smtpsim::profile::ServerConfig::preset(&profile)?;
+    let overrides = overrides_toml(set)?;
     let section: smtpsim::profile::server::ServerSection =
-        toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
+        toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
+    let server_overrides: toml::Table =
+        toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
     section.apply(&mut server);
     let plan = match faults {
         None => smtpsim::fault::FaultPlan::default(),
@@ -422,6 +435,8 @@ fn serve(
         maildir,
         faults: plan,
         seed,
+        record,
+        server_overrides,
     };
     live_runtime()?
         .block_on(smtpsim::live::serve(opts, shutdown_signal()))

@@ -26,6 +26,20 @@ pub struct MessageSpec {
     pub at: Option<Dur>,
 }
 
+/// One recorded client write (the `script` client profile).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Replies the client had received before this write.
+    #[serde(default)]
+    pub after_replies: u32,
+    /// Pause after that reply (or after connecting).
+    #[serde(default)]
+    pub delay: Dur,
+    /// The bytes written (escapes such as `\r\n` as in any TOML string).
+    pub send: String,
+}
+
 /// Network settings of the simulation.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +138,8 @@ pub struct Scenario {
     pub client: ClientConfig,
     /// Messages, in order.
     pub messages: Vec<Message>,
+    /// For the `script` client: the writes to replay (empty otherwise).
+    pub script: Vec<crate::proto::script::ScriptStep>,
     /// Interceptor preset name and knobs.
     pub interceptor: Option<(String, InterceptorConfig)>,
     /// Server preset name.
@@ -203,9 +219,31 @@ impl Scenario {
         };
 
         let (client_profile, span) = preset(raw.client.profile.as_ref(), "ssmtp");
-        let mut client = ClientConfig::preset(&client_profile).map_err(|e| at(span, e))?;
+        let mut client = ClientConfig::preset(&client_profile).map_err(|e| at(span.clone(), e))?;
         raw.client.apply(&mut client);
-        if raw.client.message.is_empty() {
+        let script: Vec<crate::proto::script::ScriptStep> = raw
+            .client
+            .step
+            .iter()
+            .map(|s| crate::proto::script::ScriptStep {
+                after_replies: s.after_replies,
+                delay: s.delay.0,
+                bytes: s.send.clone().into_bytes(),
+            })
+            .collect();
+        if client_profile == "script" {
+            if script.is_empty() || !raw.client.message.is_empty() {
+                return Err(at(
+                    span.clone(),
+                    "the script client needs [[client.step]] and no [[client.message]]".into(),
+                ));
+            }
+        } else if !script.is_empty() {
+            return Err(at(
+                span,
+                "[[client.step]] needs profile = \"script\"".into(),
+            ));
+        } else if raw.client.message.is_empty() {
             return Err(at(
                 None,
                 "the client has no [[client.message]] to send".into(),
@@ -224,7 +262,15 @@ impl Scenario {
                 at: m.at.unwrap_or_default().0,
             })
             .collect::<Vec<_>>();
-        if let Some(m) = messages.iter().find(|m| m.to.is_empty()) {
+        let messages = if script.is_empty() {
+            messages
+        } else {
+            crate::proto::script::script_messages(&script)
+        };
+        if let Some(m) = messages
+            .iter()
+            .find(|m| m.to.is_empty() && script.is_empty())
+        {
             return Err(at(None, format!("message {} has no recipients", m.id + 1)));
         }
 
@@ -263,6 +309,7 @@ impl Scenario {
             client_profile,
             client,
             messages,
+            script,
             interceptor,
             server_profile,
             server,

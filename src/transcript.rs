@@ -50,13 +50,26 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-#[derive(Debug, Default)]
+/// Sees every event as it is recorded (e.g. to write a session down as a scenario).
+pub type Tap = Box<dyn FnMut(&Event) + Send>;
+
+#[derive(Default)]
 struct Inner {
     events: Vec<Event>,
     next_conn: u32,
     live_print: bool,
     /// Connection numbers by their (sorted) pair of endpoint addresses.
     conns: std::collections::BTreeMap<(String, String), u32>,
+    tap: Option<Tap>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("events", &self.events.len())
+            .field("live_print", &self.live_print)
+            .finish()
+    }
 }
 
 /// A shared, append-only event log. Cheap to clone; every actor holds one.
@@ -85,6 +98,11 @@ impl Transcript {
         inner.next_conn
     }
 
+    /// Hands every event recorded from now on to `tap` as well.
+    pub fn set_tap(&self, tap: Tap) {
+        self.inner.lock().expect("transcript lock").tap = Some(tap);
+    }
+
     /// The number of the connection between two endpoints (the same from either end).
     pub fn conn_for(&self, a: impl ToString, b: impl ToString) -> u32 {
         let (a, b) = (a.to_string(), b.to_string());
@@ -109,6 +127,9 @@ impl Transcript {
             kind,
         };
         let mut inner = self.inner.lock().expect("transcript lock");
+        if let Some(tap) = inner.tap.as_mut() {
+            tap(&event);
+        }
         if inner.live_print {
             // Live, only our side records: what the peer sent shows as what we received.
             let mut text = String::new();

@@ -1,16 +1,18 @@
-//! Drives a [`ClientSession`] over a stream and returns the outcome of every message.
+//! Drives a client session (profile-driven or scripted) over a stream and returns the
+//! outcome of every message.
 
 use crate::net;
-use crate::proto::client::{ClientEvent, ClientSession, Outcome};
+use crate::proto::client::{ClientEvent, ClientProtocol, Outcome};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Recorded;
 
 /// Runs one connection to its end.
-pub async fn drive<S>(mut stream: Recorded<S>, mut session: ClientSession) -> Vec<Outcome>
+pub async fn drive<S, C>(mut stream: Recorded<S>, mut session: C) -> Vec<Outcome>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    C: ClientProtocol,
 {
     let mut outcomes = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];

@@ -3,6 +3,7 @@
 //! application faults from a seed); `proxy` is a real interceptor in front of a real server.
 
 pub mod maildir;
+pub mod record;
 
 use crate::actor::{self, Recorded};
 use crate::fault::{FaultPlan, Writer};
@@ -40,6 +41,10 @@ pub struct ServeOptions {
     pub faults: FaultPlan,
     /// The seed (queue ids, faults).
     pub seed: u64,
+    /// Write each client's session as a replayable scenario here.
+    pub record: Option<PathBuf>,
+    /// The knobs given on the command line (written into recorded scenarios).
+    pub server_overrides: toml::Table,
 }
 
 /// What `smtpsim proxy` runs.
@@ -75,6 +80,19 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         opts.faults.events.len()
     ));
     let transcript = Transcript::printing();
+    let recorder = opts.record.as_ref().map(|file| {
+        Arc::new(std::sync::Mutex::new(record::Recorder::new(
+            file,
+            &opts.profile,
+            opts.server_overrides.clone(),
+        )))
+    });
+    if let Some(recorder) = &recorder {
+        let recorder = recorder.clone();
+        transcript.set_tap(Box::new(move |e| {
+            recorder.lock().expect("recorder").observe(e)
+        }));
+    }
     let cfg = Arc::new(opts.server.clone());
     let faults = FaultState::new(opts.faults.clone(), Duration::MAX);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
@@ -111,6 +129,9 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         }
     }
     finish(sessions, &transcript).await;
+    if let Some(recorder) = recorder {
+        recorder.lock().expect("recorder").flush();
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("rfc821", "RFC 821's example sender: on a refused RCPT it sends RSET, then QUIT"),
     ("postfix-cached", "Postfix smtp with connection caching: EHLO, PIPELINING, RSET probe before each reused MAIL"),
     ("pipelining", "an ESMTP client that pipelines MAIL, RCPT and DATA when PIPELINING is offered"),
+    ("script", "replays the writes recorded from a real client by `smtpsim serve --record` ([[client.step]])"),
 ];
 
 /// The first command after the banner.
@@ -81,6 +82,8 @@ knobs! {
     extra {
         /// The messages to send, in queue order.
         pub message: Vec<crate::scenario::MessageSpec>,
+        /// For the `script` profile: the recorded writes to replay.
+        pub step: Vec<crate::scenario::StepSpec>,
     }
 }
 
@@ -125,6 +128,7 @@ impl ClientConfig {
                 timeout_rset: Dur::secs(20),
                 ..base
             },
+            "script" => ClientConfig { retries: 0, ..base },
             "pipelining" => ClientConfig {
                 greeting: Greeting::Ehlo,
                 fall_back_to_helo: true,

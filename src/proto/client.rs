@@ -682,3 +682,36 @@ fn status_of(reply: &Reply) -> Status {
         _ => Status::Deferred,
     }
 }
+
+/// What a client driver needs from a client session (the profile-driven [`ClientSession`] or
+/// a replayed [`ScriptSession`](super::script::ScriptSession)).
+pub trait ClientProtocol {
+    /// Bytes from the server.
+    fn handle_input(&mut self, now: Time, bytes: &[u8]);
+    /// The server closed or reset the connection.
+    fn handle_eof(&mut self, now: Time, why: &str);
+    /// `now` reached the time [`poll_timeout`](Self::poll_timeout) asked for.
+    fn handle_timeout(&mut self, now: Time);
+    /// The next event due at or before `now`.
+    fn poll_event(&mut self, now: Time) -> Option<ClientEvent>;
+    /// When the session next needs attention.
+    fn poll_timeout(&self) -> Option<Time>;
+}
+
+impl ClientProtocol for ClientSession {
+    fn handle_input(&mut self, now: Time, bytes: &[u8]) {
+        ClientSession::handle_input(self, now, bytes)
+    }
+    fn handle_eof(&mut self, now: Time, why: &str) {
+        ClientSession::handle_eof(self, now, why)
+    }
+    fn handle_timeout(&mut self, now: Time) {
+        ClientSession::handle_timeout(self, now)
+    }
+    fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
+        ClientSession::poll_event(self, now)
+    }
+    fn poll_timeout(&self) -> Option<Time> {
+        ClientSession::poll_timeout(self)
+    }
+}

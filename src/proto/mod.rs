@@ -15,6 +15,7 @@ pub mod data;
 pub mod interceptor;
 pub mod line;
 pub mod reply;
+pub mod script;
 pub mod server;
 
 pub use command::{Command, Path, Verb};

@@ -152,3 +152,36 @@ fn connect_failure(message: &Message, why: &str) -> Outcome {
         in_sync_gap: false,
     }
 }
+
+/// A replayed recording: one connection, the recorded writes, no retries.
+pub async fn run_script(
+    steps: Vec<crate::proto::script::ScriptStep>,
+    target: &'static str,
+    transcript: Transcript,
+    outcomes: Outcomes,
+    faults: Arc<FaultState>,
+) {
+    let stream = match net::sim_connect(target, SMTP_PORT).await {
+        Ok(s) => s,
+        Err(e) => {
+            transcript.record(
+                net::now(),
+                0,
+                "client",
+                target,
+                EventKind::ConnectFailed(e.to_string()),
+            );
+            return;
+        }
+    };
+    let conn = match (stream.local_addr(), stream.peer_addr()) {
+        (Ok(l), Ok(p)) => transcript.conn_for(l, p),
+        _ => transcript.new_conn(),
+    };
+    let stream = Recorded::new(stream, transcript.clone(), conn, "client", target)
+        .with_faults(&faults.transport(Writer::Client, net::now()));
+    let session = crate::proto::script::ScriptSession::new(steps, net::now());
+    for outcome in actor::client::drive(stream, session).await {
+        outcomes.lock().expect("outcomes").push((conn, outcome));
+    }
+}

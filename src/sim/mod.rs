@@ -147,8 +147,13 @@ pub fn run_with_plan(
         let messages = scenario.messages.clone();
         let target = if interceptor { "interceptor" } else { "server" };
         let (transcript, outcomes, faults) = (transcript.clone(), outcomes.clone(), faults.clone());
+        let script = scenario.script.clone();
         sim.client("client", async move {
-            client::run(cfg, messages, target, transcript, outcomes, faults).await;
+            if script.is_empty() {
+                client::run(cfg, messages, target, transcript, outcomes, faults).await;
+            } else {
+                client::run_script(script, target, transcript, outcomes, faults).await;
+            }
             Ok(())
         });
     }

@@ -1,0 +1,378 @@
+//! A scripted client: replays bytes recorded from a real client (`smtpsim serve --record`),
+//! each step after the same number of replies and the same pause as in the recording. It
+//! reads the script like a server would to know which messages it carries, and judges each
+//! one by the reply to its final '.'.
+
+use super::client::{ClientEvent, Message, Outcome, Stage, Status};
+use super::command::{Command, Verb};
+use super::reply::{Reply, ReplyParser};
+use super::Time;
+use std::collections::VecDeque;
+
+/// How long the script waits for the server after its last step before it hangs up.
+pub const LINGER: Time = Time::from_secs(10);
+/// How long the script waits for a reply it needs before it gives up on the server.
+pub const SILENCE_LIMIT: Time = Time::from_secs(300);
+
+/// One recorded write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptStep {
+    /// Replies the client had received before it wrote this.
+    pub after_replies: u32,
+    /// Pause after that reply (or after connecting) before writing.
+    pub delay: Time,
+    /// The bytes written.
+    pub bytes: Vec<u8>,
+}
+
+/// What a reply the script waits for answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    Other,
+    Mail(usize),
+    Rcpt(usize, String),
+    Data(usize),
+    Dot(usize),
+}
+
+/// The messages a script carries, and which reply answers what: read from the bytes the
+/// way a server would (MAIL, RCPT, DATA, content up to '.').
+#[derive(Debug, Default)]
+struct ScriptReader {
+    partial: Vec<u8>,
+    in_data: bool,
+    messages: Vec<Message>,
+    expects: VecDeque<Expect>,
+}
+
+impl ScriptReader {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.partial.extend_from_slice(bytes);
+        while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
+            let raw: Vec<u8> = self.partial.drain(..=pos).collect();
+            let line = raw
+                .strip_suffix(b"\r\n")
+                .or_else(|| raw.strip_suffix(b"\n"))
+                .unwrap_or(&raw)
+                .to_vec();
+            self.line(&line);
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        if self.in_data {
+            let current = self.messages.len() - 1;
+            if line == b"." {
+                self.in_data = false;
+                self.expects.push_back(Expect::Dot(current));
+            } else {
+                let content = line.strip_prefix(b".").unwrap_or(line);
+                let body = &mut self.messages[current].body;
+                body.extend_from_slice(content);
+                body.extend_from_slice(b"\r\n");
+            }
+            return;
+        }
+        let Some(command) = Command::parse(line) else {
+            self.expects.push_back(Expect::Other);
+            return;
+        };
+        let expect = match command.verb {
+            Verb::Mail => {
+                let from = command.path().map(|p| p.address).unwrap_or_default();
+                let id = self.messages.len();
+                self.messages.push(Message {
+                    id,
+                    from,
+                    to: Vec::new(),
+                    body: Vec::new(),
+                    at: Time::ZERO,
+                });
+                Expect::Mail(id)
+            }
+            Verb::Rcpt if !self.messages.is_empty() => {
+                let to = command.path().map(|p| p.address).unwrap_or_default();
+                let id = self.messages.len() - 1;
+                self.messages[id].to.push(to.clone());
+                Expect::Rcpt(id, to)
+            }
+            Verb::Data if !self.messages.is_empty() => {
+                self.in_data = true;
+                Expect::Data(self.messages.len() - 1)
+            }
+            _ => Expect::Other,
+        };
+        self.expects.push_back(expect);
+    }
+}
+
+/// The messages a script sends (for the oracle's ledger).
+pub fn script_messages(steps: &[ScriptStep]) -> Vec<Message> {
+    let mut reader = ScriptReader::default();
+    for step in steps {
+        reader.feed(&step.bytes);
+    }
+    reader.messages
+}
+
+/// One scripted connection.
+#[derive(Debug)]
+pub struct ScriptSession {
+    steps: VecDeque<ScriptStep>,
+    reader: ScriptReader,
+    parser: ReplyParser,
+    /// When each reply arrived (index: replies received so far - 1).
+    reply_times: Vec<Time>,
+    connected_at: Time,
+    outbox: VecDeque<(Time, ClientEvent)>,
+    wake_at: Option<Time>,
+    /// Per message: accepted recipients, refusals, decided.
+    progress: Vec<(Vec<String>, Vec<(String, Reply)>, bool)>,
+    closed: bool,
+}
+
+impl ScriptSession {
+    /// A session for a connection established at `now`.
+    pub fn new(steps: Vec<ScriptStep>, now: Time) -> Self {
+        let count = script_messages(&steps).len();
+        let mut session = ScriptSession {
+            steps: steps.into(),
+            reader: ScriptReader::default(),
+            parser: ReplyParser::new(),
+            reply_times: Vec::new(),
+            connected_at: now,
+            outbox: VecDeque::new(),
+            wake_at: None,
+            progress: vec![(Vec::new(), Vec::new(), false); count],
+            closed: false,
+        };
+        session.advance(now);
+        session
+    }
+
+    /// Bytes from the server.
+    pub fn handle_input(&mut self, now: Time, bytes: &[u8]) {
+        self.parser.push(bytes);
+        while let Some(parsed) = self.parser.next_reply() {
+            match parsed {
+                Ok(reply) => self.handle_reply(now, reply),
+                Err(e) => self
+                    .outbox
+                    .push_back((now, ClientEvent::Note(format!("unparseable reply: {e}")))),
+            }
+        }
+        self.advance(now);
+    }
+
+    /// The server closed the connection.
+    pub fn handle_eof(&mut self, now: Time, why: &str) {
+        if self.closed {
+            return;
+        }
+        // Messages whose '.' went out without a reply sit in RFC 1047's gap.
+        let pending: Vec<Expect> = self.reader.expects.drain(..).collect();
+        for expect in pending {
+            let (id, stage, gap) = match expect {
+                Expect::Dot(id) => (id, Stage::DataDone, true),
+                Expect::Data(id) | Expect::Mail(id) | Expect::Rcpt(id, _) => {
+                    (id, Stage::Mail, false)
+                }
+                Expect::Other => continue,
+            };
+            self.decide(
+                now,
+                id,
+                Status::Deferred,
+                stage,
+                None,
+                Some(format!("connection {why}")),
+                gap,
+            );
+        }
+        for id in 0..self.progress.len() {
+            self.decide(
+                now,
+                id,
+                Status::NotAttempted,
+                Stage::Mail,
+                None,
+                Some("the script never finished it".into()),
+                false,
+            );
+        }
+        self.close(now);
+    }
+
+    /// Call when `now` reaches [`poll_timeout`](Self::poll_timeout).
+    pub fn handle_timeout(&mut self, now: Time) {
+        if self.wake_at.is_some_and(|t| now >= t) {
+            self.wake_at = None;
+            let stalled = self
+                .steps
+                .front()
+                .is_some_and(|s| s.after_replies as usize > self.reply_times.len());
+            if self.steps.is_empty() || stalled {
+                let why = if stalled {
+                    "server silent; the script hangs up"
+                } else {
+                    "script done; hanging up"
+                };
+                self.outbox.push_back((now, ClientEvent::Note(why.into())));
+                self.handle_eof(now, "closed by the script");
+                return;
+            }
+            self.advance(now);
+        }
+    }
+
+    /// The next event due at or before `now`.
+    pub fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
+        let (at, _) = self.outbox.front()?;
+        if *at > now {
+            return None;
+        }
+        self.outbox.pop_front().map(|(_, e)| e)
+    }
+
+    /// When the session next needs attention.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if let Some((at, _)) = self.outbox.front() {
+            return Some(*at);
+        }
+        if self.closed {
+            None
+        } else {
+            self.wake_at
+        }
+    }
+
+    fn handle_reply(&mut self, now: Time, reply: Reply) {
+        self.reply_times.push(now);
+        match self.reader.expects.pop_front() {
+            Some(Expect::Mail(id)) if !reply.is_positive() => self.decide(
+                now,
+                id,
+                status_of(&reply),
+                Stage::Mail,
+                Some(reply),
+                None,
+                false,
+            ),
+            Some(Expect::Rcpt(id, to)) => {
+                if reply.is_positive() {
+                    self.progress[id].0.push(to);
+                } else {
+                    self.progress[id].1.push((to, reply));
+                }
+            }
+            Some(Expect::Data(id)) if reply.code != 354 => {
+                let stage = if self.progress[id].0.is_empty() {
+                    Stage::Rcpt
+                } else {
+                    Stage::DataInit
+                };
+                self.decide(now, id, status_of(&reply), stage, Some(reply), None, false)
+            }
+            Some(Expect::Dot(id)) => self.decide(
+                now,
+                id,
+                status_of(&reply),
+                Stage::DataDone,
+                Some(reply),
+                None,
+                false,
+            ),
+            _ => {}
+        }
+    }
+
+    /// Sends every step whose time has come; arms the timer for the next one.
+    fn advance(&mut self, now: Time) {
+        while let Some(step) = self.steps.front() {
+            let received = self.reply_times.len() as u32;
+            if step.after_replies > received {
+                self.wake_at = Some(now + SILENCE_LIMIT);
+                return;
+            }
+            let base = match step.after_replies {
+                0 => self.connected_at,
+                n => self.reply_times[n as usize - 1],
+            };
+            let due = base + step.delay;
+            if due > now {
+                self.wake_at = Some(due);
+                return;
+            }
+            let step = self.steps.pop_front().expect("checked");
+            self.reader.feed(&step.bytes);
+            self.outbox.push_back((now, ClientEvent::Send(step.bytes)));
+        }
+        if !self.closed {
+            self.wake_at = Some(now + LINGER);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &mut self,
+        now: Time,
+        id: usize,
+        status: Status,
+        stage: Stage,
+        reply: Option<Reply>,
+        reason: Option<String>,
+        gap: bool,
+    ) {
+        let Some(progress) = self.progress.get_mut(id) else {
+            return;
+        };
+        if progress.2 {
+            return;
+        }
+        progress.2 = true;
+        let outcome = Outcome {
+            id,
+            status,
+            stage,
+            reply,
+            reason,
+            refused: progress.1.clone(),
+            in_sync_gap: gap,
+        };
+        self.outbox.push_back((now, ClientEvent::Outcome(outcome)));
+    }
+
+    fn close(&mut self, now: Time) {
+        if !self.closed {
+            self.closed = true;
+            self.wake_at = None;
+            self.outbox.push_back((now, ClientEvent::Close));
+        }
+    }
+}
+
+fn status_of(reply: &Reply) -> Status {
+    match reply.class() {
+        2 => Status::Accepted,
+        5 => Status::Rejected,
+        _ => Status::Deferred,
+    }
+}
+
+impl super::client::ClientProtocol for ScriptSession {
+    fn handle_input(&mut self, now: Time, bytes: &[u8]) {
+        ScriptSession::handle_input(self, now, bytes)
+    }
+    fn handle_eof(&mut self, now: Time, why: &str) {
+        ScriptSession::handle_eof(self, now, why)
+    }
+    fn handle_timeout(&mut self, now: Time) {
+        ScriptSession::handle_timeout(self, now)
+    }
+    fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
+        ScriptSession::poll_event(self, now)
+    }
+    fn poll_timeout(&self) -> Option<Time> {
+        ScriptSession::poll_timeout(self)
+    }
+}
