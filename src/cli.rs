@@ -29,7 +29,11 @@ pub enum Command {
         /// Fault preset (none, lossy-network, flaky-server, chaos); default: the scenario's.
         #[arg(long)]
         faults: Option<String>,
-        /// Write the transcript here instead of stdout.
+        /// Output format: text (the transcript), json (JSON Lines), pcap (for Wireshark/tshark),
+        /// svg (a sequence diagram).
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::format::Format,
+        /// Write the output here instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,
     },
@@ -106,6 +110,9 @@ pub enum Command {
         /// Seed for queue ids and faults.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Transcript format on stdout: text or json (JSON Lines).
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::format::LiveFormat,
         /// Write each client session as a scenario (script client) to this file; later
         /// sessions go to FILE-2.toml, FILE-3.toml, ...
         #[arg(long)]
@@ -125,6 +132,9 @@ pub enum Command {
         /// Override a profile knob, e.g. --set keepalive_interval=2s.
         #[arg(long = "set", value_name = "KNOB=VALUE")]
         set: Vec<String>,
+        /// Transcript format on stdout: text or json (JSON Lines).
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::format::LiveFormat,
     },
     /// Measure the simulator. Without --jobs: wall time per simulated session and the
     /// virtual/wall ratio on one thread. With --jobs (repeatable): a sweep of the same seeds

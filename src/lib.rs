@@ -36,6 +36,7 @@ pub mod actor;
 pub mod bench;
 pub mod cli;
 pub mod fault;
+pub mod format;
 pub mod live;
 pub mod net;
 pub mod oracle;

@@ -21,8 +21,15 @@ fn main() -> ExitCode {
             scenario,
             seed,
             faults,
+            format,
             output,
-        } => run(&scenario, seed, faults.as_deref(), output.as_deref()),
+        } => run(
+            &scenario,
+            seed,
+            faults.as_deref(),
+            format,
+            output.as_deref(),
+        ),
         Command::Sweep {
             scenario,
             seeds,
@@ -63,22 +70,34 @@ fn main() -> ExitCode {
             maildir,
             faults,
             seed,
+            format,
             record,
-        } => serve(
-            listen,
-            profile,
-            &set,
-            maildir,
-            faults.as_deref(),
-            seed,
-            record,
-        ),
+        } => {
+            let json = format == smtpsim::format::LiveFormat::Json;
+            serve(
+                listen,
+                profile,
+                &set,
+                maildir,
+                faults.as_deref(),
+                seed,
+                record,
+                json,
+            )
+        }
         Command::Proxy {
             upstream,
             listen,
             profile,
             set,
-        } => proxy(listen, upstream, profile, &set),
+            format,
+        } => proxy(
+            listen,
+            upstream,
+            profile,
+            &set,
+            format == smtpsim::format::LiveFormat::Json,
+        ),
         Command::List => {
             for (kind, name, about) in smtpsim::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
@@ -113,6 +132,7 @@ fn run(
     path: &Path,
     seed: Option<u64>,
     faults: Option<&str>,
+    format: smtpsim::format::Format,
     output: Option<&Path>,
 ) -> Result<u8, String> {
     let scenario = load(path, faults)?;
@@ -131,12 +151,16 @@ fn run(
             return Ok(EXIT_VIOLATION);
         }
     };
-    let text =
-        smtpsim::sim::render_text(&result).replace("<scenario>", &path.display().to_string());
+    let bytes = smtpsim::format::render(format, &result, &path.display().to_string());
     match output {
-        Some(file) => std::fs::write(file, &text)
+        Some(file) => std::fs::write(file, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", file.display()))?,
-        None => print!("{text}"),
+        None if format == smtpsim::format::Format::Pcap && std::io::stdout().is_terminal() => {
+            return Err("a pcap is binary: give --output FILE or redirect stdout".into());
+        }
+        None => {
+            std::io::Write::write_all(&mut std::io::stdout(), &bytes).map_err(|e| e.to_string())?
+        }
     }
     if result.report.passed() {
         Ok(EXIT_OK)
@@ -407,6 +431,7 @@ fn serve(
     faults: Option<&str>,
     seed: u64,
     record: Option<std::path::PathBuf>,
+    json: bool,
 ) -> Result<u8, String> {
     let mut server = smtpsim::profile::ServerConfig::preset(&profile)?;
     let overrides = overrides_toml(set)?;
@@ -437,6 +462,7 @@ fn serve(
         seed,
         record,
         server_overrides,
+        json,
     };
     live_runtime()?
         .block_on(smtpsim::live::serve(opts, shutdown_signal()))
@@ -444,7 +470,13 @@ fn serve(
     Ok(EXIT_OK)
 }
 
-fn proxy(listen: String, upstream: String, profile: String, set: &[String]) -> Result<u8, String> {
+fn proxy(
+    listen: String,
+    upstream: String,
+    profile: String,
+    set: &[String],
+    json: bool,
+) -> Result<u8, String> {
     let mut interceptor = smtpsim::profile::InterceptorConfig::preset(&profile)?;
     let section: smtpsim::profile::interceptor::InterceptorSection =
         toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
@@ -454,6 +486,7 @@ fn proxy(listen: String, upstream: String, profile: String, set: &[String]) -> R
         upstream,
         profile,
         interceptor,
+        json,
     };
     live_runtime()?
         .block_on(smtpsim::live::proxy(opts, shutdown_signal()))

@@ -58,8 +58,11 @@ struct Inner {
     events: Vec<Event>,
     next_conn: u32,
     live_print: bool,
+    /// Print JSON Lines instead of text rows.
+    live_json: bool,
     /// Connection numbers by their (sorted) pair of endpoint addresses.
     conns: std::collections::BTreeMap<(String, String), u32>,
+    endpoints: std::collections::BTreeMap<u32, (String, String)>,
     tap: Option<Tap>,
 }
 
@@ -91,6 +94,13 @@ impl Transcript {
         t
     }
 
+    /// As [`printing`](Self::printing), one JSON object per event (the `--format json` schema).
+    pub fn printing_json() -> Self {
+        let t = Self::printing();
+        t.inner.lock().expect("transcript lock").live_json = true;
+        t
+    }
+
     /// A fresh connection number.
     pub fn new_conn(&self) -> u32 {
         let mut inner = self.inner.lock().expect("transcript lock");
@@ -103,10 +113,15 @@ impl Transcript {
         self.inner.lock().expect("transcript lock").tap = Some(tap);
     }
 
-    /// The number of the connection between two endpoints (the same from either end).
-    pub fn conn_for(&self, a: impl ToString, b: impl ToString) -> u32 {
-        let (a, b) = (a.to_string(), b.to_string());
-        let key = if a <= b { (a, b) } else { (b, a) };
+    /// The number of the connection from `initiator` to `acceptor` (the same number whichever
+    /// end asks first; each end passes the connecting side first).
+    pub fn conn_for(&self, initiator: impl ToString, acceptor: impl ToString) -> u32 {
+        let (a, b) = (initiator.to_string(), acceptor.to_string());
+        let key = if a <= b {
+            (a.clone(), b.clone())
+        } else {
+            (b.clone(), a.clone())
+        };
         let mut inner = self.inner.lock().expect("transcript lock");
         if let Some(n) = inner.conns.get(&key) {
             return *n;
@@ -114,7 +129,17 @@ impl Transcript {
         inner.next_conn += 1;
         let n = inner.next_conn;
         inner.conns.insert(key, n);
+        inner.endpoints.insert(n, (a, b));
         n
+    }
+
+    /// Every connection's (initiator, acceptor) addresses, by connection number.
+    pub fn endpoints(&self) -> std::collections::BTreeMap<u32, (String, String)> {
+        self.inner
+            .lock()
+            .expect("transcript lock")
+            .endpoints
+            .clone()
     }
 
     /// Appends an event.
@@ -133,7 +158,11 @@ impl Transcript {
         if inner.live_print {
             // Live, only our side records: what the peer sent shows as what we received.
             let mut text = String::new();
-            render_event_with(&mut text, &event, true);
+            if inner.live_json {
+                text = crate::format::json::event_line(&event) + "\n";
+            } else {
+                render_event_with(&mut text, &event, true);
+            }
             print!("{text}");
             // A live log is printed, not kept: memory stays flat however long it runs.
             return;

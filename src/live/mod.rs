@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub record: Option<PathBuf>,
     /// The knobs given on the command line (written into recorded scenarios).
     pub server_overrides: toml::Table,
+    /// Print the transcript as JSON Lines.
+    pub json: bool,
 }
 
 /// What `smtpsim proxy` runs.
@@ -58,6 +60,8 @@ pub struct ProxyOptions {
     pub profile: String,
     /// Interceptor knobs.
     pub interceptor: InterceptorConfig,
+    /// Print the transcript as JSON Lines.
+    pub json: bool,
 }
 
 fn announce(line: &str) {
@@ -79,7 +83,11 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         opts.seed,
         opts.faults.events.len()
     ));
-    let transcript = Transcript::printing();
+    let transcript = if opts.json {
+        Transcript::printing_json()
+    } else {
+        Transcript::printing()
+    };
     let recorder = opts.record.as_ref().map(|file| {
         Arc::new(std::sync::Mutex::new(record::Recorder::new(
             file,
@@ -114,7 +122,7 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
                     }
                 };
                 accepted += 1;
-                let conn = transcript.conn_for(local, peer);
+                let conn = transcript.conn_for(peer, local);
                 transcript.record(net::now(), conn, "client", "server", EventKind::Connect);
                 let stream = Recorded::new(stream, transcript.clone(), conn, "server", "client")
                     .with_faults(&faults.transport(Writer::Server, net::now()));
@@ -143,7 +151,11 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
         "# smtpsim proxy: listening on {local} · upstream {} · profile {}",
         opts.upstream, opts.profile
     ));
-    let transcript = Transcript::printing();
+    let transcript = if opts.json {
+        Transcript::printing_json()
+    } else {
+        Transcript::printing()
+    };
     let cfg = Arc::new(opts.interceptor.clone());
     let mut sessions = JoinSet::new();
     tokio::pin!(shutdown);
@@ -152,7 +164,7 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
             _ = &mut shutdown => break,
             conn = listener.accept() => {
                 let Ok((downstream, peer)) = conn else { continue };
-                let conn = transcript.conn_for(local, peer);
+                let conn = transcript.conn_for(peer, local);
                 transcript.record(net::now(), conn, "client", "interceptor", EventKind::Connect);
                 let client_side = Recorded::new(downstream, transcript.clone(), conn, "interceptor", "client");
                 let (cfg, transcript, upstream) = (cfg.clone(), transcript.clone(), opts.upstream.clone());

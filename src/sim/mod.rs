@@ -50,6 +50,8 @@ pub struct RunResult {
     pub header: Vec<String>,
     /// The fault plan that ran.
     pub plan: FaultPlan,
+    /// Each connection's (initiator, acceptor) simulated addresses.
+    pub endpoints: std::collections::BTreeMap<u32, (String, String)>,
 }
 
 /// A run that could not complete.
@@ -236,6 +238,7 @@ pub fn run_with_plan(
     drop(sim);
 
     let events = transcript.events();
+    let endpoints = transcript.endpoints();
     let outcomes: Vec<(u32, Outcome)> = outcomes.lock().expect("outcomes").clone();
     let deliveries = deliveries.lock().expect("deliveries").clone();
     let notes_by_conn = interceptor_notes_by_conn(&events);
@@ -280,6 +283,7 @@ pub fn run_with_plan(
         elapsed,
         header,
         plan,
+        endpoints,
     })
 }
 
@@ -420,7 +424,7 @@ fn add_server(
                 let (stream, peer) = listener.accept().await?;
                 let n = accepted.fetch_add(1, Ordering::SeqCst) + 1;
                 let peer_role = role_of_peer(&peer);
-                let conn = transcript.conn_for(stream.local_addr()?, peer);
+                let conn = transcript.conn_for(peer, stream.local_addr()?);
                 transcript.record(net::now(), conn, peer_role, "server", EventKind::Connect);
                 let stream = Recorded::new(stream, transcript.clone(), conn, "server", peer_role)
                     .with_faults(&faults.transport(Writer::Server, net::now()));
@@ -465,7 +469,7 @@ fn add_interceptor(
             let listener = net::sim_listen(SMTP_PORT).await?;
             loop {
                 let (downstream, peer) = listener.accept().await?;
-                let conn = transcript.conn_for(downstream.local_addr()?, peer);
+                let conn = transcript.conn_for(peer, downstream.local_addr()?);
                 transcript.record(
                     net::now(),
                     conn,

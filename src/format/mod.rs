@@ -1,0 +1,40 @@
+//! Output formats of a run besides the text transcript: JSON Lines for tools, pcap for
+//! Wireshark/tshark, and an SVG sequence diagram for people.
+
+pub mod json;
+pub mod pcap;
+pub mod svg;
+
+/// What `smtpsim run --format` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The fixed-column transcript with verdicts (the snapshot format).
+    Text,
+    /// One JSON object per line: the run, every event, every message, the verdict.
+    Json,
+    /// A pcap capture of every leg, with TCP handshakes, sequence numbers, FIN and RST.
+    Pcap,
+    /// A sequence diagram (SVG), one lifeline per actor.
+    Svg,
+}
+
+/// What the live modes print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LiveFormat {
+    /// Text rows, as the simulation's transcript.
+    Text,
+    /// JSON Lines, one event per line.
+    Json,
+}
+
+/// Renders a run in `format`.
+pub fn render(format: Format, result: &crate::sim::RunResult, scenario_file: &str) -> Vec<u8> {
+    match format {
+        Format::Text => crate::sim::render_text(result)
+            .replace("<scenario>", scenario_file)
+            .into_bytes(),
+        Format::Json => json::render(result, scenario_file).into_bytes(),
+        Format::Pcap => pcap::render(&result.events, &result.endpoints),
+        Format::Svg => svg::render(result).into_bytes(),
+    }
+}

@@ -1,0 +1,341 @@
+//! A sequence diagram of a run as a self-contained SVG: one lifeline per actor, time running
+//! down, an arrow per write (commands, replies, content), interceptor decisions and server
+//! deliveries as notes on their lifeline, injected faults as red bands, and long silences
+//! (the 10 s scan) drawn as a marked break rather than to scale. Verdicts at the bottom.
+
+use crate::oracle::Verdict;
+use crate::sim::RunResult;
+use crate::transcript::{format_time, EventKind};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+const ROW: i64 = 20;
+const TIME_X: i64 = 70;
+const FIRST_LANE: i64 = 190;
+const LANE_GAP: i64 = 380;
+const LABEL_CHARS: usize = 46;
+/// Silences longer than this are drawn as a break.
+const BREAK_AFTER: Duration = Duration::from_millis(1500);
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max - 1).collect::<String>())
+    }
+}
+
+fn color(role: &str) -> &'static str {
+    match role {
+        "client" => "#1f5fbf",
+        "interceptor" => "#c05a00",
+        "server" => "#2b7a2b",
+        _ => "#555555",
+    }
+}
+
+fn verdict_color(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Delivered
+        | Verdict::Bounced
+        | Verdict::Deferred
+        | Verdict::DeliveredUnconfirmed
+        | Verdict::NotSent => "#2b7a2b",
+        Verdict::DuplicatedRfc1047 => "#b08000",
+        _ => "#c0392b",
+    }
+}
+
+/// The diagram.
+pub fn render(result: &RunResult) -> String {
+    let mut actors: Vec<&str> = Vec::new();
+    for role in ["client", "interceptor", "server"] {
+        if result.events.iter().any(|e| e.from == role || e.to == role) {
+            actors.push(role);
+        }
+    }
+    let lane = |role: &str| {
+        actors
+            .iter()
+            .position(|a| *a == role)
+            .map(|i| FIRST_LANE + LANE_GAP * i as i64)
+    };
+    let width = FIRST_LANE + LANE_GAP * (actors.len().max(1) as i64 - 1) + 200;
+    let mut body = String::new();
+    let mut y: i64 = 110;
+    let mut last_at: Option<Duration> = None;
+    for e in &result.events {
+        if matches!(e.kind, EventKind::Received(_)) {
+            continue;
+        }
+        if let Some(prev) = last_at {
+            if e.at.saturating_sub(prev) > BREAK_AFTER {
+                let gap = e.at - prev;
+                y += 8;
+                let _ = write!(
+                    body,
+                    r##"<rect x="20" y="{}" width="{}" height="22" fill="#f3f3f3"/>"##,
+                    y - 14,
+                    width - 40
+                );
+                for a in &actors {
+                    let x = lane(a).unwrap_or(0);
+                    let _ = write!(
+                        body,
+                        r##"<path d="M{} {} l8 -5 l-16 -5 l8 -5" stroke="#888" fill="none"/>"##,
+                        x,
+                        y + 6
+                    );
+                }
+                let _ = write!(
+                    body,
+                    r##"<text x="{}" y="{}" class="gap">⋯ {:.1} s later ⋯</text>"##,
+                    FIRST_LANE + LANE_GAP / 2,
+                    y + 1,
+                    gap.as_secs_f64()
+                );
+                y += ROW + 6;
+            }
+        }
+        last_at = Some(e.at);
+        let time = format_time(e.at);
+        let from_x = lane(&e.from);
+        let to_x = lane(&e.to);
+        match &e.kind {
+            EventKind::Data(bytes) => {
+                let (Some(fx), Some(tx)) = (from_x, to_x) else {
+                    continue;
+                };
+                let rows = crate::transcript::wire_rows(bytes);
+                let mut label = clip(rows.first().map(String::as_str).unwrap_or(""), LABEL_CHARS);
+                if rows.len() > 1 {
+                    let _ = write!(label, "  (+{} lines)", rows.len() - 1);
+                }
+                arrow(&mut body, y, fx, tx, color(&e.from), &label, false);
+                time_label(&mut body, y, &time);
+                y += ROW;
+            }
+            EventKind::Connect | EventKind::Close | EventKind::ConnectFailed(_) => {
+                let (Some(fx), Some(tx)) = (from_x, to_x) else {
+                    continue;
+                };
+                let label = match &e.kind {
+                    EventKind::Connect => "connect".to_string(),
+                    EventKind::Close => "close (FIN)".to_string(),
+                    EventKind::ConnectFailed(why) => format!("connect failed: {why}"),
+                    _ => unreachable!(),
+                };
+                arrow(&mut body, y, fx, tx, "#777777", &label, true);
+                time_label(&mut body, y, &time);
+                y += ROW;
+            }
+            EventKind::Reset(why) | EventKind::Note(why) => {
+                let is_fault = e.from == "network"
+                    || why.starts_with("fault:")
+                    || matches!(e.kind, EventKind::Reset(_));
+                let x = from_x.unwrap_or(width / 2);
+                if e.from == "network" || from_x.is_none() {
+                    let _ = write!(
+                        body,
+                        r##"<rect x="{}" y="{}" width="{}" height="16" fill="#fde2e2"/>"##,
+                        FIRST_LANE - 60,
+                        y - 12,
+                        width - FIRST_LANE - 80
+                    );
+                    let _ = write!(
+                        body,
+                        r##"<text x="{}" y="{}" class="fault">⚡ {}</text>"##,
+                        width / 2,
+                        y,
+                        esc(&clip(why, 90))
+                    );
+                } else {
+                    let left =
+                        lane(&e.from) == actors.last().and_then(|a| lane(a)) && actors.len() > 1;
+                    note(
+                        &mut body,
+                        y,
+                        x,
+                        why,
+                        if is_fault { "#c0392b" } else { color(&e.from) },
+                        is_fault,
+                        left,
+                    );
+                }
+                time_label(&mut body, y, &time);
+                y += ROW;
+            }
+            EventKind::Delivered {
+                queue_id,
+                rcpt_to,
+                size,
+                ..
+            } => {
+                let x = from_x.unwrap_or(width / 2);
+                let text = format!(
+                    "delivered {queue_id} to {} ({size} bytes)",
+                    rcpt_to.join(", ")
+                );
+                let left = lane(&e.from) == actors.last().and_then(|a| lane(a)) && actors.len() > 1;
+                note(&mut body, y, x, &text, "#2b7a2b", false, left);
+                time_label(&mut body, y, &time);
+                y += ROW;
+            }
+            EventKind::Received(_) => {}
+        }
+    }
+    let lifelines_end = y;
+    y += 20;
+    let mut footer = String::new();
+    for m in &result.report.messages {
+        let _ = write!(
+            footer,
+            r##"<text x="30" y="{y}" class="verdict" fill="{}">message {}: {} · {}</text>"##,
+            verdict_color(m.verdict),
+            m.id + 1,
+            esc(m.verdict.name()),
+            esc(&clip(&m.client, 110))
+        );
+        y += ROW;
+        let _ = write!(
+            footer,
+            r##"<text x="48" y="{y}" class="small">server: {}</text>"##,
+            esc(&clip(&m.server, 120))
+        );
+        y += ROW;
+    }
+    let (status, status_color) = if result.report.passed() {
+        ("invariants: all held".to_string(), "#2b7a2b")
+    } else {
+        let names: Vec<&str> = result
+            .report
+            .violations
+            .iter()
+            .map(|v| v.invariant)
+            .collect();
+        (format!("VIOLATION: {}", names.join(", ")), "#c0392b")
+    };
+    let _ = write!(
+        footer,
+        r##"<text x="30" y="{y}" class="verdict" fill="{status_color}">{}</text>"##,
+        esc(&status)
+    );
+    y += 30;
+
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y}" viewBox="0 0 {width} {y}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="12">"##
+    );
+    svg.push_str(
+        r##"<style>.title{font-size:16px;font-weight:bold}.sub{fill:#555}.actor{font-size:14px;font-weight:bold;text-anchor:middle}.label{fill:#222}.time{fill:#888;text-anchor:end}.gap{fill:#666;text-anchor:middle;font-style:italic}.fault{fill:#c0392b;text-anchor:middle}.verdict{font-weight:bold}.small{fill:#444}.note{font-style:italic}</style>"##,
+    );
+    let _ = write!(
+        svg,
+        r##"<rect width="{width}" height="{y}" fill="white"/>"##
+    );
+    let _ = write!(
+        svg,
+        r##"<text x="20" y="26" class="title">{} · seed {}</text>"##,
+        esc(&result.scenario),
+        result.seed
+    );
+    if let Some(about) = result.header.iter().find_map(|h| h.strip_prefix("about: ")) {
+        let _ = write!(
+            svg,
+            r##"<text x="20" y="46" class="sub">{}</text>"##,
+            esc(&clip(about, (width as usize - 40) / 7))
+        );
+    }
+    for a in &actors {
+        let x = lane(a).unwrap_or(0);
+        let _ = write!(
+            svg,
+            r##"<rect x="{}" y="62" width="120" height="26" rx="4" fill="{}"/>"##,
+            x - 60,
+            color(a)
+        );
+        let _ = write!(
+            svg,
+            r##"<text x="{x}" y="80" class="actor" fill="white">{a}</text>"##
+        );
+        let _ = write!(
+            svg,
+            r##"<line x1="{x}" y1="88" x2="{x}" y2="{lifelines_end}" stroke="#bbb" stroke-dasharray="4 3"/>"##
+        );
+    }
+    svg.push_str(&body);
+    svg.push_str(&footer);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn time_label(out: &mut String, y: i64, time: &str) {
+    let _ = write!(
+        out,
+        r##"<text x="{TIME_X}" y="{y}" class="time">{}</text>"##,
+        esc(time.trim())
+    );
+}
+
+fn arrow(
+    out: &mut String,
+    y: i64,
+    from_x: i64,
+    to_x: i64,
+    stroke: &str,
+    label: &str,
+    dashed: bool,
+) {
+    let dir = if to_x >= from_x { 1 } else { -1 };
+    let tip = to_x - dir * 2;
+    let dash = if dashed {
+        r#" stroke-dasharray="5 3""#
+    } else {
+        ""
+    };
+    let _ = write!(
+        out,
+        r##"<line x1="{from_x}" y1="{y}" x2="{tip}" y2="{y}" stroke="{stroke}" stroke-width="1.4"{dash}/>"##
+    );
+    let _ = write!(
+        out,
+        r##"<path d="M{tip} {y} l{} -4 l0 8 z" fill="{stroke}"/>"##,
+        -dir * 8
+    );
+    let text_x = from_x.min(to_x) + 10;
+    let _ = write!(
+        out,
+        r##"<text x="{text_x}" y="{}" class="label" fill="{stroke}">{}</text>"##,
+        y - 4,
+        esc(label)
+    );
+}
+
+/// A note box beside lifeline `x`: to its right, or to its left for the rightmost lifeline.
+#[allow(clippy::too_many_arguments)]
+fn note(out: &mut String, y: i64, x: i64, text: &str, stroke: &str, bold: bool, left: bool) {
+    let text = clip(text, 70);
+    let w = (text.chars().count() as i64) * 7 + 14;
+    let box_x = if left { x - 6 - w } else { x + 6 };
+    let weight = if bold { r#" font-weight="bold""# } else { "" };
+    let _ = write!(
+        out,
+        r##"<rect x="{box_x}" y="{}" width="{w}" height="16" rx="3" fill="#fffbe6" stroke="{stroke}" stroke-width="0.8"/>"##,
+        y - 12
+    );
+    let _ = write!(
+        out,
+        r##"<text x="{}" y="{}" class="note" fill="{stroke}"{weight}>{}</text>"##,
+        box_x + 7,
+        y,
+        esc(&text)
+    );
+}

@@ -1,0 +1,223 @@
+//! The machine and human formats: JSON Lines (schema and snapshots), pcap (decoded by the
+//! real tshark), SVG (snapshots, and the diagram the README shows).
+
+use smtpsim::format::{self, Format};
+use smtpsim::scenario::Scenario;
+use smtpsim::transcript::EventKind;
+use std::process::Command;
+
+fn run(name: &str) -> smtpsim::sim::RunResult {
+    let path = format!("{}/sims/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let scenario = Scenario::load(path.as_ref()).expect("valid scenario");
+    smtpsim::sim::run(&scenario, scenario.seeds[0]).expect("runs")
+}
+
+fn render(format: Format, name: &str) -> String {
+    String::from_utf8(format::render(
+        format,
+        &run(name),
+        &format!("sims/{name}.toml"),
+    ))
+    .expect("utf-8")
+}
+
+macro_rules! snapshot {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({
+            snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"),
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!($name, $text);
+        });
+    };
+}
+
+#[test]
+fn json_follows_the_schema() {
+    let result = run("symantec-rset");
+    let text = String::from_utf8(format::render(
+        Format::Json,
+        &result,
+        "sims/symantec-rset.toml",
+    ))
+    .unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines[0]["type"], "run");
+    assert_eq!(lines[0]["seed"], 0);
+    let events: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "event").collect();
+    assert_eq!(events.len(), result.events.len());
+    for (json, event) in events.iter().zip(&result.events) {
+        assert_eq!(json["t_us"].as_u64().unwrap() as u128, event.at.as_micros());
+        assert_eq!(json["from"], event.from.as_str());
+        if let EventKind::Data(bytes) = &event.kind {
+            let hex = json["hex"].as_str().unwrap();
+            let decoded: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            assert_eq!(&decoded, bytes, "hex carries the exact bytes");
+        }
+    }
+    // Field order is fixed: "type" first, then as documented.
+    assert!(text.lines().all(|l| l.starts_with("{\"type\":")));
+    assert_eq!(lines.iter().filter(|l| l["type"] == "message").count(), 1);
+    assert_eq!(lines.last().unwrap()["type"], "verdict");
+    assert_eq!(lines.last().unwrap()["passed"], true);
+}
+
+#[test]
+fn json_snapshots() {
+    snapshot!("json@symantec-rset", render(Format::Json, "symantec-rset"));
+    snapshot!(
+        "json@bare-helo-postfix",
+        render(Format::Json, "bare-helo-postfix")
+    );
+}
+
+#[test]
+fn svg_snapshots() {
+    snapshot!("svg@symantec-rset", render(Format::Svg, "symantec-rset"));
+    snapshot!("svg@rfc821-abort", render(Format::Svg, "rfc821-abort"));
+}
+
+#[test]
+fn the_readme_diagram_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots/symantec-rset.svg");
+    let committed = std::fs::read_to_string(path).expect("snapshots/symantec-rset.svg exists");
+    assert_eq!(
+        committed,
+        render(Format::Svg, "symantec-rset"),
+        "regenerate: cargo run --release -- run sims/symantec-rset.toml --format svg --output snapshots/symantec-rset.svg"
+    );
+}
+
+#[test]
+fn the_svg_shows_the_scan_as_a_break_and_the_verdict() {
+    let svg = render(Format::Svg, "symantec-rset");
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(
+        svg.contains("⋯ 10.0 s later ⋯"),
+        "the 10 s scan is a marked break"
+    );
+    assert!(svg.contains("354 Please start mail input."));
+    assert!(svg.contains("invariants: all held"));
+    assert_eq!(svg.matches("<svg").count(), 1);
+}
+
+/// Commands and final reply codes per connection, as tshark's SMTP dissector reports them.
+fn tshark_tokens(pcap: &[u8]) -> Option<Vec<Vec<String>>> {
+    let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(tshark) = tshark else {
+        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false") {
+            panic!("tshark is not installed; .ci/run installs it");
+        }
+        eprintln!("skipping: tshark not installed (CI installs it)");
+        return None;
+    };
+    let file = std::env::temp_dir().join(format!("smtpsim-{}.pcap", std::process::id()));
+    std::fs::write(&file, pcap).unwrap();
+    let out = Command::new(tshark)
+        .args([
+            "-r",
+            file.to_str().unwrap(),
+            "-Y",
+            "smtp",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "smtp.req.command",
+            "-e",
+            "smtp.response.code",
+        ])
+        .output()
+        .expect("tshark runs");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut streams: Vec<Vec<String>> = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut fields = line.split('\t');
+        let stream: usize = fields.next().unwrap().parse().unwrap();
+        while streams.len() <= stream {
+            streams.push(Vec::new());
+        }
+        for field in fields {
+            streams[stream].extend(
+                field
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
+            );
+        }
+    }
+    Some(streams)
+}
+
+/// The same tokens from the transcript: per connection, command verbs outside message
+/// content, and the code of each reply's last line.
+fn transcript_tokens(result: &smtpsim::sim::RunResult) -> Vec<Vec<String>> {
+    let mut conns: Vec<u32> = Vec::new();
+    let mut tokens: Vec<Vec<String>> = Vec::new();
+    let mut in_data: Vec<bool> = Vec::new();
+    for e in &result.events {
+        let index = match conns.iter().position(|c| *c == e.conn) {
+            Some(i) => i,
+            None if matches!(e.kind, EventKind::Connect) => {
+                conns.push(e.conn);
+                tokens.push(Vec::new());
+                in_data.push(false);
+                conns.len() - 1
+            }
+            None => continue,
+        };
+        let EventKind::Data(bytes) = &e.kind else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(bytes)
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+        {
+            let is_reply = line.len() >= 3 && line.as_bytes()[..3].iter().all(u8::is_ascii_digit);
+            if is_reply {
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    tokens[index].push(line[..3].to_string());
+                    if &line[..3] == "354" {
+                        in_data[index] = true;
+                    }
+                }
+            } else if in_data[index] {
+                if line == "." {
+                    in_data[index] = false;
+                }
+            } else {
+                tokens[index].push(line.split(' ').next().unwrap().to_string());
+            }
+        }
+    }
+    tokens
+}
+
+#[test]
+fn tshark_decodes_the_pcap_like_the_transcript() {
+    for name in ["symantec-rset", "passthrough-baseline"] {
+        let result = run(name);
+        let pcap = format::render(Format::Pcap, &result, "x");
+        let Some(decoded) = tshark_tokens(&pcap) else {
+            return;
+        };
+        let expected = transcript_tokens(&result);
+        assert_eq!(decoded, expected, "{name}");
+        assert!(expected[1].contains(&"RSET".to_string()) || name != "symantec-rset");
+    }
+}
