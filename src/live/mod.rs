@@ -64,7 +64,13 @@ pub struct ProxyOptions {
     pub json: bool,
 }
 
-fn announce(line: &str) {
+/// The "listening on" line: first on stdout in text mode; on stderr in JSON mode, so that
+/// stdout stays pure JSON Lines.
+fn announce(line: &str, json: bool) {
+    if json {
+        eprintln!("{line}");
+        return;
+    }
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -82,7 +88,7 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         opts.maildir.as_ref().map_or("none".to_string(), |p| p.display().to_string()),
         opts.seed,
         opts.faults.events.len()
-    ));
+    ), opts.json);
     let transcript = if opts.json {
         Transcript::printing_json()
     } else {
@@ -147,10 +153,13 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
 pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     let listener = net::live_listen(&opts.listen).await?;
     let local = listener.local_addr()?;
-    announce(&format!(
-        "# smtpsim proxy: listening on {local} · upstream {} · profile {}",
-        opts.upstream, opts.profile
-    ));
+    announce(
+        &format!(
+            "# smtpsim proxy: listening on {local} · upstream {} · profile {}",
+            opts.upstream, opts.profile
+        ),
+        opts.json,
+    );
     let transcript = if opts.json {
         Transcript::printing_json()
     } else {
