@@ -125,6 +125,12 @@ knobs! {
         pub reply_vrfy_syntax: String,
         /// STARTTLS (no TLS in a simulation).
         pub reply_starttls: String,
+        /// ETRN without a domain (empty: ETRN is an unknown command).
+        pub reply_etrn_syntax: String,
+        /// ETRN for a domain (no fast flush service configured).
+        pub reply_etrn_unavailable: String,
+        /// ETRN inside a mail transaction.
+        pub reply_etrn_in_transaction: String,
         /// AUTH (no SASL configured).
         pub reply_auth: String,
         /// Unknown command.
@@ -237,8 +243,11 @@ fn postfix() -> ServerConfig {
         reply_noop: s("250 2.0.0 Ok"),
         reply_quit: s("221 2.0.0 Bye"),
         reply_vrfy: s("252 2.0.0 {addr}"),
-        reply_vrfy_syntax: s("501 5.5.4 Syntax: VRFY address"),
+        reply_vrfy_syntax: s("501 5.5.4 Syntax: VRFY address [SMTPUTF8]"),
         reply_starttls: s("454 4.7.0 TLS not available due to local problem"),
+        reply_etrn_syntax: s("500 Syntax: ETRN domain"),
+        reply_etrn_unavailable: s("459 <{addr}>: service unavailable"),
+        reply_etrn_in_transaction: s("503 Error: MAIL transaction in progress"),
         reply_auth: s("503 5.5.1 Error: authentication not enabled"),
         reply_unknown: s("500 5.5.2 Error: command not recognized"),
         reply_bad_syntax: s("500 5.5.2 Error: bad syntax"),
@@ -303,6 +312,9 @@ fn exchange() -> ServerConfig {
         reply_vrfy: s("252 2.1.5 Cannot VRFY user, but will take message for <{addr}>"),
         reply_vrfy_syntax: s("501 5.5.4 Unrecognized parameter"),
         reply_starttls: s("454 4.7.0 TLS not available due to temporary reason"),
+        reply_etrn_syntax: String::new(),
+        reply_etrn_unavailable: String::new(),
+        reply_etrn_in_transaction: String::new(),
         reply_auth: s("504 5.7.4 Unrecognized authentication type"),
         reply_unknown: s("500 5.3.3 Unrecognized command"),
         reply_bad_syntax: s("500 5.3.3 Unrecognized command"),
@@ -361,6 +373,9 @@ fn rfc821() -> ServerConfig {
         reply_vrfy: s("250 <{addr}>"),
         reply_vrfy_syntax: s("501 Syntax error in parameters or arguments"),
         reply_starttls: s("500 Syntax error, command unrecognized"),
+        reply_etrn_syntax: String::new(),
+        reply_etrn_unavailable: String::new(),
+        reply_etrn_in_transaction: String::new(),
         reply_auth: s("500 Syntax error, command unrecognized"),
         reply_unknown: s("500 Syntax error, command unrecognized"),
         reply_bad_syntax: s("500 Syntax error, command unrecognized"),

@@ -453,6 +453,22 @@ impl ServerSession {
                 self.reply(now, &cfg.reply_starttls, &[]);
                 false
             }
+            Verb::Etrn if !cfg.reply_etrn_syntax.is_empty() => {
+                let domain = command.args.split_whitespace().next().unwrap_or("");
+                let text = if self.txn.is_some() {
+                    &cfg.reply_etrn_in_transaction
+                } else if domain.is_empty() {
+                    &cfg.reply_etrn_syntax
+                } else {
+                    &cfg.reply_etrn_unavailable
+                };
+                self.reply(
+                    now,
+                    text,
+                    &[("addr", domain.trim_start_matches(['@', '#']))],
+                );
+                false
+            }
             Verb::Auth if !cfg.ehlo_keywords.is_empty() => {
                 self.reply(now, &cfg.reply_auth, &[]);
                 false
