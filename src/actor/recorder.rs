@@ -72,6 +72,11 @@ impl<S> Recorded<S> {
         self
     }
 
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
     /// The connection number.
     pub fn conn(&self) -> u32 {
         self.conn

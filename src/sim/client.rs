@@ -185,3 +185,35 @@ pub async fn run_script(
         outcomes.lock().expect("outcomes").push((conn, outcome));
     }
 }
+
+/// A caller-supplied client (a third-party library) on one connection.
+pub async fn run_custom(
+    custom: super::CustomClient,
+    target: &'static str,
+    transcript: Transcript,
+    outcomes: Outcomes,
+    faults: Arc<FaultState>,
+) {
+    let stream = match net::sim_connect(target, SMTP_PORT).await {
+        Ok(s) => s,
+        Err(e) => {
+            transcript.record(
+                net::now(),
+                0,
+                "client",
+                target,
+                EventKind::ConnectFailed(e.to_string()),
+            );
+            return;
+        }
+    };
+    let conn = match (stream.local_addr(), stream.peer_addr()) {
+        (Ok(l), Ok(p)) => transcript.conn_for(l, p),
+        _ => transcript.new_conn(),
+    };
+    let stream = Recorded::new(stream, transcript.clone(), conn, "client", target)
+        .with_faults(&faults.transport(Writer::Client, net::now()));
+    for outcome in custom(stream).await {
+        outcomes.lock().expect("outcomes").push((conn, outcome));
+    }
+}

@@ -20,6 +20,8 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
@@ -86,11 +88,36 @@ pub fn plan_for(scenario: &Scenario, seed: u64) -> FaultPlan {
 /// The RNG stream for fault plans, apart from the stream for everything else.
 const FAULT_STREAM: u64 = 1;
 
+/// A client supplied by the caller (a third-party SMTP library, say): it gets the connection
+/// to the first hop, already wrapped so that its bytes land in the transcript, and returns an
+/// outcome per scenario message (by id) for the oracle.
+pub type CustomClient =
+    Box<dyn FnOnce(Recorded<net::SimStream>) -> Pin<Box<dyn Future<Output = Vec<Outcome>>>>>;
+
+/// Runs `scenario` with `seed` (and the seed's fault plan), with `client` in place of the
+/// scenario's client profile.
+pub fn run_custom(
+    scenario: &Scenario,
+    seed: u64,
+    client: CustomClient,
+) -> Result<RunResult, SimError> {
+    run_inner(scenario, seed, plan_for(scenario, seed), Some(client))
+}
+
 /// Runs `scenario` with `seed` and exactly this fault plan (what `shrink` replays).
 pub fn run_with_plan(
     scenario: &Scenario,
     seed: u64,
     plan: FaultPlan,
+) -> Result<RunResult, SimError> {
+    run_inner(scenario, seed, plan, None)
+}
+
+fn run_inner(
+    scenario: &Scenario,
+    seed: u64,
+    plan: FaultPlan,
+    custom: Option<CustomClient>,
 ) -> Result<RunResult, SimError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let queue_salt = rng.next_u64();
@@ -151,7 +178,9 @@ pub fn run_with_plan(
         let (transcript, outcomes, faults) = (transcript.clone(), outcomes.clone(), faults.clone());
         let script = scenario.script.clone();
         sim.client("client", async move {
-            if script.is_empty() {
+            if let Some(custom) = custom {
+                client::run_custom(custom, target, transcript, outcomes, faults).await;
+            } else if script.is_empty() {
                 client::run(cfg, messages, target, transcript, outcomes, faults).await;
             } else {
                 client::run_script(script, target, transcript, outcomes, faults).await;

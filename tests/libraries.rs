@@ -1,0 +1,228 @@
+//! Real client libraries inside the simulation: lettre (`AsyncSmtpConnection::
+//! connect_with_transport`) and mail-send (`SmtpClient { stream, timeout }`) drive a simulated
+//! connection through each interceptor. What each library told its caller is turned into the
+//! client's view for the oracle, and the oracle's verdict must agree with it.
+
+use smtpsim::actor::Recorded;
+use smtpsim::net::SimStream;
+use smtpsim::oracle::Verdict;
+use smtpsim::proto::client::{Outcome, Stage, Status};
+use smtpsim::proto::Reply;
+use smtpsim::scenario::Scenario;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+const INTERCEPTORS: [&str; 4] = [
+    "passthrough",
+    "symantec-telnet",
+    "symantec-rset",
+    "pix-mailguard",
+];
+
+fn scenario(name: &str) -> Scenario {
+    let path = format!("{}/tests/libraries/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    Scenario::load(path.as_ref()).expect("valid scenario")
+}
+
+fn outcome(
+    id: usize,
+    status: Status,
+    stage: Stage,
+    reply: Option<Reply>,
+    reason: Option<String>,
+) -> Outcome {
+    Outcome {
+        id,
+        status,
+        stage,
+        reply,
+        reason,
+        refused: Vec::new(),
+        in_sync_gap: false,
+    }
+}
+
+/// lettre wants a boxed `AsyncTokioStream` (Send + Sync + Debug + peer_addr).
+#[derive(Debug)]
+struct ForLettre(Recorded<SimStream>);
+
+impl AsyncRead for ForLettre {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ForLettre {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl lettre::transport::smtp::client::AsyncTokioStream for ForLettre {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().peer_addr()
+    }
+}
+
+fn lettre_client(s: &Scenario) -> smtpsim::sim::CustomClient {
+    let m = s.messages[0].clone();
+    Box::new(move |stream| {
+        Box::pin(async move {
+            use lettre::address::Envelope;
+            use lettre::transport::smtp::client::AsyncSmtpConnection;
+            use lettre::transport::smtp::extension::ClientId;
+            let hello = ClientId::Domain("ws1.example.org".into());
+            let mut conn = match AsyncSmtpConnection::connect_with_transport(
+                Box::new(ForLettre(stream)),
+                &hello,
+            )
+            .await
+            {
+                Ok(c) => c,
+                Err(e) => return vec![lettre_failure(m.id, &e, Stage::Helo, "connect")],
+            };
+            let envelope = Envelope::new(
+                Some(m.from.parse().unwrap()),
+                m.to.iter().map(|t| t.parse().unwrap()).collect(),
+            )
+            .unwrap();
+            let result = conn.send(&envelope, &m.body).await;
+            let _ = conn.quit().await;
+            match result {
+                Ok(resp) => {
+                    let text = resp.message().collect::<Vec<_>>().join(" / ");
+                    let code: u16 = resp.code().to_string().parse().unwrap();
+                    vec![outcome(
+                        m.id,
+                        Status::Accepted,
+                        Stage::DataDone,
+                        Some(Reply::new(code, text)),
+                        None,
+                    )]
+                }
+                Err(e) => vec![lettre_failure(m.id, &e, Stage::DataDone, "send")],
+            }
+        })
+    })
+}
+
+fn lettre_failure(
+    id: usize,
+    e: &lettre::transport::smtp::Error,
+    stage: Stage,
+    what: &str,
+) -> Outcome {
+    let status = if e.is_permanent() {
+        Status::Rejected
+    } else {
+        Status::Deferred
+    };
+    outcome(id, status, stage, None, Some(format!("lettre {what}: {e}")))
+}
+
+fn mail_send_client(s: &Scenario) -> smtpsim::sim::CustomClient {
+    let m = s.messages[0].clone();
+    Box::new(move |stream| {
+        Box::pin(async move {
+            let mut client = mail_send::SmtpClient {
+                stream,
+                timeout: Duration::from_secs(60),
+            };
+            let fail = |e: mail_send::Error, stage: Stage| {
+                let status = match &e {
+                    mail_send::Error::UnexpectedReply(r) if r.code() >= 500 => Status::Rejected,
+                    _ => Status::Deferred,
+                };
+                vec![outcome(
+                    m.id,
+                    status,
+                    stage,
+                    None,
+                    Some(format!("mail-send: {e}")),
+                )]
+            };
+            if let Err(e) = client.read().await {
+                return fail(e, Stage::Greeting);
+            }
+            if let Err(e) = client.ehlo("ws1.example.org").await {
+                return fail(e, Stage::Helo);
+            }
+            let message = mail_send::smtp::message::Message::new(
+                m.from.as_str(),
+                m.to.iter().map(String::as_str).collect::<Vec<_>>(),
+                m.body.as_slice(),
+            );
+            let result = client.send(message).await;
+            let _ = client.quit().await;
+            match result {
+                Ok(()) => vec![outcome(m.id, Status::Accepted, Stage::DataDone, None, None)],
+                Err(e) => fail(e, Stage::DataDone),
+            }
+        })
+    })
+}
+
+fn check(library: &str, name: &str, result: &smtpsim::sim::RunResult) {
+    let told = &result.outcomes[0].status;
+    let verdict = result.report.messages[0].verdict;
+    let text = smtpsim::sim::render_text(result)
+        .replace("<scenario>", &format!("tests/libraries/{name}.toml"));
+    // The oracle must agree with what the library told its caller.
+    match told {
+        Status::Accepted => assert!(
+            matches!(
+                verdict,
+                Verdict::Delivered | Verdict::Lost | Verdict::DuplicatedRfc1047
+            ),
+            "{library}/{name}: accepted but verdict {verdict}\n{text}"
+        ),
+        Status::Rejected => assert_eq!(verdict, Verdict::Bounced, "{library}/{name}"),
+        Status::Deferred | Status::NotAttempted => {
+            assert!(
+                matches!(verdict, Verdict::Deferred | Verdict::NotSent),
+                "{library}/{name}: {verdict}"
+            )
+        }
+    }
+    insta::with_settings!({
+        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"),
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(format!("{library}@{name}"), text);
+    });
+}
+
+#[test]
+fn lettre_through_every_interceptor() {
+    for name in INTERCEPTORS {
+        let s = scenario(name);
+        let result = smtpsim::sim::run_custom(&s, 0, lettre_client(&s)).expect("runs");
+        check("lettre", name, &result);
+    }
+}
+
+#[test]
+fn mail_send_through_every_interceptor() {
+    for name in INTERCEPTORS {
+        let s = scenario(name);
+        let result = smtpsim::sim::run_custom(&s, 0, mail_send_client(&s)).expect("runs");
+        check("mail-send", name, &result);
+    }
+}
