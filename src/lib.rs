@@ -16,10 +16,10 @@
 //! - [`oracle`]: the message ledger and its invariants.
 //! - [`fault`]: fault presets and seeded fault plans.
 //! - [`sweep`]: many seeds in parallel, sharding, the JSON report; [`shrink`]: minimal failing plans.
-//! - [`transcript`]: the event log and its text rendering.
+//! - [`transcript`]: the event log and its text rendering; [`format`]: JSON Lines, pcap, SVG.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
 //! - [`bench`]: simulator speed (wall time per session).
-//! - [`cli`]: the command-line definitions.
+//! - [`cli`]: the command-line definitions; [`app`]: the subcommands and exit codes.
 //!
 //! # Library use
 //!
@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod fault;

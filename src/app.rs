@@ -1,0 +1,497 @@
+//! The subcommands behind the `smtpsim` binary: load, run, print, and the exit code.
+//!
+//! Exit codes: [`EXIT_OK`] every invariant held; [`EXIT_VIOLATION`] an invariant was violated
+//! (or some seed of a sweep failed); [`EXIT_BAD_INPUT`] bad input (also clap's code for an
+//! unknown flag).
+
+use crate::cli::{Cli, Command};
+use crate::scenario::Scenario;
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Exit code: every invariant held.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: an invariant was violated (or a seed of a sweep failed).
+pub const EXIT_VIOLATION: u8 = 1;
+/// Exit code: bad input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Runs one parsed command line; returns the process exit code.
+pub fn execute(cli: Cli) -> u8 {
+    let code = match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            faults,
+            format,
+            output,
+        } => run(
+            &scenario,
+            seed,
+            faults.as_deref(),
+            format,
+            output.as_deref(),
+        ),
+        Command::Sweep {
+            scenario,
+            seeds,
+            faults,
+            jobs,
+            shard,
+            json,
+        } => sweep(
+            &scenario,
+            &seeds,
+            faults.as_deref(),
+            jobs,
+            shard.as_deref(),
+            json.as_deref(),
+        ),
+        Command::Merge { reports, json } => merge(&reports, json.as_deref()),
+        Command::Shrink {
+            scenario,
+            seed,
+            faults,
+        } => shrink(&scenario, seed, faults.as_deref()),
+        Command::Plan {
+            scenario,
+            seed,
+            faults,
+        } => plan(&scenario, seed, faults.as_deref()),
+        Command::Bench {
+            scenario,
+            runs,
+            first_seed,
+            faults,
+            jobs,
+        } => bench(&scenario, runs.max(1), first_seed, faults.as_deref(), &jobs),
+        Command::Serve {
+            listen,
+            profile,
+            set,
+            maildir,
+            faults,
+            seed,
+            format,
+            record,
+        } => {
+            let json = format == crate::format::LiveFormat::Json;
+            serve(
+                listen,
+                profile,
+                &set,
+                maildir,
+                faults.as_deref(),
+                seed,
+                record,
+                json,
+            )
+        }
+        Command::Proxy {
+            upstream,
+            listen,
+            profile,
+            set,
+            format,
+        } => proxy(
+            listen,
+            upstream,
+            profile,
+            &set,
+            format == crate::format::LiveFormat::Json,
+        ),
+        Command::List => {
+            for (kind, name, about) in crate::profile::catalogue() {
+                println!("{kind:<12} {name:<16} {about}");
+            }
+            Ok(EXIT_OK)
+        }
+    };
+    code.unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        EXIT_BAD_INPUT
+    })
+}
+
+/// Loads a scenario, under another fault preset if asked. Errors are bad input.
+fn load(path: &Path, faults: Option<&str>) -> Result<Scenario, String> {
+    let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+    match faults {
+        Some(name) => scenario.with_fault_profile(name),
+        None => Ok(scenario),
+    }
+}
+
+fn faults_flag(scenario: &Scenario) -> String {
+    if scenario.faults == "none" {
+        String::new()
+    } else {
+        format!(" --faults {}", scenario.faults)
+    }
+}
+
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    faults: Option<&str>,
+    format: crate::format::Format,
+    output: Option<&Path>,
+) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
+    let seed = seed
+        .or_else(|| scenario.seeds.first().copied())
+        .unwrap_or(0);
+    let replay = format!(
+        "smtpsim run {} --seed {seed}{}",
+        path.display(),
+        faults_flag(&scenario)
+    );
+    let result = match crate::sim::run(&scenario, seed) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}\nreplay: {replay}");
+            return Ok(EXIT_VIOLATION);
+        }
+    };
+    let bytes = crate::format::render(format, &result, &path.display().to_string());
+    match output {
+        Some(file) => std::fs::write(file, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?,
+        None if format == crate::format::Format::Pcap && std::io::stdout().is_terminal() => {
+            return Err("a pcap is binary: give --output FILE or redirect stdout".into());
+        }
+        None => {
+            std::io::Write::write_all(&mut std::io::stdout(), &bytes).map_err(|e| e.to_string())?
+        }
+    }
+    if result.report.passed() {
+        Ok(EXIT_OK)
+    } else {
+        eprintln!("invariant violated; replay: {replay}");
+        Ok(EXIT_VIOLATION)
+    }
+}
+
+fn sweep(
+    path: &Path,
+    seeds: &str,
+    faults: Option<&str>,
+    jobs: Option<usize>,
+    shard: Option<&str>,
+    json: Option<&Path>,
+) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
+    let range = crate::sweep::parse_seeds(seeds)?;
+    let shard = shard.map(crate::sweep::Shard::parse).transpose()?;
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let tty = std::io::stderr().is_terminal();
+    let progress = |done: usize, total: usize| {
+        if tty && (done == total || done % 50 == 0) {
+            eprint!("\r{done}/{total} seeds");
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    let file = path.display().to_string();
+    let report = crate::sweep::sweep(&scenario, &file, range, jobs, shard, &progress);
+    let shard_text = report
+        .shard
+        .as_ref()
+        .map(|s| format!(" · shard {s}"))
+        .unwrap_or_default();
+    println!(
+        "sweep {file} · faults {} · seeds {}{shard_text} · {} runs · {jobs} jobs",
+        report.faults, report.seeds, report.runs
+    );
+    let verdicts: Vec<String> = report
+        .verdicts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    println!("verdicts: {}", verdicts.join(", "));
+    let failing: std::collections::BTreeSet<u64> =
+        report.violations.iter().map(|v| v.seed).collect();
+    println!("seeds passed: {}, failed: {}", report.passed, failing.len());
+    const SHOWN: usize = 20;
+    for v in report.violations.iter().take(SHOWN) {
+        println!(
+            "  seed {}: {}: {}\n    replay: {}",
+            v.seed, v.invariant, v.detail, v.replay
+        );
+    }
+    if report.violations.len() > SHOWN {
+        println!(
+            "  ... and {} more violations (see --json)",
+            report.violations.len() - SHOWN
+        );
+    }
+    if let Some(json) = json {
+        write_json(&report, Some(json))?;
+    }
+    Ok(if failing.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    })
+}
+
+fn write_json(report: &crate::sweep::SweepReport, path: Option<&Path>) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())? + "\n";
+    match path {
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn merge(reports: &[std::path::PathBuf], json: Option<&Path>) -> Result<u8, String> {
+    let mut parts = Vec::new();
+    for path in reports {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let report: crate::sweep::SweepReport = serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        parts.push(report);
+    }
+    let merged = crate::sweep::merge(&parts)?;
+    write_json(&merged, json)?;
+    Ok(if merged.violations.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    })
+}
+
+fn shrink(path: &Path, seed: u64, faults: Option<&str>) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
+    match crate::shrink::shrink(&scenario, seed) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(EXIT_VIOLATION)
+        }
+        Ok(None) => {
+            println!(
+                "seed {seed} passes{}: nothing to shrink",
+                faults_flag(&scenario)
+            );
+            Ok(EXIT_OK)
+        }
+        Ok(Some(s)) => {
+            println!(
+                "# seed {seed} breaks {} with {} fault events; {} still do ({} runs)",
+                s.invariant,
+                s.original.events.len(),
+                s.minimal.events.len(),
+                s.runs
+            );
+            println!(
+                "# paste into {} (replacing its [faults]) and run: smtpsim run {} --seed {seed}",
+                path.display(),
+                path.display()
+            );
+            print!("{}", s.minimal.to_toml(&scenario.fault_config));
+            Ok(EXIT_VIOLATION)
+        }
+    }
+}
+
+fn plan(path: &Path, seed: u64, faults: Option<&str>) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
+    let plan = crate::sim::plan_for(&scenario, seed);
+    println!(
+        "# fault plan of seed {seed}{} for {}",
+        faults_flag(&scenario),
+        path.display()
+    );
+    print!("{}", plan.to_toml(&scenario.fault_config));
+    Ok(EXIT_OK)
+}
+
+fn bench(
+    path: &Path,
+    runs: usize,
+    first_seed: u64,
+    faults: Option<&str>,
+    jobs: &[usize],
+) -> Result<u8, String> {
+    let scenario = load(path, faults)?;
+    let seeds = first_seed..first_seed + runs as u64;
+    if !jobs.is_empty() {
+        println!(
+            "scenario {} · faults {} · sweep of seeds {}..{}",
+            scenario.name, scenario.faults, seeds.start, seeds.end
+        );
+        let mut first_rate = None;
+        for &j in jobs {
+            let start = std::time::Instant::now();
+            let report = crate::sweep::sweep(
+                &scenario,
+                &path.display().to_string(),
+                seeds.clone(),
+                j.max(1),
+                None,
+                &|_, _| {},
+            );
+            let wall = start.elapsed().as_secs_f64();
+            let rate = report.runs as f64 / wall;
+            let speedup = first_rate
+                .map(|r: f64| format!(" · {:.2}x the first", rate / r))
+                .unwrap_or_default();
+            first_rate.get_or_insert(rate);
+            println!(
+                "jobs {j}: {wall:.2} s wall · {rate:.1} sessions/s · {} passed{speedup}",
+                report.passed
+            );
+        }
+        return Ok(EXIT_OK);
+    }
+    let r = crate::bench::bench(&scenario, first_seed, runs).map_err(|e| e.to_string())?;
+    let ratio = r.median_virtual.as_secs_f64() / r.median_wall.as_secs_f64();
+    println!(
+        "scenario {} · faults {} · {} sessions (seeds {}..{}) · one thread",
+        scenario.name, scenario.faults, r.runs, seeds.start, seeds.end
+    );
+    println!(
+        "wall per session: median {:.2} ms (min {:.2}, max {:.2})",
+        ms(r.median_wall),
+        ms(r.min_wall),
+        ms(r.max_wall)
+    );
+    println!(
+        "virtual per session: median {:.3} s",
+        r.median_virtual.as_secs_f64()
+    );
+    println!(
+        "virtual/wall: {ratio:.0}x · {:.1} sessions/s",
+        r.sessions_per_sec
+    );
+    Ok(EXIT_OK)
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// `--set k=v` pairs as a TOML table: values that parse as TOML stay typed, others are strings.
+fn overrides_toml(pairs: &[String]) -> Result<String, String> {
+    let mut text = String::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--set {pair:?}: expected KNOB=VALUE"))?;
+        let key = key.trim();
+        let typed = format!("{key} = {value}\n");
+        if toml::from_str::<toml::Table>(&typed).is_ok() {
+            text.push_str(&typed);
+        } else {
+            text.push_str(&format!(
+                "{key} = {}\n",
+                toml::Value::String(value.to_string())
+            ));
+        }
+    }
+    Ok(text)
+}
+
+fn live_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn serve(
+    listen: String,
+    profile: String,
+    set: &[String],
+    maildir: Option<std::path::PathBuf>,
+    faults: Option<&str>,
+    seed: u64,
+    record: Option<std::path::PathBuf>,
+    json: bool,
+) -> Result<u8, String> {
+    let mut server = crate::profile::ServerConfig::preset(&profile)?;
+    let overrides = overrides_toml(set)?;
+    let section: crate::profile::server::ServerSection =
+        toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
+    let server_overrides: toml::Table =
+        toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
+    section.apply(&mut server);
+    let plan = match faults {
+        None => crate::fault::FaultPlan::default(),
+        Some(name) => {
+            use rand::SeedableRng;
+            let config = crate::fault::FaultConfig::preset(name)?;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(1);
+            let mut plan = config.plan(&mut rng, false);
+            // Only what a live server can do to its own connections.
+            plan.events.retain(|e| e.at().is_none());
+            plan
+        }
+    };
+    let opts = crate::live::ServeOptions {
+        listen,
+        profile,
+        server,
+        maildir,
+        faults: plan,
+        seed,
+        record,
+        server_overrides,
+        json,
+    };
+    live_runtime()?
+        .block_on(crate::live::serve(opts, shutdown_signal()))
+        .map_err(|e| e.to_string())?;
+    Ok(EXIT_OK)
+}
+
+fn proxy(
+    listen: String,
+    upstream: String,
+    profile: String,
+    set: &[String],
+    json: bool,
+) -> Result<u8, String> {
+    let mut interceptor = crate::profile::InterceptorConfig::preset(&profile)?;
+    let section: crate::profile::interceptor::InterceptorSection =
+        toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
+    section.apply(&mut interceptor);
+    let opts = crate::live::ProxyOptions {
+        listen,
+        upstream,
+        profile,
+        interceptor,
+        json,
+    };
+    live_runtime()?
+        .block_on(crate::live::proxy(opts, shutdown_signal()))
+        .map_err(|e| e.to_string())?;
+    Ok(EXIT_OK)
+}
