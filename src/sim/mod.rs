@@ -4,15 +4,15 @@
 
 mod client;
 pub mod faults;
+mod hosts;
 
-use crate::actor::{self, Recorded};
-use crate::fault::{FaultPlan, Host, Writer};
+use crate::actor::Recorded;
+use crate::fault::{FaultPlan, Host};
 use crate::net;
 use crate::oracle::{self, Report};
 use crate::profile::Dur;
 use crate::proto::client::Outcome;
-use crate::proto::interceptor::InterceptorSession;
-use crate::proto::server::{Delivery, ServerSession};
+use crate::proto::server::Delivery;
 use crate::scenario::Scenario;
 use crate::transcript::{Event, EventKind, Transcript};
 use faults::{FaultState, NetAction};
@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -158,7 +158,7 @@ fn run_inner(
     let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
     let open_sessions = Arc::new(AtomicUsize::new(0));
 
-    add_server(
+    hosts::add_server(
         &mut sim,
         scenario,
         queue_salt,
@@ -168,7 +168,7 @@ fn run_inner(
         &faults,
     );
     if let Some((_, cfg)) = &scenario.interceptor {
-        add_interceptor(&mut sim, cfg, &transcript, &open_sessions, &faults);
+        hosts::add_interceptor(&mut sim, cfg, &transcript, &open_sessions, &faults);
     }
     let outcomes: client::Outcomes = Arc::default();
     {
@@ -375,191 +375,6 @@ fn apply(
                     .into(),
             );
         }
-    }
-}
-
-/// The simulated server's mail store: a shared ledger that survives crashes (queued mail is
-/// on disk), and crash requests passed to the step loop.
-struct SimStore {
-    deliveries: Arc<Mutex<Vec<Delivery>>>,
-    faults: Arc<FaultState>,
-}
-
-impl actor::server::ServerHooks for SimStore {
-    fn deliver(&mut self, delivery: &Delivery) -> Result<(), String> {
-        self.deliveries
-            .lock()
-            .expect("deliveries")
-            .push(delivery.clone());
-        Ok(())
-    }
-
-    fn crash(&mut self, restart_after: Duration) -> bool {
-        self.faults
-            .crash_requests
-            .lock()
-            .expect("crash requests")
-            .push((Host::Server, restart_after));
-        true
-    }
-}
-
-/// Decrements the open-session count when a session ends, however it ends (a crashed host
-/// drops its tasks).
-struct SessionGuard(Arc<AtomicUsize>);
-
-impl SessionGuard {
-    fn new(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::SeqCst);
-        SessionGuard(count.clone())
-    }
-}
-
-impl Drop for SessionGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn add_server(
-    sim: &mut turmoil::Sim<'_>,
-    scenario: &Scenario,
-    queue_salt: u64,
-    transcript: &Transcript,
-    deliveries: &Arc<Mutex<Vec<Delivery>>>,
-    open: &Arc<AtomicUsize>,
-    faults: &Arc<FaultState>,
-) {
-    let cfg = Arc::new(scenario.server.clone());
-    let (transcript, deliveries, open, faults) = (
-        transcript.clone(),
-        deliveries.clone(),
-        open.clone(),
-        faults.clone(),
-    );
-    let accepted = Arc::new(AtomicU64::new(0));
-    sim.host("server", move || {
-        let (cfg, transcript, deliveries, open, faults, accepted) = (
-            cfg.clone(),
-            transcript.clone(),
-            deliveries.clone(),
-            open.clone(),
-            faults.clone(),
-            accepted.clone(),
-        );
-        async move {
-            let listener = net::sim_listen(SMTP_PORT).await?;
-            loop {
-                let (stream, peer) = listener.accept().await?;
-                let n = accepted.fetch_add(1, Ordering::SeqCst) + 1;
-                let peer_role = role_of_peer(&peer);
-                let conn = transcript.conn_for(peer, stream.local_addr()?);
-                transcript.record(net::now(), conn, peer_role, "server", EventKind::Connect);
-                let stream = Recorded::new(stream, transcript.clone(), conn, "server", peer_role)
-                    .with_faults(&faults.transport(Writer::Server, net::now()));
-                let session = ServerSession::with_faults(
-                    cfg.clone(),
-                    &peer.ip().to_string(),
-                    net::now(),
-                    queue_salt ^ n,
-                    faults.server_session(),
-                );
-                let hooks = SimStore {
-                    deliveries: deliveries.clone(),
-                    faults: faults.clone(),
-                };
-                let guard = SessionGuard::new(&open);
-                tokio::spawn(async move {
-                    actor::server::serve(stream, session, hooks).await;
-                    drop(guard);
-                });
-            }
-        }
-    });
-}
-
-fn add_interceptor(
-    sim: &mut turmoil::Sim<'_>,
-    cfg: &crate::profile::InterceptorConfig,
-    transcript: &Transcript,
-    open: &Arc<AtomicUsize>,
-    faults: &Arc<FaultState>,
-) {
-    let cfg = Arc::new(cfg.clone());
-    let (transcript, open, faults) = (transcript.clone(), open.clone(), faults.clone());
-    sim.host("interceptor", move || {
-        let (cfg, transcript, open, faults) = (
-            cfg.clone(),
-            transcript.clone(),
-            open.clone(),
-            faults.clone(),
-        );
-        async move {
-            let listener = net::sim_listen(SMTP_PORT).await?;
-            loop {
-                let (downstream, peer) = listener.accept().await?;
-                let conn = transcript.conn_for(peer, downstream.local_addr()?);
-                transcript.record(
-                    net::now(),
-                    conn,
-                    "client",
-                    "interceptor",
-                    EventKind::Connect,
-                );
-                let client_side = Recorded::new(
-                    downstream,
-                    transcript.clone(),
-                    conn,
-                    "interceptor",
-                    "client",
-                )
-                .with_faults(&faults.transport(Writer::InterceptorToClient, net::now()));
-                let (cfg, transcript, faults) = (cfg.clone(), transcript.clone(), faults.clone());
-                let guard = SessionGuard::new(&open);
-                tokio::spawn(async move {
-                    match net::sim_connect("server", SMTP_PORT).await {
-                        Ok(upstream) => {
-                            let up_conn = match (upstream.local_addr(), upstream.peer_addr()) {
-                                (Ok(l), Ok(p)) => transcript.conn_for(l, p),
-                                _ => transcript.new_conn(),
-                            };
-                            let server_side = Recorded::new(
-                                upstream,
-                                transcript.clone(),
-                                up_conn,
-                                "interceptor",
-                                "server",
-                            )
-                            .with_faults(
-                                &faults.transport(Writer::InterceptorToServer, net::now()),
-                            );
-                            let session = InterceptorSession::new(cfg, net::now());
-                            actor::interceptor::intercept(client_side, server_side, session).await;
-                        }
-                        Err(e) => {
-                            transcript.record(
-                                net::now(),
-                                0,
-                                "interceptor",
-                                "server",
-                                EventKind::ConnectFailed(e.to_string()),
-                            );
-                            let mut client_side = client_side;
-                            let _ = tokio::io::AsyncWriteExt::shutdown(&mut client_side).await;
-                        }
-                    }
-                    drop(guard);
-                });
-            }
-        }
-    });
-}
-
-/// Which simulated host an address belongs to.
-fn role_of_peer(peer: &std::net::SocketAddr) -> &'static str {
-    match turmoil::reverse_lookup(peer.ip()).as_deref() {
-        Some("interceptor") => "interceptor",
-        _ => "client",
     }
 }
 
