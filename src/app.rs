@@ -425,6 +425,7 @@ async fn shutdown_signal() {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn serve(
     listen: String,
     profile: String,

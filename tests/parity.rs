@@ -9,6 +9,7 @@
 //! - `~ BYTES` send raw bytes (escapes `\r \n \t \0 \xHH`), one reply owed, read now;
 //! - `= BYTES` send raw bytes, no reply owed;
 //! - `# ...`   a comment.
+//!
 //! After the last step the harness waits briefly for more replies or the close.
 //!
 //! Golden replies recorded from the real server are in `tests/parity/golden/`, so the corpus

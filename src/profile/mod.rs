@@ -50,7 +50,7 @@ impl Dur {
             }
         };
         let secs = value * scale;
-        if !secs.is_finite() || secs < 0.0 || secs > 1.0e9 {
+        if !secs.is_finite() || !(0.0..=1.0e9).contains(&secs) {
             return Err(format!("duration {text:?} out of range"));
         }
         Ok(Dur(Duration::from_micros((secs * 1e6).round() as u64)))

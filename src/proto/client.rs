@@ -218,7 +218,7 @@ impl ClientSession {
             return;
         }
         let quit_answered = self.quitting && self.expecting.is_empty();
-        if !quit_answered && !(self.quitting && self.current.is_none()) {
+        if !(quit_answered || self.quitting && self.current.is_none()) {
             self.note(now, format!("connection {why}"));
         }
         self.abort(now, None, Some(format!("connection {why}")));

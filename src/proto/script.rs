@@ -115,6 +115,14 @@ pub fn script_messages(steps: &[ScriptStep]) -> Vec<Message> {
     reader.messages
 }
 
+/// What the replies said about one message so far.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    accepted: Vec<String>,
+    refused: Vec<(String, Reply)>,
+    decided: bool,
+}
+
 /// One scripted connection.
 #[derive(Debug)]
 pub struct ScriptSession {
@@ -126,8 +134,8 @@ pub struct ScriptSession {
     connected_at: Time,
     outbox: VecDeque<(Time, ClientEvent)>,
     wake_at: Option<Time>,
-    /// Per message: accepted recipients, refusals, decided.
-    progress: Vec<(Vec<String>, Vec<(String, Reply)>, bool)>,
+    /// Per message, what the replies said so far.
+    progress: Vec<Progress>,
     closed: bool,
 }
 
@@ -143,7 +151,7 @@ impl ScriptSession {
             connected_at: now,
             outbox: VecDeque::new(),
             wake_at: None,
-            progress: vec![(Vec::new(), Vec::new(), false); count],
+            progress: vec![Progress::default(); count],
             closed: false,
         };
         session.advance(now);
@@ -260,13 +268,13 @@ impl ScriptSession {
             ),
             Some(Expect::Rcpt(id, to)) => {
                 if reply.is_positive() {
-                    self.progress[id].0.push(to);
+                    self.progress[id].accepted.push(to);
                 } else {
-                    self.progress[id].1.push((to, reply));
+                    self.progress[id].refused.push((to, reply));
                 }
             }
             Some(Expect::Data(id)) if reply.code != 354 => {
-                let stage = if self.progress[id].0.is_empty() {
+                let stage = if self.progress[id].accepted.is_empty() {
                     Stage::Rcpt
                 } else {
                     Stage::DataInit
@@ -326,17 +334,17 @@ impl ScriptSession {
         let Some(progress) = self.progress.get_mut(id) else {
             return;
         };
-        if progress.2 {
+        if progress.decided {
             return;
         }
-        progress.2 = true;
+        progress.decided = true;
         let outcome = Outcome {
             id,
             status,
             stage,
             reply,
             reason,
-            refused: progress.1.clone(),
+            refused: progress.refused.clone(),
             in_sync_gap: gap,
         };
         self.outbox.push_back((now, ClientEvent::Outcome(outcome)));
