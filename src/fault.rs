@@ -142,6 +142,16 @@ pub enum FaultEvent {
         /// Prefix of the line that is never written.
         line: String,
     },
+    /// `writer`'s writes within `window` of the first are sent together as one segment
+    /// (pipelined commands, or the end of a message and its '.', arrive at once).
+    Coalesce {
+        /// Whose writes.
+        writer: Writer,
+        /// Which of its connections.
+        connection: u32,
+        /// How long writes are gathered.
+        window: Dur,
+    },
     /// `writer`'s writes go out in segments of at most `max_segment` bytes.
     Split {
         /// Whose writes.
@@ -198,6 +208,9 @@ impl FaultEvent {
                 writer, connection, ..
             }
             | FaultEvent::DropAtLine {
+                writer, connection, ..
+            }
+            | FaultEvent::Coalesce {
                 writer, connection, ..
             }
             | FaultEvent::Split {
@@ -265,6 +278,16 @@ impl fmt::Display for FaultEvent {
                 line,
             } => {
                 write!(f, "drop {writer:?} connection {connection} before {line:?}")
+            }
+            FaultEvent::Coalesce {
+                writer,
+                connection,
+                window,
+            } => {
+                write!(
+                    f,
+                    "coalesce {writer:?} connection {connection} writes within {window}"
+                )
             }
             FaultEvent::Split {
                 writer,
@@ -387,6 +410,8 @@ knobs! {
         pub crash_after_dot_chance: f64,
         /// Chance of a host crash at a random time.
         pub crash_chance: f64,
+        /// Chance per writer of coalesced writes (drawn last, so plans without it are unchanged).
+        pub coalesce_chance: f64,
     }
     extra {
         /// An explicit plan: these events are used as well as any the preset draws.
@@ -413,6 +438,7 @@ impl FaultConfig {
             stall_chance: 0.0,
             crash_after_dot_chance: 0.0,
             crash_chance: 0.0,
+            coalesce_chance: 0.0,
         };
         let lossy = FaultConfig {
             latency_max: Dur::millis(100),
@@ -564,6 +590,18 @@ impl FaultConfig {
                 at,
                 restart_after: Dur::secs(rng.random_range(1..60)),
             });
+        }
+        if self.coalesce_chance > 0.0 {
+            for &writer in writers {
+                if rng.random_bool(self.coalesce_chance.clamp(0.0, 1.0)) {
+                    let window = Dur::millis(rng.random_range(5..200));
+                    events.push(FaultEvent::Coalesce {
+                        writer,
+                        connection: 1,
+                        window,
+                    });
+                }
+            }
         }
         FaultPlan { events }
     }

@@ -97,6 +97,7 @@ fn weaken(event: &FaultEvent) -> Option<FaultEvent> {
             }
             *max_segment *= 2;
         }
+        FaultEvent::Coalesce { window, .. } => *window = half(window)?,
         FaultEvent::Drop { .. }
         | FaultEvent::DropAtLine { .. }
         | FaultEvent::ServerReply { .. } => return None,

@@ -98,3 +98,26 @@ fn asa_strips_starttls_and_says_so() {
         .iter()
         .any(|n| n.contains("stripped STARTTLS")));
 }
+
+#[test]
+fn a_message_over_the_interceptor_buffer_limit_is_refused_not_lost() {
+    let original = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/symantec-rset.toml"
+    ))
+    .unwrap();
+    let text = original.replace(
+        "profile = \"symantec-rset\"",
+        "profile = \"symantec-rset\"\nbuffer_limit = 20",
+    );
+    let s = Scenario::parse(&text, "buffer-limit.toml").expect("valid");
+    let r = smtpsim::sim::run(&s, 0).expect("runs");
+    assert!(wire(&r, "interceptor", "client").contains("552 5.3.4 Message too big for the scanner"));
+    assert!(r.deliveries.is_empty());
+    assert!(
+        !wire(&r, "interceptor", "server").contains("DATA"),
+        "nothing released upstream"
+    );
+    assert_eq!(r.report.messages[0].verdict, Verdict::Bounced);
+    assert!(r.report.passed());
+}

@@ -181,3 +181,27 @@ line = "250 2.0.0 Ok: queued"
             && r.outcomes[1].status == smtpsim::proto::client::Status::Accepted
     );
 }
+
+#[test]
+fn coalesced_writes_carry_the_split_terminator_through_the_pix() {
+    // The same client and PIX as pix-split-dot-duplicates, but the client's content and its
+    // '.' leave in one segment: the PIX passes the end of data and the message arrives once.
+    let original = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/pix-split-dot-duplicates.toml"
+    ))
+    .unwrap();
+    let text = format!("{original}\n[[faults.event]]\nkind = \"coalesce\"\nwriter = \"client\"\nconnection = 1\nwindow = \"50ms\"\n");
+    let s = Scenario::parse(&text, "coalesced.toml").expect("valid");
+    let r = smtpsim::sim::run(&s, 0).expect("runs");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert_eq!(r.deliveries.len(), 1);
+    assert_eq!(
+        r.report.messages[0].verdict,
+        smtpsim::oracle::Verdict::Delivered
+    );
+    let coalesced = r.events.iter().any(|e| {
+        e.from == "client" && matches!(&e.kind, smtpsim::transcript::EventKind::Data(b) if b.ends_with(b"\r\n.\r\n") && b.len() > 5)
+    });
+    assert!(coalesced, "the content and its '.' went out in one write");
+}

@@ -37,6 +37,11 @@ struct TransportFaults {
     sleeping: Option<Pin<Box<tokio::time::Sleep>>>,
     written: u64,
     broken: bool,
+    /// Gather writes for this long and send them as one segment.
+    coalesce: Option<std::time::Duration>,
+    /// Gathered bytes not yet sent.
+    pending: Vec<u8>,
+    flush_at: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> Recorded<S> {
@@ -63,6 +68,7 @@ impl<S> Recorded<S> {
                 }
                 FaultEvent::Drop { after_bytes, .. } => self.faults.drop_after = Some(*after_bytes),
                 FaultEvent::DropAtLine { line, .. } => self.faults.drop_at.push(line.clone()),
+                FaultEvent::Coalesce { window, .. } => self.faults.coalesce = Some(window.0),
                 FaultEvent::Stall { line, duration, .. } => {
                     self.faults.stalls.push((line.clone(), duration.0))
                 }
@@ -114,7 +120,7 @@ impl<S> Recorded<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Recorded<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Recorded<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -122,6 +128,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Recorded<S> {
     ) -> Poll<io::Result<()>> {
         if self.faults.broken {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
+        }
+        // Gathered writes go out when their window has passed (the reader's poll is the clock).
+        if let Poll::Ready(Err(e)) = self.poll_coalesced(cx, false) {
+            return Poll::Ready(Err(e));
         }
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
@@ -180,6 +190,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
         {
             return Poll::Ready(Err(self.cut(cx)));
         }
+        if self.faults.coalesce.is_some() {
+            if self.faults.pending.is_empty() {
+                let window = self.faults.coalesce.expect("checked");
+                self.faults.flush_at = Some(Box::pin(tokio::time::sleep(window)));
+            }
+            self.faults.pending.extend_from_slice(buf);
+            if let Poll::Ready(Err(e)) = self.poll_coalesced(cx, false) {
+                return Poll::Ready(Err(e));
+            }
+            return Poll::Ready(Ok(buf.len()));
+        }
         let mut len = buf.len();
         if let Some(max) = self.faults.split {
             len = len.min(max);
@@ -214,10 +235,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        match self.poll_coalesced(cx, false) {
+            Poll::Ready(Ok(())) => Pin::new(&mut self.inner).poll_flush(cx),
+            other => other,
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Poll::Pending = self.poll_coalesced(cx, true) {
+            return Poll::Pending;
+        }
         let result = Pin::new(&mut self.inner).poll_shutdown(cx);
         if matches!(result, Poll::Ready(_)) && !self.closed {
             self.closed = true;
@@ -228,6 +255,33 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
 }
 
 impl<S: AsyncWrite + Unpin> Recorded<S> {
+    /// Sends gathered writes as one segment once their window has passed (or now, if `force`).
+    fn poll_coalesced(&mut self, cx: &mut Context<'_>, force: bool) -> Poll<io::Result<()>> {
+        if self.faults.pending.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        if !force {
+            if let Some(sleep) = self.faults.flush_at.as_mut() {
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+        }
+        while !self.faults.pending.is_empty() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.faults.pending) {
+                Poll::Ready(Ok(n)) => {
+                    let sent: Vec<u8> = self.faults.pending.drain(..n).collect();
+                    self.faults.written += n as u64;
+                    self.record(true, EventKind::Data(sent));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.faults.flush_at = None;
+        Poll::Ready(Ok(()))
+    }
+
     /// The injected drop: close this side now, fail every later read and write.
     fn cut(&mut self, cx: &mut Context<'_>) -> io::Error {
         if !self.faults.broken {

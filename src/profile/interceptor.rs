@@ -55,6 +55,10 @@ knobs! {
         /// An end-of-data `CRLF.CRLF` split across segments is held back until the client's next
         /// segment (Cisco PIX, Microsoft KB 295725).
         pub hold_split_terminator: bool,
+        /// Largest message the interceptor holds, in bytes (0: no limit).
+        pub buffer_limit: u64,
+        /// The client's answer at '.' when the message was larger than `buffer_limit`.
+        pub buffer_overflow_reply: String,
     }
     extra {}
 }
@@ -118,5 +122,8 @@ fn passthrough() -> InterceptorConfig {
         rewritten_reply: String::new(),
         strip_ehlo_keywords: Vec::new(),
         hold_split_terminator: false,
+        buffer_limit: 0,
+        // Not quoted from a product: a plausible refusal for a message the scanner cannot hold.
+        buffer_overflow_reply: "552 5.3.4 Message too big for the scanner".into(),
     }
 }

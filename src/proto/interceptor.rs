@@ -98,6 +98,8 @@ pub struct InterceptorSession {
     /// A split end-of-data line held back (PIX), passed on with the next client segment.
     withheld: Option<Line>,
     passing_withheld: bool,
+    /// The held message outgrew `buffer_limit`.
+    overflowed: bool,
 }
 
 impl InterceptorSession {
@@ -132,6 +134,7 @@ impl InterceptorSession {
             closed: false,
             withheld: None,
             passing_withheld: false,
+            overflowed: false,
         }
     }
 
@@ -297,6 +300,14 @@ impl InterceptorSession {
             ClientSide::Holding => {
                 if is_dot(&line) {
                     self.client_side = ClientSide::Commands;
+                    if std::mem::take(&mut self.overflowed) {
+                        self.held.clear();
+                        self.note(now, "message over the buffer limit refused".into());
+                        let reply = Reply::from_template(&self.cfg.buffer_overflow_reply)
+                            .unwrap_or_else(|| Reply::new(552, "too big"));
+                        self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+                        return;
+                    }
                     self.held_complete = true;
                     self.note(now, format!("message held ({} bytes)", self.held.len()));
                     if !self.cfg.ack_dot.is_empty() {
@@ -312,6 +323,19 @@ impl InterceptorSession {
                     }
                     if self.cfg.release_on == Release::Dot {
                         self.start_release(now);
+                    }
+                } else if self.cfg.buffer_limit > 0
+                    && self.held.len() as u64 + line.wire().len() as u64 > self.cfg.buffer_limit
+                {
+                    if !self.overflowed {
+                        self.overflowed = true;
+                        self.note(
+                            now,
+                            format!(
+                                "buffer limit of {} bytes reached: the rest is not kept",
+                                self.cfg.buffer_limit
+                            ),
+                        );
                     }
                 } else {
                     self.held.extend_from_slice(&line.wire());
