@@ -153,14 +153,13 @@ fn connect_failure(message: &Message, why: &str) -> Outcome {
     }
 }
 
-/// A replayed recording: one connection, the recorded writes, no retries.
-pub async fn run_script(
-    steps: Vec<crate::proto::script::ScriptStep>,
+/// The client's connection to `target`, recorded and with its transport faults; `None`
+/// (recorded as a failed connect) if it cannot be opened.
+async fn open(
     target: &'static str,
-    transcript: Transcript,
-    outcomes: Outcomes,
-    faults: Arc<FaultState>,
-) {
+    transcript: &Transcript,
+    faults: &FaultState,
+) -> Option<(u32, Recorded<net::SimStream>)> {
     let stream = match net::sim_connect(target, SMTP_PORT).await {
         Ok(s) => s,
         Err(e) => {
@@ -171,7 +170,7 @@ pub async fn run_script(
                 target,
                 EventKind::ConnectFailed(e.to_string()),
             );
-            return;
+            return None;
         }
     };
     let conn = match (stream.local_addr(), stream.peer_addr()) {
@@ -180,6 +179,20 @@ pub async fn run_script(
     };
     let stream = Recorded::new(stream, transcript.clone(), conn, "client", target)
         .with_faults(&faults.transport(Writer::Client, net::now()));
+    Some((conn, stream))
+}
+
+/// A replayed recording: one connection, the recorded writes, no retries.
+pub async fn run_script(
+    steps: Vec<crate::proto::script::ScriptStep>,
+    target: &'static str,
+    transcript: Transcript,
+    outcomes: Outcomes,
+    faults: Arc<FaultState>,
+) {
+    let Some((conn, stream)) = open(target, &transcript, &faults).await else {
+        return;
+    };
     let session = crate::proto::script::ScriptSession::new(steps, net::now());
     for outcome in actor::client::drive(stream, session).await {
         outcomes.lock().expect("outcomes").push((conn, outcome));
@@ -194,25 +207,9 @@ pub async fn run_custom(
     outcomes: Outcomes,
     faults: Arc<FaultState>,
 ) {
-    let stream = match net::sim_connect(target, SMTP_PORT).await {
-        Ok(s) => s,
-        Err(e) => {
-            transcript.record(
-                net::now(),
-                0,
-                "client",
-                target,
-                EventKind::ConnectFailed(e.to_string()),
-            );
-            return;
-        }
+    let Some((conn, stream)) = open(target, &transcript, &faults).await else {
+        return;
     };
-    let conn = match (stream.local_addr(), stream.peer_addr()) {
-        (Ok(l), Ok(p)) => transcript.conn_for(l, p),
-        _ => transcript.new_conn(),
-    };
-    let stream = Recorded::new(stream, transcript.clone(), conn, "client", target)
-        .with_faults(&faults.transport(Writer::Client, net::now()));
     for outcome in custom(stream).await {
         outcomes.lock().expect("outcomes").push((conn, outcome));
     }
