@@ -2,7 +2,7 @@
 //! knobs and a seed give a concrete [`FaultPlan`], a list of timed or triggered events that is
 //! printed in the transcript header and can be written as TOML and pasted into a scenario.
 //!
-//! Layers: network (holds, partitions, crashes: applied by the step loop through turmoil),
+//! Layers: network (holds, partitions, crashes: applied by the engine to the simulated packets),
 //! transport (drops, split writes, stalls: applied by the stream wrapper) and application
 //! (server replies, delays and crashes at a stage; interceptor scan time).
 
@@ -50,7 +50,7 @@ pub enum Host {
 }
 
 impl Host {
-    /// The turmoil host name.
+    /// The simulated host's name.
     pub fn name(self) -> &'static str {
         match self {
             Host::Server => "server",
@@ -104,8 +104,9 @@ pub enum FaultEvent {
         /// How long.
         duration: Dur,
     },
-    /// Segments on `link` are dropped from `at` for `duration`; a TCP stream that loses a
-    /// segment stalls until an SMTP timeout ends it (turmoil never retransmits).
+    /// Segments on `link` are lost from `at` for `duration`. TCP retransmits: a partition
+    /// shorter than the retransmission give-up (`[network] rto` × (`tcp_retries` + 1)) only
+    /// slows the session; a longer one resets its connections.
     Partition {
         /// Which link.
         link: Link,
@@ -360,14 +361,12 @@ impl FaultPlan {
         struct Section<'a> {
             profile: &'a str,
             window: Dur,
-            tick: Dur,
             latency_max: Dur,
             event: &'a [FaultEvent],
         }
         let section = Section {
             profile: "none",
             window: config.window,
-            tick: config.tick,
             latency_max: config.latency_max,
             event: &self.events,
         };
@@ -383,10 +382,8 @@ knobs! {
         pub window: Dur,
         /// Largest one-way latency (0: keep the scenario's).
         pub latency_max: Dur,
-        /// Simulation step (0: keep the scenario's). Coarser is faster, latency is quantised to it.
-        pub tick: Dur,
-        /// Shape of the latency distribution: turmoil's exponential rate λ (larger: more short
-        /// delays); 0 keeps turmoil's default of 5.
+        /// Shape of the latency distribution: the exponential's rate λ (larger: more short
+        /// delays); 0 means 5.
         pub latency_curve: f64,
         /// Chance per link of a delay spike.
         pub hold_chance: f64,
@@ -425,7 +422,6 @@ impl FaultConfig {
         let none = FaultConfig {
             window: Dur::secs(30),
             latency_max: Dur::default(),
-            tick: Dur::default(),
             latency_curve: 0.0,
             hold_chance: 0.0,
             hold_max: Dur::secs(3),
@@ -442,7 +438,6 @@ impl FaultConfig {
         };
         let lossy = FaultConfig {
             latency_max: Dur::millis(100),
-            tick: Dur::millis(20),
             hold_chance: 0.3,
             partition_chance: 0.005,
             drop_chance: 0.03,
@@ -450,7 +445,6 @@ impl FaultConfig {
             ..none.clone()
         };
         let flaky = FaultConfig {
-            tick: Dur::millis(20),
             tempfail_chance: 0.2,
             permfail_chance: 0.05,
             stall_chance: 0.05,

@@ -10,6 +10,7 @@ use crate::proto::client::Message;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 /// A message the client sends.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -50,9 +51,13 @@ pub struct NetworkSection {
     /// Largest one-way latency.
     #[serde(default = "default_latency_max")]
     pub latency_max: Dur,
-    /// Simulation step: latency is quantised to it; smaller is finer and slower.
-    #[serde(default = "default_tick")]
-    pub tick: Dur,
+    /// TCP's retransmission timeout: a segment not acknowledged within it is sent again.
+    #[serde(default = "default_rto")]
+    pub rto: Dur,
+    /// Retransmissions in a row before TCP gives up and resets the connection; the give-up
+    /// time is `rto` × (`tcp_retries` + 1).
+    #[serde(default = "default_tcp_retries")]
+    pub tcp_retries: u32,
     /// Longest a run may take in virtual time.
     #[serde(default = "default_limit")]
     pub time_limit: Dur,
@@ -71,8 +76,13 @@ fn default_latency_min() -> Dur {
 fn default_latency_max() -> Dur {
     Dur::millis(20)
 }
-fn default_tick() -> Dur {
-    Dur::millis(1)
+/// Linux's minimum retransmission timeout (`TCP_RTO_MIN`).
+fn default_rto() -> Dur {
+    Dur::millis(200)
+}
+/// 100 retransmissions at 200 ms: a peer silent for 20 s resets the connection.
+fn default_tcp_retries() -> u32 {
+    99
 }
 fn default_limit() -> Dur {
     Dur::secs(7200)
@@ -83,7 +93,8 @@ impl Default for NetworkSection {
         NetworkSection {
             latency_min: default_latency_min(),
             latency_max: default_latency_max(),
-            tick: default_tick(),
+            rto: default_rto(),
+            tcp_retries: default_tcp_retries(),
             time_limit: default_limit(),
             drain: default_drain(),
         }
@@ -298,8 +309,8 @@ impl Scenario {
                 "network.latency_max is smaller than network.latency_min".into(),
             ));
         }
-        if raw.network.tick.0.is_zero() {
-            return Err(at(None, "network.tick must be positive".into()));
+        if raw.network.rto.0 < Duration::from_millis(1) {
+            return Err(at(None, "network.rto must be at least 1ms".into()));
         }
         Ok(Scenario {
             name: raw.name,

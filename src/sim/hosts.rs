@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::engine::{self, Software};
 use super::faults::FaultState;
 use super::SMTP_PORT;
+use std::rc::Rc;
 
 /// The simulated server's mail store: a shared ledger that survives crashes (queued mail is
 /// on disk), and crash requests passed to the step loop.
@@ -58,15 +60,15 @@ impl Drop for SessionGuard {
     }
 }
 
-pub(super) fn add_server(
-    sim: &mut turmoil::Sim<'_>,
+/// The server host's software: an accept loop, one server session per connection.
+pub(super) fn server(
     scenario: &Scenario,
     queue_salt: u64,
     transcript: &Transcript,
     deliveries: &Arc<Mutex<Vec<Delivery>>>,
     open: &Arc<AtomicUsize>,
     faults: &Arc<FaultState>,
-) {
+) -> Software {
     let cfg = Arc::new(scenario.server.clone());
     let (transcript, deliveries, open, faults) = (
         transcript.clone(),
@@ -75,7 +77,7 @@ pub(super) fn add_server(
         faults.clone(),
     );
     let accepted = Arc::new(AtomicU64::new(0));
-    sim.host("server", move || {
+    Rc::new(move || {
         let (cfg, transcript, deliveries, open, faults, accepted) = (
             cfg.clone(),
             transcript.clone(),
@@ -84,13 +86,17 @@ pub(super) fn add_server(
             faults.clone(),
             accepted.clone(),
         );
-        async move {
-            let listener = net::sim_listen(SMTP_PORT).await?;
-            loop {
-                let (stream, peer) = listener.accept().await?;
+        Box::pin(async move {
+            let Ok(listener) = net::sim_listen(SMTP_PORT).await else {
+                return;
+            };
+            while let Ok((stream, peer)) = listener.accept().await {
                 let n = accepted.fetch_add(1, Ordering::SeqCst) + 1;
                 let peer_role = role_of_peer(&peer);
-                let conn = transcript.conn_for(peer, stream.local_addr()?);
+                let Ok(local) = stream.local_addr() else {
+                    continue;
+                };
+                let conn = transcript.conn_for(peer, local);
                 transcript.record(net::now(), conn, peer_role, "server", EventKind::Connect);
                 let stream = Recorded::new(stream, transcript.clone(), conn, "server", peer_role)
                     .with_faults(&faults.transport(Writer::Server, net::now()));
@@ -106,36 +112,41 @@ pub(super) fn add_server(
                     faults: faults.clone(),
                 };
                 let guard = SessionGuard::new(&open);
-                tokio::spawn(async move {
+                engine::spawn(async move {
                     actor::server::serve(stream, session, hooks).await;
                     drop(guard);
                 });
             }
-        }
-    });
+        })
+    })
 }
 
-pub(super) fn add_interceptor(
-    sim: &mut turmoil::Sim<'_>,
+/// The interceptor host's software: an accept loop, one upstream connection and interceptor
+/// session per client connection.
+pub(super) fn interceptor(
     cfg: &crate::profile::InterceptorConfig,
     transcript: &Transcript,
     open: &Arc<AtomicUsize>,
     faults: &Arc<FaultState>,
-) {
+) -> Software {
     let cfg = Arc::new(cfg.clone());
     let (transcript, open, faults) = (transcript.clone(), open.clone(), faults.clone());
-    sim.host("interceptor", move || {
+    Rc::new(move || {
         let (cfg, transcript, open, faults) = (
             cfg.clone(),
             transcript.clone(),
             open.clone(),
             faults.clone(),
         );
-        async move {
-            let listener = net::sim_listen(SMTP_PORT).await?;
-            loop {
-                let (downstream, peer) = listener.accept().await?;
-                let conn = transcript.conn_for(peer, downstream.local_addr()?);
+        Box::pin(async move {
+            let Ok(listener) = net::sim_listen(SMTP_PORT).await else {
+                return;
+            };
+            while let Ok((downstream, peer)) = listener.accept().await {
+                let Ok(local) = downstream.local_addr() else {
+                    continue;
+                };
+                let conn = transcript.conn_for(peer, local);
                 transcript.record(
                     net::now(),
                     conn,
@@ -153,7 +164,7 @@ pub(super) fn add_interceptor(
                 .with_faults(&faults.transport(Writer::InterceptorToClient, net::now()));
                 let (cfg, transcript, faults) = (cfg.clone(), transcript.clone(), faults.clone());
                 let guard = SessionGuard::new(&open);
-                tokio::spawn(async move {
+                engine::spawn(async move {
                     match net::sim_connect("server", SMTP_PORT).await {
                         Ok(upstream) => {
                             let up_conn = match (upstream.local_addr(), upstream.peer_addr()) {
@@ -188,14 +199,15 @@ pub(super) fn add_interceptor(
                     drop(guard);
                 });
             }
-        }
-    });
+        })
+    })
 }
 
 /// Which simulated host an address belongs to.
 fn role_of_peer(peer: &std::net::SocketAddr) -> &'static str {
-    match turmoil::reverse_lookup(peer.ip()).as_deref() {
-        Some("interceptor") => "interceptor",
-        _ => "client",
+    if turmoil_net::lookup_host("interceptor") == Some(peer.ip()) {
+        "interceptor"
+    } else {
+        "client"
     }
 }

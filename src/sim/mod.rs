@@ -1,10 +1,12 @@
-//! Scenario + seed → a turmoil world with client, optional interceptor and server hosts →
-//! transcript, outcomes and the oracle's report. One seed decides everything: turmoil's RNG,
-//! the epoch, and every draw of ours (from one ChaCha stream).
+//! Scenario + seed → a simulated world (the event-driven [`engine`] on turmoil-net) with
+//! client, optional interceptor and server hosts → transcript, outcomes and the oracle's
+//! report. One seed decides everything: every draw comes from ChaCha streams of that seed.
 
 mod client;
+pub mod engine;
 pub mod faults;
 mod hosts;
+pub mod network;
 
 use crate::actor::Recorded;
 use crate::fault::{FaultPlan, Host};
@@ -15,7 +17,11 @@ use crate::proto::client::Outcome;
 use crate::proto::server::Delivery;
 use crate::scenario::Scenario;
 use crate::transcript::{Event, EventKind, Transcript};
+use engine::{Control, Engine, Flow, TcpTiming};
 use faults::{FaultState, NetAction};
+use network::{Captured, Latency, Network};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -24,7 +30,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The SMTP port every simulated host listens on.
 pub const SMTP_PORT: u16 = 25;
@@ -54,6 +60,8 @@ pub struct RunResult {
     pub plan: FaultPlan,
     /// Each connection's (initiator, acceptor) simulated addresses.
     pub endpoints: std::collections::BTreeMap<u32, (String, String)>,
+    /// Every packet that left a host, when the run was captured ([`run_captured`]).
+    pub packets: Vec<Captured>,
 }
 
 /// A run that could not complete.
@@ -119,34 +127,59 @@ fn run_inner(
     plan: FaultPlan,
     custom: Option<CustomClient>,
 ) -> Result<RunResult, SimError> {
+    run_engine(scenario, seed, plan, custom, false)
+}
+
+/// Runs `scenario` with `seed` and keeps every packet that left a host (for pcap).
+pub fn run_captured(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
+    run_engine(scenario, seed, plan_for(scenario, seed), None, true)
+}
+
+/// The network a scenario describes, with latencies drawn from the seed's network stream.
+fn network_for(scenario: &Scenario, seed: u64) -> Network {
+    let fc = &scenario.fault_config;
+    let latency_max = if fc.latency_max.0.is_zero() {
+        scenario.network.latency_max.0
+    } else {
+        fc.latency_max.0
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(NETWORK_STREAM);
+    Network::new(
+        rng,
+        Latency {
+            min: scenario.network.latency_min.0.min(latency_max),
+            max: latency_max,
+            curve: fc.latency_curve,
+        },
+    )
+}
+
+/// The RNG stream for packet latencies.
+const NETWORK_STREAM: u64 = 2;
+
+fn run_engine(
+    scenario: &Scenario,
+    seed: u64,
+    plan: FaultPlan,
+    custom: Option<CustomClient>,
+    capture: bool,
+) -> Result<RunResult, SimError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let queue_salt = rng.next_u64();
     let net_cfg = &scenario.network;
     let fc = &scenario.fault_config;
-    let tick = if fc.tick.0.is_zero() {
-        net_cfg.tick.0
-    } else {
-        fc.tick.0
-    };
-    let latency_max = if fc.latency_max.0.is_zero() {
-        net_cfg.latency_max.0
-    } else {
-        fc.latency_max.0
-    };
-    let latency_min = net_cfg.latency_min.0.min(latency_max);
-    let mut sim = turmoil::Builder::new()
-        .rng_seed(seed)
-        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
-        .tick_duration(tick)
-        .simulation_duration(net_cfg.time_limit.0 + Duration::from_secs(3600))
-        .min_message_latency(latency_min)
-        .max_message_latency(latency_max)
-        .tcp_capacity(4096)
-        .build();
-
-    if fc.latency_curve > 0.0 {
-        sim.set_message_latency_curve(fc.latency_curve);
+    let mut network = network_for(scenario, seed);
+    if capture {
+        network = network.capture();
     }
+    let latency = network.latency();
+    let timing = TcpTiming {
+        rto: net_cfg.rto.0,
+        retries: net_cfg.tcp_retries,
+    };
+    let mut engine = Engine::new(network, timing);
+
     let interceptor = scenario.interceptor.is_some();
     let heal_at = if plan.events.is_empty() {
         Duration::ZERO
@@ -158,57 +191,71 @@ fn run_inner(
     let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
     let open_sessions = Arc::new(AtomicUsize::new(0));
 
-    hosts::add_server(
-        &mut sim,
-        scenario,
-        queue_salt,
-        &transcript,
-        &deliveries,
-        &open_sessions,
-        &faults,
-    );
-    if let Some((_, cfg)) = &scenario.interceptor {
-        hosts::add_interceptor(&mut sim, cfg, &transcript, &open_sessions, &faults);
-    }
     let outcomes: client::Outcomes = Arc::default();
+    let client_done = Rc::new(Cell::new(false));
     {
         let cfg = Arc::new(scenario.client.clone());
         let messages = scenario.messages.clone();
         let target = if interceptor { "interceptor" } else { "server" };
         let (transcript, outcomes, faults) = (transcript.clone(), outcomes.clone(), faults.clone());
         let script = scenario.script.clone();
-        sim.client("client", async move {
-            if let Some(custom) = custom {
-                client::run_custom(custom, target, transcript, outcomes, faults).await;
-            } else if script.is_empty() {
-                client::run(cfg, messages, target, transcript, outcomes, faults).await;
-            } else {
-                client::run_script(script, target, transcript, outcomes, faults).await;
-            }
-            Ok(())
-        });
+        let custom = Rc::new(RefCell::new(custom));
+        let done = client_done.clone();
+        engine.host(
+            "client",
+            Rc::new(move || {
+                let (cfg, messages, script, custom, done) = (
+                    cfg.clone(),
+                    messages.clone(),
+                    script.clone(),
+                    custom.borrow_mut().take(),
+                    done.clone(),
+                );
+                let (transcript, outcomes, faults) =
+                    (transcript.clone(), outcomes.clone(), faults.clone());
+                Box::pin(async move {
+                    if let Some(custom) = custom {
+                        client::run_custom(custom, target, transcript, outcomes, faults).await;
+                    } else if script.is_empty() {
+                        client::run(cfg, messages, target, transcript, outcomes, faults).await;
+                    } else {
+                        client::run_script(script, target, transcript, outcomes, faults).await;
+                    }
+                    done.set(true);
+                })
+            }),
+        );
     }
+    if let Some((_, cfg)) = &scenario.interceptor {
+        engine.host(
+            "interceptor",
+            hosts::interceptor(cfg, &transcript, &open_sessions, &faults),
+        );
+    }
+    engine.host(
+        "server",
+        hosts::server(
+            scenario,
+            queue_salt,
+            &transcript,
+            &deliveries,
+            &open_sessions,
+            &faults,
+        ),
+    );
 
-    // Step until the client is done and the other sessions have ended (or the drain time
-    // is up), carrying out the network schedule and crash requests on the way.
+    // Until the client is done and the other sessions have ended (or the drain time is up),
+    // carry out the network schedule and crash requests on the way.
     let mut schedule: VecDeque<(Duration, NetAction)> =
         faults::schedule(&plan, interceptor, heal_at).into();
-    let mut crashed: Vec<&'static str> = Vec::new();
-    let mut pending_bounces: Vec<(Duration, &'static str)> = Vec::new();
+    let mut pending_restarts: Vec<(Duration, &'static str)> = Vec::new();
     let limit = net_cfg.time_limit.0;
     let mut client_done_at: Option<Duration> = None;
-    loop {
-        let now = sim.elapsed();
+    let (elapsed, mut network) = engine.run(|world| {
+        let now = world.now();
         while schedule.front().is_some_and(|(t, _)| *t <= now) {
             let (_, action) = schedule.pop_front().expect("checked");
-            apply(
-                &mut sim,
-                &transcript,
-                now,
-                action,
-                &mut crashed,
-                interceptor,
-            );
+            apply(world, &transcript, action, interceptor);
         }
         let requests: Vec<(Host, Duration)> = faults
             .crash_requests
@@ -217,54 +264,47 @@ fn run_inner(
             .drain(..)
             .collect();
         for (host, restart_after) in requests {
-            apply(
-                &mut sim,
-                &transcript,
-                now,
-                NetAction::Crash(host.name()),
-                &mut crashed,
-                interceptor,
-            );
-            pending_bounces.push((now + restart_after, host.name()));
+            apply(world, &transcript, NetAction::Crash(host.name()), interceptor);
+            pending_restarts.push((now + restart_after, host.name()));
         }
-        pending_bounces.retain(|(t, host)| {
-            if *t <= now {
-                if crashed.contains(host) {
-                    sim.bounce(*host);
-                    crashed.retain(|h| h != host);
-                    transcript.record(now, 0, host, "", EventKind::Note("fault: restarted".into()));
-                }
-                false
-            } else {
-                true
+        pending_restarts.retain(|(t, host)| {
+            if *t > now {
+                return true;
             }
+            if world.restart(host) {
+                transcript.record(now, 0, host, "", EventKind::Note("fault: restarted".into()));
+            }
+            false
         });
-        match sim.step() {
-            Ok(true) => {
-                client_done_at.get_or_insert(sim.elapsed());
-            }
-            Ok(false) => {}
-            Err(e) => return Err(SimError(format!("simulation failed: {e}"))),
-        }
-        if let Some(done) = client_done_at {
+        if client_done.get() {
+            let done = *client_done_at.get_or_insert(now);
             let drained = open_sessions.load(Ordering::SeqCst) == 0;
-            if drained || sim.elapsed() >= done + net_cfg.drain.0 {
-                break;
+            if drained || now >= done + net_cfg.drain.0 {
+                return Flow::Stop;
             }
         }
-        if sim.elapsed() >= limit {
+        if now >= limit {
             transcript.record(
-                sim.elapsed(),
+                now,
                 0,
                 "smtpsim",
                 "",
                 EventKind::Note(format!("time limit {} reached", Dur(limit))),
             );
-            break;
+            return Flow::Stop;
         }
-    }
-    let elapsed = sim.elapsed();
-    drop(sim);
+        let next = [
+            schedule.front().map(|(t, _)| *t),
+            pending_restarts.iter().map(|(t, _)| *t).min(),
+            client_done_at.map(|d| d + net_cfg.drain.0),
+            Some(limit),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        Flow::Continue(next)
+    });
+    let packets = network.captured();
 
     let events = transcript.events();
     let endpoints = transcript.endpoints();
@@ -301,7 +341,7 @@ fn run_inner(
         &per_message,
         retrying,
     );
-    let header = header(scenario, seed, &plan, tick, latency_min, latency_max);
+    let header = header(scenario, seed, &plan, latency, timing);
     Ok(RunResult {
         scenario: scenario.name.clone(),
         seed,
@@ -313,47 +353,38 @@ fn run_inner(
         header,
         plan,
         endpoints,
+        packets,
     })
 }
 
 /// Carries out one network action.
-fn apply(
-    sim: &mut turmoil::Sim<'_>,
-    transcript: &Transcript,
-    now: Duration,
-    action: NetAction,
-    crashed: &mut Vec<&'static str>,
-    interceptor: bool,
-) {
+fn apply(world: &mut Control<'_>, transcript: &Transcript, action: NetAction, interceptor: bool) {
+    let now = world.now();
     let note = |text: String| transcript.record(now, 0, "network", "", EventKind::Note(text));
     match action {
         NetAction::Hold(a, b) => {
-            sim.hold(a, b);
+            world.network().hold(a, b);
             note(format!("fault: {a}<->{b} segments held"));
         }
         NetAction::Release(a, b) => {
-            sim.release(a, b);
+            world.network().release(now, a, b);
             note(format!("fault: {a}<->{b} held segments released"));
         }
         NetAction::Partition(a, b) => {
-            sim.partition(a, b);
+            world.network().partition(a, b);
             note(format!("fault: {a}<->{b} partitioned (segments lost)"));
         }
         NetAction::Repair(a, b) => {
-            sim.repair(a, b);
+            world.network().repair(a, b);
             note(format!("fault: {a}<->{b} repaired"));
         }
         NetAction::Crash(host) => {
-            if !crashed.contains(&host) {
-                sim.crash(host);
-                crashed.push(host);
+            if world.crash(host) {
                 note(format!("fault: {host} crashed"));
             }
         }
         NetAction::Bounce(host) => {
-            if crashed.contains(&host) {
-                sim.bounce(host);
-                crashed.retain(|h| *h != host);
+            if world.restart(host) {
                 note(format!("fault: {host} restarted"));
             }
         }
@@ -364,11 +395,11 @@ fn apply(
                 &[("client", "server")]
             };
             for (a, b) in links {
-                sim.release(*a, *b);
-                sim.repair(*a, *b);
+                world.network().release(now, a, b);
+                world.network().repair(a, b);
             }
-            for host in std::mem::take(crashed) {
-                sim.bounce(host);
+            for host in world.down() {
+                world.restart(host);
             }
             note(
                 "faults healed: links repaired, held segments released, crashed hosts restarted"
@@ -398,9 +429,8 @@ pub fn header(
     scenario: &Scenario,
     seed: u64,
     plan: &FaultPlan,
-    tick: Duration,
-    latency_min: Duration,
-    latency_max: Duration,
+    latency: Latency,
+    timing: TcpTiming,
 ) -> Vec<String> {
     let interceptor = scenario
         .interceptor
@@ -419,10 +449,11 @@ pub fn header(
             scenario.client_profile, interceptor, scenario.server_profile, scenario.server.hostname
         ),
         format!(
-            "network: latency {}..{} per segment, tick {}",
-            Dur(latency_min),
-            Dur(latency_max),
-            Dur(tick)
+            "network: latency {}..{} per segment, TCP retransmits after {}, gives up after {}",
+            Dur(latency.min),
+            Dur(latency.max),
+            Dur(timing.rto),
+            Dur(timing.give_up())
         ),
     ];
     if plan.events.is_empty() {
