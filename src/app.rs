@@ -146,7 +146,12 @@ fn run(
         path.display(),
         faults_flag(&scenario)
     );
-    let result = match crate::sim::run(&scenario, seed) {
+    let outcome = if format == crate::format::Format::Pcap {
+        crate::sim::run_captured(&scenario, seed)
+    } else {
+        crate::sim::run(&scenario, seed)
+    };
+    let result = match outcome {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}\nreplay: {replay}");

@@ -4,7 +4,7 @@
 //! client's view for the oracle, and the oracle's verdict must agree with it.
 
 use smtpsim::actor::Recorded;
-use smtpsim::net::SimStream;
+use smtpsim::sim::stream::SimStream;
 use smtpsim::oracle::Verdict;
 use smtpsim::proto::client::{Outcome, Stage, Status};
 use smtpsim::proto::Reply;

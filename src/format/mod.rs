@@ -12,7 +12,7 @@ pub enum Format {
     Text,
     /// One JSON object per line: the run, every event, every message, the verdict.
     Json,
-    /// A pcap capture of every leg, with TCP handshakes, sequence numbers, FIN and RST.
+    /// A pcap capture of the simulated packets: handshakes, data, ACKs, retransmissions, FIN, RST.
     Pcap,
     /// A sequence diagram (SVG), one lifeline per actor.
     Svg,
@@ -34,7 +34,7 @@ pub fn render(format: Format, result: &crate::sim::RunResult, scenario_file: &st
             .replace("<scenario>", scenario_file)
             .into_bytes(),
         Format::Json => json::render(result, scenario_file).into_bytes(),
-        Format::Pcap => pcap::render(&result.events, &result.endpoints),
+        Format::Pcap => pcap::render(&result.packets),
         Format::Svg => svg::render(result).into_bytes(),
     }
 }

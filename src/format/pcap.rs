@@ -1,36 +1,25 @@
-//! A pcap file of every leg: the simulated (or live) addresses, virtual timestamps from the
-//! fixed epoch, a TCP handshake per connection, one segment per write (split at 1460 bytes),
-//! sequence and acknowledgement numbers, FIN at a close and RST at a reset, so Wireshark's
-//! SMTP dissector reads the conversation. Link type: raw IPv4 (228).
+//! A pcap file of the simulated packets themselves, as each left its host: the handshakes,
+//! every data segment with its real sequence and acknowledgement numbers, retransmissions,
+//! pure ACKs, FIN and RST, at virtual timestamps from the fixed epoch. Packets the network then
+//! lost or held are in the capture too (it is taken where they leave, as on the sender's
+//! interface). Link type: raw IPv4 (228).
 
-use crate::transcript::{Event, EventKind};
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use crate::sim::network::Captured;
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use turmoil_net::Transport;
 
-const MSS: usize = 1460;
 const SYN: u8 = 0x02;
 const FIN: u8 = 0x01;
 const RST: u8 = 0x04;
 const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
 
-struct Side {
-    addr: SocketAddrV4,
-    role: String,
-    next_seq: u32,
-}
-
-struct Conn {
-    a: Side,
-    b: Side,
-    ip_id: u16,
-}
-
 struct Writer {
     out: Vec<u8>,
     epoch_secs: u64,
-    /// Keeps packets at one instant in order: each gets one more microsecond.
+    /// Keeps packets of one instant in order: each gets one more microsecond.
     last_us: u128,
+    ip_id: u16,
 }
 
 impl Writer {
@@ -47,32 +36,20 @@ impl Writer {
             out,
             epoch_secs: crate::sim::EPOCH_SECS,
             last_us: 0,
+            ip_id: 0,
         }
     }
 
-    fn packet(&mut self, at_us: u128, conn: &mut Conn, from_a: bool, flags: u8, payload: &[u8]) {
+    fn record(&mut self, at_us: u128, ip: &[u8]) {
         let at_us = at_us.max(self.last_us + 1);
         self.last_us = at_us;
-        let (src, dst) = if from_a {
-            (&conn.a, &conn.b)
-        } else {
-            (&conn.b, &conn.a)
-        };
-        let seq = src.next_seq;
-        let ack = if flags & ACK != 0 { dst.next_seq } else { 0 };
-        let tcp = tcp_segment(src.addr, dst.addr, seq, ack, flags, payload);
-        conn.ip_id = conn.ip_id.wrapping_add(1);
-        let ip = ipv4_packet(*src.addr.ip(), *dst.addr.ip(), conn.ip_id, &tcp);
         let secs = self.epoch_secs + (at_us / 1_000_000) as u64;
         self.out.extend_from_slice(&(secs as u32).to_le_bytes());
         self.out
             .extend_from_slice(&((at_us % 1_000_000) as u32).to_le_bytes());
         self.out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
         self.out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
-        self.out.extend_from_slice(&ip);
-        let consumed = payload.len() as u32 + u32::from(flags & (SYN | FIN) != 0);
-        let src = if from_a { &mut conn.a } else { &mut conn.b };
-        src.next_seq = src.next_seq.wrapping_add(consumed);
+        self.out.extend_from_slice(ip);
     }
 }
 
@@ -90,14 +67,26 @@ fn checksum(chunks: &[&[u8]]) -> u16 {
     !(sum as u16)
 }
 
-fn tcp_segment(
+struct Segment<'a> {
     src: SocketAddrV4,
     dst: SocketAddrV4,
     seq: u32,
     ack: u32,
     flags: u8,
-    payload: &[u8],
-) -> Vec<u8> {
+    window: u16,
+    payload: &'a [u8],
+}
+
+fn tcp_segment(seg: &Segment<'_>) -> Vec<u8> {
+    let Segment {
+        src,
+        dst,
+        seq,
+        ack,
+        flags,
+        window,
+        payload,
+    } = *seg;
     let mut tcp = Vec::with_capacity(20 + payload.len());
     tcp.extend_from_slice(&src.port().to_be_bytes());
     tcp.extend_from_slice(&dst.port().to_be_bytes());
@@ -105,7 +94,7 @@ fn tcp_segment(
     tcp.extend_from_slice(&ack.to_be_bytes());
     tcp.push(5 << 4);
     tcp.push(flags);
-    tcp.extend_from_slice(&65535u16.to_be_bytes());
+    tcp.extend_from_slice(&window.to_be_bytes());
     tcp.extend_from_slice(&[0, 0, 0, 0]);
     tcp.extend_from_slice(payload);
     let mut pseudo = Vec::with_capacity(12);
@@ -118,14 +107,14 @@ fn tcp_segment(
     tcp
 }
 
-fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, id: u16, tcp: &[u8]) -> Vec<u8> {
+fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, id: u16, ttl: u8, tcp: &[u8]) -> Vec<u8> {
     let mut ip = Vec::with_capacity(20 + tcp.len());
     ip.push(0x45);
     ip.push(0);
     ip.extend_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
     ip.extend_from_slice(&id.to_be_bytes());
     ip.extend_from_slice(&0x4000u16.to_be_bytes());
-    ip.push(64);
+    ip.push(ttl);
     ip.push(6);
     ip.extend_from_slice(&[0, 0]);
     ip.extend_from_slice(&src.octets());
@@ -136,74 +125,40 @@ fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, id: u16, tcp: &[u8]) -> Vec<u8> {
     ip
 }
 
-/// The capture of `events`; `endpoints` gives each connection's (initiator, acceptor) addresses.
-pub fn render(events: &[Event], endpoints: &BTreeMap<u32, (String, String)>) -> Vec<u8> {
+/// The capture of `packets` (see [`crate::sim::run_captured`]).
+pub fn render(packets: &[Captured]) -> Vec<u8> {
     let mut writer = Writer::new();
-    // Directions with writes recorded by the writer itself; reads are used for the others
-    // (a live log holds only one side's view).
-    let written: BTreeSet<(u32, &str)> = events
+    for captured in packets {
+        let pkt = &captured.packet;
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (pkt.src, pkt.dst) else {
+            continue;
+        };
+        let Transport::Tcp(seg) = &pkt.payload else {
+            continue;
+        };
+        let f = seg.flags;
+        let flags = [
+            (f.syn, SYN),
+            (f.fin, FIN),
+            (f.rst, RST),
+            (f.psh || !seg.payload.is_empty(), PSH),
+            (f.ack, ACK),
+        ]
         .iter()
-        .filter(|e| matches!(e.kind, EventKind::Data(_)))
-        .map(|e| (e.conn, e.from.as_str()))
-        .collect();
-    let mut conns: BTreeMap<u32, Conn> = BTreeMap::new();
-    for e in events {
-        let at = e.at.as_micros();
-        match &e.kind {
-            EventKind::Connect => {
-                let Some((a, b)) = endpoints.get(&e.conn) else {
-                    continue;
-                };
-                let (Ok(a), Ok(b)) = (a.parse::<SocketAddrV4>(), b.parse::<SocketAddrV4>()) else {
-                    continue;
-                };
-                // Deterministic initial sequence numbers.
-                let isn = 1_000_000 * e.conn;
-                let mut conn = Conn {
-                    a: Side {
-                        addr: a,
-                        role: e.from.clone(),
-                        next_seq: isn,
-                    },
-                    b: Side {
-                        addr: b,
-                        role: e.to.clone(),
-                        next_seq: isn + 500_000,
-                    },
-                    ip_id: 0,
-                };
-                writer.packet(at, &mut conn, true, SYN, &[]);
-                writer.packet(at, &mut conn, false, SYN | ACK, &[]);
-                writer.packet(at, &mut conn, true, ACK, &[]);
-                conns.insert(e.conn, conn);
-            }
-            EventKind::Data(bytes) | EventKind::Received(bytes) => {
-                let Some(conn) = conns.get_mut(&e.conn) else {
-                    continue;
-                };
-                let is_read = matches!(e.kind, EventKind::Received(_));
-                if is_read && written.contains(&(e.conn, e.from.as_str())) {
-                    continue;
-                }
-                let from_a = conn.a.role == e.from;
-                for chunk in bytes.chunks(MSS) {
-                    writer.packet(at, conn, from_a, PSH | ACK, chunk);
-                }
-            }
-            EventKind::Close => {
-                if let Some(conn) = conns.get_mut(&e.conn) {
-                    let from_a = conn.a.role == e.from;
-                    writer.packet(at, conn, from_a, FIN | ACK, &[]);
-                }
-            }
-            EventKind::Reset(_) => {
-                if let Some(conn) = conns.get_mut(&e.conn) {
-                    let from_a = conn.a.role == e.from;
-                    writer.packet(at, conn, from_a, RST | ACK, &[]);
-                }
-            }
-            _ => {}
-        }
+        .filter(|(on, _)| *on)
+        .fold(0u8, |acc, (_, bit)| acc | bit);
+        let tcp = tcp_segment(&Segment {
+            src: SocketAddrV4::new(src, seg.src_port),
+            dst: SocketAddrV4::new(dst, seg.dst_port),
+            seq: seg.seq,
+            ack: seg.ack,
+            flags,
+            window: seg.window,
+            payload: &seg.payload,
+        });
+        writer.ip_id = writer.ip_id.wrapping_add(1);
+        let ip = ipv4_packet(src, dst, writer.ip_id, pkt.ttl, &tcp);
+        writer.record(captured.at.as_micros(), &ip);
     }
     writer.out
 }

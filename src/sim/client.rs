@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::faults::FaultState;
+use super::stream::{self, SimStream};
 use super::SMTP_PORT;
 
 /// Every attempt's outcome, with the connection it happened on (0: none).
@@ -49,7 +50,7 @@ pub async fn run(
         batch.sort_by_key(|p| (p.ready_at, p.message.id));
 
         let connect =
-            tokio::time::timeout(cfg.timeout_connect.0, net::sim_connect(target, SMTP_PORT)).await;
+            tokio::time::timeout(cfg.timeout_connect.0, stream::connect(target, SMTP_PORT)).await;
         let stream = match connect {
             Ok(Ok(stream)) => stream,
             failed => {
@@ -159,8 +160,8 @@ async fn open(
     target: &'static str,
     transcript: &Transcript,
     faults: &FaultState,
-) -> Option<(u32, Recorded<net::SimStream>)> {
-    let stream = match net::sim_connect(target, SMTP_PORT).await {
+) -> Option<(u32, Recorded<SimStream>)> {
+    let stream = match stream::connect(target, SMTP_PORT).await {
         Ok(s) => s,
         Err(e) => {
             transcript.record(

@@ -37,6 +37,7 @@
 //! with a RST, as a rebooted host does.
 
 use super::network::Network;
+use super::stream;
 use crate::net;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -133,6 +134,18 @@ fn spawn_on(host: usize, future: Pin<Box<dyn Future<Output = ()>>>) -> Rc<Slot> 
     slot
 }
 
+/// The turmoil-net host of the task being polled.
+///
+/// # Panics
+///
+/// Outside a simulated host.
+pub(super) fn current_host_id() -> HostId {
+    let host = CURRENT
+        .with(Cell::get)
+        .expect("sockets are opened from a simulated host");
+    HOSTS.with(|h| h.borrow()[host].id)
+}
+
 /// A task of a host: names the host on every poll, reports activity.
 struct HostTask {
     host: usize,
@@ -203,6 +216,8 @@ pub struct Engine {
     hosts: Vec<Host>,
     network: Network,
     timing: TcpTiming,
+    /// Some stream still has writes queued for the next pass.
+    writes_queued: bool,
 }
 
 /// What the control may do to the world between turns.
@@ -277,6 +292,7 @@ impl Engine {
             hosts: Vec::new(),
             network,
             timing,
+            writes_queued: false,
         }
     }
 
@@ -342,6 +358,7 @@ impl Engine {
         HOSTS.with(|h| h.borrow_mut().clear());
         HARNESS.with(|h| h.borrow_mut().take());
         net::leave_simulation();
+        stream::reset();
         let guard = GUARD.with(|g| g.borrow_mut().take());
         drop(guard);
         (elapsed, self.network)
@@ -377,7 +394,7 @@ impl Engine {
                 dirty = false;
                 self.pass(now, &mut egress);
             }
-            let next_tick = (dirty || net::writers_waiting() || self.tcp_busy())
+            let next_tick = (dirty || self.writes_queued || self.tcp_busy())
                 .then(|| next_millisecond(now));
             let wake = [next_tick, self.network.next_due(), deadline]
                 .into_iter()
@@ -389,11 +406,12 @@ impl Engine {
 
     /// One egress pass: every host's outbound packets, each routed by the network.
     fn pass(&mut self, now: Duration, egress: &mut Vec<Packet>) {
+        self.writes_queued = stream::feed_queued_writes();
         turmoil_net_guard(|g| g.egress_all(egress));
         for pkt in egress.drain(..) {
             self.network.route(now, pkt);
         }
-        net::egress_passed();
+        stream::egress_passed();
     }
 
     /// Whether some live connection has bytes or a handshake in flight (so TCP's timers run).

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::engine::{self, Software};
+use super::stream;
 use super::faults::FaultState;
 use super::SMTP_PORT;
 use std::rc::Rc;
@@ -87,7 +88,7 @@ pub(super) fn server(
             accepted.clone(),
         );
         Box::pin(async move {
-            let Ok(listener) = net::sim_listen(SMTP_PORT).await else {
+            let Ok(listener) = stream::listen(SMTP_PORT).await else {
                 return;
             };
             while let Ok((stream, peer)) = listener.accept().await {
@@ -139,7 +140,7 @@ pub(super) fn interceptor(
             faults.clone(),
         );
         Box::pin(async move {
-            let Ok(listener) = net::sim_listen(SMTP_PORT).await else {
+            let Ok(listener) = stream::listen(SMTP_PORT).await else {
                 return;
             };
             while let Ok((downstream, peer)) = listener.accept().await {
@@ -165,7 +166,7 @@ pub(super) fn interceptor(
                 let (cfg, transcript, faults) = (cfg.clone(), transcript.clone(), faults.clone());
                 let guard = SessionGuard::new(&open);
                 engine::spawn(async move {
-                    match net::sim_connect("server", SMTP_PORT).await {
+                    match stream::connect("server", SMTP_PORT).await {
                         Ok(upstream) => {
                             let up_conn = match (upstream.local_addr(), upstream.peer_addr()) {
                                 (Ok(l), Ok(p)) => transcript.conn_for(l, p),

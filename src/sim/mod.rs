@@ -7,10 +7,10 @@ pub mod engine;
 pub mod faults;
 mod hosts;
 pub mod network;
+pub mod stream;
 
 use crate::actor::Recorded;
 use crate::fault::{FaultPlan, Host};
-use crate::net;
 use crate::oracle::{self, Report};
 use crate::profile::Dur;
 use crate::proto::client::Outcome;
@@ -100,7 +100,7 @@ const FAULT_STREAM: u64 = 1;
 /// to the first hop, already wrapped so that its bytes land in the transcript, and returns an
 /// outcome per scenario message (by id) for the oracle.
 pub type CustomClient =
-    Box<dyn FnOnce(Recorded<net::SimStream>) -> Pin<Box<dyn Future<Output = Vec<Outcome>>>>>;
+    Box<dyn FnOnce(Recorded<stream::SimStream>) -> Pin<Box<dyn Future<Output = Vec<Outcome>>>>>;
 
 /// Runs `scenario` with `seed` (and the seed's fault plan), with `client` in place of the
 /// scenario's client profile.
