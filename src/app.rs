@@ -377,6 +377,10 @@ fn bench(
         "virtual/wall: {ratio:.0}x · {:.1} sessions/s",
         r.sessions_per_sec
     );
+    println!(
+        "engine per session: median {} turns, {} egress passes",
+        r.median_turns, r.median_passes
+    );
     Ok(EXIT_OK)
 }
 

@@ -16,9 +16,11 @@
 //! 4. once per millisecond at most, and only while something happened or some connection has
 //!    bytes or a handshake in flight, pull every host's egress and decide each packet's fate
 //!    ([`Network::route`]);
-//! 5. sleep until the next event: a packet due, the next millisecond while TCP has work (its
-//!    retransmission counters advance one per pass), the control's next deadline, or a task's
-//!    own timer, whichever comes first. With every task idle the paused clock jumps there.
+//! 5. sleep until the next event: a packet due, the next millisecond while a stream has writes
+//!    queued, the earliest moment TCP could retransmit ([`RetxWatch`]), the control's next
+//!    deadline, or a task's own timer, whichever comes first. With every task idle the paused
+//!    clock jumps there, and the passes of the skipped milliseconds are made then, sending
+//!    nothing but advancing the retransmission counters exactly as they would have.
 //!
 //! # Retransmission follows time
 //!
@@ -37,6 +39,7 @@
 //! with a RST, as a rebooted host does.
 
 use super::network::Network;
+use super::retx_watch::RetxWatch;
 use super::stream;
 use crate::net;
 use std::cell::{Cell, RefCell};
@@ -73,6 +76,15 @@ impl TcpTiming {
             .retx_threshold(self.rto.as_millis().max(1) as u32)
             .retx_max(self.retries)
     }
+}
+
+/// What the engine did in a run: the measure of its cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Turns of the loop (wake-ups of the harness).
+    pub turns: u64,
+    /// Egress passes (each advances TCP's retransmission clocks by a millisecond).
+    pub passes: u64,
 }
 
 /// What the control says after each turn.
@@ -218,6 +230,11 @@ pub struct Engine {
     timing: TcpTiming,
     /// Some stream still has writes queued for the next pass.
     writes_queued: bool,
+    /// After the last pass, some connection had data or a handshake in flight.
+    tcp_busy: bool,
+    last_pass: Option<Duration>,
+    watch: RetxWatch,
+    stats: EngineStats,
 }
 
 /// What the control may do to the world between turns.
@@ -249,6 +266,7 @@ impl Control<'_> {
         self.engine.hosts[i].down = true;
         let ip = self.engine.hosts[i].ip;
         self.engine.network.host_down(ip);
+        self.engine.watch.forget_host(ip);
         forget_connections(ip);
         kill_tasks(i);
         // Reap the closed sockets now (so the restart can bind again); what the host would
@@ -293,6 +311,10 @@ impl Engine {
             network,
             timing,
             writes_queued: false,
+            tcp_busy: false,
+            last_pass: None,
+            watch: RetxWatch::default(),
+            stats: EngineStats::default(),
         }
     }
 
@@ -323,7 +345,10 @@ impl Engine {
     ///
     /// `control` is asked after every turn; it must eventually return a deadline or stop (a
     /// world with no timers and no deadline would wait forever).
-    pub fn run(mut self, mut control: impl FnMut(&mut Control<'_>) -> Flow) -> (Duration, Network) {
+    pub fn run(
+        mut self,
+        mut control: impl FnMut(&mut Control<'_>) -> Flow,
+    ) -> (Duration, Network, EngineStats) {
         let net = self.net.take().expect("run once");
         let ids: Vec<HostId> = net.host_ids().collect();
         GUARD.with(|g| *g.borrow_mut() = Some(net.enter()));
@@ -361,7 +386,7 @@ impl Engine {
         stream::reset();
         let guard = GUARD.with(|g| g.borrow_mut().take());
         drop(guard);
-        (elapsed, self.network)
+        (elapsed, self.network, self.stats)
     }
 
     async fn turns(
@@ -369,14 +394,18 @@ impl Engine {
         start: tokio::time::Instant,
         control: &mut impl FnMut(&mut Control<'_>) -> Flow,
     ) -> Duration {
-        let mut last_pass: Option<Duration> = None;
         let mut dirty = true;
         let mut egress: Vec<Packet> = Vec::with_capacity(64);
         loop {
+            self.stats.turns += 1;
             let now = start.elapsed();
+            if self.tcp_busy {
+                self.catch_up(now, &mut egress);
+            }
             // One packet at a time, each read before the next arrives: a reader sees the
             // segment boundaries, as a middlebox inspecting packets does.
             while let Some(pkt) = self.network.pop_due(now) {
+                self.watch.delivered(now, &pkt);
                 deliver(pkt);
                 dirty = true;
                 settle().await;
@@ -388,15 +417,20 @@ impl Engine {
             };
             dirty |= settle().await;
 
-            let tcp_busy = self.tcp_busy();
-            if (dirty || tcp_busy) && last_pass != Some(now) {
-                last_pass = Some(now);
+            if (dirty || self.writes_queued || self.tcp_busy) && self.last_pass != Some(now) {
                 dirty = false;
                 self.pass(now, &mut egress);
             }
-            let next_tick = (dirty || self.writes_queued || self.tcp_busy())
-                .then(|| next_millisecond(now));
-            let wake = [next_tick, self.network.next_due(), deadline]
+            self.tcp_busy = self.data_in_flight();
+            let next_ms = next_millisecond(now);
+            let next_tick = (dirty || self.writes_queued).then_some(next_ms);
+            let retransmission = self.tcp_busy.then(|| {
+                self.watch
+                    .next_retransmission(self.timing.rto)
+                    .filter(|t| *t > now)
+                    .unwrap_or(next_ms)
+            });
+            let wake = [next_tick, retransmission, self.network.next_due(), deadline]
                 .into_iter()
                 .flatten()
                 .min();
@@ -404,18 +438,34 @@ impl Engine {
         }
     }
 
+    /// The passes of the milliseconds skipped since the last one, while TCP had data in
+    /// flight: each advances the retransmission counters as a pass at that millisecond would
+    /// (and routes what it sends, normally nothing, at that millisecond).
+    fn catch_up(&mut self, now: Duration, egress: &mut Vec<Packet>) {
+        let Some(last) = self.last_pass else { return };
+        let mut at = last + Duration::from_millis(1);
+        while at < now {
+            self.pass(at, egress);
+            at += Duration::from_millis(1);
+        }
+    }
+
     /// One egress pass: every host's outbound packets, each routed by the network.
     fn pass(&mut self, now: Duration, egress: &mut Vec<Packet>) {
+        self.stats.passes += 1;
+        self.last_pass = Some(now);
         self.writes_queued = stream::feed_queued_writes();
         turmoil_net_guard(|g| g.egress_all(egress));
         for pkt in egress.drain(..) {
+            self.watch.sent(now, &pkt);
             self.network.route(now, pkt);
         }
         stream::egress_passed();
     }
 
     /// Whether some live connection has bytes or a handshake in flight (so TCP's timers run).
-    fn tcp_busy(&self) -> bool {
+    fn data_in_flight(&self) -> bool {
+
         self.hosts.iter().filter(|h| !h.down).any(|h| {
             turmoil_net::netstat(h.ip).entries.iter().any(|e| {
                 let Some(state) = e.state else { return false };

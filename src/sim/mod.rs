@@ -7,6 +7,7 @@ pub mod engine;
 pub mod faults;
 mod hosts;
 pub mod network;
+mod retx_watch;
 pub mod stream;
 
 use crate::actor::Recorded;
@@ -17,7 +18,7 @@ use crate::proto::client::Outcome;
 use crate::proto::server::Delivery;
 use crate::scenario::Scenario;
 use crate::transcript::{Event, EventKind, Transcript};
-use engine::{Control, Engine, Flow, TcpTiming};
+use engine::{Control, Engine, EngineStats, Flow, TcpTiming};
 use faults::{FaultState, NetAction};
 use network::{Captured, Latency, Network};
 use std::cell::{Cell, RefCell};
@@ -62,6 +63,8 @@ pub struct RunResult {
     pub endpoints: std::collections::BTreeMap<u32, (String, String)>,
     /// Every packet that left a host, when the run was captured ([`run_captured`]).
     pub packets: Vec<Captured>,
+    /// What the engine did (turns, egress passes).
+    pub engine: EngineStats,
 }
 
 /// A run that could not complete.
@@ -251,7 +254,7 @@ fn run_engine(
     let mut pending_restarts: Vec<(Duration, &'static str)> = Vec::new();
     let limit = net_cfg.time_limit.0;
     let mut client_done_at: Option<Duration> = None;
-    let (elapsed, mut network) = engine.run(|world| {
+    let (elapsed, mut network, engine_stats) = engine.run(|world| {
         let now = world.now();
         while schedule.front().is_some_and(|(t, _)| *t <= now) {
             let (_, action) = schedule.pop_front().expect("checked");
@@ -354,6 +357,7 @@ fn run_engine(
         plan,
         endpoints,
         packets,
+        engine: engine_stats,
     })
 }
 
