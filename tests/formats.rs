@@ -12,6 +12,13 @@ fn run(name: &str) -> smtpsim::sim::RunResult {
     smtpsim::sim::run(&scenario, scenario.seeds[0]).expect("runs")
 }
 
+/// A run that keeps its packets (what `run --format pcap` does).
+fn run_captured(name: &str) -> smtpsim::sim::RunResult {
+    let path = format!("{}/sims/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let scenario = Scenario::load(path.as_ref()).expect("valid scenario");
+    smtpsim::sim::run_captured(&scenario, scenario.seeds[0]).expect("runs")
+}
+
 fn render(format: Format, name: &str) -> String {
     String::from_utf8(format::render(
         format,
@@ -211,7 +218,7 @@ fn transcript_tokens(result: &smtpsim::sim::RunResult) -> Vec<Vec<String>> {
 #[test]
 fn tshark_decodes_the_pcap_like_the_transcript() {
     for name in ["symantec-rset", "passthrough-baseline"] {
-        let result = run(name);
+        let result = run_captured(name);
         let pcap = format::render(Format::Pcap, &result, "x");
         let Some(decoded) = tshark_tokens(&pcap) else {
             return;

@@ -12,6 +12,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("rfc821", "RFC 821's example sender: on a refused RCPT it sends RSET, then QUIT"),
     ("postfix-cached", "Postfix smtp with connection caching: EHLO, PIPELINING, RSET probe before each reused MAIL"),
     ("pipelining", "an ESMTP client that pipelines MAIL, RCPT and DATA when PIPELINING is offered"),
+    ("postfix-queue", "Postfix's queue manager in front of its smtp client: retries at queue scans (300 s), backoff 300 s to 4000 s by time in queue, bounce after 5 days"),
     ("script", "replays the writes recorded from a real client by `smtpsim serve --record` ([[client.step]])"),
 ];
 
@@ -23,6 +24,21 @@ pub enum Greeting {
     Helo,
     /// `EHLO name` (RFC 5321).
     Ehlo,
+}
+
+/// How the client's queue spaces its attempts at a deferred message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetrySchedule {
+    /// Wait `retry_backoff`, doubled per attempt up to `retry_backoff_max`; at most `retries`
+    /// further attempts.
+    Doubling,
+    /// Postfix's qmgr: the wait is the message's time in the queue, clamped to
+    /// `retry_backoff` (`minimal_backoff_time`) .. `retry_backoff_max`
+    /// (`maximal_backoff_time`), and the attempt happens at the first deferred-queue scan
+    /// (every `queue_run_delay`) after it; a message still deferred after `queue_lifetime`
+    /// (`maximal_queue_lifetime`) bounces. `retries` is not used.
+    PostfixQmgr,
 }
 
 knobs! {
@@ -78,6 +94,13 @@ knobs! {
         pub retry_backoff_max: Dur,
         /// After a timeout, send QUIT before closing (as Exchange does) instead of just closing.
         pub quit_on_timeout: bool,
+        /// How attempts at a deferred message are spaced.
+        pub retry_schedule: RetrySchedule,
+        /// `postfix-qmgr`: the deferred queue is scanned this often (Postfix's `queue_run_delay`).
+        pub queue_run_delay: Dur,
+        /// `postfix-qmgr`: a message deferred this long after it was queued bounces (Postfix's
+        /// `maximal_queue_lifetime`).
+        pub queue_lifetime: Dur,
     }
     extra {
         /// The messages to send, in queue order.
@@ -128,6 +151,14 @@ impl ClientConfig {
                 timeout_rset: Dur::secs(20),
                 ..base
             },
+            // Postfix 3.7's defaults (postconf: queue_run_delay, minimal_backoff_time,
+            // maximal_backoff_time, maximal_queue_lifetime).
+            "postfix-queue" => ClientConfig {
+                retry_schedule: RetrySchedule::PostfixQmgr,
+                retry_backoff: Dur::secs(300),
+                retry_backoff_max: Dur::secs(4000),
+                ..ClientConfig::preset("postfix-cached")?
+            },
             "script" => ClientConfig { retries: 0, ..base },
             "pipelining" => ClientConfig {
                 greeting: Greeting::Ehlo,
@@ -168,5 +199,8 @@ fn rfc5321() -> ClientConfig {
         retry_backoff: Dur::secs(60),
         retry_backoff_max: Dur::secs(600),
         quit_on_timeout: false,
+        retry_schedule: RetrySchedule::Doubling,
+        queue_run_delay: Dur::secs(300),
+        queue_lifetime: Dur::secs(5 * 24 * 3600),
     }
 }

@@ -28,7 +28,7 @@ impl Dur {
         Dur(Duration::from_millis(ms))
     }
 
-    /// Parses `"<number><unit>"`, unit one of `ms`, `s`, `m`, `h`.
+    /// Parses `"<number><unit>"`, unit one of `ms`, `s`, `m`, `h`, `d`, `w` (Postfix's units).
     pub fn parse(text: &str) -> Result<Dur, String> {
         let text = text.trim();
         let split = text
@@ -43,9 +43,11 @@ impl Dur {
             "s" => 1.0,
             "m" | "min" => 60.0,
             "h" => 3600.0,
+            "d" => 86_400.0,
+            "w" => 604_800.0,
             other => {
                 return Err(format!(
-                    "invalid duration unit {other:?} in {text:?}: use ms, s, m or h"
+                    "invalid duration unit {other:?} in {text:?}: use ms, s, m, h, d or w"
                 ))
             }
         };

@@ -65,6 +65,9 @@ knobs! {
         pub hang_up_on_non_smtp: bool,
         /// Once a MAIL was refused for its SIZE, later MAIL commands are refused too (Postfix).
         pub size_refusal_sticks: bool,
+        /// Until this time from the start, the queue has no room: every MAIL gets
+        /// `reply_storage_full` (Postfix's `queue_minfree` check; 0: never).
+        pub storage_full_until: Dur,
         /// Banner.
         pub reply_banner: String,
         /// HELO accepted.
@@ -85,6 +88,8 @@ knobs! {
         pub reply_mail_bad_address: String,
         /// MAIL with SIZE over the limit.
         pub reply_size_exceeded: String,
+        /// MAIL while the queue has no room (`storage_full_until`).
+        pub reply_storage_full: String,
         /// RCPT accepted.
         pub reply_rcpt_ok: String,
         /// RCPT before MAIL.
@@ -213,6 +218,7 @@ fn postfix() -> ServerConfig {
         bare_lf_ends_line: true,
         hang_up_on_non_smtp: true,
         size_refusal_sticks: true,
+        storage_full_until: Dur::default(),
         reply_banner: s("220 {host} ESMTP Postfix (Debian/GNU)"),
         reply_helo: s("250 {host}"),
         reply_helo_syntax: s("501 Syntax: HELO hostname"),
@@ -223,6 +229,7 @@ fn postfix() -> ServerConfig {
         reply_mail_syntax: s("501 5.5.4 Syntax: MAIL FROM:<address>"),
         reply_mail_bad_address: s("501 5.1.7 Bad sender address syntax"),
         reply_size_exceeded: s("552 5.3.4 Message size exceeds fixed limit"),
+        reply_storage_full: s("452 4.3.1 Insufficient system storage"),
         reply_rcpt_ok: s("250 2.1.5 Ok"),
         reply_need_mail: s("503 5.5.1 Error: need MAIL command"),
         reply_rcpt_syntax: s("501 5.5.4 Syntax: RCPT TO:<address>"),
@@ -281,6 +288,7 @@ fn exchange() -> ServerConfig {
         message_size_limit: 10_485_760,
         hang_up_on_non_smtp: false,
         size_refusal_sticks: false,
+        storage_full_until: Dur::default(),
         reject_long_lines: true,
         reply_banner: s("220 {host} Microsoft ESMTP MAIL Service ready"),
         reply_helo: s("250 {host} Hello [{client}]"),
@@ -292,6 +300,7 @@ fn exchange() -> ServerConfig {
         reply_mail_syntax: s("501 5.5.4 Unrecognized parameter"),
         reply_mail_bad_address: s("501 5.1.7 Invalid address"),
         reply_size_exceeded: s("552 5.3.4 Message size exceeds fixed maximum message size"),
+        reply_storage_full: s("452 4.3.1 Insufficient system resources"),
         reply_rcpt_ok: s("250 2.1.5 Recipient OK"),
         reply_need_mail: s("503 5.5.2 Need mail command"),
         reply_rcpt_syntax: s("501 5.5.4 Unrecognized parameter"),
@@ -341,6 +350,7 @@ fn rfc821() -> ServerConfig {
         bare_lf_ends_line: false,
         hang_up_on_non_smtp: false,
         size_refusal_sticks: false,
+        storage_full_until: Dur::default(),
         reply_banner: s("220 {host} Simple Mail Transfer Service Ready"),
         reply_helo: s("250 {host}"),
         reply_helo_syntax: s("501 Syntax error in parameters or arguments"),
@@ -351,6 +361,7 @@ fn rfc821() -> ServerConfig {
         reply_mail_syntax: s("501 Syntax error in parameters or arguments"),
         reply_mail_bad_address: s("501 Syntax error in parameters or arguments"),
         reply_size_exceeded: s("552 Requested mail action aborted: exceeded storage allocation"),
+        reply_storage_full: s("452 Requested action not taken: insufficient system storage"),
         reply_rcpt_ok: s("250 OK"),
         reply_need_mail: s("503 Bad sequence of commands"),
         reply_rcpt_syntax: s("501 Syntax error in parameters or arguments"),

@@ -507,6 +507,10 @@ impl ServerSession {
             self.reply(now, &cfg.reply_size_exceeded, &[]);
             return false;
         }
+        if now < cfg.storage_full_until.0 {
+            self.reply(now, &cfg.reply_storage_full, &[]);
+            return false;
+        }
         self.txn = Some(Transaction {
             mail_from: path.address,
             ..Default::default()

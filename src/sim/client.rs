@@ -5,7 +5,8 @@
 use crate::actor::{self, Recorded};
 use crate::fault::Writer;
 use crate::net;
-use crate::profile::ClientConfig;
+use crate::profile::client::RetrySchedule;
+use crate::profile::{ClientConfig, Dur};
 use crate::proto::client::{ClientSession, Message, Outcome, Stage, Status};
 use crate::transcript::{EventKind, Transcript};
 use std::sync::{Arc, Mutex};
@@ -67,7 +68,7 @@ pub async fn run(
                 );
                 for p in batch {
                     let outcome = connect_failure(&p.message, &why);
-                    requeue(&cfg, &outcomes, &mut queue, p, 0, outcome);
+                    requeue(&cfg, &transcript, &outcomes, &mut queue, p, 0, outcome);
                 }
                 continue;
             }
@@ -92,7 +93,7 @@ pub async fn run(
                 continue;
             };
             let p = batch.swap_remove(i);
-            requeue(&cfg, &outcomes, &mut queue, p, conn, outcome);
+            requeue(&cfg, &transcript, &outcomes, &mut queue, p, conn, outcome);
         }
         // Anything the session did not report on goes round again.
         for p in batch {
@@ -107,6 +108,7 @@ pub async fn run(
 /// Records an attempt and decides what happens next to its message.
 fn requeue(
     cfg: &ClientConfig,
+    transcript: &Transcript,
     outcomes: &Outcomes,
     queue: &mut Vec<Pending>,
     p: Pending,
@@ -125,20 +127,88 @@ fn requeue(
         });
         return;
     }
-    let retry = matches!(outcome.status, Status::Deferred | Status::NotAttempted)
-        && p.failures < cfg.retries;
-    outcomes.lock().expect("outcomes").push((conn, outcome));
-    if retry {
-        let backoff = cfg
-            .retry_backoff
-            .0
-            .saturating_mul(1 << p.failures.min(16))
-            .min(cfg.retry_backoff_max.0);
-        queue.push(Pending {
-            ready_at: now + backoff,
-            failures: p.failures + 1,
-            message: p.message,
-        });
+    let deferred = matches!(outcome.status, Status::Deferred | Status::NotAttempted);
+    let next = if deferred {
+        next_attempt(cfg, &p, now)
+    } else {
+        Next::Final
+    };
+    match next {
+        Next::Final => outcomes.lock().expect("outcomes").push((conn, outcome)),
+        Next::At(ready_at) => {
+            transcript.record(
+                now,
+                conn,
+                "client",
+                "",
+                EventKind::Note(format!(
+                    "message {} deferred: next attempt at {}",
+                    outcome.id + 1,
+                    crate::transcript::format_time(ready_at).trim_start()
+                )),
+            );
+            outcomes.lock().expect("outcomes").push((conn, outcome));
+            queue.push(Pending {
+                ready_at,
+                failures: p.failures + 1,
+                message: p.message,
+            });
+        }
+        Next::Expired => {
+            // Postfix returns it to the sender: a bounce the client's side decided.
+            let lifetime = Dur(cfg.queue_lifetime.0);
+            let reason = format!(
+                "expired: deferred for longer than the queue lifetime {lifetime} ({})",
+                outcome.reason.clone().unwrap_or_default()
+            );
+            outcomes.lock().expect("outcomes").push((
+                conn,
+                Outcome {
+                    status: Status::Rejected,
+                    reason: Some(reason),
+                    ..outcome
+                },
+            ));
+        }
+    }
+}
+
+/// What happens to a message after an attempt that left it deferred.
+enum Next {
+    /// Give up: its outcome stands.
+    Final,
+    /// Try again at this time.
+    At(Duration),
+    /// Too old: it bounces.
+    Expired,
+}
+
+fn next_attempt(cfg: &ClientConfig, p: &Pending, now: Duration) -> Next {
+    match cfg.retry_schedule {
+        RetrySchedule::Doubling => {
+            if p.failures >= cfg.retries {
+                return Next::Final;
+            }
+            let backoff = cfg
+                .retry_backoff
+                .0
+                .saturating_mul(1 << p.failures.min(16))
+                .min(cfg.retry_backoff_max.0);
+            Next::At(now + backoff)
+        }
+        RetrySchedule::PostfixQmgr => {
+            // qmgr_active_done(): the delay is the time in the queue, clamped; the deferred
+            // queue is scanned every queue_run_delay.
+            let age = now.saturating_sub(p.message.at);
+            if age >= cfg.queue_lifetime.0 {
+                return Next::Expired;
+            }
+            let delay = age.clamp(cfg.retry_backoff.0, cfg.retry_backoff_max.0.max(cfg.retry_backoff.0));
+            let scan = cfg.queue_run_delay.0.max(Duration::from_secs(1));
+            let due = now + delay;
+            let scans = due.as_nanos().div_ceil(scan.as_nanos());
+            Next::At(Duration::from_nanos((scans * scan.as_nanos()) as u64))
+        }
     }
 }
 

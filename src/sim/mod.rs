@@ -336,7 +336,8 @@ fn run_engine(
         })
         .collect();
     let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
-    let retrying = scenario.client.retries > 0;
+    let retrying = scenario.client.retries > 0
+        || scenario.client.retry_schedule == crate::profile::client::RetrySchedule::PostfixQmgr;
     let report = oracle::judge(
         &scenario.messages,
         &plain,
@@ -379,8 +380,10 @@ fn apply(world: &mut Control<'_>, transcript: &Transcript, action: NetAction, in
             note(format!("fault: {a}<->{b} partitioned (segments lost)"));
         }
         NetAction::Repair(a, b) => {
-            world.network().repair(a, b);
-            note(format!("fault: {a}<->{b} repaired"));
+            let lost = world.network().repair(a, b);
+            note(format!(
+                "fault: {a}<->{b} repaired ({lost} segments lost meanwhile)"
+            ));
         }
         NetAction::Crash(host) => {
             if world.crash(host) {

@@ -49,6 +49,8 @@ struct LinkState {
     held: bool,
     partitioned: bool,
     parked: Vec<Packet>,
+    /// Segments lost to the current partition.
+    lost: u64,
 }
 
 /// The network's state.
@@ -122,13 +124,9 @@ impl Network {
             held: false,
             partitioned: false,
             parked: Vec::new(),
+            lost: 0,
         });
         self.links.last_mut()
-    }
-
-    fn link_of(&self, src: IpAddr, dst: IpAddr) -> Option<&LinkState> {
-        let ends = if src <= dst { (src, dst) } else { (dst, src) };
-        self.links.iter().find(|l| l.ends == ends)
     }
 
     /// Segments between `a` and `b` are parked (delayed, not lost) until [`Network::release`].
@@ -159,10 +157,14 @@ impl Network {
         }
     }
 
-    /// Ends a partition between `a` and `b`.
-    pub fn repair(&mut self, a: &str, b: &str) {
-        if let Some(l) = self.link(a, b) {
-            l.partitioned = false;
+    /// Ends a partition between `a` and `b`; the number of segments it lost.
+    pub fn repair(&mut self, a: &str, b: &str) -> u64 {
+        match self.link(a, b) {
+            Some(l) => {
+                l.partitioned = false;
+                std::mem::take(&mut l.lost)
+            }
+            None => 0,
         }
     }
 
@@ -223,12 +225,20 @@ impl Network {
         fate
     }
 
-    fn fate(&self, pkt: &Packet) -> Fate {
+    fn fate(&mut self, pkt: &Packet) -> Fate {
         if self.down.contains(&pkt.src) || self.down.contains(&pkt.dst) {
             return Fate::Lost;
         }
-        match self.link_of(pkt.src, pkt.dst) {
-            Some(l) if l.partitioned => Fate::Lost,
+        let ends = if pkt.src <= pkt.dst {
+            (pkt.src, pkt.dst)
+        } else {
+            (pkt.dst, pkt.src)
+        };
+        match self.links.iter_mut().find(|l| l.ends == ends) {
+            Some(l) if l.partitioned => {
+                l.lost += 1;
+                Fate::Lost
+            }
             Some(l) if l.held => Fate::Held,
             _ => Fate::Scheduled,
         }

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::rc::{Rc, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
@@ -40,13 +40,13 @@ thread_local! {
     /// Egress passes so far in the simulation on this thread.
     static PASSES: Cell<u64> = const { Cell::new(0) };
     /// Streams with queued writes.
-    static BACKLOG: RefCell<Vec<Weak<RefCell<Shared>>>> = const { RefCell::new(Vec::new()) };
+    static BACKLOG: RefCell<Vec<Weak<Mutex<Shared>>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A simulated TCP stream.
 #[derive(Debug)]
 pub struct SimStream {
-    shared: Rc<RefCell<Shared>>,
+    shared: Arc<Mutex<Shared>>,
 }
 
 /// A simulated listener.
@@ -75,7 +75,7 @@ impl SimListener {
 impl SimStream {
     fn new(stream: TcpStream) -> Self {
         SimStream {
-            shared: Rc::new(RefCell::new(Shared {
+            shared: Arc::new(Mutex::new(Shared {
                 stream,
                 host: super::engine::current_host_id(),
                 queued: VecDeque::new(),
@@ -86,29 +86,39 @@ impl SimStream {
         }
     }
 
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        lock(&self.shared)
+    }
+
     /// This end's address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.shared.borrow().stream.local_addr()
+        self.shared().stream.local_addr()
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.shared.borrow().stream.peer_addr()
+        self.shared().stream.peer_addr()
     }
+}
+
+/// The stream's state (one thread runs a simulation, so the lock is never contended; it is
+/// there because third-party clients such as lettre want `Send + Sync` streams).
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Hands the oldest queued write of each stream to its kernel; the engine calls this just
 /// before an egress pass. True if any stream still has writes queued afterwards.
 pub(super) fn feed_queued_writes() -> bool {
     let pass = PASSES.with(Cell::get);
-    let streams: Vec<Rc<RefCell<Shared>>> = BACKLOG.with(|b| {
+    let streams: Vec<Arc<Mutex<Shared>>> = BACKLOG.with(|b| {
         let mut backlog = b.borrow_mut();
         backlog.retain(|w| w.strong_count() > 0);
         backlog.iter().filter_map(Weak::upgrade).collect()
     });
     let mut more = false;
     for shared in streams {
-        let mut s = shared.borrow_mut();
+        let mut s = lock(&shared);
         if s.fed_in_pass == Some(pass) {
             more |= !s.queued.is_empty();
             continue;
@@ -119,7 +129,7 @@ pub(super) fn feed_queued_writes() -> bool {
     }
     BACKLOG.with(|b| {
         b.borrow_mut()
-            .retain(|w| w.upgrade().is_some_and(|s| !s.borrow().queued.is_empty()))
+            .retain(|w| w.upgrade().is_some_and(|s| !lock(&s).queued.is_empty()))
     });
     more
 }
@@ -170,7 +180,7 @@ impl AsyncRead for SimStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.shared.borrow_mut().stream).poll_read(cx, buf)
+        Pin::new(&mut self.shared().stream).poll_read(cx, buf)
     }
 }
 
@@ -181,7 +191,7 @@ impl AsyncWrite for SimStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let pass = PASSES.with(Cell::get);
-        let mut s = self.shared.borrow_mut();
+        let mut s = self.shared();
         if s.queued.is_empty() && s.fed_in_pass != Some(pass) {
             let written = Pin::new(&mut s.stream).poll_write(cx, buf);
             if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
@@ -194,7 +204,7 @@ impl AsyncWrite for SimStream {
             return Poll::Pending;
         }
         if s.queued.is_empty() {
-            BACKLOG.with(|b| b.borrow_mut().push(Rc::downgrade(&self.shared)));
+            BACKLOG.with(|b| b.borrow_mut().push(Arc::downgrade(&self.shared)));
         }
         s.queued.push_back(buf.to_vec());
         s.queued_bytes += buf.len();
@@ -202,7 +212,7 @@ impl AsyncWrite for SimStream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut s = self.shared.borrow_mut();
+        let mut s = self.shared();
         if !s.queued.is_empty() {
             s.writer = Some(cx.waker().clone());
             return Poll::Pending;
@@ -212,7 +222,7 @@ impl AsyncWrite for SimStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // The FIN goes after everything written before it.
-        let mut s = self.shared.borrow_mut();
+        let mut s = self.shared();
         if !s.queued.is_empty() {
             s.writer = Some(cx.waker().clone());
             return Poll::Pending;
@@ -224,7 +234,7 @@ impl AsyncWrite for SimStream {
 impl Drop for SimStream {
     fn drop(&mut self) {
         // What the writer was told is written goes to the kernel, as a close would send it.
-        let mut s = self.shared.borrow_mut();
+        let mut s = self.shared();
         while let Some(front) = s.queued.pop_front() {
             if s.stream.try_write(&front).is_err() {
                 break;
