@@ -413,6 +413,10 @@ impl Engine {
             dirty |= settle().await;
             let flow = control(&mut Control { engine: self, now });
             let Flow::Continue(deadline) = flow else {
+                // What the last steps wrote (a FIN, say) still leaves, for the capture.
+                if self.last_pass != Some(now) {
+                    self.pass(now, &mut egress);
+                }
                 return now;
             };
             dirty |= settle().await;

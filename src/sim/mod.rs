@@ -194,6 +194,24 @@ fn run_engine(
     let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
     let open_sessions = Arc::new(AtomicUsize::new(0));
 
+    engine.host(
+        "server",
+        hosts::server(
+            scenario,
+            queue_salt,
+            &transcript,
+            &deliveries,
+            &open_sessions,
+            &faults,
+        ),
+    );
+
+    if let Some((_, cfg)) = &scenario.interceptor {
+        engine.host(
+            "interceptor",
+            hosts::interceptor(cfg, &transcript, &open_sessions, &faults),
+        );
+    }
     let outcomes: client::Outcomes = Arc::default();
     let client_done = Rc::new(Cell::new(false));
     {
@@ -229,24 +247,6 @@ fn run_engine(
             }),
         );
     }
-    if let Some((_, cfg)) = &scenario.interceptor {
-        engine.host(
-            "interceptor",
-            hosts::interceptor(cfg, &transcript, &open_sessions, &faults),
-        );
-    }
-    engine.host(
-        "server",
-        hosts::server(
-            scenario,
-            queue_salt,
-            &transcript,
-            &deliveries,
-            &open_sessions,
-            &faults,
-        ),
-    );
-
     // Until the client is done and the other sessions have ended (or the drain time is up),
     // carry out the network schedule and crash requests on the way.
     let mut schedule: VecDeque<(Duration, NetAction)> =
