@@ -27,7 +27,6 @@ pub(crate) fn enter_simulation(start: tokio::time::Instant) {
 /// Ends [`enter_simulation`].
 pub(crate) fn leave_simulation() {
     SIM_START.with(|s| s.set(None));
-
 }
 
 /// Time since the start: virtual simulation time inside a simulation, time since the process

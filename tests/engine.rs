@@ -45,7 +45,13 @@ fn retransmissions(packets: &[Captured]) -> usize {
         if seg.payload.is_empty() {
             continue;
         }
-        let key = (c.packet.src, seg.src_port, c.packet.dst, seg.dst_port, seg.seq);
+        let key = (
+            c.packet.src,
+            seg.src_port,
+            c.packet.dst,
+            seg.dst_port,
+            seg.seq,
+        );
         if !seen.insert(key) {
             repeats += 1;
         }
@@ -70,8 +76,14 @@ fn a_partition_shorter_than_the_give_up_is_only_slower() {
         .find(|e| matches!(e.kind, EventKind::Delivered { .. }))
         .map(|e| e.at)
         .unwrap();
-    assert!(delivered_at >= Duration::from_millis(11_500), "{delivered_at:?}");
-    assert!(delivered_at < Duration::from_millis(11_800), "{delivered_at:?}");
+    assert!(
+        delivered_at >= Duration::from_millis(11_500),
+        "{delivered_at:?}"
+    );
+    assert!(
+        delivered_at < Duration::from_millis(11_800),
+        "{delivered_at:?}"
+    );
     assert!(
         retransmissions(&r.packets) >= 20,
         "retransmitted every 200 ms for 5 s"
@@ -162,7 +174,11 @@ fn a_host_that_stays_down_is_timed_out_not_reset() {
         .filter(|e| e.from == "interceptor" && matches!(&e.kind, EventKind::Reset(_)))
         .collect();
     assert!(!up_resets.is_empty());
-    assert!(up_resets[0].at > Duration::from_secs(20), "{:?}", up_resets[0]);
+    assert!(
+        up_resets[0].at > Duration::from_secs(20),
+        "{:?}",
+        up_resets[0]
+    );
     assert!(r.report.passed(), "{:?}", r.report.violations);
 }
 
@@ -178,7 +194,11 @@ fn a_delay_spike_reorders_nothing_inside_a_stream() {
             }],
         };
         let r = smtpsim::sim::run_with_plan(&s, 0, plan).expect("runs");
-        assert!(r.report.passed(), "hold at {at} ms: {:?}", r.report.violations);
+        assert!(
+            r.report.passed(),
+            "hold at {at} ms: {:?}",
+            r.report.violations
+        );
         assert_eq!(r.deliveries.len(), 1);
         assert_eq!(r.report.messages[0].verdict, Verdict::Delivered);
     }
@@ -231,18 +251,64 @@ fn the_pcap_is_the_simulated_packets() {
         .filter_map(tcp)
         .filter(|s| s.flags.syn && !s.flags.ack)
         .count();
-    let fins = r.packets.iter().filter_map(tcp).filter(|s| s.flags.fin).count();
+    let fins = r
+        .packets
+        .iter()
+        .filter_map(tcp)
+        .filter(|s| s.flags.fin)
+        .count();
     assert_eq!(syns, 2, "two connections");
     assert_eq!(fins, 4, "each side closes each connection");
     let pcap = smtpsim::format::render(smtpsim::format::Format::Pcap, &r, "x");
-    assert_eq!(pcap.len(), 24 + r.packets.iter().map(|c| 16 + 40 + match &c.packet.payload {
-        Transport::Tcp(seg) => seg.payload.len(),
-        Transport::Udp(_) => 0,
-    }).sum::<usize>());
+    assert_eq!(
+        pcap.len(),
+        24 + r
+            .packets
+            .iter()
+            .map(|c| 16
+                + 40
+                + match &c.packet.payload {
+                    Transport::Tcp(seg) => seg.payload.len(),
+                    Transport::Udp(_) => 0,
+                })
+            .sum::<usize>()
+    );
     // The same run, twice: the same bytes.
     let again = smtpsim::sim::run_captured(&s, 0).expect("runs");
     assert_eq!(
         pcap,
         smtpsim::format::render(smtpsim::format::Format::Pcap, &again, "x")
+    );
+}
+
+#[test]
+fn an_unreachable_upstream_gets_the_interceptor_s_421_in_the_simulation_as_live() {
+    let s = load("passthrough-baseline");
+    let plan = FaultPlan {
+        events: vec![FaultEvent::Crash {
+            host: Host::Server,
+            at: Dur::millis(0),
+            restart_after: Dur::secs(40),
+        }],
+    };
+    let r = smtpsim::sim::run_with_plan(&s, 0, plan).expect("runs");
+    let failed = r
+        .events
+        .iter()
+        .find(|e| e.from == "interceptor" && matches!(e.kind, EventKind::ConnectFailed(_)))
+        .expect("the upstream connect failed");
+    // The SYN to a host that is down is retransmitted until TCP gives up.
+    assert!(failed.at >= Duration::from_secs(20), "{:?}", failed.at);
+    let told = r.events.iter().any(|e| {
+        e.from == "interceptor"
+            && e.to == "client"
+            && matches!(&e.kind, EventKind::Data(b) if b.starts_with(b"421 4.4.1 upstream unreachable"))
+    });
+    assert!(told, "the client was told why");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert_eq!(
+        r.deliveries.len(),
+        1,
+        "delivered by a retry after the restart"
     );
 }

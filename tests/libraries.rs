@@ -4,11 +4,11 @@
 //! client's view for the oracle, and the oracle's verdict must agree with it.
 
 use smtpsim::actor::Recorded;
-use smtpsim::sim::stream::SimStream;
 use smtpsim::oracle::Verdict;
 use smtpsim::proto::client::{Outcome, Stage, Status};
 use smtpsim::proto::Reply;
 use smtpsim::scenario::Scenario;
+use smtpsim::sim::stream::SimStream;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;

@@ -1,9 +1,12 @@
 //! Async drivers for the protocol sessions, generic over any `AsyncRead + AsyncWrite` stream,
-//! so the same code runs on turmoil's simulated TCP and on real sockets. A driver only moves
-//! bytes between the stream and its session, feeds it the time, and records what it sees.
+//! so the same code runs on the simulated TCP (turmoil-net) and on real sockets: each driver
+//! moves bytes between the stream and its session and feeds it the time; the recorder writes
+//! what crosses the stream into the transcript and applies transport faults; the plumbing
+//! opens, names and wraps connections the same way for both.
 
 pub mod client;
 pub mod interceptor;
+pub mod plumbing;
 pub mod recorder;
 pub mod server;
 

@@ -5,11 +5,11 @@
 pub mod maildir;
 pub mod record;
 
-use crate::actor::{self, Recorded};
+use crate::actor;
+use crate::actor::plumbing::{self, Upstream};
 use crate::fault::{FaultPlan, Writer};
 use crate::net;
 use crate::profile::{InterceptorConfig, ServerConfig};
-use crate::proto::interceptor::InterceptorSession;
 use crate::proto::server::ServerSession;
 use crate::sim::faults::FaultState;
 use crate::transcript::{EventKind, Transcript};
@@ -128,10 +128,7 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
                     }
                 };
                 accepted += 1;
-                let conn = transcript.conn_for(peer, local);
-                transcript.record(net::now(), conn, "client", "server", EventKind::Connect);
-                let stream = Recorded::new(stream, transcript.clone(), conn, "server", "client")
-                    .with_faults(&faults.transport(Writer::Server, net::now()));
+                let stream = plumbing::accepted(stream, &transcript, "server", "client", &faults.transport(Writer::Server, net::now()));
                 let mut session = ServerSession::with_faults(cfg.clone(), &peer.ip().to_string(), net::now(), salt ^ accepted, faults.server_session());
                 session.set_streaming(true);
                 match &maildir {
@@ -172,29 +169,12 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
         tokio::select! {
             _ = &mut shutdown => break,
             conn = listener.accept() => {
-                let Ok((downstream, peer)) = conn else { continue };
-                let conn = transcript.conn_for(peer, local);
-                transcript.record(net::now(), conn, "client", "interceptor", EventKind::Connect);
-                let client_side = Recorded::new(downstream, transcript.clone(), conn, "interceptor", "client");
+                let Ok((downstream, _)) = conn else { continue };
+                let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[]);
                 let (cfg, transcript, upstream) = (cfg.clone(), transcript.clone(), opts.upstream.clone());
                 sessions.spawn(async move {
-                    match net::live_connect(&upstream).await {
-                        Ok(up) => {
-                            let up_conn = match (up.local_addr(), up.peer_addr()) {
-                                (Ok(l), Ok(p)) => transcript.conn_for(l, p),
-                                _ => transcript.new_conn(),
-                            };
-                            transcript.record(net::now(), up_conn, "interceptor", "server", EventKind::Connect);
-                            let server_side = Recorded::new(up, transcript.clone(), up_conn, "interceptor", "server");
-                            actor::interceptor::intercept(client_side, server_side, InterceptorSession::new(cfg, net::now())).await;
-                        }
-                        Err(e) => {
-                            transcript.record(net::now(), conn, "interceptor", "server", EventKind::ConnectFailed(e.to_string()));
-                            let mut client_side = client_side;
-                            let _ = tokio::io::AsyncWriteExt::write_all(&mut client_side, b"421 4.4.1 upstream unreachable\r\n").await;
-                            let _ = tokio::io::AsyncWriteExt::shutdown(&mut client_side).await;
-                        }
-                    }
+                    let upstream = Upstream { connect: net::live_connect(&upstream), faults: Vec::new, record_connect: true };
+                    plumbing::intercept(client_side, upstream, cfg, &transcript).await;
                 });
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}

@@ -59,6 +59,9 @@ knobs! {
         pub buffer_limit: u64,
         /// The client's answer at '.' when the message was larger than `buffer_limit`.
         pub buffer_overflow_reply: String,
+        /// What a client gets when the interceptor cannot reach its upstream, before the close
+        /// (empty: just the close).
+        pub upstream_failure_reply: String,
     }
     extra {}
 }
@@ -125,5 +128,7 @@ fn passthrough() -> InterceptorConfig {
         buffer_limit: 0,
         // Not quoted from a product: a plausible refusal for a message the scanner cannot hold.
         buffer_overflow_reply: "552 5.3.4 Message too big for the scanner".into(),
+        // Not quoted from a product: RFC 3463's X.4.1, "no answer from host".
+        upstream_failure_reply: "421 4.4.1 upstream unreachable".into(),
     }
 }

@@ -2,7 +2,7 @@
 //! its smtp client. A 4xx, a timeout or a lost connection means retry later with backoff; a
 //! 5xx is final; a message a connection did not get to goes on the next one.
 
-use crate::actor::{self, Recorded};
+use crate::actor::{self, plumbing, Recorded};
 use crate::fault::Writer;
 use crate::net;
 use crate::profile::client::RetrySchedule;
@@ -73,12 +73,15 @@ pub async fn run(
                 continue;
             }
         };
-        let conn = match (stream.local_addr(), stream.peer_addr()) {
-            (Ok(l), Ok(p)) => transcript.conn_for(l, p),
-            _ => transcript.new_conn(),
-        };
-        let stream = Recorded::new(stream, transcript.clone(), conn, "client", target)
-            .with_faults(&faults.transport(Writer::Client, net::now()));
+        let stream = plumbing::opened(
+            stream,
+            &transcript,
+            "client",
+            target,
+            &faults.transport(Writer::Client, net::now()),
+            false,
+        );
+        let conn = stream.conn();
         let messages: Vec<Message> = batch
             .iter()
             .map(|p| Message {
@@ -203,7 +206,10 @@ fn next_attempt(cfg: &ClientConfig, p: &Pending, now: Duration) -> Next {
             if age >= cfg.queue_lifetime.0 {
                 return Next::Expired;
             }
-            let delay = age.clamp(cfg.retry_backoff.0, cfg.retry_backoff_max.0.max(cfg.retry_backoff.0));
+            let delay = age.clamp(
+                cfg.retry_backoff.0,
+                cfg.retry_backoff_max.0.max(cfg.retry_backoff.0),
+            );
             let scan = cfg.queue_run_delay.0.max(Duration::from_secs(1));
             let due = now + delay;
             let scans = due.as_nanos().div_ceil(scan.as_nanos());
@@ -244,13 +250,15 @@ async fn open(
             return None;
         }
     };
-    let conn = match (stream.local_addr(), stream.peer_addr()) {
-        (Ok(l), Ok(p)) => transcript.conn_for(l, p),
-        _ => transcript.new_conn(),
-    };
-    let stream = Recorded::new(stream, transcript.clone(), conn, "client", target)
-        .with_faults(&faults.transport(Writer::Client, net::now()));
-    Some((conn, stream))
+    let stream = plumbing::opened(
+        stream,
+        transcript,
+        "client",
+        target,
+        &faults.transport(Writer::Client, net::now()),
+        false,
+    );
+    Some((stream.conn(), stream))
 }
 
 /// A replayed recording: one connection, the recorded writes, no retries.

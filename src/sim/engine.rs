@@ -469,7 +469,6 @@ impl Engine {
 
     /// Whether some live connection has bytes or a handshake in flight (so TCP's timers run).
     fn data_in_flight(&self) -> bool {
-
         self.hosts.iter().filter(|h| !h.down).any(|h| {
             turmoil_net::netstat(h.ip).entries.iter().any(|e| {
                 let Some(state) = e.state else { return false };

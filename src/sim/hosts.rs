@@ -1,20 +1,20 @@
 //! The server and interceptor hosts of a simulated world: accept loops that wrap each
 //! connection for the transcript and its faults, and run the same sessions as live mode.
 
-use crate::actor::{self, Recorded};
+use crate::actor;
+use crate::actor::plumbing::{self, Upstream};
 use crate::fault::{Host, Writer};
 use crate::net;
-use crate::proto::interceptor::InterceptorSession;
 use crate::proto::server::{Delivery, ServerSession};
 use crate::scenario::Scenario;
-use crate::transcript::{EventKind, Transcript};
+use crate::transcript::Transcript;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::engine::{self, Software};
-use super::stream;
 use super::faults::FaultState;
+use super::stream;
 use super::SMTP_PORT;
 use std::rc::Rc;
 
@@ -93,14 +93,13 @@ pub(super) fn server(
             };
             while let Ok((stream, peer)) = listener.accept().await {
                 let n = accepted.fetch_add(1, Ordering::SeqCst) + 1;
-                let peer_role = role_of_peer(&peer);
-                let Ok(local) = stream.local_addr() else {
-                    continue;
-                };
-                let conn = transcript.conn_for(peer, local);
-                transcript.record(net::now(), conn, peer_role, "server", EventKind::Connect);
-                let stream = Recorded::new(stream, transcript.clone(), conn, "server", peer_role)
-                    .with_faults(&faults.transport(Writer::Server, net::now()));
+                let stream = plumbing::accepted(
+                    stream,
+                    &transcript,
+                    "server",
+                    role_of_peer(&peer),
+                    &faults.transport(Writer::Server, net::now()),
+                );
                 let session = ServerSession::with_faults(
                     cfg.clone(),
                     &peer.ip().to_string(),
@@ -144,59 +143,22 @@ pub(super) fn interceptor(
                 return;
             };
             while let Ok((downstream, peer)) = listener.accept().await {
-                let Ok(local) = downstream.local_addr() else {
-                    continue;
-                };
-                let conn = transcript.conn_for(peer, local);
-                transcript.record(
-                    net::now(),
-                    conn,
-                    "client",
-                    "interceptor",
-                    EventKind::Connect,
-                );
-                let client_side = Recorded::new(
+                let client_side = plumbing::accepted(
                     downstream,
-                    transcript.clone(),
-                    conn,
+                    &transcript,
                     "interceptor",
-                    "client",
-                )
-                .with_faults(&faults.transport(Writer::InterceptorToClient, net::now()));
+                    role_of_peer(&peer),
+                    &faults.transport(Writer::InterceptorToClient, net::now()),
+                );
                 let (cfg, transcript, faults) = (cfg.clone(), transcript.clone(), faults.clone());
                 let guard = SessionGuard::new(&open);
                 engine::spawn(async move {
-                    match stream::connect("server", SMTP_PORT).await {
-                        Ok(upstream) => {
-                            let up_conn = match (upstream.local_addr(), upstream.peer_addr()) {
-                                (Ok(l), Ok(p)) => transcript.conn_for(l, p),
-                                _ => transcript.new_conn(),
-                            };
-                            let server_side = Recorded::new(
-                                upstream,
-                                transcript.clone(),
-                                up_conn,
-                                "interceptor",
-                                "server",
-                            )
-                            .with_faults(
-                                &faults.transport(Writer::InterceptorToServer, net::now()),
-                            );
-                            let session = InterceptorSession::new(cfg, net::now());
-                            actor::interceptor::intercept(client_side, server_side, session).await;
-                        }
-                        Err(e) => {
-                            transcript.record(
-                                net::now(),
-                                0,
-                                "interceptor",
-                                "server",
-                                EventKind::ConnectFailed(e.to_string()),
-                            );
-                            let mut client_side = client_side;
-                            let _ = tokio::io::AsyncWriteExt::shutdown(&mut client_side).await;
-                        }
-                    }
+                    let upstream = Upstream {
+                        connect: stream::connect("server", SMTP_PORT),
+                        faults: || faults.transport(Writer::InterceptorToServer, net::now()),
+                        record_connect: false,
+                    };
+                    plumbing::intercept(client_side, upstream, cfg, &transcript).await;
                     drop(guard);
                 });
             }

@@ -21,14 +21,14 @@ use crate::transcript::{Event, EventKind, Transcript};
 use engine::{Control, Engine, EngineStats, Flow, TcpTiming};
 use faults::{FaultState, NetAction};
 use network::{Captured, Latency, Network};
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -267,7 +267,12 @@ fn run_engine(
             .drain(..)
             .collect();
         for (host, restart_after) in requests {
-            apply(world, &transcript, NetAction::Crash(host.name()), interceptor);
+            apply(
+                world,
+                &transcript,
+                NetAction::Crash(host.name()),
+                interceptor,
+            );
             pending_restarts.push((now + restart_after, host.name()));
         }
         pending_restarts.retain(|(t, host)| {

@@ -105,7 +105,10 @@ impl Network {
 
     /// The address of host `name`.
     pub fn ip(&self, name: &str) -> Option<IpAddr> {
-        self.names.iter().find(|(n, _)| *n == name).map(|(_, ip)| *ip)
+        self.names
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, ip)| *ip)
     }
 
     /// The name of the host at `ip`.
@@ -249,7 +252,11 @@ impl Network {
     fn transmit(&mut self, now: Duration, pkt: Packet) {
         let latency = self.draw_latency();
         let direction = (pkt.src, pkt.dst);
-        let floor = self.last_arrival.get(&direction).copied().unwrap_or_default();
+        let floor = self
+            .last_arrival
+            .get(&direction)
+            .copied()
+            .unwrap_or_default();
         let at = (now + latency).max(floor);
         self.last_arrival.insert(direction, at);
         self.sequence += 1;

@@ -104,7 +104,9 @@ impl SimStream {
 /// The stream's state (one thread runs a simulation, so the lock is never contended; it is
 /// there because third-party clients such as lettre want `Send + Sync` streams).
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Hands the oldest queued write of each stream to its kernel; the engine calls this just
