@@ -447,7 +447,7 @@ fn serve(
 ) -> Result<u8, String> {
     let mut server = crate::profile::ServerConfig::preset(&profile)?;
     let overrides = overrides_toml(set)?;
-    let section: crate::profile::server::ServerSection =
+    let section: crate::scenario::ServerSection =
         toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
     let server_overrides: toml::Table =
         toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
@@ -490,7 +490,7 @@ fn proxy(
     json: bool,
 ) -> Result<u8, String> {
     let mut interceptor = crate::profile::InterceptorConfig::preset(&profile)?;
-    let section: crate::profile::interceptor::InterceptorSection =
+    let section: crate::scenario::InterceptorSection =
         toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
     section.apply(&mut interceptor);
     let opts = crate::live::ProxyOptions {

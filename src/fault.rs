@@ -6,7 +6,9 @@
 //! transport (drops, split writes, stalls: applied by the stream wrapper) and application
 //! (server replies, delays and crashes at a stage; interceptor scan time).
 
-use crate::profile::{knobs, unknown_preset, Dur};
+use crate::knobs::unknown_preset;
+use crate::proto::dur::Dur;
+pub use crate::proto::server::ServerStage;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -73,23 +75,6 @@ pub enum Writer {
     Server,
 }
 
-/// Where in a server session an application fault fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServerStage {
-    /// The banner.
-    Connect,
-    /// HELO/EHLO.
-    Helo,
-    /// MAIL.
-    Mail,
-    /// RCPT.
-    Rcpt,
-    /// DATA.
-    Data,
-    /// The final '.'.
-    Dot,
-}
 
 /// One fault. `connection` counts the connections of that writer or server from 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

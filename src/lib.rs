@@ -32,6 +32,11 @@
 
 #![warn(missing_docs)]
 
+#[macro_use]
+mod knobs;
+#[macro_use]
+pub mod proto;
+
 pub mod actor;
 pub mod app;
 pub mod bench;
@@ -42,7 +47,6 @@ pub mod live;
 pub mod net;
 pub mod oracle;
 pub mod profile;
-pub mod proto;
 pub mod scenario;
 pub mod shrink;
 pub mod sim;

@@ -2,9 +2,6 @@
 //! resolution into concrete configs. Errors carry `file:line:col`.
 
 use crate::fault::{FaultConfig, FaultEvent, FaultSection};
-use crate::profile::client::ClientSection;
-use crate::profile::interceptor::InterceptorSection;
-use crate::profile::server::ServerSection;
 use crate::profile::{ClientConfig, Dur, InterceptorConfig, ServerConfig};
 use crate::proto::client::Message;
 use serde::{Deserialize, Serialize};
@@ -98,6 +95,35 @@ impl Default for NetworkSection {
             time_limit: default_limit(),
             drain: default_drain(),
         }
+    }
+}
+
+server_config_fields! {
+    section {
+        /// The `[server]` table: a server preset and any of its knobs.
+        pub struct ServerSection
+        extra {}
+    }
+}
+
+client_config_fields! {
+    section {
+        /// The `[client]` table: a client preset, any of its knobs, and the messages.
+        pub struct ClientSection
+        extra {
+            /// The messages to send, in queue order.
+            pub message: Vec<MessageSpec>,
+            /// For the `script` profile: the recorded writes to replay.
+            pub step: Vec<StepSpec>,
+        }
+    }
+}
+
+interceptor_config_fields! {
+    section {
+        /// The `[interceptor]` table: an interceptor preset and any of its knobs.
+        pub struct InterceptorSection
+        extra {}
     }
 }
 

@@ -1,8 +1,9 @@
 //! Interceptor presets: transparent SMTP middleboxes (antivirus proxies, firewalls) built
 //! from a handful of knobs. A new middlebox is a new preset here, not new code.
 
-use super::{knobs, unknown_preset, Dur};
-use serde::{Deserialize, Serialize};
+use crate::knobs::unknown_preset;
+use crate::proto::dur::Dur;
+use crate::proto::interceptor::{InterceptorConfig, Release};
 
 /// `(name, one-line description)` of every interceptor preset.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -13,58 +14,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("asa-esmtp", "Cisco ASA ESMTP inspection defaults: banner masked, STARTTLS stripped from the EHLO reply"),
 ];
 
-/// When a held message goes upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Release {
-    /// At the client's final `.`.
-    Dot,
-    /// At the client's QUIT (or any later command, or its disconnect).
-    Quit,
-}
 
-knobs! {
-    /// Everything an interceptor does that a scenario may change.
-    pub struct InterceptorConfig / InterceptorSection {
-        /// Answer the client's DATA with this reply and hold the message (empty: relay DATA).
-        pub data_reply: String,
-        /// When a held message is sent upstream.
-        pub release_on: Release,
-        /// Answer the client's final `.` with this reply at once (empty: relay the server's verdict).
-        pub ack_dot: String,
-        /// Sent upstream while a message is held (empty: nothing).
-        pub keepalive_command: String,
-        /// Interval between keepalive commands.
-        pub keepalive_interval: Dur,
-        /// RSET commands sent upstream when the release starts.
-        pub upstream_resets: u32,
-        /// Time between those RSETs.
-        pub reset_interval: Dur,
-        /// Scanning time before the held message goes upstream.
-        pub scan_delay: Dur,
-        /// Resend MAIL and the accepted RCPTs before DATA (needed after an upstream RSET).
-        pub replay_envelope: bool,
-        /// Replace the banner text except '2', '0' and spaces with '*'.
-        pub mask_banner: bool,
-        /// Only these verbs pass; others go upstream as NOOP (empty: all pass).
-        pub allowed_commands: Vec<String>,
-        /// The client's answer to a command turned into NOOP (empty: the server's reply to the NOOP).
-        pub rewritten_reply: String,
-        /// EHLO keywords removed from the server's EHLO reply.
-        pub strip_ehlo_keywords: Vec<String>,
-        /// An end-of-data `CRLF.CRLF` split across segments is held back until the client's next
-        /// segment (Cisco PIX, Microsoft KB 295725).
-        pub hold_split_terminator: bool,
-        /// Largest message the interceptor holds, in bytes (0: no limit).
-        pub buffer_limit: u64,
-        /// The client's answer at '.' when the message was larger than `buffer_limit`.
-        pub buffer_overflow_reply: String,
-        /// What a client gets when the interceptor cannot reach its upstream, before the close
-        /// (empty: just the close).
-        pub upstream_failure_reply: String,
-    }
-    extra {}
-}
 
 impl InterceptorConfig {
     /// A preset by name.

@@ -6,10 +6,97 @@ use super::command::{Command, Verb};
 use super::data::stuffed_lines;
 use super::reply::{Reply, ReplyParser};
 use super::Time;
-use crate::profile::client::Greeting;
-use crate::profile::ClientConfig;
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// The first command after the banner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Greeting {
+    /// `HELO name` (RFC 821).
+    Helo,
+    /// `EHLO name` (RFC 5321).
+    Ehlo,
+}
+
+/// How the client's queue spaces its attempts at a deferred message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetrySchedule {
+    /// Wait `retry_backoff`, doubled per attempt up to `retry_backoff_max`; at most `retries`
+    /// further attempts.
+    Doubling,
+    /// Postfix's qmgr: the wait is the message's time in the queue, clamped to
+    /// `retry_backoff` (`minimal_backoff_time`) .. `retry_backoff_max`
+    /// (`maximal_backoff_time`), and the attempt happens at the first deferred-queue scan
+    /// (every `queue_run_delay`) after it; a message still deferred after `queue_lifetime`
+    /// (`maximal_queue_lifetime`) bounces. `retries` is not used.
+    PostfixQmgr,
+}
+
+config! {
+    $
+    /// Everything a client session does that a scenario may change.
+    pub struct ClientConfig at crate::proto::client::ClientConfig, fields: client_config_fields {
+        /// HELO or EHLO.
+        pub greeting: crate::proto::client::Greeting,
+        /// The name sent with HELO/EHLO; empty sends a bare `HELO`.
+        pub helo_name: String,
+        /// After EHLO is refused, try HELO.
+        pub fall_back_to_helo: bool,
+        /// Pipeline MAIL, RCPT and DATA when the server offers PIPELINING.
+        pub pipelining: bool,
+        /// Send further messages on the same connection.
+        pub reuse_connection: bool,
+        /// Before each MAIL on a reused connection, send RSET and wait for its reply.
+        pub rset_probe: bool,
+        /// Keep an idle connection this long for the next message.
+        pub idle_limit: crate::proto::dur::Dur,
+        /// Never reuse a connection older than this.
+        pub reuse_limit: crate::proto::dur::Dur,
+        /// Delay before typing each line (commands and content): a person at a keyboard.
+        pub line_delay: crate::proto::dur::Dur,
+        /// On a refused RCPT, abort the transaction with RSET and stop (RFC 821 example).
+        pub abort_on_rcpt_reject: bool,
+        /// Write the final `.` in a write of its own rather than with the content.
+        pub dot_in_own_write: bool,
+        /// Send QUIT at the end (false: just close).
+        pub send_quit: bool,
+        /// Waiting for the TCP connection.
+        pub timeout_connect: crate::proto::dur::Dur,
+        /// Waiting for the banner.
+        pub timeout_greeting: crate::proto::dur::Dur,
+        /// Waiting for the HELO/EHLO reply.
+        pub timeout_helo: crate::proto::dur::Dur,
+        /// Waiting for the MAIL reply.
+        pub timeout_mail: crate::proto::dur::Dur,
+        /// Waiting for a RCPT reply.
+        pub timeout_rcpt: crate::proto::dur::Dur,
+        /// Waiting for the 354.
+        pub timeout_data_init: crate::proto::dur::Dur,
+        /// Waiting for the reply after the final `.`.
+        pub timeout_data_done: crate::proto::dur::Dur,
+        /// Waiting for the RSET reply.
+        pub timeout_rset: crate::proto::dur::Dur,
+        /// Waiting for the QUIT reply.
+        pub timeout_quit: crate::proto::dur::Dur,
+        /// Further attempts for a deferred message (4xx, timeout, lost connection); 0: none.
+        pub retries: u32,
+        /// Wait before the first retry; doubles per attempt.
+        pub retry_backoff: crate::proto::dur::Dur,
+        /// Longest wait between attempts.
+        pub retry_backoff_max: crate::proto::dur::Dur,
+        /// After a timeout, send QUIT before closing (as Exchange does) instead of just closing.
+        pub quit_on_timeout: bool,
+        /// How attempts at a deferred message are spaced.
+        pub retry_schedule: crate::proto::client::RetrySchedule,
+        /// `postfix-qmgr`: the deferred queue is scanned this often (Postfix's `queue_run_delay`).
+        pub queue_run_delay: crate::proto::dur::Dur,
+        /// `postfix-qmgr`: a message deferred this long after it was queued bounces (Postfix's
+        /// `maximal_queue_lifetime`).
+        pub queue_lifetime: crate::proto::dur::Dur,
+    }
+}
 
 /// A message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]

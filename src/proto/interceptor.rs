@@ -9,10 +9,62 @@ use super::command::{Command, Verb};
 use super::line::{Ending, Line, LineBuffer, LineLimits, Overflow};
 use super::reply::{Reply, ReplyParser};
 use super::Time;
-use crate::profile::interceptor::Release;
-use crate::profile::InterceptorConfig;
+use crate::proto::dur::Dur;
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// When a held message goes upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Release {
+    /// At the client's final `.`.
+    Dot,
+    /// At the client's QUIT (or any later command, or its disconnect).
+    Quit,
+}
+
+config! {
+    $
+    /// Everything an interceptor does that a scenario may change.
+    pub struct InterceptorConfig at crate::proto::interceptor::InterceptorConfig, fields: interceptor_config_fields {
+        /// Answer the client's DATA with this reply and hold the message (empty: relay DATA).
+        pub data_reply: String,
+        /// When a held message is sent upstream.
+        pub release_on: crate::proto::interceptor::Release,
+        /// Answer the client's final `.` with this reply at once (empty: relay the server's verdict).
+        pub ack_dot: String,
+        /// Sent upstream while a message is held (empty: nothing).
+        pub keepalive_command: String,
+        /// Interval between keepalive commands.
+        pub keepalive_interval: crate::proto::dur::Dur,
+        /// RSET commands sent upstream when the release starts.
+        pub upstream_resets: u32,
+        /// Time between those RSETs.
+        pub reset_interval: crate::proto::dur::Dur,
+        /// Scanning time before the held message goes upstream.
+        pub scan_delay: crate::proto::dur::Dur,
+        /// Resend MAIL and the accepted RCPTs before DATA (needed after an upstream RSET).
+        pub replay_envelope: bool,
+        /// Replace the banner text except '2', '0' and spaces with '*'.
+        pub mask_banner: bool,
+        /// Only these verbs pass; others go upstream as NOOP (empty: all pass).
+        pub allowed_commands: Vec<String>,
+        /// The client's answer to a command turned into NOOP (empty: the server's reply to the NOOP).
+        pub rewritten_reply: String,
+        /// EHLO keywords removed from the server's EHLO reply.
+        pub strip_ehlo_keywords: Vec<String>,
+        /// An end-of-data `CRLF.CRLF` split across segments is held back until the client's next
+        /// segment (Cisco PIX, Microsoft KB 295725).
+        pub hold_split_terminator: bool,
+        /// Largest message the interceptor holds, in bytes (0: no limit).
+        pub buffer_limit: u64,
+        /// The client's answer at '.' when the message was larger than `buffer_limit`.
+        pub buffer_overflow_reply: String,
+        /// What a client gets when the interceptor cannot reach its upstream, before the close
+        /// (empty: just the close).
+        pub upstream_failure_reply: String,
+    }
+}
 
 /// Something the interceptor does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -592,7 +644,7 @@ impl InterceptorSession {
                 Step::Scan(d) => {
                     self.note(
                         now,
-                        format!("scanning the message for {}", crate::profile::Dur(d)),
+                        format!("scanning the message for {}", Dur(d)),
                     );
                     self.plan_wake = Some(now + d);
                 }

@@ -5,17 +5,28 @@
 //! - [`command`]: commands and MAIL/RCPT paths;
 //! - [`reply`]: replies and the multi-line reply parser;
 //! - [`data`]: dot-stuffing and end-of-data detection;
-//! - [`server`]: a server session driven by a [`crate::profile::ServerConfig`];
-//! - [`client`]: a client session driven by a [`crate::profile::ClientConfig`];
-//! - [`interceptor`]: a middlebox's two half-sessions and its rules.
+//! - [`server`]: a server session driven by a [`server::ServerConfig`];
+//! - [`client`]: a client session driven by a [`client::ClientConfig`];
+//! - [`interceptor`]: a middlebox's two half-sessions and its rules;
+//! - [`script`]: a recorded client session replayed;
+//! - [`dur`]: durations as scenario files write them;
+//! - `config`: how the configuration structs are declared (plain data, owned here).
+//!
+//! Nothing here imports anything of the crate outside `proto`.
 
+#[macro_use]
+mod config;
+#[macro_use]
 pub mod client;
 pub mod command;
 pub mod data;
+pub mod dur;
+#[macro_use]
 pub mod interceptor;
 pub mod line;
 pub mod reply;
 pub mod script;
+#[macro_use]
 pub mod server;
 
 pub use command::{Command, Path, Verb};

@@ -10,10 +10,157 @@ use super::data::{DataEvent, DataReceiver};
 use super::line::{Ending, LineBuffer, LineLimits, Overflow};
 use super::reply::Reply;
 use super::Time;
-use crate::fault::ServerStage;
-use crate::profile::ServerConfig;
+use crate::proto::dur::Dur;
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// Where in a server session an application fault fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerStage {
+    /// The banner.
+    Connect,
+    /// HELO/EHLO.
+    Helo,
+    /// MAIL.
+    Mail,
+    /// RCPT.
+    Rcpt,
+    /// DATA.
+    Data,
+    /// The final '.'.
+    Dot,
+}
+
+config! {
+    $
+    /// Everything a server session does that a scenario may change.
+    pub struct ServerConfig at crate::proto::server::ServerConfig, fields: server_config_fields {
+        /// Name in the banner and replies.
+        pub hostname: String,
+        /// Local mailboxes (full addresses); recipients in local domains not listed are unknown users.
+        /// Empty: every local address exists.
+        pub mailboxes: Vec<String>,
+        /// Domains delivered locally, besides `hostname` and the domains of `mailboxes`.
+        pub local_domains: Vec<String>,
+        /// A bare `HELO`/`EHLO` gets the syntax error (false: accepted).
+        pub helo_requires_name: bool,
+        /// MAIL before HELO/EHLO gets `reply_need_helo`.
+        pub helo_required: bool,
+        /// EHLO keywords after the greeting line, in order (`{size_limit}` allowed).
+        pub ehlo_keywords: Vec<String>,
+        /// Idle time waiting for a command or data before `reply_timeout` and close.
+        pub timeout: crate::proto::dur::Dur,
+        /// NOOP, RSET, VRFY, ETRN, HELO, EHLO beyond this many count as errors (0: no limit).
+        pub junk_command_limit: u32,
+        /// From this many errors on, every reply is delayed by `error_sleep` (0: never).
+        pub soft_error_limit: u32,
+        /// At this many errors the server sends `reply_too_many_errors` and closes (0: never).
+        pub hard_error_limit: u32,
+        /// Delay per reply once the soft error limit is reached.
+        pub error_sleep: crate::proto::dur::Dur,
+        /// Most recipients per message.
+        pub recipient_limit: u32,
+        /// Largest message in bytes (also announced as SIZE).
+        pub message_size_limit: u64,
+        /// Longest command or content line kept; longer command lines are cut (Postfix) or rejected.
+        pub line_length_limit: usize,
+        /// Over-long command lines get `reply_line_too_long` instead of being cut.
+        pub reject_long_lines: bool,
+        /// A bare LF ends a line, in commands and in message content.
+        pub bare_lf_ends_line: bool,
+        /// Header-like lines (`Subject:`), CONNECT/GET/POST and lines starting with a non-letter
+        /// get `reply_break_rules` and a disconnect.
+        pub hang_up_on_non_smtp: bool,
+        /// Once a MAIL was refused for its SIZE, later MAIL commands are refused too (Postfix).
+        pub size_refusal_sticks: bool,
+        /// Until this time from the start, the queue has no room: every MAIL gets
+        /// `reply_storage_full` (Postfix's `queue_minfree` check; 0: never).
+        pub storage_full_until: crate::proto::dur::Dur,
+        /// Banner.
+        pub reply_banner: String,
+        /// HELO accepted.
+        pub reply_helo: String,
+        /// HELO without a name.
+        pub reply_helo_syntax: String,
+        /// EHLO without a name.
+        pub reply_ehlo_syntax: String,
+        /// MAIL before HELO when `helo_required`.
+        pub reply_need_helo: String,
+        /// MAIL accepted.
+        pub reply_mail_ok: String,
+        /// MAIL inside a transaction.
+        pub reply_mail_nested: String,
+        /// MAIL without `FROM:`.
+        pub reply_mail_syntax: String,
+        /// MAIL with a malformed address.
+        pub reply_mail_bad_address: String,
+        /// MAIL with SIZE over the limit.
+        pub reply_size_exceeded: String,
+        /// MAIL while the queue has no room (`storage_full_until`).
+        pub reply_storage_full: String,
+        /// RCPT accepted.
+        pub reply_rcpt_ok: String,
+        /// RCPT before MAIL.
+        pub reply_need_mail: String,
+        /// RCPT without `TO:`.
+        pub reply_rcpt_syntax: String,
+        /// RCPT with a malformed address.
+        pub reply_rcpt_bad_address: String,
+        /// RCPT for a local address not in `mailboxes`.
+        pub reply_unknown_user: String,
+        /// RCPT for a non-local domain.
+        pub reply_relay_denied: String,
+        /// RCPT beyond `recipient_limit`.
+        pub reply_too_many_recipients: String,
+        /// DATA with no transaction.
+        pub reply_need_rcpt: String,
+        /// DATA when every RCPT was refused.
+        pub reply_no_valid_recipients: String,
+        /// DATA with an argument.
+        pub reply_data_syntax: String,
+        /// DATA accepted.
+        pub reply_data_go: String,
+        /// Message accepted.
+        pub reply_queued: String,
+        /// Message over `message_size_limit`.
+        pub reply_message_too_big: String,
+        /// RSET.
+        pub reply_rset: String,
+        /// RSET with an argument.
+        pub reply_rset_syntax: String,
+        /// NOOP.
+        pub reply_noop: String,
+        /// QUIT.
+        pub reply_quit: String,
+        /// VRFY of a known local address.
+        pub reply_vrfy: String,
+        /// VRFY without an argument.
+        pub reply_vrfy_syntax: String,
+        /// STARTTLS (no TLS in a simulation).
+        pub reply_starttls: String,
+        /// ETRN without a domain (empty: ETRN is an unknown command).
+        pub reply_etrn_syntax: String,
+        /// ETRN for a domain (no fast flush service configured).
+        pub reply_etrn_unavailable: String,
+        /// ETRN inside a mail transaction.
+        pub reply_etrn_in_transaction: String,
+        /// AUTH (no SASL configured).
+        pub reply_auth: String,
+        /// Unknown command.
+        pub reply_unknown: String,
+        /// Empty or whitespace-only line.
+        pub reply_bad_syntax: String,
+        /// Over-long line when `reject_long_lines`.
+        pub reply_line_too_long: String,
+        /// Idle timeout.
+        pub reply_timeout: String,
+        /// Hard error limit.
+        pub reply_too_many_errors: String,
+        /// Non-SMTP input when `hang_up_on_non_smtp`.
+        pub reply_break_rules: String,
+    }
+}
 
 /// A message the server took responsibility for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +322,7 @@ impl ServerSession {
                     now,
                     ServerEvent::Note(format!(
                         "fault: {stage:?} reply delayed by {}",
-                        crate::profile::Dur(d)
+                        Dur(d)
                     )),
                 );
                 self.extra_delay += d;

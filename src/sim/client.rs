@@ -5,7 +5,7 @@
 use crate::actor::{self, plumbing, Recorded};
 use crate::fault::Writer;
 use crate::net;
-use crate::profile::client::RetrySchedule;
+use crate::proto::client::RetrySchedule;
 use crate::profile::{ClientConfig, Dur};
 use crate::proto::client::{ClientSession, Message, Outcome, Stage, Status};
 use crate::transcript::{EventKind, Transcript};

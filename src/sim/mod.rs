@@ -342,7 +342,7 @@ fn run_engine(
         .collect();
     let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
     let retrying = scenario.client.retries > 0
-        || scenario.client.retry_schedule == crate::profile::client::RetrySchedule::PostfixQmgr;
+        || scenario.client.retry_schedule == crate::proto::client::RetrySchedule::PostfixQmgr;
     let report = oracle::judge(
         &scenario.messages,
         &plain,
