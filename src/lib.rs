@@ -27,7 +27,7 @@
 //! let scenario = smtpsim::scenario::Scenario::load("sims/symantec-rset.toml".as_ref()).unwrap();
 //! let result = smtpsim::sim::run(&scenario, 0).unwrap();
 //! assert!(result.report.passed());
-//! println!("{}", smtpsim::sim::render_text(&result));
+//! println!("{}", smtpsim::format::text::render(&result));
 //! ```
 
 #![warn(missing_docs)]

@@ -329,32 +329,3 @@ pub fn describe_outcome(o: &Outcome) -> String {
     }
     text
 }
-
-/// The verdict section of a text transcript.
-pub fn render(report: &Report) -> String {
-    let mut out = String::new();
-    for m in &report.messages {
-        let to: Vec<String> = m.to.iter().map(|t| format!("<{t}>")).collect();
-        out.push_str(&format!(
-            "message {}: <{}> -> {}\n",
-            m.id + 1,
-            m.from,
-            to.join(", ")
-        ));
-        out.push_str(&format!("  client       {}\n", m.client));
-        for (i, line) in m.interceptor.iter().enumerate() {
-            let label = if i == 0 { "interceptor" } else { "" };
-            out.push_str(&format!("  {label:<11}  {line}\n"));
-        }
-        out.push_str(&format!("  server       {}\n", m.server));
-        out.push_str(&format!("  verdict      {}\n", m.verdict));
-    }
-    if report.violations.is_empty() {
-        out.push_str("invariants: all held\n");
-    } else {
-        for v in &report.violations {
-            out.push_str(&format!("VIOLATION {}: {}\n", v.invariant, v.detail));
-        }
-    }
-    out
-}

@@ -1,7 +1,6 @@
-//! The event log every actor writes to, and its text rendering (the snapshot unit): one row
-//! per wire line or event, virtual time, connection, direction, the exact bytes escaped.
+//! The event log every actor writes to: events as data, kept for the run's result or handed
+//! to a sink as they happen (live mode). How they look is `format`'s business.
 
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,10 +55,9 @@ pub type Tap = Box<dyn FnMut(&Event) + Send>;
 #[derive(Default)]
 struct Inner {
     events: Vec<Event>,
+    /// Where events go instead of being kept (live mode: printed, memory stays flat).
+    sink: Option<Tap>,
     next_conn: u32,
-    live_print: bool,
-    /// Print JSON Lines instead of text rows.
-    live_json: bool,
     /// Connection numbers by their (sorted) pair of endpoint addresses.
     conns: std::collections::BTreeMap<(String, String), u32>,
     endpoints: std::collections::BTreeMap<u32, (String, String)>,
@@ -70,7 +68,7 @@ impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inner")
             .field("events", &self.events.len())
-            .field("live_print", &self.live_print)
+            .field("streaming", &self.sink.is_some())
             .finish()
     }
 }
@@ -87,17 +85,10 @@ impl Transcript {
         Self::default()
     }
 
-    /// A log that prints each row to stdout as it happens and keeps nothing (live mode).
-    pub fn printing() -> Self {
+    /// A log that hands each event to `sink` as it happens and keeps nothing (live mode).
+    pub fn streaming(sink: Tap) -> Self {
         let t = Self::default();
-        t.inner.lock().expect("transcript lock").live_print = true;
-        t
-    }
-
-    /// As [`printing`](Self::printing), one JSON object per event (the `--format json` schema).
-    pub fn printing_json() -> Self {
-        let t = Self::printing();
-        t.inner.lock().expect("transcript lock").live_json = true;
+        t.inner.lock().expect("transcript lock").sink = Some(sink);
         t
     }
 
@@ -155,140 +146,14 @@ impl Transcript {
         if let Some(tap) = inner.tap.as_mut() {
             tap(&event);
         }
-        if inner.live_print {
-            // Live, only our side records: what the peer sent shows as what we received.
-            let mut text = String::new();
-            if inner.live_json {
-                text = crate::format::json::event_line(&event) + "\n";
-            } else {
-                render_event_with(&mut text, &event, true);
-            }
-            print!("{text}");
-            // A live log is printed, not kept: memory stays flat however long it runs.
-            return;
+        match inner.sink.as_mut() {
+            Some(sink) => sink(&event),
+            None => inner.events.push(event),
         }
-        inner.events.push(event);
     }
 
     /// A copy of every event so far.
     pub fn events(&self) -> Vec<Event> {
         self.inner.lock().expect("transcript lock").events.clone()
     }
-}
-
-/// Escapes a wire line for display: printable ASCII as is, `\r`, `\n`, `\t`, `\\` and
-/// `\xNN` for everything else.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        match b {
-            b'\r' => out.push_str("\\r"),
-            b'\n' => out.push_str("\\n"),
-            b'\t' => out.push_str("\\t"),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out
-}
-
-/// Splits one write into display lines: CRLF-terminated lines show their content only; any
-/// other ending is shown escaped, and a piece with no terminator is marked `[partial]`.
-pub fn wire_rows(bytes: &[u8]) -> Vec<String> {
-    let mut rows = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                let (line, next) = rest.split_at(i + 1);
-                if line.ends_with(b"\r\n") {
-                    rows.push(escape(&line[..line.len() - 2]));
-                } else {
-                    rows.push(escape(line));
-                }
-                rest = next;
-            }
-            None => {
-                rows.push(format!("{} [partial]", escape(rest)));
-                rest = &[];
-            }
-        }
-    }
-    rows
-}
-
-/// Formats a time as seconds with millisecond precision, right-aligned.
-pub fn format_time(at: Duration) -> String {
-    format!("{:>4}.{:03}s", at.as_secs(), at.subsec_millis())
-}
-
-/// Renders one event as text rows (appended to `out`). Reads are not shown: in a simulation
-/// every byte already has a row from the side that wrote it.
-pub fn render_event(out: &mut String, e: &Event) {
-    render_event_with(out, e, false);
-}
-
-/// As [`render_event`]; `show_reads` also renders reads, for a log with only one side's view.
-pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
-    let time = format_time(e.at);
-    let conn = if e.conn == 0 {
-        "  ".to_string()
-    } else {
-        format!("c{}", e.conn)
-    };
-    let arrow = |out: &mut String, text: &str| {
-        let _ = writeln!(
-            out,
-            "{time} {conn:<3} {:>11} -> {:<11}  {text}",
-            e.from, e.to
-        );
-    };
-    let mark = |out: &mut String, text: &str| {
-        let _ = writeln!(out, "{time} {conn:<3} {:>11} ** {:<11}  {text}", e.from, "");
-    };
-    match &e.kind {
-        EventKind::Connect => arrow(out, "[connect]"),
-        EventKind::ConnectFailed(why) => arrow(out, &format!("[connect failed: {why}]")),
-        EventKind::Data(bytes) => {
-            for row in wire_rows(bytes) {
-                arrow(out, &row);
-            }
-        }
-        EventKind::Received(bytes) if show_reads => {
-            for row in wire_rows(bytes) {
-                arrow(out, &row);
-            }
-        }
-        EventKind::Received(_) => {}
-        EventKind::Close => arrow(out, "[close]"),
-        EventKind::Reset(why) => mark(out, &format!("[{why}]")),
-        EventKind::Note(text) => mark(out, text),
-        EventKind::Delivered {
-            queue_id,
-            mail_from,
-            rcpt_to,
-            size,
-        } => {
-            let rcpts: Vec<String> = rcpt_to.iter().map(|r| format!("<{r}>")).collect();
-            mark(
-                out,
-                &format!(
-                    "delivered {queue_id}: <{mail_from}> -> {} ({size} bytes)",
-                    rcpts.join(", ")
-                ),
-            );
-        }
-    }
-}
-
-/// Renders every event as text rows.
-pub fn render_events(events: &[Event]) -> String {
-    let mut out = String::new();
-    for e in events {
-        render_event(&mut out, e);
-    }
-    out
 }

@@ -25,9 +25,9 @@ fn every_sim_twice_gives_identical_bytes() {
         let scenario = Scenario::load(&path).expect("valid scenario");
         for &seed in &scenario.seeds {
             let first =
-                smtpsim::sim::render_text(&smtpsim::sim::run(&scenario, seed).expect("runs"));
+                smtpsim::format::text::render(&smtpsim::sim::run(&scenario, seed).expect("runs"));
             let second =
-                smtpsim::sim::render_text(&smtpsim::sim::run(&scenario, seed).expect("runs"));
+                smtpsim::format::text::render(&smtpsim::sim::run(&scenario, seed).expect("runs"));
             assert_eq!(
                 first,
                 second,
@@ -45,12 +45,12 @@ fn runs_on_other_threads_match() {
         "/sims/symantec-rset.toml"
     ));
     let scenario = Scenario::load(&path).expect("valid scenario");
-    let here = smtpsim::sim::render_text(&smtpsim::sim::run(&scenario, 7).expect("runs"));
+    let here = smtpsim::format::text::render(&smtpsim::sim::run(&scenario, 7).expect("runs"));
     let handles: Vec<_> = (0..2)
         .map(|_| {
             let scenario = scenario.clone();
             std::thread::spawn(move || {
-                smtpsim::sim::render_text(&smtpsim::sim::run(&scenario, 7).expect("runs"))
+                smtpsim::format::text::render(&smtpsim::sim::run(&scenario, 7).expect("runs"))
             })
         })
         .collect();

@@ -100,8 +100,8 @@ fn early_ack_under_network_faults_loses_mail_silently_and_the_replay_matches() {
         .any(|v| v.invariant == "silent-loss"));
     let again = smtpsim::sim::run(&s, loss.seed).expect("runs");
     assert_eq!(
-        smtpsim::sim::render_text(&replayed),
-        smtpsim::sim::render_text(&again)
+        smtpsim::format::text::render(&replayed),
+        smtpsim::format::text::render(&again)
     );
 }
 

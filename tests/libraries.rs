@@ -181,7 +181,7 @@ fn mail_send_client(s: &Scenario) -> smtpsim::sim::CustomClient {
 fn check(library: &str, name: &str, result: &smtpsim::sim::RunResult) {
     let told = &result.outcomes[0].status;
     let verdict = result.report.messages[0].verdict;
-    let text = smtpsim::sim::render_text(result)
+    let text = smtpsim::format::text::render(result)
         .replace("<scenario>", &format!("tests/libraries/{name}.toml"));
     // The oracle must agree with what the library told its caller.
     match told {

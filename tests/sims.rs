@@ -32,7 +32,7 @@ fn sims() {
                 "{} seed {seed}: violations differ from expect_violations",
                 path.display()
             );
-            text.push_str(&smtpsim::sim::render_text(&result));
+            text.push_str(&smtpsim::format::text::render(&result));
             text.push('\n');
         }
         insta::with_settings!({

@@ -31,15 +31,6 @@ impl Endpoints for net::LiveStream {
     }
 }
 
-impl Endpoints for crate::sim::stream::SimStream {
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        crate::sim::stream::SimStream::local_addr(self)
-    }
-    fn peer_addr(&self) -> io::Result<SocketAddr> {
-        crate::sim::stream::SimStream::peer_addr(self)
-    }
-}
-
 /// The transcript's number for the connection from `initiator` to `acceptor`.
 fn conn_number(
     transcript: &Transcript,

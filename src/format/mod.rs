@@ -1,9 +1,10 @@
-//! Output formats of a run besides the text transcript: JSON Lines for tools, pcap for
-//! Wireshark/tshark, and an SVG sequence diagram for people.
+//! Every rendering of a run: the text transcript (the snapshot unit), JSON Lines for tools,
+//! pcap for Wireshark/tshark, an SVG sequence diagram for people, and the live printers.
 
 pub mod json;
 pub mod pcap;
 pub mod svg;
+pub mod text;
 
 /// What `smtpsim run --format` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,7 +31,7 @@ pub enum LiveFormat {
 /// Renders a run in `format`.
 pub fn render(format: Format, result: &crate::sim::RunResult, scenario_file: &str) -> Vec<u8> {
     match format {
-        Format::Text => crate::sim::render_text(result)
+        Format::Text => text::render(result)
             .replace("<scenario>", scenario_file)
             .into_bytes(),
         Format::Json => json::render(result, scenario_file).into_bytes(),

@@ -3,9 +3,10 @@
 //! deliveries as notes on their lifeline, injected faults as red bands, and long silences
 //! (the 10 s scan) drawn as a marked break rather than to scale. Verdicts at the bottom.
 
+use super::text::format_time;
 use crate::oracle::Verdict;
 use crate::sim::RunResult;
-use crate::transcript::{format_time, EventKind};
+use crate::transcript::EventKind;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -113,7 +114,7 @@ pub fn render(result: &RunResult) -> String {
                 let (Some(fx), Some(tx)) = (from_x, to_x) else {
                     continue;
                 };
-                let rows = crate::transcript::wire_rows(bytes);
+                let rows = super::text::wire_rows(bytes);
                 let mut label = clip(rows.first().map(String::as_str).unwrap_or(""), LABEL_CHARS);
                 if rows.len() > 1 {
                     let _ = write!(label, "  (+{} lines)", rows.len() - 1);

@@ -7,11 +7,11 @@ pub mod record;
 
 use crate::actor;
 use crate::actor::plumbing::{self, Upstream};
+use crate::fault::FaultState;
 use crate::fault::{FaultPlan, Writer};
 use crate::net;
 use crate::profile::{InterceptorConfig, ServerConfig};
 use crate::proto::server::ServerSession;
-use crate::sim::faults::FaultState;
 use crate::transcript::{EventKind, Transcript};
 use maildir::Maildir;
 use rand::{RngCore, SeedableRng};
@@ -90,9 +90,9 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         opts.faults.events.len()
     ), opts.json);
     let transcript = if opts.json {
-        Transcript::printing_json()
+        Transcript::streaming(crate::format::text::printer(true))
     } else {
-        Transcript::printing()
+        Transcript::streaming(crate::format::text::printer(false))
     };
     let recorder = opts.record.as_ref().map(|file| {
         Arc::new(std::sync::Mutex::new(record::Recorder::new(
@@ -158,9 +158,9 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
         opts.json,
     );
     let transcript = if opts.json {
-        Transcript::printing_json()
+        Transcript::streaming(crate::format::text::printer(true))
     } else {
-        Transcript::printing()
+        Transcript::streaming(crate::format::text::printer(false))
     };
     let cfg = Arc::new(opts.interceptor.clone());
     let mut sessions = JoinSet::new();

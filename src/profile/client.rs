@@ -2,8 +2,8 @@
 //! greeting it sends to its timeouts. The messages themselves come from the scenario.
 
 use crate::knobs::unknown_preset;
-use crate::proto::dur::Dur;
 use crate::proto::client::{ClientConfig, Greeting, RetrySchedule};
+use crate::proto::dur::Dur;
 
 /// `(name, one-line description)` of every client preset.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -16,9 +16,6 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("postfix-queue", "Postfix's queue manager in front of its smtp client: retries at queue scans (300 s), backoff 300 s to 4000 s by time in queue, bounce after 5 days"),
     ("script", "replays the writes recorded from a real client by `smtpsim serve --record` ([[client.step]])"),
 ];
-
-
-
 
 impl ClientConfig {
     /// A preset by name.

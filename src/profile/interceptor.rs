@@ -14,8 +14,6 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("asa-esmtp", "Cisco ASA ESMTP inspection defaults: banner masked, STARTTLS stripped from the EHLO reply"),
 ];
 
-
-
 impl InterceptorConfig {
     /// A preset by name.
     pub fn preset(name: &str) -> Result<InterceptorConfig, String> {

@@ -4,7 +4,7 @@
 
 use crate::knobs::unknown_preset;
 use crate::proto::dur::Dur;
-use crate::proto::server::{ServerConfig};
+use crate::proto::server::ServerConfig;
 
 /// `(name, one-line description)` of every server preset.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -25,7 +25,6 @@ pub const PRESETS: &[(&str, &str)] = &[
         "the MIT-Multics server of RFC 821's examples: plain texts, no enhanced codes",
     ),
 ];
-
 
 impl ServerConfig {
     /// A preset by name.

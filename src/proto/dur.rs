@@ -10,6 +10,11 @@ use std::time::Duration;
 pub struct Dur(pub Duration);
 
 impl Dur {
+    /// As a clock reading with millisecond precision: `"11.141s"`, `"0.015s"`.
+    pub fn clock(self) -> String {
+        format!("{}.{:03}s", self.0.as_secs(), self.0.subsec_millis())
+    }
+
     /// Whole seconds.
     pub const fn secs(s: u64) -> Dur {
         Dur(Duration::from_secs(s))
@@ -80,4 +85,3 @@ impl From<Dur> for Duration {
         d.0
     }
 }
-

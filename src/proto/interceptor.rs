@@ -642,10 +642,7 @@ impl InterceptorSession {
             match step {
                 Step::Sleep(d) => self.plan_wake = Some(now + d),
                 Step::Scan(d) => {
-                    self.note(
-                        now,
-                        format!("scanning the message for {}", Dur(d)),
-                    );
+                    self.note(now, format!("scanning the message for {}", Dur(d)));
                     self.plan_wake = Some(now + d);
                 }
                 Step::Send(bytes, what) => {

@@ -15,7 +15,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Where in a server session an application fault fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServerStage {
     /// The banner.
@@ -320,10 +322,7 @@ impl ServerSession {
             StageFault::Delay(d) => {
                 self.push(
                     now,
-                    ServerEvent::Note(format!(
-                        "fault: {stage:?} reply delayed by {}",
-                        Dur(d)
-                    )),
+                    ServerEvent::Note(format!("fault: {stage:?} reply delayed by {}", Dur(d))),
                 );
                 self.extra_delay += d;
                 None

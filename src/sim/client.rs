@@ -5,16 +5,16 @@
 use crate::actor::{self, plumbing, Recorded};
 use crate::fault::Writer;
 use crate::net;
-use crate::proto::client::RetrySchedule;
 use crate::profile::{ClientConfig, Dur};
+use crate::proto::client::RetrySchedule;
 use crate::proto::client::{ClientSession, Message, Outcome, Stage, Status};
 use crate::transcript::{EventKind, Transcript};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::faults::FaultState;
 use super::stream::{self, SimStream};
 use super::SMTP_PORT;
+use crate::fault::FaultState;
 
 /// Every attempt's outcome, with the connection it happened on (0: none).
 pub type Outcomes = Arc<Mutex<Vec<(u32, Outcome)>>>;
@@ -147,7 +147,7 @@ fn requeue(
                 EventKind::Note(format!(
                     "message {} deferred: next attempt at {}",
                     outcome.id + 1,
-                    crate::transcript::format_time(ready_at).trim_start()
+                    Dur(ready_at).clock()
                 )),
             );
             outcomes.lock().expect("outcomes").push((conn, outcome));

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::engine::{self, Software};
-use super::faults::FaultState;
 use super::stream;
 use super::SMTP_PORT;
+use crate::fault::FaultState;
 use std::rc::Rc;
 
 /// The simulated server's mail store: a shared ledger that survives crashes (queued mail is

@@ -11,6 +11,7 @@ mod retx_watch;
 pub mod stream;
 
 use crate::actor::Recorded;
+use crate::fault::FaultState;
 use crate::fault::{FaultPlan, Host};
 use crate::oracle::{self, Report};
 use crate::profile::Dur;
@@ -19,7 +20,7 @@ use crate::proto::server::Delivery;
 use crate::scenario::Scenario;
 use crate::transcript::{Event, EventKind, Transcript};
 use engine::{Control, Engine, EngineStats, Flow, TcpTiming};
-use faults::{FaultState, NetAction};
+use faults::NetAction;
 use network::{Captured, Latency, Network};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -490,17 +491,4 @@ pub fn header(
         "replay: smtpsim run <scenario> --seed {seed}{faults_flag}"
     ));
     lines
-}
-
-/// The full text transcript: header, events, verdicts.
-pub fn render_text(result: &RunResult) -> String {
-    let mut out = String::new();
-    for line in &result.header {
-        out.push_str(&format!("# {line}\n"));
-    }
-    out.push('\n');
-    out.push_str(&crate::transcript::render_events(&result.events));
-    out.push('\n');
-    out.push_str(&oracle::render(&result.report));
-    out
 }

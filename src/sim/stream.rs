@@ -244,3 +244,12 @@ impl Drop for SimStream {
         }
     }
 }
+
+impl crate::actor::plumbing::Endpoints for SimStream {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        SimStream::local_addr(self)
+    }
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        SimStream::peer_addr(self)
+    }
+}

@@ -6,6 +6,9 @@
 //! transport (drops, split writes, stalls: applied by the stream wrapper) and application
 //! (server replies, delays and crashes at a stage; interceptor scan time).
 
+mod state;
+pub use state::FaultState;
+
 use crate::knobs::unknown_preset;
 use crate::proto::dur::Dur;
 pub use crate::proto::server::ServerStage;
@@ -74,7 +77,6 @@ pub enum Writer {
     /// The server's writes.
     Server,
 }
-
 
 /// One fault. `connection` counts the connections of that writer or server from 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
