@@ -141,11 +141,7 @@ fn run(
     let seed = seed
         .or_else(|| scenario.seeds.first().copied())
         .unwrap_or(0);
-    let replay = format!(
-        "smtpsim run {} --seed {seed}{}",
-        path.display(),
-        faults_flag(&scenario)
-    );
+    let replay = crate::seeds::replay_command(&path.display().to_string(), seed, &scenario.faults);
     let outcome = if format == crate::format::Format::Pcap {
         crate::sim::run_captured(&scenario, seed)
     } else {
@@ -297,9 +293,9 @@ fn shrink(path: &Path, seed: u64, faults: Option<&str>) -> Result<u8, String> {
                 s.runs
             );
             println!(
-                "# paste into {} (replacing its [faults]) and run: smtpsim run {} --seed {seed}",
+                "# paste into {} (replacing its [faults]) and run: {}",
                 path.display(),
-                path.display()
+                crate::seeds::replay_command(&path.display().to_string(), seed, "none")
             );
             print!("{}", s.minimal.to_toml(&scenario.fault_config));
             Ok(EXIT_VIOLATION)
@@ -455,10 +451,8 @@ fn serve(
     let plan = match faults {
         None => crate::fault::FaultPlan::default(),
         Some(name) => {
-            use rand::SeedableRng;
             let config = crate::fault::FaultConfig::preset(name)?;
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(1);
+            let mut rng = crate::seeds::rng(seed, crate::seeds::Stream::Faults);
             let mut plan = config.plan(&mut rng, false);
             // Only what a live server can do to its own connections.
             plan.events.retain(|e| e.at().is_none());

@@ -48,6 +48,7 @@ pub mod net;
 pub mod oracle;
 pub mod profile;
 pub mod scenario;
+pub mod seeds;
 pub mod shrink;
 pub mod sim;
 pub mod sweep;

@@ -121,17 +121,12 @@ pub fn sweep(
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<SeedResult>> = Mutex::new(Vec::with_capacity(mine.len()));
-    let faults_flag = if scenario.faults == "none" {
-        String::new()
-    } else {
-        format!(" --faults {}", scenario.faults)
-    };
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&seed) = mine.get(i) else { break };
-                let replay = format!("smtpsim run {file} --seed {seed}{faults_flag}");
+                let replay = crate::seeds::replay_command(file, seed, &scenario.faults);
                 let result = match sim::run(scenario, seed) {
                     Ok(run) => SeedResult {
                         seed,

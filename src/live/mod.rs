@@ -14,8 +14,6 @@ use crate::profile::{InterceptorConfig, ServerConfig};
 use crate::proto::server::ServerSession;
 use crate::transcript::{EventKind, Transcript};
 use maildir::Maildir;
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::future::Future;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -109,8 +107,7 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
     }
     let cfg = Arc::new(opts.server.clone());
     let faults = FaultState::new(opts.faults.clone(), Duration::MAX);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let salt = rng.next_u64();
+    let salt = crate::seeds::queue_salt(opts.seed);
     let mut sessions = JoinSet::new();
     let mut accepted = 0u64;
     tokio::pin!(shutdown);

@@ -18,12 +18,11 @@ use crate::profile::Dur;
 use crate::proto::client::Outcome;
 use crate::proto::server::Delivery;
 use crate::scenario::Scenario;
+use crate::seeds::{self, Stream};
 use crate::transcript::{Event, EventKind, Transcript};
 use engine::{Control, Engine, EngineStats, Flow, TcpTiming};
 use faults::NetAction;
 use network::{Captured, Latency, Network};
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
@@ -88,17 +87,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
 
 /// The fault plan `seed` draws for `scenario`, followed by the scenario's explicit events.
 pub fn plan_for(scenario: &Scenario, seed: u64) -> FaultPlan {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(FAULT_STREAM);
+    let mut rng = seeds::rng(seed, Stream::Faults);
     let mut plan = scenario
         .fault_config
         .plan(&mut rng, scenario.interceptor.is_some());
     plan.events.extend(scenario.fault_events.iter().cloned());
     plan
 }
-
-/// The RNG stream for fault plans, apart from the stream for everything else.
-const FAULT_STREAM: u64 = 1;
 
 /// A client supplied by the caller (a third-party SMTP library, say): it gets the connection
 /// to the first hop, already wrapped so that its bytes land in the transcript, and returns an
@@ -147,10 +142,8 @@ fn network_for(scenario: &Scenario, seed: u64) -> Network {
     } else {
         fc.latency_max.0
     };
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(NETWORK_STREAM);
     Network::new(
-        rng,
+        seeds::rng(seed, Stream::Network),
         Latency {
             min: scenario.network.latency_min.0.min(latency_max),
             max: latency_max,
@@ -159,9 +152,6 @@ fn network_for(scenario: &Scenario, seed: u64) -> Network {
     )
 }
 
-/// The RNG stream for packet latencies.
-const NETWORK_STREAM: u64 = 2;
-
 fn run_engine(
     scenario: &Scenario,
     seed: u64,
@@ -169,8 +159,7 @@ fn run_engine(
     custom: Option<CustomClient>,
     capture: bool,
 ) -> Result<RunResult, SimError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let queue_salt = rng.next_u64();
+    let queue_salt = seeds::queue_salt(seed);
     let net_cfg = &scenario.network;
     let fc = &scenario.fault_config;
     let mut network = network_for(scenario, seed);
@@ -482,13 +471,9 @@ pub fn header(
             lines.push(format!("  fault: {event}"));
         }
     }
-    let faults_flag = if scenario.faults == "none" {
-        String::new()
-    } else {
-        format!(" --faults {}", scenario.faults)
-    };
     lines.push(format!(
-        "replay: smtpsim run <scenario> --seed {seed}{faults_flag}"
+        "replay: {}",
+        seeds::replay_command("<scenario>", seed, &scenario.faults)
     ));
     lines
 }
