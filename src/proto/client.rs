@@ -4,6 +4,7 @@
 
 use super::command::{Command, Verb};
 use super::data::stuffed_lines;
+use super::outbox::Outbox;
 use super::reply::{Reply, ReplyParser};
 use super::Time;
 use std::collections::VecDeque;
@@ -242,8 +243,7 @@ pub struct ClientSession {
     parser: ReplyParser,
     /// Replies awaited, in order, each with its deadline.
     expecting: VecDeque<(Expect, Time)>,
-    outbox: VecDeque<(Time, ClientEvent)>,
-    cursor: Time,
+    outbox: Outbox<ClientEvent>,
     connected_at: Time,
     last_done: Time,
     transactions: u32,
@@ -266,8 +266,7 @@ impl ClientSession {
             current: None,
             parser: ReplyParser::new(),
             expecting: VecDeque::from([(Expect::Greeting, deadline)]),
-            outbox: VecDeque::new(),
-            cursor: now,
+            outbox: Outbox::new(now),
             connected_at: now,
             last_done: now,
             transactions: 0,
@@ -321,10 +320,8 @@ impl ClientSession {
                 let what = format!("timeout waiting for the {} reply", expect.stage().name());
                 self.note(now, what.clone());
                 if self.cfg.quit_on_timeout {
-                    self.outbox.push_back((
-                        now.max(self.cursor),
-                        ClientEvent::Send(Command::bare(Verb::Quit).to_wire()),
-                    ));
+                    self.outbox
+                        .push(now, ClientEvent::Send(Command::bare(Verb::Quit).to_wire()));
                 }
                 self.abort(now, None, Some(what));
                 return;
@@ -340,17 +337,13 @@ impl ClientSession {
 
     /// The next event due at or before `now`.
     pub fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
-        let (at, _) = self.outbox.front()?;
-        if *at > now {
-            return None;
-        }
-        self.outbox.pop_front().map(|(_, e)| e)
+        self.outbox.poll(now).map(|(_, e)| e)
     }
 
     /// When the session next needs attention.
     pub fn poll_timeout(&self) -> Option<Time> {
-        if let Some((at, _)) = self.outbox.front() {
-            return Some(*at);
+        if let Some(at) = self.outbox.next_deadline() {
+            return Some(at);
         }
         if self.closed {
             return None;
@@ -597,7 +590,7 @@ impl ClientSession {
             }
             self.write(now, b".\r\n".to_vec());
         }
-        let deadline = self.cursor + self.cfg.timeout_data_done.0;
+        let deadline = self.outbox.last_due() + self.cfg.timeout_data_done.0;
         self.expecting.push_back((Expect::DataDone, deadline));
     }
 
@@ -609,7 +602,7 @@ impl ClientSession {
         }
         self.write(now, bytes);
         for (_, expect) in group {
-            let deadline = self.cursor + self.timeout_for(expect);
+            let deadline = self.outbox.last_due() + self.timeout_for(expect);
             self.expecting.push_back((expect.clone(), deadline));
         }
     }
@@ -629,15 +622,12 @@ impl ClientSession {
     }
 
     fn write(&mut self, now: Time, bytes: Vec<u8>) {
-        self.cursor = self.cursor.max(now) + self.cfg.line_delay.0;
         self.outbox
-            .push_back((self.cursor, ClientEvent::Send(bytes)));
+            .push_after(now, self.cfg.line_delay.0, ClientEvent::Send(bytes));
     }
 
     fn note(&mut self, now: Time, text: String) {
-        self.cursor = self.cursor.max(now);
-        self.outbox
-            .push_back((self.cursor, ClientEvent::Note(text)));
+        self.outbox.push(now, ClientEvent::Note(text));
     }
 
     fn decide(
@@ -662,9 +652,7 @@ impl ClientSession {
             in_sync_gap: gap,
         };
         self.last_done = now;
-        self.cursor = self.cursor.max(now);
-        self.outbox
-            .push_back((self.cursor, ClientEvent::Outcome(outcome)));
+        self.outbox.push(now, ClientEvent::Outcome(outcome));
     }
 
     fn fail_current(&mut self, now: Time, stage: Stage, reply: Reply) {
@@ -757,8 +745,7 @@ impl ClientSession {
             self.decide(now, Status::NotAttempted, Stage::Mail, None, None, false);
         }
         self.closed = true;
-        self.cursor = self.cursor.max(now);
-        self.outbox.push_back((self.cursor, ClientEvent::Close));
+        self.outbox.push(now, ClientEvent::Close);
     }
 }
 

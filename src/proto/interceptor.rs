@@ -7,6 +7,7 @@
 
 use super::command::{Command, Verb};
 use super::line::{Ending, Line, LineBuffer, LineLimits, Overflow};
+use super::outbox::Outbox;
 use super::reply::{Reply, ReplyParser};
 use super::Time;
 use crate::proto::dur::Dur;
@@ -125,7 +126,7 @@ pub struct InterceptorSession {
     from_server: ReplyParser,
     client_side: ClientSide,
     upstream: VecDeque<Origin>,
-    outbox: VecDeque<(Time, InterceptorEvent)>,
+    outbox: Outbox<InterceptorEvent>,
     /// Client lines waiting while a release runs.
     backlog: VecDeque<Line>,
     mail_line: Option<Vec<u8>>,
@@ -156,7 +157,7 @@ pub struct InterceptorSession {
 
 impl InterceptorSession {
     /// A session for a client connection accepted at `now` whose upstream connection is open.
-    pub fn new(cfg: Arc<InterceptorConfig>, _now: Time) -> Self {
+    pub fn new(cfg: Arc<InterceptorConfig>, now: Time) -> Self {
         InterceptorSession {
             cfg,
             from_client: LineBuffer::new(LineLimits {
@@ -167,7 +168,7 @@ impl InterceptorSession {
             from_server: ReplyParser::new(),
             client_side: ClientSide::Commands,
             upstream: VecDeque::from([Origin::Banner]),
-            outbox: VecDeque::new(),
+            outbox: Outbox::new(now),
             backlog: VecDeque::new(),
             mail_line: None,
             accepted_rcpts: Vec::new(),
@@ -307,17 +308,13 @@ impl InterceptorSession {
 
     /// The next event due at or before `now`.
     pub fn poll_event(&mut self, now: Time) -> Option<InterceptorEvent> {
-        let (at, _) = self.outbox.front()?;
-        if *at > now {
-            return None;
-        }
-        self.outbox.pop_front().map(|(_, e)| e)
+        self.outbox.poll(now).map(|(_, e)| e)
     }
 
     /// When the session next needs attention.
     pub fn poll_timeout(&self) -> Option<Time> {
-        if let Some((at, _)) = self.outbox.front() {
-            return Some(*at);
+        if let Some(at) = self.outbox.next_deadline() {
+            return Some(at);
         }
         [self.next_keepalive, self.plan_wake]
             .into_iter()
@@ -708,8 +705,7 @@ impl InterceptorSession {
     }
 
     fn push(&mut self, now: Time, event: InterceptorEvent) {
-        let at = self.outbox.back().map_or(now, |(t, _)| (*t).max(now));
-        self.outbox.push_back((at, event));
+        self.outbox.push(now, event);
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`interceptor`]: a middlebox's two half-sessions and its rules;
 //! - [`script`]: a recorded client session replayed;
 //! - [`dur`]: durations as scenario files write them;
+//! - [`outbox`]: the timed events every session queues for its driver;
 //! - `config`: how the configuration structs are declared (plain data, owned here).
 //!
 //! Nothing here imports anything of the crate outside `proto`.
@@ -24,6 +25,7 @@ pub mod dur;
 #[macro_use]
 pub mod interceptor;
 pub mod line;
+pub mod outbox;
 pub mod reply;
 pub mod script;
 #[macro_use]

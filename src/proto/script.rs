@@ -5,6 +5,7 @@
 
 use super::client::{ClientEvent, Message, Outcome, Stage, Status};
 use super::command::{Command, Verb};
+use super::outbox::Outbox;
 use super::reply::{Reply, ReplyParser};
 use super::Time;
 use std::collections::VecDeque;
@@ -132,7 +133,7 @@ pub struct ScriptSession {
     /// When each reply arrived (index: replies received so far - 1).
     reply_times: Vec<Time>,
     connected_at: Time,
-    outbox: VecDeque<(Time, ClientEvent)>,
+    outbox: Outbox<ClientEvent>,
     wake_at: Option<Time>,
     /// Per message, what the replies said so far.
     progress: Vec<Progress>,
@@ -149,7 +150,7 @@ impl ScriptSession {
             parser: ReplyParser::new(),
             reply_times: Vec::new(),
             connected_at: now,
-            outbox: VecDeque::new(),
+            outbox: Outbox::new(now),
             wake_at: None,
             progress: vec![Progress::default(); count],
             closed: false,
@@ -166,7 +167,7 @@ impl ScriptSession {
                 Ok(reply) => self.handle_reply(now, reply),
                 Err(e) => self
                     .outbox
-                    .push_back((now, ClientEvent::Note(format!("unparseable reply: {e}")))),
+                    .push(now, ClientEvent::Note(format!("unparseable reply: {e}"))),
             }
         }
         self.advance(now);
@@ -225,7 +226,7 @@ impl ScriptSession {
                 } else {
                     "script done; hanging up"
                 };
-                self.outbox.push_back((now, ClientEvent::Note(why.into())));
+                self.outbox.push(now, ClientEvent::Note(why.into()));
                 self.handle_eof(now, "closed by the script");
                 return;
             }
@@ -235,17 +236,13 @@ impl ScriptSession {
 
     /// The next event due at or before `now`.
     pub fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
-        let (at, _) = self.outbox.front()?;
-        if *at > now {
-            return None;
-        }
-        self.outbox.pop_front().map(|(_, e)| e)
+        self.outbox.poll(now).map(|(_, e)| e)
     }
 
     /// When the session next needs attention.
     pub fn poll_timeout(&self) -> Option<Time> {
-        if let Some((at, _)) = self.outbox.front() {
-            return Some(*at);
+        if let Some(at) = self.outbox.next_deadline() {
+            return Some(at);
         }
         if self.closed {
             None
@@ -313,7 +310,7 @@ impl ScriptSession {
             }
             let step = self.steps.pop_front().expect("checked");
             self.reader.feed(&step.bytes);
-            self.outbox.push_back((now, ClientEvent::Send(step.bytes)));
+            self.outbox.push(now, ClientEvent::Send(step.bytes));
         }
         if !self.closed {
             self.wake_at = Some(now + LINGER);
@@ -347,14 +344,14 @@ impl ScriptSession {
             refused: progress.refused.clone(),
             in_sync_gap: gap,
         };
-        self.outbox.push_back((now, ClientEvent::Outcome(outcome)));
+        self.outbox.push(now, ClientEvent::Outcome(outcome));
     }
 
     fn close(&mut self, now: Time) {
         if !self.closed {
             self.closed = true;
             self.wake_at = None;
-            self.outbox.push_back((now, ClientEvent::Close));
+            self.outbox.push(now, ClientEvent::Close);
         }
     }
 }

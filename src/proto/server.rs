@@ -8,10 +8,10 @@
 use super::command::{Command, PathError, Verb};
 use super::data::{DataEvent, DataReceiver};
 use super::line::{Ending, LineBuffer, LineLimits, Overflow};
+use super::outbox::Outbox;
 use super::reply::Reply;
 use super::Time;
 use crate::proto::dur::Dur;
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Where in a server session an application fault fires.
@@ -237,9 +237,7 @@ pub struct ServerSession {
     error_count: u32,
     junk_cmds: u32,
     size_refused: bool,
-    outbox: VecDeque<(Time, ServerEvent)>,
-    /// When the last queued event becomes due; replies never overtake each other.
-    cursor: Time,
+    outbox: Outbox<ServerEvent>,
     /// Last input or output; the idle timeout counts from here.
     last_activity: Time,
     queue_salt: u64,
@@ -282,8 +280,7 @@ impl ServerSession {
             error_count: 0,
             junk_cmds: 0,
             size_refused: false,
-            outbox: VecDeque::new(),
-            cursor: now,
+            outbox: Outbox::new(now),
             last_activity: now,
             queue_salt,
             queued: 0,
@@ -370,8 +367,7 @@ impl ServerSession {
     pub fn handle_eof(&mut self, now: Time) {
         // Replies still waiting (an error delay, an injected stall) have nobody to go to.
         self.outbox
-            .retain(|(_, e)| !matches!(e, ServerEvent::Reply(_)));
-        self.cursor = self.outbox.back().map_or(now, |(t, _)| *t).max(now);
+            .retain(now, |e| !matches!(e, ServerEvent::Reply(_)));
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Data(data) => {
                 if self.streaming {
@@ -418,19 +414,15 @@ impl ServerSession {
 
     /// The next event due at or before `now`.
     pub fn poll_event(&mut self, now: Time) -> Option<ServerEvent> {
-        let (at, _) = self.outbox.front()?;
-        if *at > now {
-            return None;
-        }
-        let (at, event) = self.outbox.pop_front()?;
+        let (at, event) = self.outbox.poll(now)?;
         self.last_activity = self.last_activity.max(at);
         Some(event)
     }
 
     /// When the session next needs attention: a delayed event or the idle timeout.
     pub fn poll_timeout(&self) -> Option<Time> {
-        if let Some((at, _)) = self.outbox.front() {
-            return Some(*at);
+        if let Some(at) = self.outbox.next_deadline() {
+            return Some(at);
         }
         if self.is_closed() {
             return None;
@@ -847,14 +839,12 @@ impl ServerSession {
         } else {
             Time::ZERO
         } + std::mem::take(&mut self.extra_delay);
-        self.cursor = self.cursor.max(now) + delay;
         self.outbox
-            .push_back((self.cursor, ServerEvent::Reply(reply)));
+            .push_after(now, delay, ServerEvent::Reply(reply));
     }
 
     fn push(&mut self, now: Time, event: ServerEvent) {
-        self.cursor = self.cursor.max(now);
-        self.outbox.push_back((self.cursor, event));
+        self.outbox.push(now, event);
     }
 
     fn close(&mut self, now: Time) {
