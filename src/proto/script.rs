@@ -5,6 +5,8 @@
 
 use super::client::{ClientEvent, Message, Outcome, Stage, Status};
 use super::command::{Command, Verb};
+use super::data::{DataEvent, DataReceiver};
+use super::line::{Line, LineBuffer, LineLimits, Overflow};
 use super::outbox::Outbox;
 use super::reply::{Reply, ReplyParser};
 use super::Time;
@@ -37,44 +39,52 @@ enum Expect {
 }
 
 /// The messages a script carries, and which reply answers what: read from the bytes the
-/// way a server would (MAIL, RCPT, DATA, content up to '.').
-#[derive(Debug, Default)]
+/// way a server would (MAIL, RCPT, DATA, content up to '.'), with the same framing and
+/// unstuffing as the server session.
+#[derive(Debug)]
 struct ScriptReader {
-    partial: Vec<u8>,
-    in_data: bool,
+    lines: LineBuffer,
+    /// The content of the message in DATA, if one is.
+    data: Option<DataReceiver>,
     messages: Vec<Message>,
     expects: VecDeque<Expect>,
 }
 
+impl Default for ScriptReader {
+    fn default() -> Self {
+        ScriptReader {
+            // Whatever a recorded client wrote: bare LF ends a line, nothing is cut away.
+            lines: LineBuffer::new(LineLimits {
+                max_len: 1 << 20,
+                bare_lf_ends_line: true,
+                overflow: Overflow::Split,
+            }),
+            data: None,
+            messages: Vec::new(),
+            expects: VecDeque::new(),
+        }
+    }
+}
+
 impl ScriptReader {
     fn feed(&mut self, bytes: &[u8]) {
-        self.partial.extend_from_slice(bytes);
-        while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
-            let raw: Vec<u8> = self.partial.drain(..=pos).collect();
-            let line = raw
-                .strip_suffix(b"\r\n")
-                .or_else(|| raw.strip_suffix(b"\n"))
-                .unwrap_or(&raw)
-                .to_vec();
+        self.lines.push(bytes);
+        while let Some(line) = self.lines.next_line() {
             self.line(&line);
         }
     }
 
-    fn line(&mut self, line: &[u8]) {
-        if self.in_data {
-            let current = self.messages.len() - 1;
-            if line == b"." {
-                self.in_data = false;
+    fn line(&mut self, line: &Line) {
+        if let Some(data) = self.data.as_mut() {
+            if let DataEvent::End(_) = data.handle_line(line) {
+                let current = self.messages.len() - 1;
+                let data = self.data.take().expect("in DATA");
+                self.messages[current].body = data.into_body();
                 self.expects.push_back(Expect::Dot(current));
-            } else {
-                let content = line.strip_prefix(b".").unwrap_or(line);
-                let body = &mut self.messages[current].body;
-                body.extend_from_slice(content);
-                body.extend_from_slice(b"\r\n");
             }
             return;
         }
-        let Some(command) = Command::parse(line) else {
+        let Some(command) = Command::parse(&line.bytes) else {
             self.expects.push_back(Expect::Other);
             return;
         };
@@ -98,12 +108,20 @@ impl ScriptReader {
                 Expect::Rcpt(id, to)
             }
             Verb::Data if !self.messages.is_empty() => {
-                self.in_data = true;
+                self.data = Some(DataReceiver::new(None));
                 Expect::Data(self.messages.len() - 1)
             }
             _ => Expect::Other,
         };
         self.expects.push_back(expect);
+    }
+
+    /// The messages, the one still in DATA with the content so far.
+    fn into_messages(mut self) -> Vec<Message> {
+        if let (Some(data), Some(last)) = (self.data.take(), self.messages.last_mut()) {
+            last.body = data.into_body();
+        }
+        self.messages
     }
 }
 
@@ -113,7 +131,7 @@ pub fn script_messages(steps: &[ScriptStep]) -> Vec<Message> {
     for step in steps {
         reader.feed(&step.bytes);
     }
-    reader.messages
+    reader.into_messages()
 }
 
 /// What the replies said about one message so far.
