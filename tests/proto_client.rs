@@ -1,0 +1,380 @@
+//! The client sessions without IO: `ClientSession` (the built-in profiles) and `ScriptSession`
+//! (a recorded client replayed), fed replies and time, their writes and outcomes asserted.
+
+use smtpsim::profile::ClientConfig;
+use smtpsim::proto::client::{
+    ClientEvent, ClientProtocol, ClientSession, Message, Outcome, Stage, Status,
+};
+use smtpsim::proto::script::{script_messages, ScriptSession, ScriptStep};
+use std::sync::Arc;
+use std::time::Duration;
+
+const BANNER: &str = "220 mail.example.org ESMTP Postfix\r\n";
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn message() -> Message {
+    Message {
+        id: 0,
+        from: "alice@example.org".into(),
+        to: vec!["bob@example.org".into()],
+        body: b"Subject: t\r\n\r\n.hidden dot\r\nbye\r\n".to_vec(),
+        at: Duration::ZERO,
+    }
+}
+
+fn preset(name: &str) -> Arc<ClientConfig> {
+    Arc::new(ClientConfig::preset(name).unwrap())
+}
+
+/// One event as text: each written line as `> line` (one string per write), outcomes as
+/// `OUTCOME status stage [gap]`, `CLOSE`; notes left out.
+fn render(event: ClientEvent) -> Option<String> {
+    match event {
+        ClientEvent::Send(bytes) => Some(
+            String::from_utf8_lossy(&bytes)
+                .split_inclusive("\r\n")
+                .map(|l| format!("> {}", l.trim_end_matches("\r\n")))
+                .collect::<Vec<_>>()
+                .join(" | "),
+        ),
+        ClientEvent::Outcome(o) => Some(outcome(&o)),
+        ClientEvent::Note(_) => None,
+        ClientEvent::Close => Some("CLOSE".into()),
+    }
+}
+
+fn outcome(o: &Outcome) -> String {
+    let status = match o.status {
+        Status::Accepted => "accepted",
+        Status::Rejected => "rejected",
+        Status::Deferred => "deferred",
+        Status::NotAttempted => "not-attempted",
+    };
+    let gap = if o.in_sync_gap { " gap" } else { "" };
+    format!("OUTCOME {status} {}{gap}", o.stage.name())
+}
+
+/// A session on a virtual clock.
+struct Drive<C: ClientProtocol> {
+    session: C,
+    now: Duration,
+}
+
+impl<C: ClientProtocol> Drive<C> {
+    /// Takes every event due, advancing the clock to timers up to `until`.
+    fn settle_until(&mut self, until: Duration) -> Vec<(Duration, String)> {
+        let mut out = Vec::new();
+        loop {
+            while let Some(event) = self.session.poll_event(self.now) {
+                out.extend(render(event).map(|e| (self.now, e)));
+            }
+            match self.session.poll_timeout() {
+                Some(at) if at <= until => {
+                    self.now = self.now.max(at);
+                    self.session.handle_timeout(self.now);
+                }
+                _ => return out,
+            }
+        }
+    }
+
+    fn settle(&mut self) -> Vec<String> {
+        let now = self.now;
+        self.settle_until(now).into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// The server's bytes now, in chunks of `chunk` bytes; what the client does about them.
+    fn reply_in_chunks(&mut self, text: &str, chunk: usize) -> Vec<String> {
+        for piece in text.as_bytes().chunks(chunk) {
+            self.session.handle_input(self.now, piece);
+        }
+        self.settle()
+    }
+
+    fn reply(&mut self, text: &str) -> Vec<String> {
+        self.reply_in_chunks(text, usize::MAX)
+    }
+}
+
+fn client(profile: &str) -> Drive<ClientSession> {
+    Drive {
+        session: ClientSession::new(preset(profile), vec![message()], Duration::ZERO),
+        now: Duration::ZERO,
+    }
+}
+
+/// (reply from the server, what the client writes or decides next)
+type Exchange<'a> = (&'a str, &'a [&'a str]);
+
+fn converse<C: ClientProtocol>(drive: &mut Drive<C>, exchanges: &[Exchange<'_>], chunk: usize) {
+    for (reply, expected) in exchanges {
+        assert_eq!(
+            drive.reply_in_chunks(reply, chunk),
+            *expected,
+            "after {reply:?} in {chunk}-byte chunks"
+        );
+    }
+}
+
+const SSMTP_SESSION: &[Exchange<'static>] = &[
+    (BANNER, &["> HELO ws1.example.org"]),
+    (
+        "250 mail.example.org\r\n",
+        &["> MAIL FROM:<alice@example.org>"],
+    ),
+    ("250 2.1.0 Ok\r\n", &["> RCPT TO:<bob@example.org>"]),
+    ("250 2.1.5 Ok\r\n", &["> DATA"]),
+    (
+        "354 End data with <CR><LF>.<CR><LF>\r\n",
+        &["> Subject: t | >  | > ..hidden dot | > bye | > ."],
+    ),
+    (
+        "250 2.0.0 Ok: queued as ABC\r\n",
+        &["OUTCOME accepted end-of-data", "> QUIT"],
+    ),
+    ("221 2.0.0 Bye\r\n", &["CLOSE"]),
+];
+
+#[test]
+fn ssmtp_sends_one_message_in_lock_step_whatever_the_reply_chunks() {
+    for chunk in [1, 3, 17, usize::MAX] {
+        let mut c = client("ssmtp");
+        assert!(c.settle().is_empty(), "nothing before the banner");
+        converse(&mut c, SSMTP_SESSION, chunk);
+    }
+}
+
+#[test]
+fn the_reply_at_each_stage_decides_the_outcome() {
+    // (replies before the deciding one, the deciding reply, the outcome)
+    let happy = [
+        BANNER,
+        "250 mail.example.org\r\n",
+        "250 2.1.0 Ok\r\n",
+        "250 2.1.5 Ok\r\n",
+        "354 go ahead\r\n",
+    ];
+    let cases: &[(usize, &str, &str)] = &[
+        (0, "421 4.3.2 try later\r\n", "OUTCOME deferred greeting"),
+        (1, "501 Syntax: HELO hostname\r\n", "OUTCOME rejected helo"),
+        (2, "451 4.3.0 try later\r\n", "OUTCOME deferred mail"),
+        (2, "553 5.7.1 sender refused\r\n", "OUTCOME rejected mail"),
+        (3, "550 5.1.1 unknown user\r\n", "OUTCOME rejected rcpt"),
+        (3, "450 4.2.0 mailbox busy\r\n", "OUTCOME deferred rcpt"),
+        (
+            4,
+            "554 5.5.1 no valid recipients\r\n",
+            "OUTCOME rejected data",
+        ),
+        (
+            5,
+            "452 4.3.1 Insufficient system storage\r\n",
+            "OUTCOME deferred end-of-data",
+        ),
+        (
+            5,
+            "554 5.7.1 content refused\r\n",
+            "OUTCOME rejected end-of-data",
+        ),
+    ];
+    for (before, reply, expected) in cases {
+        let mut c = client("ssmtp");
+        for r in &happy[..*before] {
+            c.reply(r);
+        }
+        let out = c.reply(reply);
+        assert!(
+            out.iter().any(|e| e == expected),
+            "{reply:?} after {before} replies: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn no_reply_after_the_dot_is_a_deferral_in_the_rfc1047_gap() {
+    let mut c = client("ssmtp");
+    for r in &SSMTP_SESSION[..5] {
+        c.reply(r.0);
+    }
+    let timeout = preset("ssmtp").timeout_data_done.0;
+    assert_eq!(
+        c.session.poll_timeout(),
+        Some(timeout),
+        "RFC 5321: 10 minutes"
+    );
+    let out = c.settle_until(secs(3600));
+    assert_eq!(out[0].0, timeout);
+    assert_eq!(out[0].1, "OUTCOME deferred end-of-data gap");
+    assert_eq!(out.last().unwrap().1, "CLOSE");
+}
+
+#[test]
+fn a_pipelining_client_groups_mail_rcpt_and_data_when_offered() {
+    let mut c = client("pipelining");
+    assert_eq!(c.reply(BANNER), ["> EHLO ws1.example.org"]);
+    assert_eq!(
+        c.reply("250-mail.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+        ["> MAIL FROM:<alice@example.org> | > RCPT TO:<bob@example.org> | > DATA"]
+    );
+    // Without PIPELINING, one command per reply.
+    let mut c = client("pipelining");
+    c.reply(BANNER);
+    assert_eq!(
+        c.reply("250 mail.example.org\r\n"),
+        ["> MAIL FROM:<alice@example.org>"]
+    );
+}
+
+#[test]
+fn ehlo_refused_falls_back_to_helo_only_when_the_profile_does() {
+    let mut c = client("pipelining");
+    c.reply(BANNER);
+    assert_eq!(
+        c.reply("500 5.5.1 Command unrecognized\r\n"),
+        ["> HELO ws1.example.org"]
+    );
+    let mut mine = ClientConfig::preset("pipelining").unwrap();
+    mine.fall_back_to_helo = false;
+    let mut c = Drive {
+        session: ClientSession::new(Arc::new(mine), vec![message()], Duration::ZERO),
+        now: Duration::ZERO,
+    };
+    c.reply(BANNER);
+    let out = c.reply("500 5.5.1 Command unrecognized\r\n");
+    assert!(
+        out.contains(&"OUTCOME rejected helo".to_string()),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn the_typist_waits_before_every_line() {
+    let mut c = client("telnet");
+    c.session.handle_input(c.now, BANNER.as_bytes());
+    let out = c.settle_until(secs(10));
+    assert_eq!(out, vec![(secs(3), "> HELO ws1.example.org".to_string())]);
+    c.now = secs(4);
+    c.session.handle_input(c.now, b"250 mail.example.org\r\n");
+    let out = c.settle_until(secs(10));
+    assert_eq!(
+        out,
+        vec![(secs(7), "> MAIL FROM:<alice@example.org>".to_string())]
+    );
+}
+
+#[test]
+fn a_lost_connection_defers_what_was_not_decided() {
+    let mut c = client("ssmtp");
+    c.reply(BANNER);
+    c.reply("250 mail.example.org\r\n");
+    c.session.handle_eof(c.now, "reset");
+    let out = c.settle();
+    assert_eq!(out, ["OUTCOME deferred mail", "CLOSE"]);
+}
+
+fn step(after_replies: u32, delay_ms: u64, bytes: &str) -> ScriptStep {
+    ScriptStep {
+        after_replies,
+        delay: Duration::from_millis(delay_ms),
+        bytes: bytes.as_bytes().to_vec(),
+    }
+}
+
+/// A recording: EHLO, then MAIL/RCPT/DATA pipelined, the content, QUIT.
+fn recording() -> Vec<ScriptStep> {
+    vec![
+        step(1, 5, "EHLO relay.example.net\r\n"),
+        step(
+            2,
+            2,
+            "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nRCPT TO:<eve@example.org>\r\nDATA\r\n",
+        ),
+        step(6, 1, "Subject: s\n\n..dotted\n.\n"),
+        step(7, 3, "QUIT\r\n"),
+    ]
+}
+
+#[test]
+fn a_script_knows_its_messages_as_a_server_would_read_them() {
+    let messages = script_messages(&recording());
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].from, "alice@example.org");
+    assert_eq!(messages[0].to, ["bob@example.org", "eve@example.org"]);
+    assert_eq!(
+        messages[0].body, b"Subject: s\r\n\r\n.dotted\r\n",
+        "bare LF ends a line, the dot is unstuffed"
+    );
+}
+
+#[test]
+fn a_script_replays_each_write_after_its_reply_and_pause() {
+    let mut s = Drive {
+        session: ScriptSession::new(recording(), Duration::ZERO),
+        now: Duration::ZERO,
+    };
+    assert!(s.settle().is_empty(), "the first step waits for the banner");
+    s.session.handle_input(s.now, BANNER.as_bytes());
+    let out = s.settle_until(secs(1));
+    assert_eq!(
+        out,
+        vec![(
+            Duration::from_millis(5),
+            "> EHLO relay.example.net".to_string()
+        )]
+    );
+    let mut at = |s: &mut Drive<ScriptSession>, ms: u64, reply: &str| {
+        s.now = Duration::from_millis(ms);
+        s.session.handle_input(s.now, reply.as_bytes());
+        s.settle_until(secs(1))
+    };
+    let ms = Duration::from_millis;
+    assert_eq!(
+        at(&mut s, 10, "250 mail.example.org\r\n"),
+        [(
+            ms(12),
+            "> MAIL FROM:<alice@example.org> | > RCPT TO:<bob@example.org> | > RCPT TO:<eve@example.org> | > DATA"
+                .to_string()
+        )],
+        "2 ms after the EHLO reply, as recorded"
+    );
+    assert!(at(&mut s, 20, "250 2.1.0 Ok\r\n").is_empty());
+    assert!(at(&mut s, 21, "250 2.1.5 Ok\r\n").is_empty());
+    assert!(at(&mut s, 22, "550 5.1.1 <eve@example.org>: unknown\r\n").is_empty());
+    assert_eq!(
+        at(&mut s, 23, "354 go ahead\r\n"),
+        [(ms(24), "> Subject: s\n\n..dotted\n.\n".to_string())],
+        "written as recorded, bare LFs and stuffing included"
+    );
+    let out: Vec<String> = at(&mut s, 30, "250 2.0.0 Ok: queued as X\r\n")
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(out, ["OUTCOME accepted end-of-data", "> QUIT"]);
+    let decided = s.session.poll_timeout();
+    assert!(decided.is_some(), "lingers, then hangs up");
+}
+
+#[test]
+fn a_script_whose_server_goes_silent_hangs_up_and_says_why() {
+    let mut s = Drive {
+        session: ScriptSession::new(recording(), Duration::ZERO),
+        now: Duration::ZERO,
+    };
+    s.session.handle_input(s.now, BANNER.as_bytes());
+    let out = s.settle_until(secs(3600));
+    let texts: Vec<&str> = out.iter().map(|(_, e)| e.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "> EHLO relay.example.net",
+            "OUTCOME not-attempted mail",
+            "CLOSE"
+        ]
+    );
+    // It waited the silence limit (300 s) for the EHLO reply.
+    assert_eq!(out[1].0, Duration::from_millis(5) + secs(300));
+    assert_eq!(Stage::Mail.name(), "mail");
+}

@@ -1,0 +1,280 @@
+//! `InterceptorSession` without IO: both sides fed by hand, on a virtual clock; each preset's
+//! signature behaviour asserted on the writes it makes toward the client and the server.
+
+use smtpsim::profile::InterceptorConfig;
+use smtpsim::proto::interceptor::{InterceptorEvent, InterceptorSession};
+use std::sync::Arc;
+use std::time::Duration;
+
+const BANNER: &str = "220 mail.example.org ESMTP Postfix (Debian/GNU)\r\n";
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn ms(m: u64) -> Duration {
+    Duration::from_millis(m)
+}
+
+/// `C< line` toward the client, `S> line` toward the server (one string per write, lines joined
+/// by ` | `), `CLOSE client`, `CLOSE server`; notes left out.
+fn render(event: InterceptorEvent) -> Option<String> {
+    let lines = |prefix: &str, bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .split_inclusive("\r\n")
+            .map(|l| format!("{prefix} {}", l.trim_end_matches("\r\n")))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    match event {
+        InterceptorEvent::ToClient(b) => Some(lines("C<", &b)),
+        InterceptorEvent::ToServer(b) => Some(lines("S>", &b)),
+        InterceptorEvent::Note(_) => None,
+        InterceptorEvent::CloseClient => Some("CLOSE client".into()),
+        InterceptorEvent::CloseServer => Some("CLOSE server".into()),
+    }
+}
+
+struct Drive {
+    session: InterceptorSession,
+    now: Duration,
+}
+
+impl Drive {
+    fn new(preset: &str) -> Drive {
+        let cfg = Arc::new(InterceptorConfig::preset(preset).unwrap());
+        Drive {
+            session: InterceptorSession::new(cfg, Duration::ZERO),
+            now: Duration::ZERO,
+        }
+    }
+
+    /// Every event due up to `until`, with its time (timers fired on the way).
+    fn run_until(&mut self, until: Duration) -> Vec<(Duration, String)> {
+        let mut out = Vec::new();
+        loop {
+            while let Some(event) = self.session.poll_event(self.now) {
+                out.extend(render(event).map(|e| (self.now, e)));
+            }
+            match self.session.poll_timeout() {
+                Some(at) if at <= until => {
+                    self.now = self.now.max(at);
+                    self.session.handle_timeout(self.now);
+                }
+                _ => return out,
+            }
+        }
+    }
+
+    fn settle(&mut self) -> Vec<String> {
+        let now = self.now;
+        self.run_until(now).into_iter().map(|(_, e)| e).collect()
+    }
+
+    fn from_client(&mut self, bytes: &str) -> Vec<String> {
+        self.session.handle_client_input(self.now, bytes.as_bytes());
+        self.settle()
+    }
+
+    fn from_server(&mut self, bytes: &str) -> Vec<String> {
+        self.session.handle_server_input(self.now, bytes.as_bytes());
+        self.settle()
+    }
+
+    /// Banner, HELO and the envelope, relayed both ways.
+    fn envelope(&mut self) {
+        assert_eq!(self.from_server(BANNER).len(), 1);
+        assert_eq!(
+            self.from_client("HELO ws1.example.org\r\n"),
+            ["S> HELO ws1.example.org"]
+        );
+        assert_eq!(
+            self.from_server("250 mail.example.org\r\n"),
+            ["C< 250 mail.example.org"]
+        );
+        assert_eq!(
+            self.from_client("MAIL FROM:<alice@example.org>\r\n"),
+            ["S> MAIL FROM:<alice@example.org>"]
+        );
+        self.from_server("250 2.1.0 Ok\r\n");
+        assert_eq!(
+            self.from_client("RCPT TO:<bob@example.org>\r\n"),
+            ["S> RCPT TO:<bob@example.org>"]
+        );
+        self.from_server("250 2.1.5 Ok\r\n");
+    }
+}
+
+#[test]
+fn passthrough_relays_everything_unchanged() {
+    let mut d = Drive::new("passthrough");
+    assert_eq!(
+        d.from_server(BANNER),
+        ["C< 220 mail.example.org ESMTP Postfix (Debian/GNU)"]
+    );
+    d.envelope();
+    assert_eq!(d.from_client("DATA\r\n"), ["S> DATA"]);
+    assert_eq!(d.from_server("354 go ahead\r\n"), ["C< 354 go ahead"]);
+    assert_eq!(d.from_client("hi\r\n.\r\n"), ["S> hi | S> ."]);
+    assert_eq!(
+        d.from_server("250 2.0.0 Ok: queued as X\r\n"),
+        ["C< 250 2.0.0 Ok: queued as X"]
+    );
+}
+
+#[test]
+fn symantec_telnet_answers_data_itself_keeps_the_server_busy_and_acks_the_dot() {
+    let mut d = Drive::new("symantec-telnet");
+    d.envelope();
+    assert_eq!(
+        d.from_client("DATA\r\n"),
+        ["C< 354 Please start mail input."],
+        "its own 354; nothing upstream"
+    );
+    // A typist: a line every few seconds; NOOPs go upstream every 10 s meanwhile.
+    d.session.handle_client_input(secs(3), b"Subject: hi\r\n");
+    let out = d.run_until(secs(25));
+    assert_eq!(
+        out,
+        [
+            (secs(10), "S> NOOP".to_string()),
+            (secs(20), "S> NOOP".to_string())
+        ]
+    );
+    d.now = secs(21);
+    assert!(
+        d.from_server("250 2.0.0 Ok\r\n").is_empty(),
+        "NOOP replies swallowed"
+    );
+    assert_eq!(
+        d.from_client(".\r\n"),
+        ["C< 250 Message accepted for delivery"],
+        "its own 250 at '.', before the server has anything"
+    );
+    d.from_server("250 2.0.0 Ok\r\n");
+    // The message goes upstream only after the client's QUIT.
+    let out = d.from_client("QUIT\r\n");
+    assert_eq!(out, ["S> DATA"], "{out:?}");
+    assert_eq!(
+        d.from_server("354 End data with <CR><LF>.<CR><LF>\r\n"),
+        ["S> Subject: hi | S> ."]
+    );
+    let out = d.from_server("250 2.0.0 Ok: queued as Q\r\n");
+    assert!(
+        !out.iter().any(|e| e.contains("queued as Q")),
+        "the server's verdict is swallowed: {out:?}"
+    );
+}
+
+#[test]
+fn symantec_rset_resets_twice_scans_then_replays_the_envelope() {
+    let mut d = Drive::new("symantec-rset");
+    d.envelope();
+    assert_eq!(
+        d.from_client("DATA\r\n"),
+        ["C< 354 Please start mail input."]
+    );
+    assert_eq!(
+        d.from_client("Subject: hi\r\n\r\nbody\r\n.\r\n"),
+        ["S> RSET"],
+        "at '.', RSET where the Postfix log expected DATA"
+    );
+    d.now = ms(5);
+    assert!(d.from_server("250 2.0.0 Ok\r\n").is_empty());
+    let out = d.run_until(secs(5));
+    assert_eq!(
+        out,
+        [(ms(1005), "S> RSET".to_string())],
+        "a second RSET 1 s later"
+    );
+    d.now = ms(1010);
+    assert!(d.from_server("250 2.0.0 Ok\r\n").is_empty());
+    let out = d.run_until(secs(60));
+    assert_eq!(
+        out,
+        [(ms(11010), "S> MAIL FROM:<alice@example.org>".to_string())],
+        "ten seconds of scanning, then the envelope again"
+    );
+    d.now = ms(11020);
+    assert_eq!(
+        d.from_server("250 2.1.0 Ok\r\n"),
+        ["S> RCPT TO:<bob@example.org>"]
+    );
+    assert_eq!(d.from_server("250 2.1.5 Ok\r\n"), ["S> DATA"]);
+    assert_eq!(
+        d.from_server("354 End data with <CR><LF>.<CR><LF>\r\n"),
+        ["S> Subject: hi | S>  | S> body | S> ."]
+    );
+    assert_eq!(
+        d.from_server("250 2.0.0 Ok: queued as Q\r\n"),
+        ["C< 250 2.0.0 Ok: queued as Q"],
+        "the server's verdict reaches the client"
+    );
+}
+
+#[test]
+fn pix_masks_the_banner_turns_ehlo_into_noop_and_refuses_it() {
+    let mut d = Drive::new("pix-mailguard");
+    assert_eq!(
+        d.from_server(BANNER),
+        ["C< 220 **************** ***** ******* ************"]
+    );
+    assert_eq!(
+        d.from_client("EHLO exchange.example.net\r\n"),
+        ["S> NOOP"],
+        "not an RFC 821 command: NOOP upstream"
+    );
+    assert_eq!(
+        d.from_server("250 2.0.0 Ok\r\n"),
+        ["C< 500 5.5.1 Command unrecognized"]
+    );
+    assert_eq!(
+        d.from_client("HELO exchange.example.net\r\n"),
+        ["S> HELO exchange.example.net"]
+    );
+}
+
+#[test]
+fn pix_holds_back_an_end_of_data_split_across_segments() {
+    let mut d = Drive::new("pix-mailguard");
+    d.envelope();
+    d.from_client("DATA\r\n");
+    d.from_server("354 End data with <CR><LF>.<CR><LF>\r\n");
+    assert_eq!(d.from_client("see you monday\r\n"), ["S> see you monday"]);
+    assert!(
+        d.from_client(".\r\n").is_empty(),
+        "CRLF at the end of one segment, '.' in the next: held back"
+    );
+    assert_eq!(
+        d.from_client("QUIT\r\n"),
+        ["S> . | S> QUIT"],
+        "the client's next segment carries it on"
+    );
+    // In one segment, the terminator passes at once.
+    let mut d = Drive::new("pix-mailguard");
+    d.envelope();
+    d.from_client("DATA\r\n");
+    d.from_server("354 End data with <CR><LF>.<CR><LF>\r\n");
+    assert_eq!(
+        d.from_client("see you monday\r\n.\r\n"),
+        ["S> see you monday | S> ."]
+    );
+}
+
+#[test]
+fn a_client_split_into_any_chunks_is_relayed_the_same() {
+    for chunk in [1, 3, 17] {
+        let mut d = Drive::new("passthrough");
+        d.from_server(BANNER);
+        let mut relayed = Vec::new();
+        for piece in b"HELO ws1.example.org\r\nMAIL FROM:<a@b.c>\r\n".chunks(chunk) {
+            d.session.handle_client_input(d.now, piece);
+            relayed.extend(d.settle());
+        }
+        let joined = relayed.join(" | ");
+        assert_eq!(
+            joined, "S> HELO ws1.example.org | S> MAIL FROM:<a@b.c>",
+            "{chunk}-byte chunks"
+        );
+    }
+}
