@@ -325,7 +325,7 @@ fn a_script_replays_each_write_after_its_reply_and_pause() {
             "> EHLO relay.example.net".to_string()
         )]
     );
-    let mut at = |s: &mut Drive<ScriptSession>, ms: u64, reply: &str| {
+    let at = |s: &mut Drive<ScriptSession>, ms: u64, reply: &str| {
         s.now = Duration::from_millis(ms);
         s.session.handle_input(s.now, reply.as_bytes());
         s.settle_until(secs(1))

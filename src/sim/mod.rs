@@ -3,6 +3,7 @@
 //! report. One seed decides everything: every draw comes from ChaCha streams of that seed.
 
 mod client;
+mod director;
 pub mod engine;
 pub mod faults;
 mod hosts;
@@ -11,8 +12,8 @@ mod retx_watch;
 pub mod stream;
 
 use crate::actor::Recorded;
+use crate::fault::FaultPlan;
 use crate::fault::FaultState;
-use crate::fault::{FaultPlan, Host};
 use crate::oracle::{self, Report};
 use crate::profile::Dur;
 use crate::proto::client::Outcome;
@@ -20,16 +21,15 @@ use crate::proto::server::Delivery;
 use crate::scenario::Scenario;
 use crate::seeds::{self, Stream};
 use crate::transcript::{Event, EventKind, Transcript};
-use engine::{Control, Engine, EngineStats, Flow, TcpTiming};
-use faults::NetAction;
+use director::Director;
+use engine::{Engine, EngineStats, Software, TcpTiming};
 use network::{Captured, Latency, Network};
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -159,157 +159,164 @@ fn run_engine(
     custom: Option<CustomClient>,
     capture: bool,
 ) -> Result<RunResult, SimError> {
-    let queue_salt = seeds::queue_salt(seed);
-    let net_cfg = &scenario.network;
-    let fc = &scenario.fault_config;
     let mut network = network_for(scenario, seed);
     if capture {
         network = network.capture();
     }
     let latency = network.latency();
     let timing = TcpTiming {
-        rto: net_cfg.rto.0,
-        retries: net_cfg.tcp_retries,
+        rto: scenario.network.rto.0,
+        retries: scenario.network.tcp_retries,
     };
-    let mut engine = Engine::new(network, timing);
-
-    let interceptor = scenario.interceptor.is_some();
     let heal_at = if plan.events.is_empty() {
         Duration::ZERO
     } else {
-        fc.window.0
+        scenario.fault_config.window.0
     };
-    let faults = FaultState::new(plan.clone(), heal_at);
-    let transcript = Transcript::new();
-    let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
-    let open_sessions = Arc::new(AtomicUsize::new(0));
+    let shared = Shared {
+        transcript: Transcript::new(),
+        deliveries: Arc::default(),
+        open_sessions: Arc::default(),
+        outcomes: Arc::default(),
+        client_done: Rc::default(),
+        faults: FaultState::new(plan.clone(), heal_at),
+    };
+    let mut engine = Engine::new(network, timing);
+    add_hosts(&mut engine, scenario, seed, &shared, custom);
+    let mut director = Director::new(scenario, &plan, heal_at, &shared);
+    let (elapsed, mut network, engine_stats) = engine.run(|world| director.turn(world));
+    let mut result = judge(scenario, seed, &shared);
+    result.header = header(scenario, seed, &plan, latency, timing);
+    result.elapsed = elapsed;
+    result.plan = plan;
+    result.packets = network.captured();
+    result.engine = engine_stats;
+    Ok(result)
+}
 
-    engine.host(
-        "server",
-        hosts::server(
-            scenario,
-            queue_salt,
-            &transcript,
-            &deliveries,
-            &open_sessions,
-            &faults,
-        ),
+/// What the hosts of one run and its director share.
+pub(crate) struct Shared {
+    pub(crate) transcript: Transcript,
+    pub(crate) deliveries: Arc<Mutex<Vec<Delivery>>>,
+    pub(crate) open_sessions: Arc<AtomicUsize>,
+    pub(crate) outcomes: client::Outcomes,
+    pub(crate) client_done: Rc<Cell<bool>>,
+    pub(crate) faults: Arc<FaultState>,
+}
+
+/// The server, the interceptor (if any) and the client, in that order (their addresses).
+fn add_hosts(
+    engine: &mut Engine,
+    scenario: &Scenario,
+    seed: u64,
+    shared: &Shared,
+    custom: Option<CustomClient>,
+) {
+    let Shared {
+        transcript,
+        deliveries,
+        open_sessions,
+        faults,
+        ..
+    } = shared;
+    let server = hosts::server(
+        scenario,
+        seeds::queue_salt(seed),
+        transcript,
+        deliveries,
+        open_sessions,
+        faults,
     );
-
+    engine.host("server", server);
     if let Some((_, cfg)) = &scenario.interceptor {
         engine.host(
             "interceptor",
-            hosts::interceptor(cfg, &transcript, &open_sessions, &faults),
+            hosts::interceptor(cfg, transcript, open_sessions, faults),
         );
     }
-    let outcomes: client::Outcomes = Arc::default();
-    let client_done = Rc::new(Cell::new(false));
-    {
-        let cfg = Arc::new(scenario.client.clone());
-        let messages = scenario.messages.clone();
-        let target = if interceptor { "interceptor" } else { "server" };
-        let (transcript, outcomes, faults) = (transcript.clone(), outcomes.clone(), faults.clone());
-        let script = scenario.script.clone();
-        let custom = Rc::new(RefCell::new(custom));
-        let done = client_done.clone();
-        engine.host(
-            "client",
-            Rc::new(move || {
-                let (cfg, messages, script, custom, done) = (
-                    cfg.clone(),
-                    messages.clone(),
-                    script.clone(),
-                    custom.borrow_mut().take(),
-                    done.clone(),
-                );
-                let (transcript, outcomes, faults) =
-                    (transcript.clone(), outcomes.clone(), faults.clone());
-                Box::pin(async move {
-                    if let Some(custom) = custom {
-                        client::run_custom(custom, target, transcript, outcomes, faults).await;
-                    } else if script.is_empty() {
-                        client::run(cfg, messages, target, transcript, outcomes, faults).await;
-                    } else {
-                        client::run_script(script, target, transcript, outcomes, faults).await;
-                    }
-                    done.set(true);
-                })
-            }),
-        );
-    }
-    // Until the client is done and the other sessions have ended (or the drain time is up),
-    // carry out the network schedule and crash requests on the way.
-    let mut schedule: VecDeque<(Duration, NetAction)> =
-        faults::schedule(&plan, interceptor, heal_at).into();
-    let mut pending_restarts: Vec<(Duration, &'static str)> = Vec::new();
-    let limit = net_cfg.time_limit.0;
-    let mut client_done_at: Option<Duration> = None;
-    let (elapsed, mut network, engine_stats) = engine.run(|world| {
-        let now = world.now();
-        while schedule.front().is_some_and(|(t, _)| *t <= now) {
-            let (_, action) = schedule.pop_front().expect("checked");
-            apply(world, &transcript, action, interceptor);
-        }
-        let requests: Vec<(Host, Duration)> = faults
-            .crash_requests
-            .lock()
-            .expect("crash requests")
-            .drain(..)
-            .collect();
-        for (host, restart_after) in requests {
-            apply(
-                world,
-                &transcript,
-                NetAction::Crash(host.name()),
-                interceptor,
-            );
-            pending_restarts.push((now + restart_after, host.name()));
-        }
-        pending_restarts.retain(|(t, host)| {
-            if *t > now {
-                return true;
-            }
-            if world.restart(host) {
-                transcript.record(now, 0, host, "", EventKind::Note("fault: restarted".into()));
-            }
-            false
-        });
-        if client_done.get() {
-            let done = *client_done_at.get_or_insert(now);
-            let drained = open_sessions.load(Ordering::SeqCst) == 0;
-            if drained || now >= done + net_cfg.drain.0 {
-                return Flow::Stop;
-            }
-        }
-        if now >= limit {
-            transcript.record(
-                now,
-                0,
-                "smtpsim",
-                "",
-                EventKind::Note(format!("time limit {} reached", Dur(limit))),
-            );
-            return Flow::Stop;
-        }
-        let next = [
-            schedule.front().map(|(t, _)| *t),
-            pending_restarts.iter().map(|(t, _)| *t).min(),
-            client_done_at.map(|d| d + net_cfg.drain.0),
-            Some(limit),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        Flow::Continue(next)
-    });
-    let packets = network.captured();
+    engine.host("client", client_host(scenario, shared, custom));
+}
 
-    let events = transcript.events();
-    let endpoints = transcript.endpoints();
-    let outcomes: Vec<(u32, Outcome)> = outcomes.lock().expect("outcomes").clone();
-    let deliveries = deliveries.lock().expect("deliveries").clone();
-    let notes_by_conn = interceptor_notes_by_conn(&events);
-    let per_message: Vec<Vec<String>> = scenario
+/// The client host's software: the scenario's client profile, its script, or `custom`.
+fn client_host(scenario: &Scenario, shared: &Shared, custom: Option<CustomClient>) -> Software {
+    let cfg = Arc::new(scenario.client.clone());
+    let messages = scenario.messages.clone();
+    let target = if scenario.interceptor.is_some() {
+        "interceptor"
+    } else {
+        "server"
+    };
+    let (transcript, outcomes, faults) = (
+        shared.transcript.clone(),
+        shared.outcomes.clone(),
+        shared.faults.clone(),
+    );
+    let script = scenario.script.clone();
+    let custom = Rc::new(RefCell::new(custom));
+    let done = shared.client_done.clone();
+    Rc::new(move || {
+        let (cfg, messages, script, custom, done) = (
+            cfg.clone(),
+            messages.clone(),
+            script.clone(),
+            custom.borrow_mut().take(),
+            done.clone(),
+        );
+        let (transcript, outcomes, faults) = (transcript.clone(), outcomes.clone(), faults.clone());
+        Box::pin(async move {
+            if let Some(custom) = custom {
+                client::run_custom(custom, target, transcript, outcomes, faults).await;
+            } else if script.is_empty() {
+                client::run(cfg, messages, target, transcript, outcomes, faults).await;
+            } else {
+                client::run_script(script, target, transcript, outcomes, faults).await;
+            }
+            done.set(true);
+        })
+    })
+}
+
+/// The oracle's report on what the run's hosts recorded (header, times and packets are the
+/// caller's to fill in).
+fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
+    let events = shared.transcript.events();
+    let outcomes: Vec<(u32, Outcome)> = shared.outcomes.lock().expect("outcomes").clone();
+    let deliveries = shared.deliveries.lock().expect("deliveries").clone();
+    let per_message = interceptor_notes_per_message(scenario, &events, &outcomes);
+    let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
+    let retrying = scenario.client.retries > 0
+        || scenario.client.retry_schedule == crate::proto::client::RetrySchedule::PostfixQmgr;
+    let report = oracle::judge(
+        &scenario.messages,
+        &plain,
+        &deliveries,
+        &per_message,
+        retrying,
+    );
+    RunResult {
+        scenario: scenario.name.clone(),
+        seed,
+        endpoints: shared.transcript.endpoints(),
+        events,
+        outcomes: plain,
+        deliveries,
+        report,
+        elapsed: Duration::ZERO,
+        header: Vec::new(),
+        plan: FaultPlan::default(),
+        packets: Vec::new(),
+        engine: EngineStats::default(),
+    }
+}
+
+/// Per scenario message, the interceptor's notes on the connections it went over.
+fn interceptor_notes_per_message(
+    scenario: &Scenario,
+    events: &[Event],
+    outcomes: &[(u32, Outcome)],
+) -> Vec<Vec<String>> {
+    let notes_by_conn = interceptor_notes_by_conn(events);
+    scenario
         .messages
         .iter()
         .map(|m| {
@@ -329,86 +336,7 @@ fn run_engine(
                 })
                 .collect()
         })
-        .collect();
-    let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
-    let retrying = scenario.client.retries > 0
-        || scenario.client.retry_schedule == crate::proto::client::RetrySchedule::PostfixQmgr;
-    let report = oracle::judge(
-        &scenario.messages,
-        &plain,
-        &deliveries,
-        &per_message,
-        retrying,
-    );
-    let header = header(scenario, seed, &plan, latency, timing);
-    Ok(RunResult {
-        scenario: scenario.name.clone(),
-        seed,
-        events,
-        outcomes: plain,
-        deliveries,
-        report,
-        elapsed,
-        header,
-        plan,
-        endpoints,
-        packets,
-        engine: engine_stats,
-    })
-}
-
-/// Carries out one network action.
-fn apply(world: &mut Control<'_>, transcript: &Transcript, action: NetAction, interceptor: bool) {
-    let now = world.now();
-    let note = |text: String| transcript.record(now, 0, "network", "", EventKind::Note(text));
-    match action {
-        NetAction::Hold(a, b) => {
-            world.network().hold(a, b);
-            note(format!("fault: {a}<->{b} segments held"));
-        }
-        NetAction::Release(a, b) => {
-            world.network().release(now, a, b);
-            note(format!("fault: {a}<->{b} held segments released"));
-        }
-        NetAction::Partition(a, b) => {
-            world.network().partition(a, b);
-            note(format!("fault: {a}<->{b} partitioned (segments lost)"));
-        }
-        NetAction::Repair(a, b) => {
-            let lost = world.network().repair(a, b);
-            note(format!(
-                "fault: {a}<->{b} repaired ({lost} segments lost meanwhile)"
-            ));
-        }
-        NetAction::Crash(host) => {
-            if world.crash(host) {
-                note(format!("fault: {host} crashed"));
-            }
-        }
-        NetAction::Bounce(host) => {
-            if world.restart(host) {
-                note(format!("fault: {host} restarted"));
-            }
-        }
-        NetAction::Heal => {
-            let links: &[(&str, &str)] = if interceptor {
-                &[("client", "interceptor"), ("interceptor", "server")]
-            } else {
-                &[("client", "server")]
-            };
-            for (a, b) in links {
-                world.network().release(now, a, b);
-                world.network().repair(a, b);
-            }
-            for host in world.down() {
-                world.restart(host);
-            }
-            note(
-                "faults healed: links repaired, held segments released, crashed hosts restarted"
-                    .into(),
-            );
-        }
-    }
+        .collect()
 }
 
 fn interceptor_notes_by_conn(events: &[Event]) -> Vec<(u32, Vec<String>)> {
