@@ -6,7 +6,7 @@
 use super::text::format_time;
 use crate::oracle::Verdict;
 use crate::sim::RunResult;
-use crate::transcript::EventKind;
+use crate::transcript::{Event, EventKind};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -55,20 +55,40 @@ fn verdict_color(v: Verdict) -> &'static str {
 }
 
 /// The diagram.
-pub fn render(result: &RunResult) -> String {
-    let mut actors: Vec<&str> = Vec::new();
-    for role in ["client", "interceptor", "server"] {
-        if result.events.iter().any(|e| e.from == role || e.to == role) {
-            actors.push(role);
+/// Where each actor's lifeline is.
+struct Layout {
+    actors: Vec<&'static str>,
+    width: i64,
+}
+
+impl Layout {
+    fn of(result: &RunResult) -> Layout {
+        let mut actors = Vec::new();
+        for role in ["client", "interceptor", "server"] {
+            if result.events.iter().any(|e| e.from == role || e.to == role) {
+                actors.push(role);
+            }
         }
+        let width = FIRST_LANE + LANE_GAP * (actors.len().max(1) as i64 - 1) + 200;
+        Layout { actors, width }
     }
-    let lane = |role: &str| {
-        actors
+
+    fn lane(&self, role: &str) -> Option<i64> {
+        self.actors
             .iter()
             .position(|a| *a == role)
             .map(|i| FIRST_LANE + LANE_GAP * i as i64)
-    };
-    let width = FIRST_LANE + LANE_GAP * (actors.len().max(1) as i64 - 1) + 200;
+    }
+
+    /// Notes of the rightmost actor open to the left.
+    fn opens_left(&self, role: &str) -> bool {
+        self.lane(role) == self.actors.last().and_then(|a| self.lane(a)) && self.actors.len() > 1
+    }
+}
+
+/// The sequence diagram of a run.
+pub fn render(result: &RunResult) -> String {
+    let layout = Layout::of(result);
     let mut body = String::new();
     let mut y: i64 = 110;
     let mut last_at: Option<Duration> = None;
@@ -76,126 +96,141 @@ pub fn render(result: &RunResult) -> String {
         if matches!(e.kind, EventKind::Received(_)) {
             continue;
         }
-        if let Some(prev) = last_at {
-            if e.at.saturating_sub(prev) > BREAK_AFTER {
-                let gap = e.at - prev;
-                y += 8;
-                let _ = write!(
-                    body,
-                    r##"<rect x="20" y="{}" width="{}" height="22" fill="#f3f3f3"/>"##,
-                    y - 14,
-                    width - 40
-                );
-                for a in &actors {
-                    let x = lane(a).unwrap_or(0);
-                    let _ = write!(
-                        body,
-                        r##"<path d="M{} {} l8 -5 l-16 -5 l8 -5" stroke="#888" fill="none"/>"##,
-                        x,
-                        y + 6
-                    );
-                }
-                let _ = write!(
-                    body,
-                    r##"<text x="{}" y="{}" class="gap">⋯ {:.1} s later ⋯</text>"##,
-                    FIRST_LANE + LANE_GAP / 2,
-                    y + 1,
-                    gap.as_secs_f64()
-                );
-                y += ROW + 6;
+        if let Some(gap) = last_at.map(|prev| e.at.saturating_sub(prev)) {
+            if gap > BREAK_AFTER {
+                y = draw_break(&mut body, y, gap, &layout);
             }
         }
         last_at = Some(e.at);
-        let time = format_time(e.at);
-        let from_x = lane(&e.from);
-        let to_x = lane(&e.to);
-        match &e.kind {
-            EventKind::Data(bytes) => {
-                let (Some(fx), Some(tx)) = (from_x, to_x) else {
-                    continue;
-                };
-                let rows = super::text::wire_rows(bytes);
-                let mut label = clip(rows.first().map(String::as_str).unwrap_or(""), LABEL_CHARS);
-                if rows.len() > 1 {
-                    let _ = write!(label, "  (+{} lines)", rows.len() - 1);
-                }
-                arrow(&mut body, y, fx, tx, color(&e.from), &label, false);
-                time_label(&mut body, y, &time);
-                y += ROW;
-            }
-            EventKind::Connect | EventKind::Close | EventKind::ConnectFailed(_) => {
-                let (Some(fx), Some(tx)) = (from_x, to_x) else {
-                    continue;
-                };
-                let label = match &e.kind {
-                    EventKind::Connect => "connect".to_string(),
-                    EventKind::Close => "close (FIN)".to_string(),
-                    EventKind::ConnectFailed(why) => format!("connect failed: {why}"),
-                    _ => unreachable!(),
-                };
-                arrow(&mut body, y, fx, tx, "#777777", &label, true);
-                time_label(&mut body, y, &time);
-                y += ROW;
-            }
-            EventKind::Reset(why) | EventKind::Note(why) => {
-                let is_fault = e.from == "network"
-                    || why.starts_with("fault:")
-                    || matches!(e.kind, EventKind::Reset(_));
-                let x = from_x.unwrap_or(width / 2);
-                if e.from == "network" || from_x.is_none() {
-                    let _ = write!(
-                        body,
-                        r##"<rect x="{}" y="{}" width="{}" height="16" fill="#fde2e2"/>"##,
-                        FIRST_LANE - 60,
-                        y - 12,
-                        width - FIRST_LANE - 80
-                    );
-                    let _ = write!(
-                        body,
-                        r##"<text x="{}" y="{}" class="fault">⚡ {}</text>"##,
-                        width / 2,
-                        y,
-                        esc(&clip(why, 90))
-                    );
-                } else {
-                    let left =
-                        lane(&e.from) == actors.last().and_then(|a| lane(a)) && actors.len() > 1;
-                    note(
-                        &mut body,
-                        y,
-                        x,
-                        why,
-                        if is_fault { "#c0392b" } else { color(&e.from) },
-                        is_fault,
-                        left,
-                    );
-                }
-                time_label(&mut body, y, &time);
-                y += ROW;
-            }
-            EventKind::Delivered {
-                queue_id,
-                rcpt_to,
-                size,
-                ..
-            } => {
-                let x = from_x.unwrap_or(width / 2);
-                let text = format!(
-                    "delivered {queue_id} to {} ({size} bytes)",
-                    rcpt_to.join(", ")
-                );
-                let left = lane(&e.from) == actors.last().and_then(|a| lane(a)) && actors.len() > 1;
-                note(&mut body, y, x, &text, "#2b7a2b", false, left);
-                time_label(&mut body, y, &time);
-                y += ROW;
-            }
-            EventKind::Received(_) => {}
-        }
+        y = draw_event(&mut body, y, e, &layout);
     }
     let lifelines_end = y;
-    y += 20;
+    let (footer, height) = draw_footer(&result.report, y + 20);
+    frame(result, &layout, &body, &footer, lifelines_end, height)
+}
+
+/// A marked break for a long silence.
+fn draw_break(body: &mut String, y: i64, gap: Duration, layout: &Layout) -> i64 {
+    let y = y + 8;
+    let _ = write!(
+        body,
+        r##"<rect x="20" y="{}" width="{}" height="22" fill="#f3f3f3"/>"##,
+        y - 14,
+        layout.width - 40
+    );
+    for a in &layout.actors {
+        let x = layout.lane(a).unwrap_or(0);
+        let _ = write!(
+            body,
+            r##"<path d="M{} {} l8 -5 l-16 -5 l8 -5" stroke="#888" fill="none"/>"##,
+            x,
+            y + 6
+        );
+    }
+    let _ = write!(
+        body,
+        r##"<text x="{}" y="{}" class="gap">⋯ {:.1} s later ⋯</text>"##,
+        FIRST_LANE + LANE_GAP / 2,
+        y + 1,
+        gap.as_secs_f64()
+    );
+    y + ROW + 6
+}
+
+/// One event's row: an arrow, a note or a fault band; the next row's y.
+fn draw_event(body: &mut String, y: i64, e: &Event, layout: &Layout) -> i64 {
+    let time = format_time(e.at);
+    let from_x = layout.lane(&e.from);
+    let to_x = layout.lane(&e.to);
+    let width = layout.width;
+    match &e.kind {
+        EventKind::Data(bytes) => {
+            let (Some(fx), Some(tx)) = (from_x, to_x) else {
+                return y;
+            };
+            let rows = super::text::wire_rows(bytes);
+            let mut label = clip(rows.first().map(String::as_str).unwrap_or(""), LABEL_CHARS);
+            if rows.len() > 1 {
+                let _ = write!(label, "  (+{} lines)", rows.len() - 1);
+            }
+            arrow(body, y, fx, tx, color(&e.from), &label, false);
+            time_label(body, y, &time);
+            y + ROW
+        }
+        EventKind::Connect | EventKind::Close | EventKind::ConnectFailed(_) => {
+            let (Some(fx), Some(tx)) = (from_x, to_x) else {
+                return y;
+            };
+            let label = match &e.kind {
+                EventKind::Connect => "connect".to_string(),
+                EventKind::Close => "close (FIN)".to_string(),
+                EventKind::ConnectFailed(why) => format!("connect failed: {why}"),
+                _ => unreachable!(),
+            };
+            arrow(body, y, fx, tx, "#777777", &label, true);
+            time_label(body, y, &time);
+            y + ROW
+        }
+        EventKind::Reset(why) | EventKind::Note(why) => {
+            let is_fault = e.from == "network"
+                || why.starts_with("fault:")
+                || matches!(e.kind, EventKind::Reset(_));
+            let x = from_x.unwrap_or(width / 2);
+            if e.from == "network" || from_x.is_none() {
+                let _ = write!(
+                    body,
+                    r##"<rect x="{}" y="{}" width="{}" height="16" fill="#fde2e2"/>"##,
+                    FIRST_LANE - 60,
+                    y - 12,
+                    width - FIRST_LANE - 80
+                );
+                let _ = write!(
+                    body,
+                    r##"<text x="{}" y="{}" class="fault">⚡ {}</text>"##,
+                    width / 2,
+                    y,
+                    esc(&clip(why, 90))
+                );
+            } else {
+                let left = layout.opens_left(&e.from);
+                note(
+                    body,
+                    y,
+                    x,
+                    why,
+                    if is_fault { "#c0392b" } else { color(&e.from) },
+                    is_fault,
+                    left,
+                );
+            }
+            time_label(body, y, &time);
+            y + ROW
+        }
+        EventKind::Delivered {
+            queue_id,
+            rcpt_to,
+            size,
+            ..
+        } => {
+            let x = from_x.unwrap_or(width / 2);
+            let text = format!(
+                "delivered {queue_id} to {} ({size} bytes)",
+                rcpt_to.join(", ")
+            );
+            let left = layout.opens_left(&e.from);
+            note(body, y, x, &text, "#2b7a2b", false, left);
+            time_label(body, y, &time);
+            y + ROW
+        }
+        EventKind::Received(_) => y,
+    }
+}
+
+/// Each message's verdict and the invariants, from `y`; the footer and the image's height.
+fn draw_footer(report: &crate::oracle::Report, y: i64) -> (String, i64) {
+    let mut y = y;
     let mut footer = String::new();
-    for m in &result.report.messages {
+    for m in &report.messages {
         let _ = write!(
             footer,
             r##"<text x="30" y="{y}" class="verdict" fill="{}">message {}: {} · {}</text>"##,
@@ -212,15 +247,10 @@ pub fn render(result: &RunResult) -> String {
         );
         y += ROW;
     }
-    let (status, status_color) = if result.report.passed() {
+    let (status, status_color) = if report.passed() {
         ("invariants: all held".to_string(), "#2b7a2b")
     } else {
-        let names: Vec<&str> = result
-            .report
-            .violations
-            .iter()
-            .map(|v| v.invariant)
-            .collect();
+        let names: Vec<&str> = report.violations.iter().map(|v| v.invariant).collect();
         (format!("VIOLATION: {}", names.join(", ")), "#c0392b")
     };
     let _ = write!(
@@ -228,8 +258,19 @@ pub fn render(result: &RunResult) -> String {
         r##"<text x="30" y="{y}" class="verdict" fill="{status_color}">{}</text>"##,
         esc(&status)
     );
-    y += 30;
+    (footer, y + 30)
+}
 
+/// The whole image: title, lifelines, the rows and the footer.
+fn frame(
+    result: &RunResult,
+    layout: &Layout,
+    body: &str,
+    footer: &str,
+    lifelines_end: i64,
+    y: i64,
+) -> String {
+    let width = layout.width;
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -255,8 +296,8 @@ pub fn render(result: &RunResult) -> String {
             esc(&clip(about, (width as usize - 40) / 7))
         );
     }
-    for a in &actors {
-        let x = lane(a).unwrap_or(0);
+    for a in &layout.actors {
+        let x = layout.lane(a).unwrap_or(0);
         let _ = write!(
             svg,
             r##"<rect x="{}" y="62" width="120" height="26" rx="4" fill="{}"/>"##,
@@ -272,8 +313,8 @@ pub fn render(result: &RunResult) -> String {
             r##"<line x1="{x}" y1="88" x2="{x}" y2="{lifelines_end}" stroke="#bbb" stroke-dasharray="4 3"/>"##
         );
     }
-    svg.push_str(&body);
-    svg.push_str(&footer);
+    svg.push_str(body);
+    svg.push_str(footer);
     svg.push_str("</svg>\n");
     svg
 }
