@@ -142,13 +142,65 @@ pub fn judge(
     retrying: bool,
 ) -> Report {
     let mut report = Report::default();
+    let bodies: Vec<Vec<u8>> = messages.iter().map(|m| canonical(&m.body)).collect();
+    let owner = assign_deliveries(messages, &bodies, deliveries);
+    for (mi, message) in messages.iter().enumerate() {
+        let copies = Copies::of(mi, deliveries, &owner);
+        let partial = deliveries.iter().zip(&owner).any(|(d, own)| {
+            *own == Some((mi, false))
+                && d.body.len() < bodies[mi].len()
+                && bodies[mi].starts_with(&d.body)
+        });
+        let client = ClientView::of(message, outcomes);
+        let number = message.id + 1;
+        let (verdict, broken) = decide(number, &copies, &client, partial, retrying);
+        if let Some((invariant, detail)) = broken {
+            report.violations.push(Violation {
+                message: Some(number),
+                invariant,
+                detail,
+            });
+        }
+        report.messages.push(MessageReport {
+            id: message.id,
+            from: message.from.clone(),
+            to: message.to.clone(),
+            client: client.text,
+            interceptor: interceptor_notes
+                .get(message.id)
+                .map(|n| interceptor_story(n))
+                .unwrap_or_default(),
+            server: copies.text(),
+            verdict,
+        });
+    }
+    for (i, d) in deliveries.iter().enumerate() {
+        if owner[i].is_none() {
+            report.violations.push(Violation {
+                message: None,
+                invariant: "unexpected-delivery",
+                detail: format!(
+                    "{} delivered <{}> -> {:?}, which no client message matches",
+                    d.queue_id, d.mail_from, d.rcpt_to
+                ),
+            });
+        }
+    }
+    report
+}
+
+/// Which message each delivery is a copy of, and whether intact: `owner[i] = (message,
+/// intact)`. Three passes so that one message's extra or damaged copy never steals another
+/// message's good delivery: first one intact copy each, then further intact copies, then
+/// damaged copies by envelope.
+fn assign_deliveries(
+    messages: &[Message],
+    bodies: &[Vec<u8>],
+    deliveries: &[Delivery],
+) -> Vec<Option<(usize, bool)>> {
     let same_envelope = |m: &Message, d: &Delivery| {
         d.mail_from == m.from && !d.rcpt_to.is_empty() && d.rcpt_to.iter().all(|r| m.to.contains(r))
     };
-    let bodies: Vec<Vec<u8>> = messages.iter().map(|m| canonical(&m.body)).collect();
-    // owner[i] = (message index, intact) for delivery i. Three passes so that one message's
-    // extra copy or damaged copy never steals another message's good delivery: first one
-    // intact copy each, then further intact copies, then damaged copies by envelope.
     let mut owner: Vec<Option<(usize, bool)>> = vec![None; deliveries.len()];
     for (mi, m) in messages.iter().enumerate() {
         if let Some(i) = (0..deliveries.len()).find(|&i| {
@@ -176,134 +228,140 @@ pub fn judge(
             }
         }
     }
-    for (mi, message) in messages.iter().enumerate() {
-        let outcome = outcomes.iter().rev().find(|o| o.id == message.id);
-        let mut intact = 0;
-        let mut damaged = Vec::new();
-        let mut ids = Vec::new();
+    owner
+}
+
+/// The server's copies of one message.
+struct Copies {
+    intact: usize,
+    damaged: Vec<String>,
+    ids: Vec<String>,
+}
+
+impl Copies {
+    fn of(mi: usize, deliveries: &[Delivery], owner: &[Option<(usize, bool)>]) -> Copies {
+        let mut copies = Copies {
+            intact: 0,
+            damaged: Vec::new(),
+            ids: Vec::new(),
+        };
         for (i, d) in deliveries.iter().enumerate() {
             match owner[i] {
                 Some((m, good)) if m == mi => {
-                    ids.push(d.queue_id.clone());
+                    copies.ids.push(d.queue_id.clone());
                     if good {
-                        intact += 1;
+                        copies.intact += 1;
                     } else {
-                        damaged.push(d.queue_id.clone());
+                        copies.damaged.push(d.queue_id.clone());
                     }
                 }
                 _ => {}
             }
         }
-        let delivered = intact + damaged.len();
-        let server = match delivered {
+        copies
+    }
+
+    fn count(&self) -> usize {
+        self.intact + self.damaged.len()
+    }
+
+    /// The server's view, for the report.
+    fn text(&self) -> String {
+        let delivered = self.count();
+        let ids = self.ids.join(", ");
+        match delivered {
             0 => "nothing delivered".to_string(),
-            1 if damaged.is_empty() => format!("delivered once as {} (content intact)", ids[0]),
-            _ if damaged.is_empty() => format!("delivered {delivered} times as {}", ids.join(", ")),
+            1 if self.damaged.is_empty() => {
+                format!("delivered once as {} (content intact)", self.ids[0])
+            }
+            _ if self.damaged.is_empty() => format!("delivered {delivered} times as {ids}"),
             _ => format!(
-                "delivered {delivered} times as {}; content differs in {}",
-                ids.join(", "),
-                damaged.join(", ")
+                "delivered {delivered} times as {ids}; content differs in {}",
+                self.damaged.join(", ")
             ),
-        };
+        }
+    }
+}
+
+/// What the client was told about one message.
+struct ClientView {
+    text: String,
+    status: Option<Status>,
+    /// Some attempt sent the final '.' and got no reply.
+    in_gap: bool,
+}
+
+impl ClientView {
+    fn of(message: &Message, outcomes: &[Outcome]) -> ClientView {
+        let outcome = outcomes.iter().rev().find(|o| o.id == message.id);
         let attempts = outcomes.iter().filter(|o| o.id == message.id).count();
-        let client = match outcome {
+        let text = match outcome {
             None => "never tried".to_string(),
             Some(o) if attempts > 1 => format!("{} (attempt {attempts})", describe_outcome(o)),
             Some(o) => describe_outcome(o),
         };
-        let status = outcome.map(|o| o.status.clone());
-        let in_gap = outcomes.iter().any(|o| o.id == message.id && o.in_sync_gap);
-        let partial = deliveries.iter().zip(&owner).any(|(d, own)| {
-            *own == Some((mi, false))
-                && d.body.len() < bodies[mi].len()
-                && bodies[mi].starts_with(&d.body)
-        });
-        let number = message.id + 1;
-        let mut violate = |invariant: &'static str, detail: String| {
-            report.violations.push(Violation {
-                message: Some(number),
-                invariant,
-                detail,
-            });
-        };
-        let verdict = if partial {
-            violate(
-                "partial-delivery",
-                format!(
-                    "message {number} delivered cut short ({})",
-                    damaged.join(", ")
-                ),
-            );
-            Verdict::Partial
-        } else if !damaged.is_empty() {
-            violate(
-                "corruption",
-                format!(
-                    "message {number} delivered with altered content ({})",
-                    damaged.join(", ")
-                ),
-            );
-            Verdict::Corrupted
-        } else if delivered > 1 {
-            if in_gap {
-                Verdict::DuplicatedRfc1047
-            } else {
-                violate(
-                    "duplicate",
-                    format!("message {number} delivered {delivered} times"),
-                );
-                Verdict::Duplicated
-            }
-        } else {
-            match (status, delivered) {
-                (Some(Status::Accepted), 1) => Verdict::Delivered,
-                (Some(Status::Accepted), _) => {
-                    violate("silent-loss", format!("message {number}: the client was told it was accepted, but no server has it"));
-                    Verdict::Lost
-                }
-                (Some(Status::Rejected), 0) => Verdict::Bounced,
-                (Some(Status::Deferred | Status::NotAttempted), 0) if retrying => {
-                    violate("liveness", format!("message {number} was still not delivered when the client gave up: {client}"));
-                    Verdict::Deferred
-                }
-                (Some(Status::Deferred), 0) => Verdict::Deferred,
-                (Some(Status::NotAttempted) | None, 0) => Verdict::NotSent,
-                (_, _) if in_gap => Verdict::DeliveredUnconfirmed,
-                (_, _) => {
-                    violate(
-                        "delivered-despite-failure",
-                        format!("message {number} was delivered but the client was told: {client}"),
-                    );
-                    Verdict::DeliveredDespiteFailure
-                }
-            }
-        };
-        report.messages.push(MessageReport {
-            id: message.id,
-            from: message.from.clone(),
-            to: message.to.clone(),
-            client,
-            interceptor: interceptor_notes
-                .get(message.id)
-                .map(|n| interceptor_story(n))
-                .unwrap_or_default(),
-            server,
-            verdict,
-        });
-    }
-    for (i, d) in deliveries.iter().enumerate() {
-        if owner[i].is_none() {
-            report.violations.push(Violation {
-                message: None,
-                invariant: "unexpected-delivery",
-                detail: format!(
-                    "{} delivered <{}> -> {:?}, which no client message matches",
-                    d.queue_id, d.mail_from, d.rcpt_to
-                ),
-            });
+        ClientView {
+            text,
+            status: outcome.map(|o| o.status.clone()),
+            in_gap: outcomes.iter().any(|o| o.id == message.id && o.in_sync_gap),
         }
     }
-    report
+}
+
+/// The verdict on message `n`, and the invariant it breaks with the detail, if any.
+fn decide(
+    n: usize,
+    copies: &Copies,
+    client: &ClientView,
+    partial: bool,
+    retrying: bool,
+) -> (Verdict, Option<(&'static str, String)>) {
+    let delivered = copies.count();
+    let damaged = copies.damaged.join(", ");
+    if partial {
+        let detail = format!("message {n} delivered cut short ({damaged})");
+        return (Verdict::Partial, Some(("partial-delivery", detail)));
+    }
+    if !copies.damaged.is_empty() {
+        let detail = format!("message {n} delivered with altered content ({damaged})");
+        return (Verdict::Corrupted, Some(("corruption", detail)));
+    }
+    if delivered > 1 {
+        if client.in_gap {
+            return (Verdict::DuplicatedRfc1047, None);
+        }
+        let detail = format!("message {n} delivered {delivered} times");
+        return (Verdict::Duplicated, Some(("duplicate", detail)));
+    }
+    let told = &client.text;
+    match (&client.status, delivered) {
+        (Some(Status::Accepted), 1) => (Verdict::Delivered, None),
+        (Some(Status::Accepted), _) => (
+            Verdict::Lost,
+            Some((
+                "silent-loss",
+                format!("message {n}: the client was told it was accepted, but no server has it"),
+            )),
+        ),
+        (Some(Status::Rejected), 0) => (Verdict::Bounced, None),
+        (Some(Status::Deferred | Status::NotAttempted), 0) if retrying => (
+            Verdict::Deferred,
+            Some((
+                "liveness",
+                format!("message {n} was still not delivered when the client gave up: {told}"),
+            )),
+        ),
+        (Some(Status::Deferred), 0) => (Verdict::Deferred, None),
+        (Some(Status::NotAttempted) | None, 0) => (Verdict::NotSent, None),
+        (_, _) if client.in_gap => (Verdict::DeliveredUnconfirmed, None),
+        (_, _) => (
+            Verdict::DeliveredDespiteFailure,
+            Some((
+                "delivered-despite-failure",
+                format!("message {n} was delivered but the client was told: {told}"),
+            )),
+        ),
+    }
 }
 
 /// One line: what the client was told about a message.
