@@ -1,24 +1,34 @@
 //! smtpsim: a deterministic SMTP simulation and fault-injection tool.
 //!
-//! A simulated network (turmoil) runs an SMTP client, an SMTP server and optionally an
-//! interceptor (a middlebox such as an antivirus proxy) between them. One seed decides
-//! everything, so a run, and any bug it shows, replays byte for byte.
+//! A simulated network (turmoil-net's TCP, driven by an event-driven engine) runs an SMTP
+//! client, an SMTP server and optionally an interceptor (a middlebox such as an antivirus
+//! proxy) between them. One seed decides everything, so a run, and any bug it shows, replays
+//! byte for byte.
 //!
 //! # Layout
 //!
-//! - [`proto`]: SMTP as pure state machines (framing, commands, replies, DATA, and the
-//!   server, client and interceptor sessions). No IO, no clock, no RNG.
-//! - [`profile`]: presets for servers, clients and interceptors; every knob overridable.
-//! - [`actor`]: async drivers that run a session over any stream, recording what they see.
-//! - [`net`]: the only module naming turmoil's or tokio's network types, and the clock.
-//! - [`scenario`]: the TOML scenario format and its resolution into configs.
-//! - [`sim`]: scenario + seed → turmoil world → transcript, outcomes, report.
+//! Data flows one way at run time (scenario → world → events → transcript and verdicts), and
+//! so do the imports: each module below uses only modules listed before it, except that
+//! `proto` at the bottom uses nothing of the crate (checked by `tests/house.rs`).
+//!
+//! - [`proto`]: SMTP as pure state machines (framing, commands, replies, DATA, the server,
+//!   client, interceptor and script sessions, their configs and their outbox). No IO, no
+//!   clock, no RNG.
+//! - `knobs`: how presets and their overrides are declared.
+//! - [`fault`]: fault presets, seeded fault plans, and their application as connections open.
+//! - [`profile`]: presets for servers, clients and interceptors.
+//! - [`scenario`]: the TOML scenario format (its sections override any knob of a preset).
+//! - [`seeds`]: every random stream of a seed, and the replay command.
+//! - [`net`]: real sockets for live mode, and the clock every actor reads.
+//! - [`transcript`]: the event log (data, kept or handed to a sink).
+//! - [`actor`]: async drivers that run a session over any stream, recording what crosses it;
+//!   the connection plumbing shared by simulation and live mode.
 //! - [`oracle`]: the message ledger and its invariants.
-//! - [`fault`]: fault presets and seeded fault plans.
-//! - [`sweep`]: many seeds in parallel, sharding, the JSON report; [`shrink`]: minimal failing plans.
-//! - [`transcript`]: the event log and its text rendering; [`format`]: JSON Lines, pcap, SVG.
+//! - [`sim`]: scenario + seed → simulated world → transcript, outcomes, report.
+//! - [`format`]: every rendering: the text transcript, JSON Lines, pcap, SVG, live printers.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
-//! - [`bench`]: simulator speed (wall time per session).
+//! - [`sweep`]: many seeds in parallel, sharding, the JSON report; [`shrink`]: minimal failing plans.
+//! - [`bench`]: simulator speed (wall time and engine work per session).
 //! - [`cli`]: the command-line definitions; [`app`]: the subcommands and exit codes.
 //!
 //! # Library use

@@ -71,37 +71,37 @@ impl Drive {
         self.run_until(now).into_iter().map(|(_, e)| e).collect()
     }
 
-    fn from_client(&mut self, bytes: &str) -> Vec<String> {
+    fn client_sends(&mut self, bytes: &str) -> Vec<String> {
         self.session.handle_client_input(self.now, bytes.as_bytes());
         self.settle()
     }
 
-    fn from_server(&mut self, bytes: &str) -> Vec<String> {
+    fn server_sends(&mut self, bytes: &str) -> Vec<String> {
         self.session.handle_server_input(self.now, bytes.as_bytes());
         self.settle()
     }
 
     /// Banner, HELO and the envelope, relayed both ways.
     fn envelope(&mut self) {
-        assert_eq!(self.from_server(BANNER).len(), 1);
+        assert_eq!(self.server_sends(BANNER).len(), 1);
         assert_eq!(
-            self.from_client("HELO ws1.example.org\r\n"),
+            self.client_sends("HELO ws1.example.org\r\n"),
             ["S> HELO ws1.example.org"]
         );
         assert_eq!(
-            self.from_server("250 mail.example.org\r\n"),
+            self.server_sends("250 mail.example.org\r\n"),
             ["C< 250 mail.example.org"]
         );
         assert_eq!(
-            self.from_client("MAIL FROM:<alice@example.org>\r\n"),
+            self.client_sends("MAIL FROM:<alice@example.org>\r\n"),
             ["S> MAIL FROM:<alice@example.org>"]
         );
-        self.from_server("250 2.1.0 Ok\r\n");
+        self.server_sends("250 2.1.0 Ok\r\n");
         assert_eq!(
-            self.from_client("RCPT TO:<bob@example.org>\r\n"),
+            self.client_sends("RCPT TO:<bob@example.org>\r\n"),
             ["S> RCPT TO:<bob@example.org>"]
         );
-        self.from_server("250 2.1.5 Ok\r\n");
+        self.server_sends("250 2.1.5 Ok\r\n");
     }
 }
 
@@ -109,15 +109,15 @@ impl Drive {
 fn passthrough_relays_everything_unchanged() {
     let mut d = Drive::new("passthrough");
     assert_eq!(
-        d.from_server(BANNER),
+        d.server_sends(BANNER),
         ["C< 220 mail.example.org ESMTP Postfix (Debian/GNU)"]
     );
     d.envelope();
-    assert_eq!(d.from_client("DATA\r\n"), ["S> DATA"]);
-    assert_eq!(d.from_server("354 go ahead\r\n"), ["C< 354 go ahead"]);
-    assert_eq!(d.from_client("hi\r\n.\r\n"), ["S> hi | S> ."]);
+    assert_eq!(d.client_sends("DATA\r\n"), ["S> DATA"]);
+    assert_eq!(d.server_sends("354 go ahead\r\n"), ["C< 354 go ahead"]);
+    assert_eq!(d.client_sends("hi\r\n.\r\n"), ["S> hi | S> ."]);
     assert_eq!(
-        d.from_server("250 2.0.0 Ok: queued as X\r\n"),
+        d.server_sends("250 2.0.0 Ok: queued as X\r\n"),
         ["C< 250 2.0.0 Ok: queued as X"]
     );
 }
@@ -127,7 +127,7 @@ fn symantec_telnet_answers_data_itself_keeps_the_server_busy_and_acks_the_dot() 
     let mut d = Drive::new("symantec-telnet");
     d.envelope();
     assert_eq!(
-        d.from_client("DATA\r\n"),
+        d.client_sends("DATA\r\n"),
         ["C< 354 Please start mail input."],
         "its own 354; nothing upstream"
     );
@@ -143,23 +143,23 @@ fn symantec_telnet_answers_data_itself_keeps_the_server_busy_and_acks_the_dot() 
     );
     d.now = secs(21);
     assert!(
-        d.from_server("250 2.0.0 Ok\r\n").is_empty(),
+        d.server_sends("250 2.0.0 Ok\r\n").is_empty(),
         "NOOP replies swallowed"
     );
     assert_eq!(
-        d.from_client(".\r\n"),
+        d.client_sends(".\r\n"),
         ["C< 250 Message accepted for delivery"],
         "its own 250 at '.', before the server has anything"
     );
-    d.from_server("250 2.0.0 Ok\r\n");
+    d.server_sends("250 2.0.0 Ok\r\n");
     // The message goes upstream only after the client's QUIT.
-    let out = d.from_client("QUIT\r\n");
+    let out = d.client_sends("QUIT\r\n");
     assert_eq!(out, ["S> DATA"], "{out:?}");
     assert_eq!(
-        d.from_server("354 End data with <CR><LF>.<CR><LF>\r\n"),
+        d.server_sends("354 End data with <CR><LF>.<CR><LF>\r\n"),
         ["S> Subject: hi | S> ."]
     );
-    let out = d.from_server("250 2.0.0 Ok: queued as Q\r\n");
+    let out = d.server_sends("250 2.0.0 Ok: queued as Q\r\n");
     assert!(
         !out.iter().any(|e| e.contains("queued as Q")),
         "the server's verdict is swallowed: {out:?}"
@@ -171,16 +171,16 @@ fn symantec_rset_resets_twice_scans_then_replays_the_envelope() {
     let mut d = Drive::new("symantec-rset");
     d.envelope();
     assert_eq!(
-        d.from_client("DATA\r\n"),
+        d.client_sends("DATA\r\n"),
         ["C< 354 Please start mail input."]
     );
     assert_eq!(
-        d.from_client("Subject: hi\r\n\r\nbody\r\n.\r\n"),
+        d.client_sends("Subject: hi\r\n\r\nbody\r\n.\r\n"),
         ["S> RSET"],
         "at '.', RSET where the Postfix log expected DATA"
     );
     d.now = ms(5);
-    assert!(d.from_server("250 2.0.0 Ok\r\n").is_empty());
+    assert!(d.server_sends("250 2.0.0 Ok\r\n").is_empty());
     let out = d.run_until(secs(5));
     assert_eq!(
         out,
@@ -188,7 +188,7 @@ fn symantec_rset_resets_twice_scans_then_replays_the_envelope() {
         "a second RSET 1 s later"
     );
     d.now = ms(1010);
-    assert!(d.from_server("250 2.0.0 Ok\r\n").is_empty());
+    assert!(d.server_sends("250 2.0.0 Ok\r\n").is_empty());
     let out = d.run_until(secs(60));
     assert_eq!(
         out,
@@ -197,16 +197,16 @@ fn symantec_rset_resets_twice_scans_then_replays_the_envelope() {
     );
     d.now = ms(11020);
     assert_eq!(
-        d.from_server("250 2.1.0 Ok\r\n"),
+        d.server_sends("250 2.1.0 Ok\r\n"),
         ["S> RCPT TO:<bob@example.org>"]
     );
-    assert_eq!(d.from_server("250 2.1.5 Ok\r\n"), ["S> DATA"]);
+    assert_eq!(d.server_sends("250 2.1.5 Ok\r\n"), ["S> DATA"]);
     assert_eq!(
-        d.from_server("354 End data with <CR><LF>.<CR><LF>\r\n"),
+        d.server_sends("354 End data with <CR><LF>.<CR><LF>\r\n"),
         ["S> Subject: hi | S>  | S> body | S> ."]
     );
     assert_eq!(
-        d.from_server("250 2.0.0 Ok: queued as Q\r\n"),
+        d.server_sends("250 2.0.0 Ok: queued as Q\r\n"),
         ["C< 250 2.0.0 Ok: queued as Q"],
         "the server's verdict reaches the client"
     );
@@ -216,20 +216,20 @@ fn symantec_rset_resets_twice_scans_then_replays_the_envelope() {
 fn pix_masks_the_banner_turns_ehlo_into_noop_and_refuses_it() {
     let mut d = Drive::new("pix-mailguard");
     assert_eq!(
-        d.from_server(BANNER),
+        d.server_sends(BANNER),
         ["C< 220 **************** ***** ******* ************"]
     );
     assert_eq!(
-        d.from_client("EHLO exchange.example.net\r\n"),
+        d.client_sends("EHLO exchange.example.net\r\n"),
         ["S> NOOP"],
         "not an RFC 821 command: NOOP upstream"
     );
     assert_eq!(
-        d.from_server("250 2.0.0 Ok\r\n"),
+        d.server_sends("250 2.0.0 Ok\r\n"),
         ["C< 500 5.5.1 Command unrecognized"]
     );
     assert_eq!(
-        d.from_client("HELO exchange.example.net\r\n"),
+        d.client_sends("HELO exchange.example.net\r\n"),
         ["S> HELO exchange.example.net"]
     );
 }
@@ -238,25 +238,25 @@ fn pix_masks_the_banner_turns_ehlo_into_noop_and_refuses_it() {
 fn pix_holds_back_an_end_of_data_split_across_segments() {
     let mut d = Drive::new("pix-mailguard");
     d.envelope();
-    d.from_client("DATA\r\n");
-    d.from_server("354 End data with <CR><LF>.<CR><LF>\r\n");
-    assert_eq!(d.from_client("see you monday\r\n"), ["S> see you monday"]);
+    d.client_sends("DATA\r\n");
+    d.server_sends("354 End data with <CR><LF>.<CR><LF>\r\n");
+    assert_eq!(d.client_sends("see you monday\r\n"), ["S> see you monday"]);
     assert!(
-        d.from_client(".\r\n").is_empty(),
+        d.client_sends(".\r\n").is_empty(),
         "CRLF at the end of one segment, '.' in the next: held back"
     );
     assert_eq!(
-        d.from_client("QUIT\r\n"),
+        d.client_sends("QUIT\r\n"),
         ["S> . | S> QUIT"],
         "the client's next segment carries it on"
     );
     // In one segment, the terminator passes at once.
     let mut d = Drive::new("pix-mailguard");
     d.envelope();
-    d.from_client("DATA\r\n");
-    d.from_server("354 End data with <CR><LF>.<CR><LF>\r\n");
+    d.client_sends("DATA\r\n");
+    d.server_sends("354 End data with <CR><LF>.<CR><LF>\r\n");
     assert_eq!(
-        d.from_client("see you monday\r\n.\r\n"),
+        d.client_sends("see you monday\r\n.\r\n"),
         ["S> see you monday | S> ."]
     );
 }
@@ -265,7 +265,7 @@ fn pix_holds_back_an_end_of_data_split_across_segments() {
 fn a_client_split_into_any_chunks_is_relayed_the_same() {
     for chunk in [1, 3, 17] {
         let mut d = Drive::new("passthrough");
-        d.from_server(BANNER);
+        d.server_sends(BANNER);
         let mut relayed = Vec::new();
         for piece in b"HELO ws1.example.org\r\nMAIL FROM:<a@b.c>\r\n".chunks(chunk) {
             d.session.handle_client_input(d.now, piece);

@@ -242,7 +242,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Poll::Pending = self.poll_coalesced(cx, true) {
+        if self.poll_coalesced(cx, true).is_pending() {
             return Poll::Pending;
         }
         let result = Pin::new(&mut self.inner).poll_shutdown(cx);

@@ -17,7 +17,7 @@
 //!    bytes or a handshake in flight, pull every host's egress and decide each packet's fate
 //!    ([`Network::route`]);
 //! 5. sleep until the next event: a packet due, the next millisecond while a stream has writes
-//!    queued, the earliest moment TCP could retransmit ([`RetxWatch`]), the control's next
+//!    queued, the earliest moment TCP could retransmit (`retx_watch`), the control's next
 //!    deadline, or a task's own timer, whichever comes first. With every task idle the paused
 //!    clock jumps there, and the passes of the skipped milliseconds are made then, sending
 //!    nothing but advancing the retransmission counters exactly as they would have.

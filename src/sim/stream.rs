@@ -6,7 +6,7 @@
 //! millisecond (its retransmission clock), so two writes handed to the kernel within one
 //! millisecond would leave as one segment. A write that finds an earlier write still waiting
 //! for the pass is queued here instead, and the engine hands one queued write per stream to the
-//! kernel before each pass ([`feed_queued_writes`]). The writer is not blocked: it goes on
+//! kernel before each pass (`feed_queued_writes`). The writer is not blocked: it goes on
 //! reading, and split writes stay split on the wire, one millisecond apart.
 
 use std::cell::{Cell, RefCell};
