@@ -283,78 +283,6 @@ impl ClientSession {
         self.closed
     }
 
-    /// Bytes from the server.
-    pub fn handle_input(&mut self, now: Time, bytes: &[u8]) {
-        self.parser.push(bytes);
-        while !self.closed {
-            match self.parser.next_reply() {
-                None => break,
-                Some(Ok(reply)) => self.handle_reply(now, reply),
-                Some(Err(e)) => {
-                    self.note(now, format!("unparseable reply: {e}"));
-                    self.abort(now, None, Some(format!("protocol error: {e}")));
-                }
-            }
-        }
-    }
-
-    /// The server closed the connection (or it was reset).
-    pub fn handle_eof(&mut self, now: Time, why: &str) {
-        if self.closed {
-            return;
-        }
-        let quit_answered = self.quitting && self.expecting.is_empty();
-        if !(quit_answered || self.quitting && self.current.is_none()) {
-            self.note(now, format!("connection {why}"));
-        }
-        self.abort(now, None, Some(format!("connection {why}")));
-    }
-
-    /// Call when `now` reaches [`poll_timeout`](Self::poll_timeout).
-    pub fn handle_timeout(&mut self, now: Time) {
-        if self.closed {
-            return;
-        }
-        if let Some((expect, deadline)) = self.expecting.front() {
-            if now >= *deadline && self.outbox.is_empty() {
-                let what = format!("timeout waiting for the {} reply", expect.stage().name());
-                self.note(now, what.clone());
-                if self.cfg.quit_on_timeout {
-                    self.outbox
-                        .push(now, ClientEvent::Send(Command::bare(Verb::Quit).to_wire()));
-                }
-                self.abort(now, None, Some(what));
-                return;
-            }
-        }
-        if let Some(at) = self.wake_at {
-            if now >= at {
-                self.wake_at = None;
-                self.next_message(now);
-            }
-        }
-    }
-
-    /// The next event due at or before `now`.
-    pub fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
-        self.outbox.poll(now).map(|(_, e)| e)
-    }
-
-    /// When the session next needs attention.
-    pub fn poll_timeout(&self) -> Option<Time> {
-        if let Some(at) = self.outbox.next_deadline() {
-            return Some(at);
-        }
-        if self.closed {
-            return None;
-        }
-        let deadline = self.expecting.front().map(|(_, d)| *d);
-        match (deadline, self.wake_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
     fn handle_reply(&mut self, now: Time, reply: Reply) {
         let Some((expect, _)) = self.expecting.pop_front() else {
             self.note(now, format!("unexpected reply: {reply}"));
@@ -488,8 +416,7 @@ impl ClientSession {
                 }
             }
             Expect::DataDone => {
-                let status = status_of(&reply);
-                self.decide(now, status, Stage::DataDone, Some(reply), None, false);
+                self.decide(now, Decision::by_reply(Stage::DataDone, reply));
                 self.finish(now);
             }
             Expect::AbortRset => self.finish(now),
@@ -630,40 +557,22 @@ impl ClientSession {
         self.outbox.push(now, ClientEvent::Note(text));
     }
 
-    fn decide(
-        &mut self,
-        now: Time,
-        status: Status,
-        stage: Stage,
-        reply: Option<Reply>,
-        reason: Option<String>,
-        gap: bool,
-    ) {
+    fn decide(&mut self, now: Time, decision: Decision) {
         let Some(current) = self.current.take() else {
             return;
         };
-        let outcome = Outcome {
-            id: current.message.id,
-            status,
-            stage,
-            reply,
-            reason,
-            refused: current.refused,
-            in_sync_gap: gap,
-        };
+        let outcome = decision.outcome(current.message.id, current.refused);
         self.last_done = now;
         self.outbox.push(now, ClientEvent::Outcome(outcome));
     }
 
     fn fail_current(&mut self, now: Time, stage: Stage, reply: Reply) {
-        let status = status_of(&reply);
-        self.decide(now, status, stage, Some(reply), None, false);
+        self.decide(now, Decision::by_reply(stage, reply));
     }
 
     /// The session cannot go on (a refused greeting or HELO): nothing on this connection is
     /// tried; the messages fail with this reply.
     fn give_up(&mut self, now: Time, stage: Stage, reply: Reply) {
-        let status = status_of(&reply);
         let queued: Vec<Message> = self.queue.drain(..).collect();
         for message in queued {
             self.current = Some(Current {
@@ -671,7 +580,7 @@ impl ClientSession {
                 accepted: Vec::new(),
                 refused: Vec::new(),
             });
-            self.decide(now, status.clone(), stage, Some(reply.clone()), None, false);
+            self.decide(now, Decision::by_reply(stage, reply.clone()));
         }
         self.quit(now);
     }
@@ -686,14 +595,14 @@ impl ClientSession {
             .map(|(e, _)| e.stage())
             .unwrap_or(Stage::Greeting);
         if self.current.is_some() {
-            self.decide(
-                now,
-                Status::Deferred,
+            let decision = Decision {
+                status: Status::Deferred,
                 stage,
-                reply.clone(),
-                reason.clone(),
-                in_gap,
-            );
+                reply: reply.clone(),
+                reason: reason.clone(),
+                gap: in_gap,
+            };
+            self.decide(now, decision);
         }
         let untried: Vec<Message> = self.queue.drain(..).collect();
         for message in untried {
@@ -707,7 +616,14 @@ impl ClientSession {
             } else {
                 Status::NotAttempted
             };
-            self.decide(now, status, stage, reply.clone(), reason.clone(), false);
+            let decision = Decision {
+                status,
+                stage,
+                reply: reply.clone(),
+                reason: reason.clone(),
+                gap: false,
+            };
+            self.decide(now, decision);
         }
         self.expecting.clear();
         self.close(now);
@@ -742,18 +658,80 @@ impl ClientSession {
                 accepted: Vec::new(),
                 refused: Vec::new(),
             });
-            self.decide(now, Status::NotAttempted, Stage::Mail, None, None, false);
+            let decision = Decision {
+                status: Status::NotAttempted,
+                stage: Stage::Mail,
+                reply: None,
+                reason: None,
+                gap: false,
+            };
+            self.decide(now, decision);
         }
         self.closed = true;
         self.outbox.push(now, ClientEvent::Close);
     }
 }
 
-fn status_of(reply: &Reply) -> Status {
+/// What a reply says about a message: 2xx accepted, 5xx rejected, anything else deferred.
+pub(crate) fn status_of(reply: &Reply) -> Status {
     match reply.class() {
         2 => Status::Accepted,
         5 => Status::Rejected,
         _ => Status::Deferred,
+    }
+}
+
+/// How an attempt at a message ended, before the session says which message it was and
+/// which recipients were refused on the way (shared by [`ClientSession`] and the script).
+#[derive(Debug, Clone)]
+pub(crate) struct Decision {
+    pub(crate) status: Status,
+    pub(crate) stage: Stage,
+    pub(crate) reply: Option<Reply>,
+    pub(crate) reason: Option<String>,
+    /// The final '.' went out and no reply came (RFC 1047).
+    pub(crate) gap: bool,
+}
+
+impl Decision {
+    /// Decided by `reply` at `stage`.
+    pub(crate) fn by_reply(stage: Stage, reply: Reply) -> Decision {
+        Decision {
+            status: status_of(&reply),
+            stage,
+            reply: Some(reply),
+            reason: None,
+            gap: false,
+        }
+    }
+
+    /// Decided without a reply (a lost connection, a timeout, an unfinished script).
+    pub(crate) fn without_reply(
+        status: Status,
+        stage: Stage,
+        reason: String,
+        gap: bool,
+    ) -> Decision {
+        Decision {
+            status,
+            stage,
+            reply: None,
+            reason: Some(reason),
+            gap,
+        }
+    }
+
+    /// The outcome of message `id`.
+    pub(crate) fn outcome(self, id: usize, refused: Vec<(String, Reply)>) -> Outcome {
+        Outcome {
+            id,
+            status: self.status,
+            stage: self.stage,
+            reply: self.reply,
+            reason: self.reason,
+            refused,
+            in_sync_gap: self.gap,
+        }
     }
 }
 
@@ -774,18 +752,69 @@ pub trait ClientProtocol {
 
 impl ClientProtocol for ClientSession {
     fn handle_input(&mut self, now: Time, bytes: &[u8]) {
-        ClientSession::handle_input(self, now, bytes)
+        self.parser.push(bytes);
+        while !self.closed {
+            match self.parser.next_reply() {
+                None => break,
+                Some(Ok(reply)) => self.handle_reply(now, reply),
+                Some(Err(e)) => {
+                    self.note(now, format!("unparseable reply: {e}"));
+                    self.abort(now, None, Some(format!("protocol error: {e}")));
+                }
+            }
+        }
     }
+
     fn handle_eof(&mut self, now: Time, why: &str) {
-        ClientSession::handle_eof(self, now, why)
+        if self.closed {
+            return;
+        }
+        let quit_answered = self.quitting && self.expecting.is_empty();
+        if !(quit_answered || self.quitting && self.current.is_none()) {
+            self.note(now, format!("connection {why}"));
+        }
+        self.abort(now, None, Some(format!("connection {why}")));
     }
+
     fn handle_timeout(&mut self, now: Time) {
-        ClientSession::handle_timeout(self, now)
+        if self.closed {
+            return;
+        }
+        if let Some((expect, deadline)) = self.expecting.front() {
+            if now >= *deadline && self.outbox.is_empty() {
+                let what = format!("timeout waiting for the {} reply", expect.stage().name());
+                self.note(now, what.clone());
+                if self.cfg.quit_on_timeout {
+                    self.outbox
+                        .push(now, ClientEvent::Send(Command::bare(Verb::Quit).to_wire()));
+                }
+                self.abort(now, None, Some(what));
+                return;
+            }
+        }
+        if let Some(at) = self.wake_at {
+            if now >= at {
+                self.wake_at = None;
+                self.next_message(now);
+            }
+        }
     }
+
     fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
-        ClientSession::poll_event(self, now)
+        self.outbox.poll(now).map(|(_, e)| e)
     }
+
     fn poll_timeout(&self) -> Option<Time> {
-        ClientSession::poll_timeout(self)
+        if let Some(at) = self.outbox.next_deadline() {
+            return Some(at);
+        }
+        if self.closed {
+            return None;
+        }
+        let deadline = self.expecting.front().map(|(_, d)| *d);
+        match (deadline, self.wake_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! reads the script like a server would to know which messages it carries, and judges each
 //! one by the reply to its final '.'.
 
-use super::client::{ClientEvent, Message, Outcome, Stage, Status};
+use super::client::{ClientEvent, Decision, Message, Stage, Status};
 use super::command::{Command, Verb};
 use super::data::{DataEvent, DataReceiver};
 use super::line::{Line, LineBuffer, LineLimits, Overflow};
@@ -177,110 +177,12 @@ impl ScriptSession {
         session
     }
 
-    /// Bytes from the server.
-    pub fn handle_input(&mut self, now: Time, bytes: &[u8]) {
-        self.parser.push(bytes);
-        while let Some(parsed) = self.parser.next_reply() {
-            match parsed {
-                Ok(reply) => self.handle_reply(now, reply),
-                Err(e) => self
-                    .outbox
-                    .push(now, ClientEvent::Note(format!("unparseable reply: {e}"))),
-            }
-        }
-        self.advance(now);
-    }
-
-    /// The server closed the connection.
-    pub fn handle_eof(&mut self, now: Time, why: &str) {
-        if self.closed {
-            return;
-        }
-        // Messages whose '.' went out without a reply sit in RFC 1047's gap.
-        let pending: Vec<Expect> = self.reader.expects.drain(..).collect();
-        for expect in pending {
-            let (id, stage, gap) = match expect {
-                Expect::Dot(id) => (id, Stage::DataDone, true),
-                Expect::Data(id) | Expect::Mail(id) | Expect::Rcpt(id, _) => {
-                    (id, Stage::Mail, false)
-                }
-                Expect::Other => continue,
-            };
-            self.decide(
-                now,
-                id,
-                Status::Deferred,
-                stage,
-                None,
-                Some(format!("connection {why}")),
-                gap,
-            );
-        }
-        for id in 0..self.progress.len() {
-            self.decide(
-                now,
-                id,
-                Status::NotAttempted,
-                Stage::Mail,
-                None,
-                Some("the script never finished it".into()),
-                false,
-            );
-        }
-        self.close(now);
-    }
-
-    /// Call when `now` reaches [`poll_timeout`](Self::poll_timeout).
-    pub fn handle_timeout(&mut self, now: Time) {
-        if self.wake_at.is_some_and(|t| now >= t) {
-            self.wake_at = None;
-            let stalled = self
-                .steps
-                .front()
-                .is_some_and(|s| s.after_replies as usize > self.reply_times.len());
-            if self.steps.is_empty() || stalled {
-                let why = if stalled {
-                    "server silent; the script hangs up"
-                } else {
-                    "script done; hanging up"
-                };
-                self.outbox.push(now, ClientEvent::Note(why.into()));
-                self.handle_eof(now, "closed by the script");
-                return;
-            }
-            self.advance(now);
-        }
-    }
-
-    /// The next event due at or before `now`.
-    pub fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
-        self.outbox.poll(now).map(|(_, e)| e)
-    }
-
-    /// When the session next needs attention.
-    pub fn poll_timeout(&self) -> Option<Time> {
-        if let Some(at) = self.outbox.next_deadline() {
-            return Some(at);
-        }
-        if self.closed {
-            None
-        } else {
-            self.wake_at
-        }
-    }
-
     fn handle_reply(&mut self, now: Time, reply: Reply) {
         self.reply_times.push(now);
         match self.reader.expects.pop_front() {
-            Some(Expect::Mail(id)) if !reply.is_positive() => self.decide(
-                now,
-                id,
-                status_of(&reply),
-                Stage::Mail,
-                Some(reply),
-                None,
-                false,
-            ),
+            Some(Expect::Mail(id)) if !reply.is_positive() => {
+                self.decide(now, id, Decision::by_reply(Stage::Mail, reply))
+            }
             Some(Expect::Rcpt(id, to)) => {
                 if reply.is_positive() {
                     self.progress[id].accepted.push(to);
@@ -294,17 +196,11 @@ impl ScriptSession {
                 } else {
                     Stage::DataInit
                 };
-                self.decide(now, id, status_of(&reply), stage, Some(reply), None, false)
+                self.decide(now, id, Decision::by_reply(stage, reply))
             }
-            Some(Expect::Dot(id)) => self.decide(
-                now,
-                id,
-                status_of(&reply),
-                Stage::DataDone,
-                Some(reply),
-                None,
-                false,
-            ),
+            Some(Expect::Dot(id)) => {
+                self.decide(now, id, Decision::by_reply(Stage::DataDone, reply))
+            }
             _ => {}
         }
     }
@@ -335,17 +231,7 @@ impl ScriptSession {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn decide(
-        &mut self,
-        now: Time,
-        id: usize,
-        status: Status,
-        stage: Stage,
-        reply: Option<Reply>,
-        reason: Option<String>,
-        gap: bool,
-    ) {
+    fn decide(&mut self, now: Time, id: usize, decision: Decision) {
         let Some(progress) = self.progress.get_mut(id) else {
             return;
         };
@@ -353,15 +239,7 @@ impl ScriptSession {
             return;
         }
         progress.decided = true;
-        let outcome = Outcome {
-            id,
-            status,
-            stage,
-            reply,
-            reason,
-            refused: progress.refused.clone(),
-            in_sync_gap: gap,
-        };
+        let outcome = decision.outcome(id, progress.refused.clone());
         self.outbox.push(now, ClientEvent::Outcome(outcome));
     }
 
@@ -374,28 +252,85 @@ impl ScriptSession {
     }
 }
 
-fn status_of(reply: &Reply) -> Status {
-    match reply.class() {
-        2 => Status::Accepted,
-        5 => Status::Rejected,
-        _ => Status::Deferred,
-    }
-}
-
 impl super::client::ClientProtocol for ScriptSession {
     fn handle_input(&mut self, now: Time, bytes: &[u8]) {
-        ScriptSession::handle_input(self, now, bytes)
+        self.parser.push(bytes);
+        while let Some(parsed) = self.parser.next_reply() {
+            match parsed {
+                Ok(reply) => self.handle_reply(now, reply),
+                Err(e) => self
+                    .outbox
+                    .push(now, ClientEvent::Note(format!("unparseable reply: {e}"))),
+            }
+        }
+        self.advance(now);
     }
+
     fn handle_eof(&mut self, now: Time, why: &str) {
-        ScriptSession::handle_eof(self, now, why)
+        if self.closed {
+            return;
+        }
+        // Messages whose '.' went out without a reply sit in RFC 1047's gap.
+        let pending: Vec<Expect> = self.reader.expects.drain(..).collect();
+        for expect in pending {
+            let (id, stage, gap) = match expect {
+                Expect::Dot(id) => (id, Stage::DataDone, true),
+                Expect::Data(id) | Expect::Mail(id) | Expect::Rcpt(id, _) => {
+                    (id, Stage::Mail, false)
+                }
+                Expect::Other => continue,
+            };
+            let reason = format!("connection {why}");
+            self.decide(
+                now,
+                id,
+                Decision::without_reply(Status::Deferred, stage, reason, gap),
+            );
+        }
+        for id in 0..self.progress.len() {
+            let reason = "the script never finished it".to_string();
+            self.decide(
+                now,
+                id,
+                Decision::without_reply(Status::NotAttempted, Stage::Mail, reason, false),
+            );
+        }
+        self.close(now);
     }
+
     fn handle_timeout(&mut self, now: Time) {
-        ScriptSession::handle_timeout(self, now)
+        if self.wake_at.is_some_and(|t| now >= t) {
+            self.wake_at = None;
+            let stalled = self
+                .steps
+                .front()
+                .is_some_and(|s| s.after_replies as usize > self.reply_times.len());
+            if self.steps.is_empty() || stalled {
+                let why = if stalled {
+                    "server silent; the script hangs up"
+                } else {
+                    "script done; hanging up"
+                };
+                self.outbox.push(now, ClientEvent::Note(why.into()));
+                self.handle_eof(now, "closed by the script");
+                return;
+            }
+            self.advance(now);
+        }
     }
+
     fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
-        ScriptSession::poll_event(self, now)
+        self.outbox.poll(now).map(|(_, e)| e)
     }
+
     fn poll_timeout(&self) -> Option<Time> {
-        ScriptSession::poll_timeout(self)
+        if let Some(at) = self.outbox.next_deadline() {
+            return Some(at);
+        }
+        if self.closed {
+            None
+        } else {
+            self.wake_at
+        }
     }
 }
