@@ -445,9 +445,18 @@ fn serve(
     let overrides = overrides_toml(set)?;
     let section: crate::scenario::ServerSection =
         toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
-    let server_overrides: toml::Table =
+    let mut server_overrides: toml::Table =
         toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
     section.apply(&mut server);
+    // Out of the box, a test server takes whatever it is sent (as smtp-sink and Mailpit do);
+    // Postfix's relay and user checks start once the local mail is named.
+    if server.mailboxes.is_empty() && server.local_domains.is_empty() {
+        server.local_domains = vec!["*".to_string()];
+        server_overrides.insert(
+            "local_domains".into(),
+            toml::Value::Array(vec![toml::Value::String("*".into())]),
+        );
+    }
     let plan = match faults {
         None => crate::fault::FaultPlan::default(),
         Some(name) => {

@@ -681,3 +681,44 @@ fn a_recorded_swaks_session_replays_in_the_simulation_with_the_same_commands() {
         smtpsim::oracle::Verdict::Delivered
     );
 }
+
+#[test]
+fn serve_accepts_mail_out_of_the_box_and_applies_postfix_policy_once_local_mail_is_named() {
+    if !have("swaks") {
+        return;
+    }
+    let dir = temp_dir("out-of-the-box");
+    let (server, addr) = Proc::smtpsim(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--maildir",
+        dir.to_str().unwrap(),
+    ]);
+    let out = Command::new("swaks")
+        .args(["--server", &addr, "--to", "bob@example.org", "--body", "hi"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(wait_for(
+        || files_in(&dir.join("new")).len() == 1,
+        Duration::from_secs(5)
+    ));
+    drop(server);
+
+    // Naming the local mail brings back Postfix's relay denial.
+    let (server, addr) = Proc::smtpsim(&["serve", "--listen", "127.0.0.1:0", LOCAL]);
+    let mut raw = Raw::connect(&addr);
+    raw.cmd("EHLO ws1.example.org");
+    assert!(raw.cmd("MAIL FROM:<alice@example.org>").starts_with("250"));
+    assert_eq!(
+        raw.cmd("RCPT TO:<someone@elsewhere.example>"),
+        "454 4.7.1 <someone@elsewhere.example>: Relay access denied"
+    );
+    assert!(raw.cmd("RCPT TO:<bob@example.org>").starts_with("250"));
+    drop(server);
+}

@@ -80,8 +80,13 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
     let listener = net::live_listen(&opts.listen).await?;
     let local = listener.local_addr()?;
     let maildir = opts.maildir.as_deref().map(Maildir::create).transpose()?;
+    let domains = if opts.server.local_domains.iter().any(|d| d == "*") {
+        " · any recipient domain is local (set local_domains or mailboxes for relay and user checks)"
+    } else {
+        ""
+    };
     announce(&format!(
-        "# smtpsim serve: listening on {local} · profile {} · maildir {} · seed {} · {} fault events",
+        "# smtpsim serve: listening on {local} · profile {} · maildir {} · seed {} · {} fault events{domains}",
         opts.profile,
         opts.maildir.as_ref().map_or("none".to_string(), |p| p.display().to_string()),
         opts.seed,

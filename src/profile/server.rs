@@ -40,20 +40,6 @@ impl ServerConfig {
             other => Err(unknown_preset("server", other, PRESETS)),
         }
     }
-
-    /// Lower-cased domains delivered locally.
-    pub fn local_domain_set(&self) -> Vec<String> {
-        let mut domains: Vec<String> = vec![self.hostname.to_ascii_lowercase()];
-        domains.extend(self.local_domains.iter().map(|d| d.to_ascii_lowercase()));
-        for mailbox in &self.mailboxes {
-            if let Some((_, d)) = mailbox.rsplit_once('@') {
-                domains.push(d.to_ascii_lowercase());
-            }
-        }
-        domains.sort();
-        domains.dedup();
-        domains
-    }
 }
 
 fn postfix() -> ServerConfig {

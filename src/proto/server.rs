@@ -43,7 +43,8 @@ config! {
         /// Local mailboxes (full addresses); recipients in local domains not listed are unknown users.
         /// Empty: every local address exists.
         pub mailboxes: Vec<String>,
-        /// Domains delivered locally, besides `hostname` and the domains of `mailboxes`.
+        /// Domains delivered locally, besides `hostname` and the domains of `mailboxes`;
+        /// `"*"`: every domain (what `serve` uses when neither this nor `mailboxes` is set).
         pub local_domains: Vec<String>,
         /// A bare `HELO`/`EHLO` gets the syntax error (false: accepted).
         pub helo_requires_name: bool,
@@ -247,6 +248,22 @@ pub struct ServerSession {
     extra_delay: Time,
     /// Hand content out as it arrives instead of keeping it (live mode, large messages).
     streaming: bool,
+}
+
+impl ServerConfig {
+    /// Lower-cased domains delivered locally.
+    pub fn local_domain_set(&self) -> Vec<String> {
+        let mut domains: Vec<String> = vec![self.hostname.to_ascii_lowercase()];
+        domains.extend(self.local_domains.iter().map(|d| d.to_ascii_lowercase()));
+        for mailbox in &self.mailboxes {
+            if let Some((_, d)) = mailbox.rsplit_once('@') {
+                domains.push(d.to_ascii_lowercase());
+            }
+        }
+        domains.sort();
+        domains.dedup();
+        domains
+    }
 }
 
 impl ServerSession {
@@ -705,7 +722,8 @@ impl ServerSession {
             ),
         };
         let routed = local_part.contains(['%', '!', '@']);
-        if routed || !self.local_domains.contains(&domain) {
+        let local = self.local_domains.iter().any(|d| *d == domain || d == "*");
+        if routed || !local {
             self.reply(now, &cfg.reply_relay_denied, &[("addr", address)]);
             return false;
         }
