@@ -184,9 +184,27 @@ fn sweep(
     let scenario = load(path, faults)?;
     let range = crate::sweep::parse_seeds(seeds)?;
     let shard = shard.map(crate::sweep::Shard::parse).transpose()?;
-    let jobs = jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let owned = range
+        .clone()
+        .filter(|s| shard.is_none_or(|sh| sh.owns(*s)))
+        .count();
+    if owned == 0 {
+        return Err(match shard {
+            None => format!("--seeds {seeds}: the range is empty; give A..B with A < B"),
+            Some(sh) => format!(
+                "--seeds {seeds} --shard {}/{}: this shard has no seeds",
+                sh.index, sh.count
+            ),
+        });
+    }
+    // The report's path is checked before any work, not after the whole sweep.
+    if let Some(json) = json {
+        std::fs::File::create(json)
+            .map_err(|e| format!("--json {}: cannot write: {e}", json.display()))?;
+    }
+    // --jobs 0 (or none): one job per core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = jobs.filter(|j| *j > 0).unwrap_or(cores);
     let tty = std::io::stderr().is_terminal();
     let progress = |done: usize, total: usize| {
         if tty && (done == total || done % 50 == 0) {

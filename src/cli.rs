@@ -47,17 +47,19 @@ pub enum Command {
         /// Fault preset; default: the scenario's.
         #[arg(long)]
         faults: Option<String>,
-        /// Threads (one simulation per thread at a time); default: all cores.
+        /// Threads (one simulation per thread at a time); 0 or none: one per core.
         #[arg(long)]
         jobs: Option<usize>,
-        /// Run only shard I of N (1-based): seeds with seed % N == I - 1.
+        /// Run only shard I of N (1-based): seeds with seed % N == I - 1 (a shard with no
+        /// seeds is an error).
         #[arg(long)]
         shard: Option<String>,
         /// Write the JSON report here.
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// Merge the JSON reports of a sweep's shards into the report of the whole sweep.
+    /// Merge the JSON reports of a sweep's shards into the report of the whole sweep (every
+    /// shard 1..N of one split, each once, all of the same scenario, faults and seeds).
     Merge {
         /// Shard reports (from `sweep --shard I/N --json FILE`).
         #[arg(required = true)]

@@ -40,7 +40,8 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    fn owns(&self, seed: u64) -> bool {
+    /// Whether `seed` belongs to this shard.
+    pub fn owns(&self, seed: u64) -> bool {
         seed % self.count == self.index - 1
     }
 }
@@ -187,6 +188,15 @@ pub fn sweep(
 /// Merges shard reports of one sweep into the report of the whole sweep.
 pub fn merge(parts: &[SweepReport]) -> Result<SweepReport, String> {
     let first = parts.first().ok_or("nothing to merge")?;
+    for p in parts {
+        if p.scenario != first.scenario || p.faults != first.faults || p.seeds != first.seeds {
+            return Err(format!(
+                "cannot merge: {} / {} / {} is not the sweep of {} / {} / {}",
+                p.scenario, p.faults, p.seeds, first.scenario, first.faults, first.seeds
+            ));
+        }
+    }
+    check_shards(parts)?;
     let mut merged = SweepReport {
         shard: None,
         runs: 0,
@@ -195,20 +205,7 @@ pub fn merge(parts: &[SweepReport]) -> Result<SweepReport, String> {
         verdicts: BTreeMap::new(),
         ..first.clone()
     };
-    let mut shards = Vec::new();
     for p in parts {
-        if p.scenario != first.scenario || p.faults != first.faults || p.seeds != first.seeds {
-            return Err(format!(
-                "cannot merge: {} / {} / {} differs from {} / {} / {}",
-                p.scenario, p.faults, p.seeds, first.scenario, first.faults, first.seeds
-            ));
-        }
-        if let Some(s) = &p.shard {
-            if shards.contains(s) {
-                return Err(format!("shard {s} given twice"));
-            }
-            shards.push(s.clone());
-        }
         merged.runs += p.runs;
         merged.passed += p.passed;
         merged.violations.extend(p.violations.iter().cloned());
@@ -219,4 +216,55 @@ pub fn merge(parts: &[SweepReport]) -> Result<SweepReport, String> {
     // Stable sort: a seed's violations keep their order.
     merged.violations.sort_by_key(|v| v.seed);
     Ok(merged)
+}
+
+/// The parts are the shards 1..N of one split, each once (or a single unsharded report).
+fn check_shards(parts: &[SweepReport]) -> Result<(), String> {
+    let shards: Vec<Option<Shard>> = parts
+        .iter()
+        .map(|p| p.shard.as_deref().map(Shard::parse).transpose())
+        .collect::<Result<_, _>>()?;
+    if shards.iter().all(Option::is_none) {
+        return match parts.len() {
+            1 => Ok(()),
+            n => Err(format!(
+                "cannot merge: {n} reports of the whole sweep (no shards): the same seeds twice"
+            )),
+        };
+    }
+    let Some(shards) = shards.into_iter().collect::<Option<Vec<Shard>>>() else {
+        return Err("cannot merge: a whole-sweep report with shards of it".into());
+    };
+    let count = shards[0].count;
+    if let Some(other) = shards.iter().find(|s| s.count != count) {
+        return Err(format!(
+            "cannot merge: shards of different splits ({}/{} and {}/{count})",
+            other.index, other.count, shards[0].index
+        ));
+    }
+    let mut seen = vec![0u32; count as usize];
+    for s in &shards {
+        seen[s.index as usize - 1] += 1;
+    }
+    let repeated: Vec<String> = (1..=count)
+        .filter(|i| seen[*i as usize - 1] > 1)
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !repeated.is_empty() {
+        return Err(format!(
+            "cannot merge: shard {} given twice",
+            repeated.join(", ")
+        ));
+    }
+    let missing: Vec<String> = (1..=count)
+        .filter(|i| seen[*i as usize - 1] == 0)
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "cannot merge: shard {} missing",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
 }

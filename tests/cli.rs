@@ -94,3 +94,58 @@ fn list_names_every_profile() {
         );
     }
 }
+
+#[test]
+fn sweeps_a_ci_can_trust_refuse_empty_ranges_bad_paths_and_broken_shard_sets() {
+    let sim = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/passthrough-baseline.toml"
+    );
+    let (code, _, err) = smtpsim(&["sweep", sim, "--seeds", "5..5"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--seeds 5..5: the range is empty"), "{err}");
+    let (code, _, err) = smtpsim(&["sweep", sim, "--seeds", "0..2", "--shard", "4/4"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("this shard has no seeds"), "{err}");
+    let (code, out, err) = smtpsim(&[
+        "sweep",
+        sim,
+        "--seeds",
+        "0..4",
+        "--json",
+        "/nonexistent/dir/x.json",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--json /nonexistent/dir/x.json: cannot write"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "nothing ran: {out}");
+
+    let shard = |i: u32| {
+        let path = write_temp(&format!("shard-{i}.json"), "");
+        let spec = format!("{i}/3");
+        let (code, _, err) = smtpsim(&[
+            "sweep",
+            sim,
+            "--seeds",
+            "0..12",
+            "--shard",
+            &spec,
+            "--json",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        path.to_str().unwrap().to_string()
+    };
+    let (one, two, three) = (shard(1), shard(2), shard(3));
+    let (code, _, err) = smtpsim(&["merge", &one, &two]);
+    assert_eq!(code, 2);
+    assert!(err.contains("shard 3/3 missing"), "{err}");
+    let (code, _, err) = smtpsim(&["merge", &one, &two, &two, &three]);
+    assert_eq!(code, 2);
+    assert!(err.contains("shard 2/3 given twice"), "{err}");
+    let (code, out, err) = smtpsim(&["merge", &three, &one, &two]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"runs\": 12"), "{out}");
+}
