@@ -205,3 +205,38 @@ fn coalesced_writes_carry_the_split_terminator_through_the_pix() {
     });
     assert!(coalesced, "the content and its '.' went out in one write");
 }
+
+#[test]
+fn a_printed_plan_pastes_back_as_the_same_plan() {
+    use smtpsim::fault::{FaultEvent, FaultPlan, Link};
+    use smtpsim::profile::Dur;
+    let paste = |s: &Scenario, plan: &FaultPlan| {
+        let text = format!(
+            "name = \"pasted\"\n[client]\nprofile = \"ssmtp\"\n[[client.message]]\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\nbody = \"x\"\n[interceptor]\nprofile = \"passthrough\"\n[server]\n{}",
+            plan.to_toml(&s.fault_config)
+        );
+        Scenario::parse(&text, "pasted.toml")
+            .unwrap_or_else(|e| panic!("{e}\n{text}"))
+            .fault_events
+    };
+    for preset in ["lossy-network", "flaky-server", "chaos"] {
+        let s = load("passthrough-baseline", preset);
+        for seed in 0..1000 {
+            let plan = smtpsim::sim::plan_for(&s, seed);
+            assert_eq!(paste(&s, &plan), plan.events, "{preset} seed {seed}");
+        }
+    }
+    // Finer than a millisecond: printed so that it parses back exactly.
+    let s = load("passthrough-baseline", "none");
+    let plan = FaultPlan {
+        events: vec![FaultEvent::Hold {
+            link: Link::ServerSide,
+            at: Dur::parse("2.5ms").unwrap(),
+            duration: Dur::parse("1.25s").unwrap(),
+        }],
+    };
+    assert_eq!(paste(&s, &plan), plan.events);
+    assert_eq!(Dur::parse("2.5ms").unwrap().to_string(), "2.5ms");
+    assert_eq!(Dur::parse("1.25s").unwrap().to_string(), "1250ms");
+    assert_eq!(Dur::parse("0.001ms").unwrap().to_string(), "0.001ms");
+}

@@ -56,13 +56,19 @@ impl Dur {
     }
 }
 
+/// Whole seconds as `"30s"`, whole milliseconds as `"250ms"`, anything finer as `"2.5ms"`:
+/// always a form that [`Dur::parse`] reads back to the same value (to the microsecond, the
+/// precision of scenario files).
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        if ms % 1000 == 0 {
-            write!(f, "{}s", ms / 1000)
+        let us = self.0.as_micros();
+        if us % 1_000_000 == 0 {
+            write!(f, "{}s", us / 1_000_000)
+        } else if us % 1000 == 0 {
+            write!(f, "{}ms", us / 1000)
         } else {
-            write!(f, "{ms}ms")
+            let fraction = format!("{:03}", us % 1000);
+            write!(f, "{}.{}ms", us / 1000, fraction.trim_end_matches('0'))
         }
     }
 }
