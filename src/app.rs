@@ -7,7 +7,7 @@
 use crate::cli::{Cli, Command};
 use crate::scenario::Scenario;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Exit code: every invariant held.
 pub const EXIT_OK: u8 = 0;
@@ -100,6 +100,11 @@ pub fn execute(cli: Cli) -> u8 {
             &set,
             format == crate::format::LiveFormat::Json,
         ),
+        Command::Check {
+            sims,
+            accept,
+            snapshots,
+        } => check(sims, accept, &snapshots),
         Command::List => {
             for (kind, name, about) in crate::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
@@ -111,6 +116,62 @@ pub fn execute(cli: Cli) -> u8 {
         eprintln!("error: {message}");
         EXIT_BAD_INPUT
     })
+}
+
+fn check(sims: Vec<PathBuf>, accept: bool, snapshots: &Path) -> Result<u8, String> {
+    let sims = if sims.is_empty() {
+        let mut all: Vec<PathBuf> = std::fs::read_dir("sims")
+            .map_err(|e| format!("sims/: {e} (run from the project, or name the sims)"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        all.sort();
+        all
+    } else {
+        sims
+    };
+    if !snapshots.is_dir() {
+        return Err(format!(
+            "--snapshots {}: not a directory",
+            snapshots.display()
+        ));
+    }
+    let colour = std::io::stdout().is_terminal();
+    let (mut same, mut differ) = (0, 0);
+    for sim in &sims {
+        let (scenario, finding) =
+            crate::check::check(sim, snapshots).map_err(|e| format!("{}: {e}", sim.display()))?;
+        let text = match finding {
+            crate::check::Finding::Same => {
+                same += 1;
+                println!("ok       {}", sim.display());
+                continue;
+            }
+            crate::check::Finding::New { text } => {
+                println!("new      {} (no snapshot yet)", sim.display());
+                text
+            }
+            crate::check::Finding::Changed { old, new } => {
+                println!("changed  {}", sim.display());
+                print!("{}", crate::check::unified_diff(&old, &new, colour));
+                new
+            }
+        };
+        if accept {
+            crate::check::accept(sim, snapshots, &scenario, &text)?;
+            println!(
+                "         accepted: {}",
+                crate::check::snapshot_path(snapshots, sim).display()
+            );
+        } else {
+            differ += 1;
+        }
+    }
+    println!(
+        "{same} unchanged, {differ} differ{}",
+        if accept { " (changes accepted)" } else { "" }
+    );
+    Ok(if differ == 0 { EXIT_OK } else { EXIT_VIOLATION })
 }
 
 /// Loads a scenario, under another fault preset if asked. Errors are bad input.

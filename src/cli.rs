@@ -120,6 +120,18 @@ pub enum Command {
         #[arg(long)]
         record: Option<PathBuf>,
     },
+    /// Run every sim at its pinned seeds and compare with its snapshot in snapshots/ (the
+    /// files the test suite keeps); print a unified diff per change. Exit 1 on any change.
+    Check {
+        /// The sims to check; default: every sims/*.toml.
+        sims: Vec<PathBuf>,
+        /// Write the changed and new snapshots instead of failing.
+        #[arg(long)]
+        accept: bool,
+        /// The snapshot directory.
+        #[arg(long, default_value = "snapshots")]
+        snapshots: PathBuf,
+    },
     /// A real interceptor between real clients and a real server; prints the transcript live.
     Proxy {
         /// The server to forward to, HOST:PORT.

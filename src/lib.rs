@@ -28,6 +28,7 @@
 //! - [`format`]: every rendering: the text transcript, JSON Lines, pcap, SVG, live printers.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
 //! - [`sweep`]: many seeds in parallel, sharding, the JSON report; [`shrink`]: minimal failing plans.
+//! - [`check`]: snapshot review from the binary (`smtpsim check`).
 //! - [`bench`]: simulator speed (wall time and engine work per session).
 //! - [`cli`]: the command-line definitions; [`app`]: the subcommands and exit codes.
 //!
@@ -50,6 +51,7 @@ pub mod proto;
 pub mod actor;
 pub mod app;
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod fault;
 pub mod format;

@@ -149,3 +149,63 @@ fn sweeps_a_ci_can_trust_refuse_empty_ranges_bad_paths_and_broken_shard_sets() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"runs\": 12"), "{out}");
 }
+
+#[test]
+fn check_passes_on_main_fails_with_a_diff_after_a_knob_change_and_accept_fixes_it() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (code, out, err) = smtpsim(&[
+        "check",
+        "--snapshots",
+        &format!("{root}/snapshots"),
+        &format!("{root}/sims/symantec-rset.toml"),
+        &format!("{root}/sims/pix-mailguard.toml"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 unchanged, 0 differ"), "{out}");
+
+    // The origin case with a 12 s scan, checked against a copy of its snapshot.
+    let dir = std::env::temp_dir().join(format!("smtpsim-check-{}", std::process::id()));
+    let snaps = dir.join("snapshots");
+    std::fs::create_dir_all(&snaps).unwrap();
+    std::fs::copy(
+        format!("{root}/snapshots/sims@symantec-rset.toml.snap"),
+        snaps.join("sims@symantec-rset.toml.snap"),
+    )
+    .unwrap();
+    let sim = dir.join("symantec-rset.toml");
+    let text = std::fs::read_to_string(format!("{root}/sims/symantec-rset.toml")).unwrap();
+    std::fs::write(
+        &sim,
+        text.replace(
+            "profile = \"symantec-rset\"",
+            "profile = \"symantec-rset\"\nscan_delay = \"12s\"",
+        ),
+    )
+    .unwrap();
+    let args = [
+        "check",
+        "--snapshots",
+        snaps.to_str().unwrap(),
+        sim.to_str().unwrap(),
+    ];
+    let (code, out, _) = smtpsim(&args);
+    assert_eq!(code, 1);
+    assert!(out.contains("changed  "), "{out}");
+    assert!(
+        out.contains("-   1.141s c1  interceptor **              scanning the message for 10s"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+   1.141s c1  interceptor **              scanning the message for 12s"),
+        "{out}"
+    );
+    let (code, out, _) = smtpsim(&[&args[..], &["--accept"]].concat());
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = smtpsim(&args);
+    assert_eq!(code, 0, "accepted: {out}");
+    let accepted = std::fs::read_to_string(snaps.join("sims@symantec-rset.toml.snap")).unwrap();
+    assert!(
+        accepted.starts_with("---\nsource: tests/sims.rs\n"),
+        "insta's format"
+    );
+}

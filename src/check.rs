@@ -1,0 +1,130 @@
+//! `smtpsim check`: snapshot review with the release binary alone. Runs each sim at its
+//! pinned seeds, compares the transcripts with `snapshots/sims@<file>.snap` (the files
+//! `tests/sims.rs` keeps through insta, so `cargo insta review` keeps working), prints a
+//! unified diff per changed snapshot, and with `accept` writes the new ones.
+
+use crate::scenario::Scenario;
+use similar::{ChangeTag, TextDiff};
+use std::path::{Path, PathBuf};
+
+/// What checking one sim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The transcript matches its snapshot.
+    Same,
+    /// No snapshot yet.
+    New {
+        /// The transcript.
+        text: String,
+    },
+    /// The transcript differs from its snapshot.
+    Changed {
+        /// The snapshot's transcript.
+        old: String,
+        /// The transcript now.
+        new: String,
+    },
+}
+
+/// The snapshot file of the sim at `sim` (`sims/x.toml` → `snapshots/sims@x.toml.snap`).
+pub fn snapshot_path(snapshots: &Path, sim: &Path) -> PathBuf {
+    let name = sim
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    snapshots.join(format!("sims@{name}.snap"))
+}
+
+/// Every seed's transcript of a sim, as the snapshot holds them.
+pub fn transcript(scenario: &Scenario) -> Result<String, String> {
+    let mut text = String::new();
+    for &seed in &scenario.seeds {
+        let result = crate::sim::run(scenario, seed).map_err(|e| format!("seed {seed}: {e}"))?;
+        text.push_str(&crate::format::text::render(&result));
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// The transcript part of a snapshot file (after insta's header).
+fn snapshot_body(file: &str) -> &str {
+    let body = file
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n"))
+        .map_or(file, |(_, body)| body);
+    body.trim_end()
+}
+
+/// Compares the sim at `sim` with its snapshot.
+pub fn check(sim: &Path, snapshots: &Path) -> Result<(Scenario, Finding), String> {
+    let scenario = Scenario::load(sim).map_err(|e| e.to_string())?;
+    let new = transcript(&scenario)?;
+    let finding = match std::fs::read_to_string(snapshot_path(snapshots, sim)) {
+        Err(_) => Finding::New { text: new },
+        Ok(file) if snapshot_body(&file) == new.trim_end() => Finding::Same,
+        Ok(file) => Finding::Changed {
+            old: snapshot_body(&file).to_string(),
+            new: new.trim_end().to_string(),
+        },
+    };
+    Ok((scenario, finding))
+}
+
+/// Writes `text` as the snapshot of `sim`, in insta's format.
+pub fn accept(sim: &Path, snapshots: &Path, scenario: &Scenario, text: &str) -> Result<(), String> {
+    let description = scenario.about.replace('\\', "\\\\").replace('"', "\\\"");
+    let input = format!(
+        "sims/{}",
+        sim.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let file = format!(
+        "---\nsource: tests/sims.rs\ndescription: \"{description}\"\ninput_file: {input}\n---\n{}\n",
+        text.trim_end()
+    );
+    let path = snapshot_path(snapshots, sim);
+    std::fs::write(&path, file).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A unified diff of two transcripts, three lines of context, coloured if `colour`.
+pub fn unified_diff(old: &str, new: &str, colour: bool) -> String {
+    let diff = TextDiff::from_lines(old, new);
+    let mut out = String::new();
+    for group in diff.grouped_ops(3) {
+        let first = &group[0];
+        let last = &group[group.len() - 1];
+        let (o, n) = (first.old_range().start, first.new_range().start);
+        let (oe, ne) = (last.old_range().end, last.new_range().end);
+        out.push_str(&paint(
+            &format!("@@ -{},{} +{},{} @@\n", o + 1, oe - o, n + 1, ne - n),
+            "36",
+            colour,
+        ));
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let (sign, code) = match change.tag() {
+                    ChangeTag::Delete => ('-', "31"),
+                    ChangeTag::Insert => ('+', "32"),
+                    ChangeTag::Equal => (' ', ""),
+                };
+                let line = format!("{sign}{}", change.value());
+                let line = if line.ends_with('\n') {
+                    line
+                } else {
+                    line + "\n"
+                };
+                out.push_str(&paint(&line, code, colour));
+            }
+        }
+    }
+    out
+}
+
+fn paint(text: &str, code: &str, colour: bool) -> String {
+    if colour && !code.is_empty() {
+        format!("\x1b[{code}m{}\x1b[0m\n", text.trim_end_matches('\n'))
+    } else {
+        text.to_string()
+    }
+}
