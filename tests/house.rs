@@ -133,6 +133,7 @@ fn no_import_cycle_among_top_level_modules() {
         "live",
         "sweep",
         "shrink",
+        "check",
         "bench",
         "cli",
         "app",
