@@ -228,3 +228,33 @@ fn tshark_decodes_the_pcap_like_the_transcript() {
         assert!(expected[1].contains(&"RSET".to_string()) || name != "symantec-rset");
     }
 }
+
+#[test]
+fn split_writes_are_one_arrow_with_a_fragment_count_and_labels_have_tooltips() {
+    let path = format!(
+        "{}/sims/pix-split-dot-duplicates.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let scenario = Scenario::load(path.as_ref())
+        .unwrap()
+        .with_fault_profile("lossy-network")
+        .unwrap();
+    // Seed 11 splits the client's writes into <= 7 bytes.
+    let result = smtpsim::sim::run(&scenario, 11).unwrap();
+    let svg = String::from_utf8(format::render(Format::Svg, &result, "x")).unwrap();
+    assert!(
+        svg.contains(
+            "EHLO exchange.example.net  [4 fragments]<title>EHLO exchange.example.net</title>"
+        ),
+        "one arrow for the EHLO written in four pieces"
+    );
+    let writes = result
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Data(_)))
+        .count();
+    let arrows = svg.matches("class=\"label\"").count();
+    assert!(arrows < writes / 2, "{arrows} arrows for {writes} writes");
+    // A clipped note keeps its whole text as a tooltip.
+    assert!(svg.contains("<title>end of data split across segments: held back until the client's next segment</title>"));
+}

@@ -15,6 +15,8 @@ const TIME_X: i64 = 70;
 const FIRST_LANE: i64 = 190;
 const LANE_GAP: i64 = 380;
 const LABEL_CHARS: usize = 46;
+/// Advance of one character at 12 px in the monospace fonts named (0.6 em, rounded up).
+const CHAR_WIDTH: f64 = 7.3;
 /// Silences longer than this are drawn as a break.
 const BREAK_AFTER: Duration = Duration::from_millis(1500);
 
@@ -54,7 +56,6 @@ fn verdict_color(v: Verdict) -> &'static str {
     }
 }
 
-/// The diagram.
 /// Where each actor's lifeline is.
 struct Layout {
     actors: Vec<&'static str>,
@@ -92,21 +93,41 @@ pub fn render(result: &RunResult) -> String {
     let mut body = String::new();
     let mut y: i64 = 110;
     let mut last_at: Option<Duration> = None;
-    for e in &result.events {
-        if matches!(e.kind, EventKind::Received(_)) {
-            continue;
-        }
+    for (e, fragments) in joined_fragments(&result.events) {
         if let Some(gap) = last_at.map(|prev| e.at.saturating_sub(prev)) {
             if gap > BREAK_AFTER {
                 y = draw_break(&mut body, y, gap, &layout);
             }
         }
         last_at = Some(e.at);
-        y = draw_event(&mut body, y, e, &layout);
+        y = draw_event(&mut body, y, &e, fragments, &layout);
     }
     let lifelines_end = y;
     let (footer, height) = draw_footer(&result.report, y + 20);
     frame(result, &layout, &body, &footer, lifelines_end, height)
+}
+
+/// The events to draw (reads left out), with consecutive writes of one side that end
+/// mid-line (split writes) joined into one, counted in fragments.
+fn joined_fragments(events: &[Event]) -> Vec<(Event, usize)> {
+    let mut out: Vec<(Event, usize)> = Vec::new();
+    for e in events {
+        if matches!(e.kind, EventKind::Received(_)) {
+            continue;
+        }
+        if let (EventKind::Data(more), Some((last, count))) = (&e.kind, out.last_mut()) {
+            let same_side = last.conn == e.conn && last.from == e.from && last.to == e.to;
+            if let EventKind::Data(bytes) = &mut last.kind {
+                if same_side && !bytes.ends_with(b"\n") {
+                    bytes.extend_from_slice(more);
+                    *count += 1;
+                    continue;
+                }
+            }
+        }
+        out.push((e.clone(), 1));
+    }
+    out
 }
 
 /// A marked break for a long silence.
@@ -138,7 +159,7 @@ fn draw_break(body: &mut String, y: i64, gap: Duration, layout: &Layout) -> i64 
 }
 
 /// One event's row: an arrow, a note or a fault band; the next row's y.
-fn draw_event(body: &mut String, y: i64, e: &Event, layout: &Layout) -> i64 {
+fn draw_event(body: &mut String, y: i64, e: &Event, fragments: usize, layout: &Layout) -> i64 {
     let time = format_time(e.at);
     let from_x = layout.lane(&e.from);
     let to_x = layout.lane(&e.to);
@@ -153,7 +174,19 @@ fn draw_event(body: &mut String, y: i64, e: &Event, layout: &Layout) -> i64 {
             if rows.len() > 1 {
                 let _ = write!(label, "  (+{} lines)", rows.len() - 1);
             }
-            arrow(body, y, fx, tx, color(&e.from), &label, false);
+            if fragments > 1 {
+                let _ = write!(label, "  [{fragments} fragments]");
+            }
+            arrow(
+                body,
+                y,
+                fx,
+                tx,
+                color(&e.from),
+                &label,
+                &rows.join("\n"),
+                false,
+            );
             time_label(body, y, &time);
             y + ROW
         }
@@ -167,7 +200,7 @@ fn draw_event(body: &mut String, y: i64, e: &Event, layout: &Layout) -> i64 {
                 EventKind::ConnectFailed(why) => format!("connect failed: {why}"),
                 _ => unreachable!(),
             };
-            arrow(body, y, fx, tx, "#777777", &label, true);
+            arrow(body, y, fx, tx, "#777777", &label, &label, true);
             time_label(body, y, &time);
             y + ROW
         }
@@ -327,6 +360,8 @@ fn time_label(out: &mut String, y: i64, time: &str) {
     );
 }
 
+/// An arrow with `label` over it and `full` as its tooltip.
+#[allow(clippy::too_many_arguments)]
 fn arrow(
     out: &mut String,
     y: i64,
@@ -334,6 +369,7 @@ fn arrow(
     to_x: i64,
     stroke: &str,
     label: &str,
+    full: &str,
     dashed: bool,
 ) {
     let dir = if to_x >= from_x { 1 } else { -1 };
@@ -355,17 +391,19 @@ fn arrow(
     let text_x = from_x.min(to_x) + 10;
     let _ = write!(
         out,
-        r##"<text x="{text_x}" y="{}" class="label" fill="{stroke}">{}</text>"##,
+        r##"<text x="{text_x}" y="{}" class="label" fill="{stroke}">{}<title>{}</title></text>"##,
         y - 4,
-        esc(label)
+        esc(label),
+        esc(full)
     );
 }
 
 /// A note box beside lifeline `x`: to its right, or to its left for the rightmost lifeline.
 #[allow(clippy::too_many_arguments)]
 fn note(out: &mut String, y: i64, x: i64, text: &str, stroke: &str, bold: bool, left: bool) {
+    let full = text;
     let text = clip(text, 70);
-    let w = (text.chars().count() as i64) * 7 + 14;
+    let w = (text.chars().count() as f64 * CHAR_WIDTH).ceil() as i64 + 14;
     let box_x = if left { x - 6 - w } else { x + 6 };
     let weight = if bold { r#" font-weight="bold""# } else { "" };
     let _ = write!(
@@ -375,9 +413,10 @@ fn note(out: &mut String, y: i64, x: i64, text: &str, stroke: &str, bold: bool, 
     );
     let _ = write!(
         out,
-        r##"<text x="{}" y="{}" class="note" fill="{stroke}"{weight}>{}</text>"##,
+        r##"<text x="{}" y="{}" class="note" fill="{stroke}"{weight}>{}<title>{}</title></text>"##,
         box_x + 7,
         y,
-        esc(&text)
+        esc(&text),
+        esc(full)
     );
 }
