@@ -29,7 +29,9 @@ pub fn execute(cli: Cli) -> u8 {
             &scenario,
             seed,
             faults.as_deref(),
-            format,
+            format
+                .or_else(|| output.as_deref().and_then(crate::format::Format::of_file))
+                .unwrap_or(crate::format::Format::Text),
             output.as_deref(),
         ),
         Command::Sweep {

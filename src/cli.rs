@@ -30,9 +30,10 @@ pub enum Command {
         #[arg(long)]
         faults: Option<String>,
         /// Output format: text (the transcript), json (JSON Lines), pcap (for Wireshark/tshark),
-        /// svg (a sequence diagram).
-        #[arg(long, value_enum, default_value = "text")]
-        format: crate::format::Format,
+        /// svg (a sequence diagram); default: from --output's extension (.json, .jsonl, .pcap,
+        /// .svg), else text.
+        #[arg(long, value_enum)]
+        format: Option<crate::format::Format>,
         /// Write the output here instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,

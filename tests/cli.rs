@@ -209,3 +209,36 @@ fn check_passes_on_main_fails_with_a_diff_after_a_knob_change_and_accept_fixes_i
         "insta's format"
     );
 }
+
+#[test]
+fn errors_name_the_flag_and_the_output_format_follows_the_extension() {
+    let (code, _, err) = smtpsim(&["serve", "--listen", "foo"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--listen foo:") && err.contains("HOST:PORT"),
+        "{err}"
+    );
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().to_string();
+    let (code, _, err) = smtpsim(&["serve", "--listen", &busy]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("--listen {busy}:")) && err.contains("in use"),
+        "{err}"
+    );
+
+    let sim = concat!(env!("CARGO_MANIFEST_DIR"), "/sims/symantec-rset.toml");
+    let dir = std::env::temp_dir().join(format!("smtpsim-ext-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, starts) in [
+        ("r.pcap", &[0xd4u8, 0xc3, 0xb2, 0xa1][..]),
+        ("r.svg", b"<svg"),
+        ("r.jsonl", b"{\"type\":\"run\""),
+    ] {
+        let out = dir.join(name);
+        let (code, _, err) = smtpsim(&["run", sim, "--output", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(bytes.starts_with(starts), "{name}");
+    }
+}

@@ -19,6 +19,19 @@ pub enum Format {
     Svg,
 }
 
+impl Format {
+    /// The format a file's extension names, if any.
+    pub fn of_file(path: &std::path::Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "json" | "jsonl" | "ndjson" => Some(Format::Json),
+            "pcap" => Some(Format::Pcap),
+            "svg" => Some(Format::Svg),
+            "txt" | "log" => Some(Format::Text),
+            _ => None,
+        }
+    }
+}
+
 /// What the live modes print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LiveFormat {

@@ -77,9 +77,15 @@ fn announce(line: &str, json: bool) {
 /// Runs a live server until `shutdown` completes, then lets sessions finish (up to
 /// [`SHUTDOWN_GRACE`]) and cuts the rest; a cut session leaves nothing in the Maildir.
 pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    let listener = net::live_listen(&opts.listen).await?;
+    let listener = listen(&opts.listen).await?;
     let local = listener.local_addr()?;
-    let maildir = opts.maildir.as_deref().map(Maildir::create).transpose()?;
+    let maildir =
+        match opts.maildir.as_deref() {
+            Some(path) => Some(Maildir::create(path).map_err(|e| {
+                io::Error::new(e.kind(), format!("--maildir {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
     let domains = if opts.server.local_domains.iter().any(|d| d == "*") {
         " · any recipient domain is local (set local_domains or mailboxes for relay and user checks)"
     } else {
@@ -150,8 +156,21 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
 
 /// Runs a live interceptor until `shutdown` completes.
 pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    let listener = net::live_listen(&opts.listen).await?;
+    let listener = listen(&opts.listen).await?;
     let local = listener.local_addr()?;
+    // Checked once at the start, so a typo shows now rather than as every client's 421.
+    let probe = tokio::time::timeout(Duration::from_secs(5), net::live_connect(&opts.upstream));
+    match probe.await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => eprintln!(
+            "warning: --upstream {}: {e}; clients get the interceptor's upstream_failure_reply until it answers",
+            opts.upstream
+        ),
+        Err(_) => eprintln!(
+            "warning: --upstream {}: no answer within 5 s; clients get the interceptor's upstream_failure_reply until it answers",
+            opts.upstream
+        ),
+    }
     announce(
         &format!(
             "# smtpsim proxy: listening on {local} · upstream {} · profile {}",
@@ -184,6 +203,19 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
     }
     finish(sessions, &transcript).await;
     Ok(())
+}
+
+/// Binds `addr`, naming it and what to do in the error.
+async fn listen(addr: &str) -> io::Result<net::LiveListener> {
+    net::live_listen(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            io::ErrorKind::AddrInUse => " (in use: pick another port with --listen HOST:PORT)",
+            io::ErrorKind::InvalidInput => " (expected HOST:PORT, e.g. 127.0.0.1:2525)",
+            io::ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
+            _ => "",
+        };
+        io::Error::new(e.kind(), format!("--listen {addr}: {e}{hint}"))
+    })
 }
 
 /// Lets running sessions end on their own for a while, then cuts them.
