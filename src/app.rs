@@ -41,6 +41,9 @@ pub fn execute(cli: Cli) -> u8 {
             jobs,
             shard,
             json,
+            junit,
+            fail_fast,
+            max_fail,
         } => sweep(
             &scenario,
             &seeds,
@@ -48,6 +51,10 @@ pub fn execute(cli: Cli) -> u8 {
             jobs,
             shard.as_deref(),
             json.as_deref(),
+            SweepOptions {
+                max_fail: if fail_fast { Some(1) } else { max_fail },
+                junit: junit.as_deref(),
+            },
         ),
         Command::Merge { reports, json } => merge(&reports, json.as_deref()),
         Command::Shrink {
@@ -236,6 +243,107 @@ fn run(
     }
 }
 
+/// Watches a sweep: a progress bar on a terminal, each failing seed printed (to stderr) as it
+/// is found, the count that stops it, Ctrl-C.
+struct SweepWatcher {
+    bar: Option<indicatif::ProgressBar>,
+    failed: std::sync::atomic::AtomicUsize,
+    max_fail: Option<usize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ran: std::sync::Mutex<Vec<u64>>,
+}
+
+impl SweepWatcher {
+    fn new(total: usize, max_fail: Option<usize>) -> SweepWatcher {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} seeds · {per_sec} · ETA {eta} · {msg}",
+                )
+                .expect("a valid template"),
+            );
+            bar.set_message("0 failed");
+            bar
+        });
+        SweepWatcher {
+            bar,
+            failed: Default::default(),
+            max_fail,
+            stop: Default::default(),
+            ran: Default::default(),
+        }
+    }
+
+    /// A thread that turns Ctrl-C into a stop; true once it did.
+    fn stop_on_ctrl_c(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stop, seen) = (self.stop.clone(), interrupted.clone());
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        interrupted
+    }
+
+    fn seen(&self, p: &crate::sweep::Progress<'_>) -> bool {
+        use std::sync::atomic::Ordering;
+        self.ran.lock().expect("ran").push(p.seed);
+        let failed = if p.violations.is_empty() {
+            self.failed.load(Ordering::SeqCst)
+        } else {
+            let n = self.failed.fetch_add(1, Ordering::SeqCst) + 1;
+            let v = &p.violations[0];
+            let line = format!(
+                "FAIL seed {}: {}: {}\n  replay: {}",
+                v.seed, v.invariant, v.detail, v.replay
+            );
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+            n
+        };
+        if let Some(bar) = &self.bar {
+            bar.set_position(p.done as u64);
+            bar.set_message(format!("{failed} failed"));
+        }
+        let enough = self.max_fail.is_some_and(|m| failed >= m);
+        !enough && !self.stop.load(Ordering::SeqCst)
+    }
+
+    fn failed(&self) -> usize {
+        self.failed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn ran(&self) -> Vec<u64> {
+        let mut ran = self.ran.lock().expect("ran").clone();
+        ran.sort_unstable();
+        ran
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// How a sweep stops early and what else it writes.
+struct SweepOptions<'a> {
+    /// Stop after this many failing seeds.
+    max_fail: Option<usize>,
+    junit: Option<&'a Path>,
+}
+
 fn sweep(
     path: &Path,
     seeds: &str,
@@ -243,6 +351,7 @@ fn sweep(
     jobs: Option<usize>,
     shard: Option<&str>,
     json: Option<&Path>,
+    options: SweepOptions<'_>,
 ) -> Result<u8, String> {
     let scenario = load(path, faults)?;
     let range = crate::sweep::parse_seeds(seeds)?;
@@ -261,24 +370,32 @@ fn sweep(
         });
     }
     // The report's path is checked before any work, not after the whole sweep.
-    if let Some(json) = json {
-        std::fs::File::create(json)
-            .map_err(|e| format!("--json {}: cannot write: {e}", json.display()))?;
+    for (flag, out) in [("--json", json), ("--junit", options.junit)] {
+        if let Some(out) = out {
+            std::fs::File::create(out)
+                .map_err(|e| format!("{flag} {}: cannot write: {e}", out.display()))?;
+        }
     }
     // --jobs 0 (or none): one job per core.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = jobs.filter(|j| *j > 0).unwrap_or(cores);
-    let tty = std::io::stderr().is_terminal();
-    let progress = |done: usize, total: usize| {
-        if tty && (done == total || done % 50 == 0) {
-            eprint!("\r{done}/{total} seeds");
-            if done == total {
-                eprintln!();
-            }
-        }
-    };
+    let watcher = SweepWatcher::new(owned, options.max_fail);
+    let interrupted = watcher.stop_on_ctrl_c();
     let file = path.display().to_string();
-    let report = crate::sweep::sweep(&scenario, &file, range, jobs, shard, &progress);
+    let report = crate::sweep::sweep(&scenario, &file, range, jobs, shard, &|p| watcher.seen(p));
+    watcher.finish();
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        println!(
+            "interrupted: the summary covers the {} seeds that ran",
+            report.runs
+        );
+    } else if (report.runs as usize) < owned {
+        println!(
+            "stopped after {} failing seeds (--fail-fast / --max-fail): {} of {owned} seeds ran",
+            watcher.failed(),
+            report.runs
+        );
+    }
     let shard_text = report
         .shard
         .as_ref()
@@ -306,14 +423,20 @@ fn sweep(
     }
     if report.violations.len() > SHOWN {
         println!(
-            "  ... and {} more violations (see --json)",
+            "  ... and {} more violations (see --json or --junit)",
             report.violations.len() - SHOWN
         );
     }
     if let Some(json) = json {
         write_json(&report, Some(json))?;
     }
-    Ok(if failing.is_empty() {
+    if let Some(junit) = options.junit {
+        let xml = crate::sweep::junit(&report, &watcher.ran());
+        std::fs::write(junit, xml).map_err(|e| format!("--junit {}: {e}", junit.display()))?;
+    }
+    // An interrupted sweep did not check every seed: not a pass.
+    let complete = !interrupted.load(std::sync::atomic::Ordering::SeqCst);
+    Ok(if failing.is_empty() && complete {
         EXIT_OK
     } else {
         EXIT_VIOLATION
@@ -419,7 +542,7 @@ fn bench(
                 seeds.clone(),
                 j.max(1),
                 None,
-                &|_, _| {},
+                &crate::sweep::quiet,
             );
             let wall = start.elapsed().as_secs_f64();
             let rate = report.runs as f64 / wall;

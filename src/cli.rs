@@ -58,6 +58,16 @@ pub enum Command {
         /// Write the JSON report here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write a JUnit XML report here: one test case per seed that ran, failures with the
+        /// command that replays them.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Stop at the first failing seed (the seeds already running finish).
+        #[arg(long)]
+        fail_fast: bool,
+        /// Stop after this many failing seeds.
+        #[arg(long, value_name = "N")]
+        max_fail: Option<usize>,
     },
     /// Merge the JSON reports of a sweep's shards into the report of the whole sweep (every
     /// shard 1..N of one split, each once, all of the same scenario, faults and seeds).

@@ -106,14 +106,34 @@ struct SeedResult {
     verdicts: Vec<Verdict>,
 }
 
-/// Runs the sweep. `progress(done, total)` is called after each seed.
+/// What a sweep tells its watcher after each seed.
+#[derive(Debug)]
+pub struct Progress<'a> {
+    /// Seeds finished so far.
+    pub done: usize,
+    /// Seeds in the sweep (this shard's).
+    pub total: usize,
+    /// The seed just finished.
+    pub seed: u64,
+    /// Its broken invariants (empty: it passed).
+    pub violations: &'a [SeedViolation],
+}
+
+/// A watcher that only lets the sweep run.
+pub fn quiet(_: &Progress<'_>) -> bool {
+    true
+}
+
+/// Runs the sweep. `watch` sees each seed as it finishes and answers whether to go on: a
+/// `false` stops the sweep after the seeds already running (the report then covers the seeds
+/// that ran; which ones depends on the threads' timing).
 pub fn sweep(
     scenario: &Scenario,
     file: &str,
     seeds: Range<u64>,
     jobs: usize,
     shard: Option<Shard>,
-    progress: &(dyn Fn(usize, usize) + Sync),
+    watch: &(dyn Fn(&Progress<'_>) -> bool + Sync),
 ) -> SweepReport {
     let mine: Vec<u64> = seeds
         .clone()
@@ -121,10 +141,14 @@ pub fn sweep(
         .collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let results: Mutex<Vec<SeedResult>> = Mutex::new(Vec::with_capacity(mine.len()));
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&seed) = mine.get(i) else { break };
                 let replay = crate::seeds::replay_command(file, seed, &scenario.faults);
@@ -155,9 +179,17 @@ pub fn sweep(
                         verdicts: Vec::new(),
                     },
                 };
-                results.lock().expect("results").push(result);
                 let d = done.fetch_add(1, Ordering::SeqCst) + 1;
-                progress(d, mine.len());
+                let go_on = watch(&Progress {
+                    done: d,
+                    total: mine.len(),
+                    seed,
+                    violations: &result.violations,
+                });
+                if !go_on {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                results.lock().expect("results").push(result);
             });
         }
     });
@@ -267,4 +299,52 @@ fn check_shards(parts: &[SweepReport]) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The sweep as JUnit XML: one test case per seed in `ran`, a failure per broken invariant
+/// with its detail and the command that replays it.
+pub fn junit(report: &SweepReport, ran: &[u64]) -> String {
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let suite = format!("{} --faults {}", report.scenario, report.faults);
+    let failing: std::collections::BTreeSet<u64> =
+        report.violations.iter().map(|v| v.seed).collect();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites><testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">\n",
+        esc(&suite),
+        ran.len(),
+        failing.len()
+    ));
+    for seed in ran {
+        out.push_str(&format!(
+            "  <testcase classname=\"{}\" name=\"seed {seed}\"",
+            esc(&suite)
+        ));
+        let broken: Vec<&SeedViolation> = report
+            .violations
+            .iter()
+            .filter(|v| v.seed == *seed)
+            .collect();
+        if broken.is_empty() {
+            out.push_str("/>\n");
+            continue;
+        }
+        out.push_str(">\n");
+        for v in broken {
+            out.push_str(&format!(
+                "    <failure message=\"{}\">{}\nreplay: {}</failure>\n",
+                esc(&v.invariant),
+                esc(&v.detail),
+                esc(&v.replay)
+            ));
+        }
+        out.push_str("  </testcase>\n");
+    }
+    out.push_str("</testsuite></testsuites>\n");
+    out
 }

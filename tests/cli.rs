@@ -242,3 +242,49 @@ fn errors_name_the_flag_and_the_output_format_follows_the_extension() {
         assert!(bytes.starts_with(starts), "{name}");
     }
 }
+
+#[test]
+fn a_sweep_writes_junit_prints_failures_as_found_and_stops_when_told() {
+    let sim = concat!(env!("CARGO_MANIFEST_DIR"), "/sims/symantec-telnet.toml");
+    let junit = write_temp("sweep.xml", "");
+    let (code, _, err) = smtpsim(&[
+        "sweep",
+        sim,
+        "--seeds",
+        "0..100",
+        "--faults",
+        "lossy-network",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "seed 21 loses a message");
+    assert!(
+        err.contains("FAIL seed 21: silent-loss") && err.contains("replay: smtpsim run"),
+        "{err}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 100);
+    assert!(
+        xml.contains("name=\"seed 21\">\n    <failure message=\"silent-loss\">"),
+        "{xml}"
+    );
+    assert!(xml.contains("replay: smtpsim run"));
+
+    let (code, out, _) = smtpsim(&[
+        "sweep",
+        sim,
+        "--seeds",
+        "0..2000",
+        "--faults",
+        "lossy-network",
+        "--fail-fast",
+        "--jobs",
+        "1",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("stopped after 1 failing seeds"), "{out}");
+    assert!(
+        out.contains("seeds passed: 21, failed: 1"),
+        "one job: seeds 0..=21 ran: {out}"
+    );
+}

@@ -63,7 +63,7 @@ fn table(report: &sweep::SweepReport) -> Value {
     })
 }
 
-fn quiet(_: usize, _: usize) {}
+use smtpsim::sweep::quiet;
 
 #[test]
 #[ignore = "48,000 runs: .ci/run runs it in release"]

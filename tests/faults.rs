@@ -12,7 +12,7 @@ fn load(name: &str, faults: &str) -> Scenario {
         .expect("known preset")
 }
 
-fn quiet(_: usize, _: usize) {}
+use smtpsim::sweep::quiet;
 
 #[test]
 fn the_same_seed_draws_the_same_plan_and_other_seeds_differ() {
