@@ -42,6 +42,7 @@ pub fn execute(cli: Cli) -> u8 {
             shard,
             json,
             junit,
+            report,
             fail_fast,
             max_fail,
         } => sweep(
@@ -54,6 +55,7 @@ pub fn execute(cli: Cli) -> u8 {
             SweepOptions {
                 max_fail: if fail_fast { Some(1) } else { max_fail },
                 junit: junit.as_deref(),
+                report: report.as_deref(),
             },
         ),
         Command::Merge { reports, json } => merge(&reports, json.as_deref()),
@@ -342,6 +344,7 @@ struct SweepOptions<'a> {
     /// Stop after this many failing seeds.
     max_fail: Option<usize>,
     junit: Option<&'a Path>,
+    report: Option<&'a Path>,
 }
 
 fn sweep(
@@ -370,7 +373,11 @@ fn sweep(
         });
     }
     // The report's path is checked before any work, not after the whole sweep.
-    for (flag, out) in [("--json", json), ("--junit", options.junit)] {
+    for (flag, out) in [
+        ("--json", json),
+        ("--junit", options.junit),
+        ("--report", options.report),
+    ] {
         if let Some(out) = out {
             std::fs::File::create(out)
                 .map_err(|e| format!("{flag} {}: cannot write: {e}", out.display()))?;
@@ -429,6 +436,10 @@ fn sweep(
     }
     if let Some(json) = json {
         write_json(&report, Some(json))?;
+    }
+    if let Some(html) = options.report {
+        let page = crate::format::report::render(&scenario, &file, &report);
+        std::fs::write(html, page).map_err(|e| format!("--report {}: {e}", html.display()))?;
     }
     if let Some(junit) = options.junit {
         let xml = crate::sweep::junit(&report, &watcher.ran());

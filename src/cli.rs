@@ -62,6 +62,10 @@ pub enum Command {
         /// command that replays them.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Write a self-contained HTML report here: verdicts, a bar per broken invariant, and
+        /// per failing seed (the first 10 drawn) its fault plan, sequence diagram and commands.
+        #[arg(long)]
+        report: Option<PathBuf>,
         /// Stop at the first failing seed (the seeds already running finish).
         #[arg(long)]
         fail_fast: bool,

@@ -25,9 +25,11 @@
 //!   the connection plumbing shared by simulation and live mode.
 //! - [`oracle`]: the message ledger and its invariants.
 //! - [`sim`]: scenario + seed → simulated world → transcript, outcomes, report.
-//! - [`format`]: every rendering: the text transcript, JSON Lines, pcap, SVG, live printers.
+//! - [`sweep`]: many seeds in parallel, sharding, the JSON and JUnit reports.
+//! - [`format`]: every rendering: the text transcript, JSON Lines, pcap, SVG, live printers,
+//!   the sweep's HTML report.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
-//! - [`sweep`]: many seeds in parallel, sharding, the JSON report; [`shrink`]: minimal failing plans.
+//! - [`shrink`]: minimal failing plans.
 //! - [`check`]: snapshot review from the binary (`smtpsim check`).
 //! - [`bench`]: simulator speed (wall time and engine work per session).
 //! - [`cli`]: the command-line definitions; [`app`]: the subcommands and exit codes.

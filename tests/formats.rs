@@ -264,3 +264,87 @@ fn split_writes_are_one_arrow_with_a_fragment_count_and_labels_have_tooltips() {
     // A clipped note keeps its whole text as a tooltip.
     assert!(svg.contains("<title>end of data split across segments: held back until the client's next segment</title>"));
 }
+
+/// Headless Chromium, if installed (CI installs Debian's `chromium`).
+fn chromium() -> Option<&'static str> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false") {
+            panic!("chromium is not installed; .ci/run installs it");
+        }
+        eprintln!("skipping: chromium not installed (CI installs it)");
+    }
+    found
+}
+
+#[test]
+fn the_sweep_report_renders_in_chromium_with_every_failing_seed_drawn() {
+    let path = format!("{}/sims/symantec-telnet.toml", env!("CARGO_MANIFEST_DIR"));
+    let scenario = Scenario::load(path.as_ref())
+        .unwrap()
+        .with_fault_profile("lossy-network")
+        .unwrap();
+    let file = "sims/symantec-telnet.toml";
+    let report = smtpsim::sweep::sweep(&scenario, file, 0..100, 2, None, &smtpsim::sweep::quiet);
+    let page = smtpsim::format::report::render(&scenario, file, &report);
+    assert!(page.contains("<h3>seed 21</h3>"));
+    assert!(
+        page.contains("smtpsim shrink sims/symantec-telnet.toml --seed 21 --faults lossy-network")
+    );
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("smtpsim-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("report.html");
+    std::fs::write(&html, &page).unwrap();
+    let url = format!("file://{}", html.display());
+    let base = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+    ];
+    let dom = Command::new(chromium)
+        .args(base)
+        .args(["--dump-dom", &url])
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let failing = report
+        .violations
+        .iter()
+        .map(|v| v.seed)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(
+        dom.matches("<section class=\"seed\"").count(),
+        failing.len(),
+        "as parsed by Chromium"
+    );
+    assert_eq!(
+        dom.matches("<svg").count(),
+        failing.len(),
+        "each diagram inline"
+    );
+    assert!(dom.contains("silent-loss"));
+    let png = dir.join("report.png");
+    let shot = Command::new(chromium)
+        .args(base)
+        .arg(format!("--screenshot={}", png.display()))
+        .args(["--window-size=1200,1600", &url])
+        .output()
+        .expect("chromium runs");
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 20_000,
+        "a rendered page, not a blank one: {size} bytes"
+    );
+    println!("screenshot: {}", png.display());
+}

@@ -1,8 +1,10 @@
-//! Every rendering of a run: the text transcript (the snapshot unit), JSON Lines for tools,
-//! pcap for Wireshark/tshark, an SVG sequence diagram for people, and the live printers.
+//! Every rendering: of a run, the text transcript (the snapshot unit), JSON Lines for tools,
+//! pcap for Wireshark/tshark, an SVG sequence diagram for people, and the live printers; of a
+//! sweep, the HTML report.
 
 pub mod json;
 pub mod pcap;
+pub mod report;
 pub mod svg;
 pub mod text;
 
