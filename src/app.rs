@@ -391,18 +391,6 @@ fn sweep(
     let file = path.display().to_string();
     let report = crate::sweep::sweep(&scenario, &file, range, jobs, shard, &|p| watcher.seen(p));
     watcher.finish();
-    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        println!(
-            "interrupted: the summary covers the {} seeds that ran",
-            report.runs
-        );
-    } else if (report.runs as usize) < owned {
-        println!(
-            "stopped after {} failing seeds (--fail-fast / --max-fail): {} of {owned} seeds ran",
-            watcher.failed(),
-            report.runs
-        );
-    }
     let shard_text = report
         .shard
         .as_ref()
@@ -432,6 +420,18 @@ fn sweep(
         println!(
             "  ... and {} more violations (see --json or --junit)",
             report.violations.len() - SHOWN
+        );
+    }
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        println!(
+            "interrupted: the summary covers the {} seeds that ran",
+            report.runs
+        );
+    } else if (report.runs as usize) < owned {
+        println!(
+            "stopped after {} failing seeds (--fail-fast / --max-fail): {} of {owned} seeds ran",
+            watcher.failed(),
+            report.runs
         );
     }
     if let Some(json) = json {
