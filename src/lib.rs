@@ -26,12 +26,12 @@
 //! - [`oracle`]: the message ledger and its invariants.
 //! - [`sim`]: scenario + seed → simulated world → transcript, outcomes, report.
 //! - [`sweep`]: many seeds in parallel, sharding, the JSON and JUnit reports.
-//! - [`format`]: every rendering: the text transcript, JSON Lines, pcap, SVG, live printers,
+//! - [`format`](mod@format): every rendering: the text transcript, JSON Lines, pcap, SVG, live printers,
 //!   the sweep's HTML report.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
 //! - [`shrink`]: minimal failing plans.
 //! - [`check`]: snapshot review from the binary (`smtpsim check`).
-//! - [`bench`]: simulator speed (wall time and engine work per session).
+//! - [`bench`](mod@bench): simulator speed (wall time and engine work per session).
 //! - [`cli`]: the command-line definitions; [`app`]: the subcommands and exit codes.
 //!
 //! # Library use

@@ -1,7 +1,7 @@
 //! SMTP as pure state machines: no IO, no tokio, no clock reads, no RNG. Time comes in as a
 //! [`Duration`](std::time::Duration) offset chosen by the caller; outputs are polled.
 //!
-//! - [`line`]: CRLF framing with hard limits;
+//! - [`line`](mod@line): CRLF framing with hard limits;
 //! - [`command`]: commands and MAIL/RCPT paths;
 //! - [`reply`]: replies and the multi-line reply parser;
 //! - [`data`]: dot-stuffing and end-of-data detection;
