@@ -146,18 +146,6 @@ fn spawn_on(host: usize, future: Pin<Box<dyn Future<Output = ()>>>) -> Rc<Slot> 
     slot
 }
 
-/// The turmoil-net host of the task being polled.
-///
-/// # Panics
-///
-/// Outside a simulated host.
-pub(super) fn current_host_id() -> HostId {
-    let host = CURRENT
-        .with(Cell::get)
-        .expect("sockets are opened from a simulated host");
-    HOSTS.with(|h| h.borrow()[host].id)
-}
-
 /// A task of a host: names the host on every poll, reports activity.
 struct HostTask {
     host: usize,
@@ -175,6 +163,7 @@ impl Future for HostTask {
         }
         turmoil_net::set_current(self.id);
         let previous = CURRENT.with(|c| c.replace(Some(self.host)));
+        let previous_id = stream::enter_host(Some(self.id));
         let mut slot = self.slot.borrow_mut();
         let done = match slot.as_mut() {
             Some(future) => future.as_mut().poll(cx).is_ready(),
@@ -189,6 +178,7 @@ impl Future for HostTask {
             drop(slot);
         }
         CURRENT.with(|c| c.set(previous));
+        stream::enter_host(previous_id);
         if done {
             Poll::Ready(())
         } else {

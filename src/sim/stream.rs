@@ -39,6 +39,8 @@ struct Shared {
 thread_local! {
     /// Egress passes so far in the simulation on this thread.
     static PASSES: Cell<u64> = const { Cell::new(0) };
+    /// The host whose task is running (set by the engine around every poll).
+    static HOST: Cell<Option<HostId>> = const { Cell::new(None) };
     /// Streams with queued writes.
     static BACKLOG: RefCell<Vec<Weak<Mutex<Shared>>>> = const { RefCell::new(Vec::new()) };
 }
@@ -77,7 +79,9 @@ impl SimStream {
         SimStream {
             shared: Arc::new(Mutex::new(Shared {
                 stream,
-                host: super::engine::current_host_id(),
+                host: HOST
+                    .with(Cell::get)
+                    .expect("sockets are opened from a simulated host"),
                 queued: VecDeque::new(),
                 queued_bytes: 0,
                 fed_in_pass: None,
@@ -134,6 +138,11 @@ pub(super) fn feed_queued_writes() -> bool {
             .retain(|w| w.upgrade().is_some_and(|s| !lock(&s).queued.is_empty()))
     });
     more
+}
+
+/// Names the host whose task runs from now on (`None`: none); returns the one named before.
+pub(super) fn enter_host(id: Option<HostId>) -> Option<HostId> {
+    HOST.with(|h| h.replace(id))
 }
 
 /// Counts an egress pass; the engine calls this after each.
