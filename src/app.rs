@@ -442,7 +442,7 @@ fn sweep(
         std::fs::write(html, page).map_err(|e| format!("--report {}: {e}", html.display()))?;
     }
     if let Some(junit) = options.junit {
-        let xml = crate::sweep::junit(&report, &watcher.ran());
+        let xml = crate::format::junit::render(&report, &watcher.ran());
         std::fs::write(junit, xml).map_err(|e| format!("--junit {}: {e}", junit.display()))?;
     }
     // An interrupted sweep did not check every seed: not a pass.

@@ -1,12 +1,21 @@
 //! Every rendering: of a run, the text transcript (the snapshot unit), JSON Lines for tools,
 //! pcap for Wireshark/tshark, an SVG sequence diagram for people, and the live printers; of a
-//! sweep, the HTML report.
+//! sweep, the HTML and JUnit reports.
 
 pub mod json;
+pub mod junit;
 pub mod pcap;
 pub mod report;
 pub mod svg;
 pub mod text;
+
+/// `text` escaped for XML and HTML text and attribute values (SVG, the HTML report, JUnit).
+pub fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
 
 /// What `smtpsim run --format` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -2,6 +2,7 @@
 //! verdict table, a bar per broken invariant, and for each failing seed (up to a limit) its
 //! fault plan, its sequence diagram inline, and the commands that replay and shrink it.
 
+use super::xml_escape;
 use crate::scenario::Scenario;
 use crate::sweep::SweepReport;
 use std::collections::BTreeMap;
@@ -9,13 +10,6 @@ use std::fmt::Write as _;
 
 /// Failing seeds drawn in full; the rest are listed.
 pub const DRAWN: usize = 10;
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// The report of `report`, a sweep of `scenario` (file `file`); failing seeds are re-run to
 /// draw them (each run is its seed's, so the drawing is the run that failed).
@@ -28,8 +22,8 @@ pub fn render(scenario: &Scenario, file: &str, report: &SweepReport) -> String {
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n",
-        esc(&title),
-        esc(&title)
+        xml_escape(&title),
+        xml_escape(&title)
     );
     let failing: Vec<u64> = {
         let mut seeds: Vec<u64> = report.violations.iter().map(|v| v.seed).collect();
@@ -62,7 +56,7 @@ pub fn render(scenario: &Scenario, file: &str, report: &SweepReport) -> String {
             let _ = writeln!(
                 html,
                 "<p class=\"more\">seed {seed}: <code>{}</code></p>",
-                esc(&replay)
+                xml_escape(&replay)
             );
         }
     }
@@ -78,7 +72,7 @@ fn verdict_table(report: &SweepReport) -> String {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td class=\"n\">{count}</td><td class=\"n\">{share:.1} %</td></tr>",
-            esc(verdict)
+            xml_escape(verdict)
         );
     }
     out.push_str("</table>\n");
@@ -102,7 +96,7 @@ fn invariant_bars(report: &SweepReport) -> String {
         let _ = writeln!(
             out,
             "<div class=\"bar\"><span class=\"name\">{}</span><span class=\"fill\" style=\"width:{width}px\"></span><span class=\"n\">{count}</span></div>",
-            esc(invariant)
+            xml_escape(invariant)
         );
     }
     out.push_str("</div>\n");
@@ -116,8 +110,8 @@ fn failing_seed(scenario: &Scenario, file: &str, report: &SweepReport, seed: u64
         let _ = writeln!(
             out,
             "<li><b>{}</b>: {}</li>",
-            esc(&v.invariant),
-            esc(&v.detail)
+            xml_escape(&v.invariant),
+            xml_escape(&v.detail)
         );
     }
     out.push_str("</ul>\n");
@@ -126,13 +120,13 @@ fn failing_seed(scenario: &Scenario, file: &str, report: &SweepReport, seed: u64
     let _ = writeln!(
         out,
         "<p>replay: <code>{}</code><br>shrink: <code>{}</code></p>",
-        esc(&replay),
-        esc(&shrink)
+        xml_escape(&replay),
+        xml_escape(&shrink)
     );
     let plan = crate::sim::plan_for(scenario, seed);
     if !plan.events.is_empty() {
         out.push_str("<details open><summary>fault plan</summary><pre>");
-        out.push_str(&esc(&plan.to_toml(&scenario.fault_config)));
+        out.push_str(&xml_escape(&plan.to_toml(&scenario.fault_config)));
         out.push_str("</pre></details>\n");
     }
     match crate::sim::run(scenario, seed) {
@@ -142,7 +136,11 @@ fn failing_seed(scenario: &Scenario, file: &str, report: &SweepReport, seed: u64
             out.push_str("</div></details>\n");
         }
         Err(e) => {
-            let _ = writeln!(out, "<p class=\"bad\">cannot re-run: {}</p>", esc(&e.0));
+            let _ = writeln!(
+                out,
+                "<p class=\"bad\">cannot re-run: {}</p>",
+                xml_escape(&e.0)
+            );
         }
     }
     out.push_str("</section>\n");

@@ -4,6 +4,7 @@
 //! (the 10 s scan) drawn as a marked break rather than to scale. Verdicts at the bottom.
 
 use super::text::format_time;
+use super::xml_escape;
 use crate::oracle::Verdict;
 use crate::sim::RunResult;
 use crate::transcript::{Event, EventKind};
@@ -19,13 +20,6 @@ const LABEL_CHARS: usize = 46;
 const CHAR_WIDTH: f64 = 7.3;
 /// Silences longer than this are drawn as a break.
 const BREAK_AFTER: Duration = Duration::from_millis(1500);
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -222,7 +216,7 @@ fn draw_event(body: &mut String, y: i64, e: &Event, fragments: usize, layout: &L
                     r##"<text x="{}" y="{}" class="fault">⚡ {}</text>"##,
                     width / 2,
                     y,
-                    esc(&clip(why, 90))
+                    xml_escape(&clip(why, 90))
                 );
             } else {
                 let left = layout.opens_left(&e.from);
@@ -269,14 +263,14 @@ fn draw_footer(report: &crate::oracle::Report, y: i64) -> (String, i64) {
             r##"<text x="30" y="{y}" class="verdict" fill="{}">message {}: {} · {}</text>"##,
             verdict_color(m.verdict),
             m.id + 1,
-            esc(m.verdict.name()),
-            esc(&clip(&m.client, 110))
+            xml_escape(m.verdict.name()),
+            xml_escape(&clip(&m.client, 110))
         );
         y += ROW;
         let _ = write!(
             footer,
             r##"<text x="48" y="{y}" class="small">server: {}</text>"##,
-            esc(&clip(&m.server, 120))
+            xml_escape(&clip(&m.server, 120))
         );
         y += ROW;
     }
@@ -289,7 +283,7 @@ fn draw_footer(report: &crate::oracle::Report, y: i64) -> (String, i64) {
     let _ = write!(
         footer,
         r##"<text x="30" y="{y}" class="verdict" fill="{status_color}">{}</text>"##,
-        esc(&status)
+        xml_escape(&status)
     );
     (footer, y + 30)
 }
@@ -319,14 +313,14 @@ fn frame(
     let _ = write!(
         svg,
         r##"<text x="20" y="26" class="title">{} · seed {}</text>"##,
-        esc(&result.scenario),
+        xml_escape(&result.scenario),
         result.seed
     );
     if let Some(about) = result.header.iter().find_map(|h| h.strip_prefix("about: ")) {
         let _ = write!(
             svg,
             r##"<text x="20" y="46" class="sub">{}</text>"##,
-            esc(&clip(about, (width as usize - 40) / 7))
+            xml_escape(&clip(about, (width as usize - 40) / 7))
         );
     }
     for a in &layout.actors {
@@ -356,7 +350,7 @@ fn time_label(out: &mut String, y: i64, time: &str) {
     let _ = write!(
         out,
         r##"<text x="{TIME_X}" y="{y}" class="time">{}</text>"##,
-        esc(time.trim())
+        xml_escape(time.trim())
     );
 }
 
@@ -393,8 +387,8 @@ fn arrow(
         out,
         r##"<text x="{text_x}" y="{}" class="label" fill="{stroke}">{}<title>{}</title></text>"##,
         y - 4,
-        esc(label),
-        esc(full)
+        xml_escape(label),
+        xml_escape(full)
     );
 }
 
@@ -416,7 +410,7 @@ fn note(out: &mut String, y: i64, x: i64, text: &str, stroke: &str, bold: bool, 
         r##"<text x="{}" y="{}" class="note" fill="{stroke}"{weight}>{}<title>{}</title></text>"##,
         box_x + 7,
         y,
-        esc(&text),
-        esc(full)
+        xml_escape(&text),
+        xml_escape(full)
     );
 }

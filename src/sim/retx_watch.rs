@@ -54,8 +54,7 @@ impl RetxWatch {
             return;
         };
         if seg.flags.rst {
-            self.directions.remove(&(src, dst));
-            self.directions.remove(&(dst, src));
+            self.forget(src, dst);
             return;
         }
         let len = seg.payload.len() as u32 + u32::from(seg.flags.syn) + u32::from(seg.flags.fin);
@@ -83,8 +82,7 @@ impl RetxWatch {
             return;
         };
         if seg.flags.rst {
-            self.directions.remove(&(src, dst));
-            self.directions.remove(&(dst, src));
+            self.forget(src, dst);
             return;
         }
         if !seg.flags.ack {
@@ -112,6 +110,12 @@ impl RetxWatch {
             .filter_map(|d| d.counting_since)
             .min()
             .map(|t| t + early)
+    }
+
+    /// A RST ended the connection between `a` and `b`: both directions stop counting.
+    fn forget(&mut self, a: SocketAddr, b: SocketAddr) {
+        self.directions.remove(&(a, b));
+        self.directions.remove(&(b, a));
     }
 
     /// Forgets everything about connections with an end at `ip` (a crash wiped them).
