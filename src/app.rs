@@ -85,32 +85,23 @@ pub fn execute(cli: Cli) -> u8 {
             seed,
             format,
             record,
-        } => {
-            let json = format == crate::format::LiveFormat::Json;
-            serve(
-                listen,
-                profile,
-                &set,
-                maildir,
-                faults.as_deref(),
-                seed,
-                record,
-                json,
-            )
-        }
+        } => serve(
+            listen,
+            profile,
+            &set,
+            maildir,
+            faults.as_deref(),
+            seed,
+            record,
+            format,
+        ),
         Command::Proxy {
             upstream,
             listen,
             profile,
             set,
             format,
-        } => proxy(
-            listen,
-            upstream,
-            profile,
-            &set,
-            format == crate::format::LiveFormat::Json,
-        ),
+        } => proxy(listen, upstream, profile, &set, format),
         Command::Check {
             sims,
             accept,
@@ -654,7 +645,7 @@ fn serve(
     faults: Option<&str>,
     seed: u64,
     record: Option<std::path::PathBuf>,
-    json: bool,
+    format: crate::format::LiveFormat,
 ) -> Result<u8, String> {
     let mut server = crate::profile::ServerConfig::preset(&profile)?;
     let overrides = overrides_toml(set)?;
@@ -692,7 +683,7 @@ fn serve(
         seed,
         record,
         server_overrides,
-        json,
+        format,
     };
     live_runtime()?
         .block_on(crate::live::serve(opts, shutdown_signal()))
@@ -705,7 +696,7 @@ fn proxy(
     upstream: String,
     profile: String,
     set: &[String],
-    json: bool,
+    format: crate::format::LiveFormat,
 ) -> Result<u8, String> {
     let mut interceptor = crate::profile::InterceptorConfig::preset(&profile)?;
     let section: crate::scenario::InterceptorSection =
@@ -716,7 +707,7 @@ fn proxy(
         upstream,
         profile,
         interceptor,
-        json,
+        format,
     };
     live_runtime()?
         .block_on(crate::live::proxy(opts, shutdown_signal()))

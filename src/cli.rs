@@ -30,8 +30,9 @@ pub enum Command {
         #[arg(long)]
         faults: Option<String>,
         /// Output format: text (the transcript), json (JSON Lines), pcap (for Wireshark/tshark),
-        /// svg (a sequence diagram); default: from --output's extension (.json, .jsonl, .pcap,
-        /// .svg), else text.
+        /// svg (a sequence diagram), maillog (the server's log as Postfix writes it),
+        /// maillog-verbose (with `smtpd -v`'s dialogue lines); default: from --output's
+        /// extension (.json, .jsonl, .pcap, .svg, .log), else text.
         #[arg(long, value_enum)]
         format: Option<crate::format::Format>,
         /// Write the output here instead of stdout.
@@ -127,7 +128,8 @@ pub enum Command {
         /// Seed for queue ids and faults.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Transcript format on stdout: text or json (JSON Lines).
+        /// What stdout shows: text (the transcript), json (JSON Lines), maillog (the log
+        /// Postfix would write) or maillog-verbose (with `smtpd -v`'s dialogue lines).
         #[arg(long, value_enum, default_value = "text")]
         format: crate::format::LiveFormat,
         /// Write each client session as a scenario (script client) to this file; later
@@ -161,7 +163,9 @@ pub enum Command {
         /// Override a profile knob, e.g. --set keepalive_interval=2s.
         #[arg(long = "set", value_name = "KNOB=VALUE")]
         set: Vec<String>,
-        /// Transcript format on stdout: text or json (JSON Lines).
+        /// What stdout shows: text (the transcript), json (JSON Lines), maillog (each client's
+        /// session as a Postfix smtpd would log it: what the proxy's clients did, beside what
+        /// the server behind it logs) or maillog-verbose (with `smtpd -v`'s dialogue lines).
         #[arg(long, value_enum, default_value = "text")]
         format: crate::format::LiveFormat,
     },

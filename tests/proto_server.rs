@@ -26,8 +26,8 @@ fn postfix() -> Arc<ServerConfig> {
     Arc::new(cfg)
 }
 
-/// An event as text: a reply's wire lines joined by `\n`, `DELIVER …`, `CLOSE`; notes are not on
-/// the wire and are left out.
+/// An event as text: a reply's wire lines joined by `\n`, `DELIVER …`, `CLOSE`; notes and log
+/// records are not on the wire and are left out.
 fn render(event: &ServerEvent) -> Option<String> {
     match event {
         ServerEvent::Reply(r) => Some(r.wire_lines().join("\n")),
@@ -39,7 +39,7 @@ fn render(event: &ServerEvent) -> Option<String> {
             d.rcpt_to,
             String::from_utf8_lossy(&d.body)
         )),
-        ServerEvent::Note(_) => None,
+        ServerEvent::Note(_) | ServerEvent::Log(_) => None,
         ServerEvent::Close => Some("CLOSE".to_string()),
         ServerEvent::Crash(after) => Some(format!("CRASH restart={after:?}")),
         ServerEvent::Content(bytes) => {

@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
+/// The host name in the proxy's mail log lines.
+const PROXY_LOG_HOST: &str = "proxy";
+
 /// How long sessions get to finish after a shutdown request before they are cut.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -43,8 +46,8 @@ pub struct ServeOptions {
     pub record: Option<PathBuf>,
     /// The knobs given on the command line (written into recorded scenarios).
     pub server_overrides: toml::Table,
-    /// Print the transcript as JSON Lines.
-    pub json: bool,
+    /// What is printed on stdout.
+    pub format: crate::format::LiveFormat,
 }
 
 /// What `smtpsim proxy` runs.
@@ -58,14 +61,14 @@ pub struct ProxyOptions {
     pub profile: String,
     /// Interceptor knobs.
     pub interceptor: InterceptorConfig,
-    /// Print the transcript as JSON Lines.
-    pub json: bool,
+    /// What is printed on stdout.
+    pub format: crate::format::LiveFormat,
 }
 
-/// The "listening on" line: first on stdout in text mode; on stderr in JSON mode, so that
-/// stdout stays pure JSON Lines.
-fn announce(line: &str, json: bool) {
-    if json {
+/// The "listening on" line: first on stdout in text mode; on stderr otherwise, so that
+/// stdout stays pure JSON Lines or mail log.
+fn announce(line: &str, format: crate::format::LiveFormat) {
+    if format.owns_stdout() {
         eprintln!("{line}");
         return;
     }
@@ -97,12 +100,8 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         opts.maildir.as_ref().map_or("none".to_string(), |p| p.display().to_string()),
         opts.seed,
         opts.faults.events.len()
-    ), opts.json);
-    let transcript = if opts.json {
-        Transcript::streaming(crate::format::text::printer(true))
-    } else {
-        Transcript::streaming(crate::format::text::printer(false))
-    };
+    ), opts.format);
+    let transcript = Transcript::streaming(opts.format.printer());
     let recorder = opts.record.as_ref().map(|file| {
         Arc::new(std::sync::Mutex::new(record::Recorder::new(
             file,
@@ -176,13 +175,9 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
             "# smtpsim proxy: listening on {local} · upstream {} · profile {}",
             opts.upstream, opts.profile
         ),
-        opts.json,
+        opts.format,
     );
-    let transcript = if opts.json {
-        Transcript::streaming(crate::format::text::printer(true))
-    } else {
-        Transcript::streaming(crate::format::text::printer(false))
-    };
+    let transcript = Transcript::streaming(opts.format.printer());
     let cfg = Arc::new(opts.interceptor.clone());
     let mut sessions = JoinSet::new();
     tokio::pin!(shutdown);
@@ -190,8 +185,10 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
         tokio::select! {
             _ = &mut shutdown => break,
             conn = listener.accept() => {
-                let Ok((downstream, _)) = conn else { continue };
-                let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[]);
+                let Ok((downstream, peer)) = conn else { continue };
+                // The client side as an smtpd would log it (shown by --format maillog).
+                let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[])
+                    .observed(&peer.ip().to_string(), PROXY_LOG_HOST);
                 let (cfg, transcript, upstream) = (cfg.clone(), transcript.clone(), opts.upstream.clone());
                 sessions.spawn(async move {
                     let upstream = Upstream { connect: net::live_connect(&upstream), faults: Vec::new, record_connect: true };
