@@ -137,6 +137,23 @@ pub enum Command {
         #[arg(long)]
         record: Option<PathBuf>,
     },
+    /// Sweep every sim under a fault preset looking for failures of the simulator itself: a
+    /// panic, a run that cannot complete, a run stuck until its time limit (liveness). The
+    /// sims' own findings (lost mail, duplicates) are counted, not failures. Exit 1 on any
+    /// failure, each printed with the command that replays it.
+    Soak {
+        /// The sims; default: every sims/*.toml.
+        sims: Vec<PathBuf>,
+        /// Seeds per sim, A..B.
+        #[arg(long, default_value = "0..1000")]
+        seeds: String,
+        /// Fault preset.
+        #[arg(long, default_value = "chaos")]
+        faults: String,
+        /// Parallel jobs (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+    },
     /// Run every sim at its pinned seeds and compare with its snapshot in snapshots/ (the
     /// files the test suite keeps); print a unified diff per change. Exit 1 on any change.
     Check {
