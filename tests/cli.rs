@@ -296,29 +296,7 @@ fn soak_counts_findings_and_fails_only_on_failures_of_the_simulator() {
     assert!(out.contains("30 runs"), "{out}");
     assert!(out.contains("0 failures of the simulator"), "{out}");
     // A run stuck until its time limit is a failure, printed with its replay command.
-    let stuck = write_temp(
-        "stuck.toml",
-        r#"name = "stuck"
-[client]
-profile = "ssmtp"
-[[client.message]]
-from = "alice@example.org"
-to = ["bob@example.org"]
-body = "Subject: stuck\n\nbody\n"
-[server]
-profile = "postfix"
-mailboxes = ["bob@example.org"]
-timeout = "1h"
-[network]
-time_limit = "60s"
-[[faults.event]]
-kind = "server-delay"
-connection = 1
-stage = "data"
-duration = "30m"
-"#,
-    );
-    let path = stuck.display().to_string();
+    let path = format!("{}/tests/fixtures/stuck.toml", env!("CARGO_MANIFEST_DIR"));
     let (code, out, _) = smtpsim(&["soak", &path, "--seeds", "0..3", "--faults", "none"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("3 failures of the simulator"), "{out}");

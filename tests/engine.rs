@@ -315,27 +315,8 @@ fn an_unreachable_upstream_gets_the_interceptor_s_421_in_the_simulation_as_live(
 
 #[test]
 fn a_run_that_reaches_its_time_limit_says_who_waits_for_whom() {
-    let text = r#"
-name = "stuck"
-[client]
-profile = "ssmtp"
-[[client.message]]
-from = "alice@example.org"
-to = ["bob@example.org"]
-body = "Subject: stuck\n\nbody\n"
-[server]
-profile = "postfix"
-mailboxes = ["bob@example.org"]
-timeout = "1h"
-[network]
-time_limit = "60s"
-[[faults.event]]
-kind = "server-delay"
-connection = 1
-stage = "data"
-duration = "30m"
-"#;
-    let scenario = Scenario::parse(text, "stuck.toml").expect("valid scenario");
+    let path = format!("{}/tests/fixtures/stuck.toml", env!("CARGO_MANIFEST_DIR"));
+    let scenario = Scenario::load(path.as_ref()).expect("valid scenario");
     let r = smtpsim::sim::run(&scenario, 0).expect("a stuck run still ends");
     let liveness: Vec<_> = r
         .report
