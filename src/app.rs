@@ -85,6 +85,7 @@ pub fn execute(cli: Cli) -> u8 {
             seed,
             format,
             record,
+            max_connections,
         } => serve(
             listen,
             profile,
@@ -93,7 +94,7 @@ pub fn execute(cli: Cli) -> u8 {
             faults.as_deref(),
             seed,
             record,
-            format,
+            (format, max_connections),
         ),
         Command::Proxy {
             upstream,
@@ -101,7 +102,8 @@ pub fn execute(cli: Cli) -> u8 {
             profile,
             set,
             format,
-        } => proxy(listen, upstream, profile, &set, format),
+            max_connections,
+        } => proxy(listen, upstream, profile, &set, (format, max_connections)),
         Command::Check {
             sims,
             accept,
@@ -717,7 +719,7 @@ fn serve(
     faults: Option<&str>,
     seed: u64,
     record: Option<std::path::PathBuf>,
-    format: crate::format::LiveFormat,
+    (format, max_connections): (crate::format::LiveFormat, usize),
 ) -> Result<u8, String> {
     let mut server = crate::profile::ServerConfig::preset(&profile)?;
     let overrides = overrides_toml(set)?;
@@ -756,6 +758,7 @@ fn serve(
         record,
         server_overrides,
         format,
+        max_connections,
     };
     live_runtime()?
         .block_on(crate::live::serve(opts, shutdown_signal()))
@@ -768,7 +771,7 @@ fn proxy(
     upstream: String,
     profile: String,
     set: &[String],
-    format: crate::format::LiveFormat,
+    (format, max_connections): (crate::format::LiveFormat, usize),
 ) -> Result<u8, String> {
     let mut interceptor = crate::profile::InterceptorConfig::preset(&profile)?;
     let section: crate::scenario::InterceptorSection =
@@ -780,6 +783,7 @@ fn proxy(
         profile,
         interceptor,
         format,
+        max_connections,
     };
     live_runtime()?
         .block_on(crate::live::proxy(opts, shutdown_signal()))

@@ -136,6 +136,11 @@ pub enum Command {
         /// sessions go to FILE-2.toml, FILE-3.toml, ...
         #[arg(long)]
         record: Option<PathBuf>,
+        /// Sessions at once; a client beyond them gets `421 4.7.0 ... Error: too many
+        /// connections` and a close (so does every client while the process is out of file
+        /// descriptors).
+        #[arg(long, default_value_t = 1000)]
+        max_connections: usize,
     },
     /// Sweep every sim under a fault preset looking for failures of the simulator itself: a
     /// panic, a run that cannot complete, a run stuck until its time limit (liveness). The
@@ -185,6 +190,9 @@ pub enum Command {
         /// the server behind it logs) or maillog-verbose (with `smtpd -v`'s dialogue lines).
         #[arg(long, value_enum, default_value = "text")]
         format: crate::format::LiveFormat,
+        /// Sessions at once; a client beyond them gets a 421 and a close.
+        #[arg(long, default_value_t = 1000)]
+        max_connections: usize,
     },
     /// Measure the simulator. Without --jobs: wall time per simulated session and the
     /// virtual/wall ratio on one thread. With --jobs (repeatable): a sweep of the same seeds

@@ -162,6 +162,29 @@ fn idle_timeout_counts_from_the_last_command() {
 }
 
 #[test]
+fn a_byte_a_second_is_cut_only_under_a_per_record_deadline() {
+    for deadline in [false, true] {
+        let mut cfg = (*postfix()).clone();
+        cfg.per_record_deadline = deadline;
+        let mut server = ServerSession::new(Arc::new(cfg), "192.0.2.1", Duration::ZERO, SALT);
+        while server.poll_event(Duration::ZERO).is_some() {}
+        // A slowloris: one byte a second of a line that never ends, for 20 minutes.
+        let mut cut_at = None;
+        for i in 1..=1200 {
+            let now = secs(i);
+            server.handle_timeout(now);
+            if server.is_closed() {
+                cut_at = Some(now);
+                break;
+            }
+            server.handle_input(now, b"X");
+        }
+        let expected = deadline.then_some(secs(300));
+        assert_eq!(cut_at, expected, "per_record_deadline = {deadline}");
+    }
+}
+
+#[test]
 fn idle_timeout_during_data_delivers_nothing() {
     let mut c = Client::new();
     c.expect(&[

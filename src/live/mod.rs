@@ -48,6 +48,8 @@ pub struct ServeOptions {
     pub server_overrides: toml::Table,
     /// What is printed on stdout.
     pub format: crate::format::LiveFormat,
+    /// Sessions at once; a client beyond them gets a 421 and a close.
+    pub max_connections: usize,
 }
 
 /// What `smtpsim proxy` runs.
@@ -61,6 +63,8 @@ pub struct ProxyOptions {
     pub profile: String,
     /// Interceptor knobs.
     pub interceptor: InterceptorConfig,
+    /// Sessions at once; a client beyond them gets a 421 and a close.
+    pub max_connections: usize,
     /// What is printed on stdout.
     pub format: crate::format::LiveFormat,
 }
@@ -120,19 +124,14 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
     let salt = crate::seeds::queue_salt(opts.seed);
     let mut sessions = JoinSet::new();
     let mut accepted = 0u64;
+    let mut gate = Gate::new(opts.max_connections, &opts.server.hostname);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             conn = listener.accept() => {
-                let (stream, peer) = match conn {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of descriptors and the like: note it, keep serving.
-                        transcript.record(net::now(), 0, "server", "", EventKind::Note(format!("accept failed: {e}")));
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
+                let Some((stream, peer)) = gate.admit(conn, &listener, sessions.len(), &transcript).await else {
+                    continue;
                 };
                 accepted += 1;
                 let stream = plumbing::accepted(stream, &transcript, "server", "client", &faults.transport(Writer::Server, net::now()));
@@ -180,12 +179,15 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
     let transcript = Transcript::streaming(opts.format.printer());
     let cfg = Arc::new(opts.interceptor.clone());
     let mut sessions = JoinSet::new();
+    let mut gate = Gate::new(opts.max_connections, PROXY_LOG_HOST);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             conn = listener.accept() => {
-                let Ok((downstream, peer)) = conn else { continue };
+                let Some((downstream, peer)) = gate.admit(conn, &listener, sessions.len(), &transcript).await else {
+                    continue;
+                };
                 // The client side as an smtpd would log it (shown by --format maillog).
                 let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[])
                     .observed(&peer.ip().to_string(), PROXY_LOG_HOST);
@@ -200,6 +202,92 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
     }
     finish(sessions, &transcript).await;
     Ok(())
+}
+
+/// Who gets a session: up to `max` at once; beyond that, and when the process is out of file
+/// descriptors, a client gets a 421 and a close instead of a hang or a crash. One descriptor
+/// is kept in reserve so that even then the refusal can be accepted and written.
+struct Gate {
+    max: usize,
+    hostname: String,
+    reserve: Option<std::fs::File>,
+}
+
+impl Gate {
+    fn new(max: usize, hostname: &str) -> Gate {
+        Gate {
+            max,
+            hostname: hostname.to_string(),
+            reserve: std::fs::File::open("/dev/null").ok(),
+        }
+    }
+
+    /// The connection `accepted` gave, if it gets a session (`running` are open).
+    async fn admit(
+        &mut self,
+        accepted: io::Result<(net::LiveStream, std::net::SocketAddr)>,
+        listener: &net::LiveListener,
+        running: usize,
+        transcript: &Transcript,
+    ) -> Option<(net::LiveStream, std::net::SocketAddr)> {
+        let note =
+            |text: String| transcript.record(net::now(), 0, "smtpsim", "", EventKind::Note(text));
+        let (stream, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) if is_out_of_descriptors(&e) => {
+                // Free the reserve to take the waiting client off the queue and tell it.
+                self.reserve = None;
+                if let Ok((stream, peer)) = listener.accept().await {
+                    note(format!(
+                        "{peer}: out of file descriptors ({e}); answered 421"
+                    ));
+                    refuse(
+                        stream,
+                        format!(
+                            "421 4.3.2 {} Error: out of resources, try again later",
+                            self.hostname
+                        ),
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                self.reserve = std::fs::File::open("/dev/null").ok();
+                return None;
+            }
+            Err(e) => {
+                note(format!("accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return None;
+            }
+        };
+        if running >= self.max {
+            note(format!(
+                "{peer}: {running} sessions running (--max-connections); answered 421"
+            ));
+            refuse(
+                stream,
+                format!("421 4.7.0 {} Error: too many connections", self.hostname),
+            );
+            return None;
+        }
+        Some((stream, peer))
+    }
+}
+
+/// Writes `reply` and closes, without holding up the accept loop.
+fn refuse(mut stream: net::LiveStream, reply: String) {
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let write = async {
+            stream.write_all(format!("{reply}\r\n").as_bytes()).await?;
+            stream.shutdown().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+    });
+}
+
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    // EMFILE (the process's limit) and ENFILE (the system's).
+    matches!(e.raw_os_error(), Some(24) | Some(23))
 }
 
 /// Binds `addr`, naming it and what to do in the error.

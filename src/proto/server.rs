@@ -55,6 +55,10 @@ config! {
         pub ehlo_keywords: Vec<String>,
         /// Idle time waiting for a command or data before `reply_timeout` and close.
         pub timeout: crate::proto::dur::Dur,
+        /// `timeout` bounds the time to receive a whole line, not the silence between bytes,
+        /// so a client sending a byte at a time is cut too (Postfix's
+        /// `smtpd_per_record_deadline`, on when Postfix is under stress).
+        pub per_record_deadline: bool,
         /// NOOP, RSET, VRFY, ETRN, HELO, EHLO beyond this many count as errors (0: no limit).
         pub junk_command_limit: u32,
         /// From this many errors on, every reply is delayed by `error_sleep` (0: never).
@@ -377,12 +381,16 @@ impl ServerSession {
         if self.is_closed() {
             return;
         }
-        self.last_activity = self.last_activity.max(now);
+        if !self.cfg.per_record_deadline {
+            self.last_activity = self.last_activity.max(now);
+        }
         self.lines.push(bytes);
         while !self.is_closed() {
             let Some(line) = self.lines.next_line() else {
                 break;
             };
+            // Under a per-record deadline only a whole line buys more time.
+            self.last_activity = self.last_activity.max(now);
             self.handle_line(now, line);
         }
         if self.is_closed() {
