@@ -94,7 +94,8 @@ pub fn execute(cli: Cli) -> u8 {
             faults.as_deref(),
             seed,
             record,
-            (format, max_connections),
+            format,
+            max_connections,
         ),
         Command::Proxy {
             upstream,
@@ -103,7 +104,7 @@ pub fn execute(cli: Cli) -> u8 {
             set,
             format,
             max_connections,
-        } => proxy(listen, upstream, profile, &set, (format, max_connections)),
+        } => proxy(listen, upstream, profile, &set, format, max_connections),
         Command::Check {
             sims,
             accept,
@@ -719,7 +720,8 @@ fn serve(
     faults: Option<&str>,
     seed: u64,
     record: Option<std::path::PathBuf>,
-    (format, max_connections): (crate::format::LiveFormat, usize),
+    format: crate::format::LiveFormat,
+    max_connections: usize,
 ) -> Result<u8, String> {
     let mut server = crate::profile::ServerConfig::preset(&profile)?;
     let overrides = overrides_toml(set)?;
@@ -766,12 +768,14 @@ fn serve(
     Ok(EXIT_OK)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn proxy(
     listen: String,
     upstream: String,
     profile: String,
     set: &[String],
-    (format, max_connections): (crate::format::LiveFormat, usize),
+    format: crate::format::LiveFormat,
+    max_connections: usize,
 ) -> Result<u8, String> {
     let mut interceptor = crate::profile::InterceptorConfig::preset(&profile)?;
     let section: crate::scenario::InterceptorSection =
