@@ -768,7 +768,6 @@ fn serve(
     Ok(EXIT_OK)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn proxy(
     listen: String,
     upstream: String,
