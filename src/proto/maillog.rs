@@ -130,9 +130,9 @@ pub enum LogRecord {
     Disconnect(String),
 }
 
-/// Per-session bookkeeping of what smtpd logs: where the session is, the per-command
-/// counts, the protocol, whether pipelining was flagged, the open queue file and what the
-/// message's headers say.
+/// Per-session bookkeeping of what smtpd logs: where the session is (`after`), the
+/// per-command counts, the protocol, whether pipelining was flagged, and what the message's
+/// headers say. The session owns the rest (queue ids, envelopes).
 #[derive(Debug, Clone)]
 pub struct SmtpdLog {
     after: &'static str,
