@@ -2,204 +2,28 @@
 //! a real Postfix, compared reply by reply (code, enhanced code, whether and when the
 //! connection closed; texts after normalising queue ids, reported).
 //!
-//! Scripts: `tests/parity/scripts/*.smtp`, one step per line:
-//! - `> TEXT`  send TEXT + CRLF and read every reply owed so far (this one included);
-//! - `+ TEXT`  send TEXT + CRLF, one reply owed, read later (pipelining);
-//! - `. TEXT`  send TEXT + CRLF, no reply owed (message content);
-//! - `~ BYTES` send raw bytes (escapes `\r \n \t \0 \xHH`), one reply owed, read now;
-//! - `= BYTES` send raw bytes, no reply owed;
-//! - `# ...`   a comment.
-//!
-//! After the last step the harness waits briefly for more replies or the close.
+//! Scripts: `tests/parity/scripts/*.smtp`, in the format [`smtpsim::diff::script`] reads and
+//! plays (`>` command, `+` pipelined, `.` content, `~`/`=` raw bytes, `#` comment).
 //!
 //! Golden replies recorded from the real server are in `tests/parity/golden/`, so the corpus
 //! runs where Postfix is not installed. With `SMTPSIM_POSTFIX=127.0.0.1:10025` (CI starts one
 //! with `tests/parity/start-postfix.sh`) the real server is asked afresh and compared; with
 //! `SMTPSIM_PARITY_RECORD=1` as well, the golden files are rewritten.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use smtpsim::diff::script::{self, codes, Step, Waits};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-#[derive(Debug, Clone)]
-enum Step {
-    /// Bytes to send, replies owed by them, read now?
-    Send(Vec<u8>, usize, bool),
-}
+/// Waits for the reference with Postfix's default error delays (1 s a reply after 10 errors).
+const WAITS: Waits = Waits {
+    reply: Duration::from_secs(20),
+    last: Duration::from_millis(1500),
+};
 
-fn unescape(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 1 < bytes.len() {
-            match bytes[i + 1] {
-                b'r' => out.push(b'\r'),
-                b'n' => out.push(b'\n'),
-                b't' => out.push(b'\t'),
-                b'0' => out.push(0),
-                b'\\' => out.push(b'\\'),
-                b'x' if i + 3 < bytes.len() => {
-                    out.push(u8::from_str_radix(&text[i + 2..i + 4], 16).expect("\\xHH"));
-                    i += 2;
-                }
-                other => panic!("unknown escape \\{}", other as char),
-            }
-            i += 2;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-fn parse(script: &str) -> Vec<Step> {
-    let mut steps = Vec::new();
-    for line in script.lines() {
-        if line.starts_with('#') || line.is_empty() {
-            continue;
-        }
-        let (op, rest) = line.split_at(1);
-        let rest = rest.strip_prefix(' ').unwrap_or(rest);
-        let crlf = |t: &str| {
-            let mut v = t.as_bytes().to_vec();
-            v.extend_from_slice(b"\r\n");
-            v
-        };
-        steps.push(match op {
-            ">" => Step::Send(crlf(rest), 1, true),
-            "+" => Step::Send(crlf(rest), 1, false),
-            "." => Step::Send(crlf(rest), 0, false),
-            "~" => Step::Send(unescape(rest), 1, true),
-            "=" => Step::Send(unescape(rest), 0, false),
-            other => panic!("unknown step {other:?} in {line:?}"),
-        });
-    }
-    steps
-}
-
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    closed: bool,
-}
-
-impl Conn {
-    /// One reply (lines joined by " | "), or None at EOF / timeout.
-    fn reply(&mut self, wait: Duration) -> Option<String> {
-        let deadline = Instant::now() + wait;
-        let mut lines = Vec::new();
-        loop {
-            while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
-                let raw: Vec<u8> = self.buf.drain(..=pos).collect();
-                let line = String::from_utf8_lossy(&raw)
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string();
-                let last = line.as_bytes().get(3) != Some(&b'-');
-                lines.push(line);
-                if last {
-                    return Some(lines.join(" | "));
-                }
-            }
-            if self.closed {
-                return None;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            self.stream.set_read_timeout(Some(left)).unwrap();
-            let mut chunk = [0u8; 8192];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => self.closed = true,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return None
-                }
-                Err(_) => self.closed = true,
-            }
-        }
-    }
-}
-
-/// Plays a script; returns one line per reply, `[closed]` where the server hung up.
 fn play(addr: &str, steps: &[Step]) -> Vec<String> {
-    let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    let mut conn = Conn {
-        stream,
-        buf: Vec::new(),
-        closed: false,
-    };
-    let mut out = Vec::new();
-    let mut owed = 1; // the banner
-    let read_owed = |conn: &mut Conn, owed: &mut usize, out: &mut Vec<String>| -> bool {
-        while *owed > 0 {
-            match conn.reply(Duration::from_secs(20)) {
-                Some(r) => {
-                    out.push(normalise(&r));
-                    *owed -= 1;
-                }
-                None => return false,
-            }
-        }
-        true
-    };
-    if !read_owed(&mut conn, &mut owed, &mut out) {
-        out.push("[closed]".into());
-        return out;
-    }
-    for step in steps {
-        let Step::Send(bytes, replies, read_now) = step;
-        if conn.stream.write_all(bytes).is_err() {
-            out.push("[closed]".into());
-            return out;
-        }
-        owed += replies;
-        if *read_now && !read_owed(&mut conn, &mut owed, &mut out) {
-            out.push("[closed]".into());
-            return out;
-        }
-    }
-    // Anything more, and did the server close?
-    while let Some(r) = conn.reply(Duration::from_millis(1500)) {
-        out.push(normalise(&r));
-    }
-    if conn.closed {
-        out.push("[closed]".into());
-    }
-    out
-}
-
-/// Queue ids differ from run to run; everything else is compared as is.
-fn normalise(reply: &str) -> String {
-    match reply.find("queued as ") {
-        Some(i) => format!("{}queued as QUEUEID", &reply[..i]),
-        None => reply.to_string(),
-    }
-}
-
-/// Code and enhanced code of a recorded reply line (`[closed]` stays as is).
-fn codes(line: &str) -> String {
-    let mut words = line.split([' ', '-']);
-    let code = words.next().unwrap_or("");
-    match words.next() {
-        Some(w)
-            if w.split('.').count() == 3
-                && w.split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) =>
-        {
-            format!("{code} {w}")
-        }
-        _ => code.to_string(),
-    }
+    script::play(addr, steps, WAITS).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn corpus() -> Vec<(String, Vec<Step>)> {
@@ -215,7 +39,8 @@ fn corpus() -> Vec<(String, Vec<Step>)> {
         .map(|p| {
             (
                 p.file_stem().unwrap().to_string_lossy().into_owned(),
-                parse(&std::fs::read_to_string(&p).unwrap()),
+                script::parse(&std::fs::read_to_string(&p).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display())),
             )
         })
         .collect()
