@@ -116,6 +116,7 @@ pub fn execute(cli: Cli) -> u8 {
             faults,
             jobs,
         } => soak(sims, &seeds, &faults, jobs),
+        Command::Diff(args) => diff(args),
         Command::List => {
             for (kind, name, about) in crate::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
@@ -766,6 +767,46 @@ fn serve(
         .block_on(crate::live::serve(opts, shutdown_signal()))
         .map_err(|e| e.to_string())?;
     Ok(EXIT_OK)
+}
+
+fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
+    if args.print {
+        for seed in args.seed..args.seed.saturating_add(args.sessions) {
+            println!("# smtpsim diff session {seed}");
+            print!(
+                "{}",
+                crate::diff::script::render(&crate::diff::gen::session(seed))
+            );
+        }
+        return Ok(EXIT_OK);
+    }
+    let mut server = crate::diff::reference_config();
+    let section: crate::scenario::ServerSection = toml::from_str(&overrides_toml(&args.set)?)
+        .map_err(|e| format!("--set: {}", e.message()))?;
+    section.apply(&mut server);
+    let budget = match args.budget.as_deref() {
+        Some(text) => Some(
+            crate::proto::dur::Dur::parse(text)
+                .map_err(|e| format!("--budget {text:?}: {e}"))?
+                .into(),
+        ),
+        None => None,
+    };
+    let opts = crate::diff::DiffOptions {
+        against: args.against.unwrap_or_default(),
+        server,
+        seed: args.seed,
+        sessions: args.sessions,
+        jobs: args.jobs.max(1),
+        budget,
+        shrink: !args.no_shrink,
+    };
+    let summary = crate::diff::run(&opts)?;
+    Ok(if summary.code.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    })
 }
 
 fn proxy(

@@ -139,7 +139,7 @@ pub enum Command {
         /// Sessions at once; a client beyond them gets `421 4.7.0 ... Error: too many
         /// connections` and a close (so does every client while the process is out of file
         /// descriptors).
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 5000)]
         max_connections: usize,
     },
     /// Sweep every sim under a fault preset looking for failures of the simulator itself: a
@@ -171,6 +171,11 @@ pub enum Command {
         #[arg(long, default_value = "snapshots")]
         snapshots: PathBuf,
     },
+    /// Differential testing: generated SMTP sessions played against a real Postfix and against
+    /// serve's postfix profile (configured like the reference), compared reply by reply; each
+    /// kind of difference in code, enhanced code or close is shrunk to its shortest session and
+    /// printed as a parity script. Exit 1 if any difference is not a known divergence.
+    Diff(DiffArgs),
     /// A real interceptor between real clients and a real server; prints the transcript live.
     Proxy {
         /// The server to forward to, HOST:PORT.
@@ -191,7 +196,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: crate::format::LiveFormat,
         /// Sessions at once; a client beyond them gets a 421 and a close.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 5000)]
         max_connections: usize,
     },
     /// Measure the simulator. Without --jobs: wall time per simulated session and the
@@ -213,4 +218,35 @@ pub enum Command {
         #[arg(long)]
         jobs: Vec<usize>,
     },
+}
+
+/// The arguments of `smtpsim diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The reference Postfix, HOST:PORT (`tests/parity/start-postfix.sh` starts one on
+    /// 127.0.0.1:10026 with smtpd_error_sleep_time=0, which smtpsim's side matches).
+    #[arg(long, required_unless_present = "print")]
+    pub against: Option<String>,
+    /// How many sessions (seeds S..S+N; each session is its own seed).
+    #[arg(long, default_value_t = 1000)]
+    pub sessions: u64,
+    /// The first session's seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Sessions played at once (Postfix allows 50 connections per client).
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
+    /// Start no new session after this long, e.g. 60s.
+    #[arg(long)]
+    pub budget: Option<String>,
+    /// Override a knob of smtpsim's side, e.g. --set error_sleep=1s for a reference with
+    /// Postfix's default delays.
+    #[arg(long = "set", value_name = "KNOB=VALUE")]
+    pub set: Vec<String>,
+    /// Print the generated sessions as parity scripts instead of playing them.
+    #[arg(long)]
+    pub print: bool,
+    /// Report each kind of difference with its first session as generated, unshrunk.
+    #[arg(long)]
+    pub no_shrink: bool,
 }

@@ -29,6 +29,7 @@
 //! - [`format`](mod@format): every rendering: the text transcript, JSON Lines, pcap, SVG, the
 //!   mail log, live printers, the sweep's HTML report.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
+//! - [`diff`]: differential testing of serve's postfix profile against a real Postfix.
 //! - [`shrink`]: minimal failing plans.
 //! - [`check`]: snapshot review from the binary (`smtpsim check`).
 //! - [`bench`](mod@bench): simulator speed (wall time and engine work per session).
@@ -55,6 +56,7 @@ pub mod app;
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod diff;
 pub mod fault;
 pub mod format;
 pub mod live;

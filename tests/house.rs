@@ -132,6 +132,7 @@ fn no_import_cycle_among_top_level_modules() {
         "sweep",
         "format",
         "live",
+        "diff",
         "shrink",
         "check",
         "bench",

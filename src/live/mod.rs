@@ -106,6 +106,28 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         opts.faults.events.len()
     ), opts.format);
     let transcript = Transcript::streaming(opts.format.printer());
+    run_server(listener, opts, maildir, transcript, shutdown).await
+}
+
+/// A server as [`serve`] runs it, on a listener the caller bound, printing nothing and storing
+/// nothing (`smtpsim diff`'s side of the comparison).
+pub async fn serve_quietly(
+    listener: net::LiveListener,
+    opts: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let transcript = Transcript::streaming(Box::new(|_| {}));
+    run_server(listener, opts, None, transcript, shutdown).await
+}
+
+/// Accepts connections until `shutdown`, one server session each.
+async fn run_server(
+    listener: net::LiveListener,
+    opts: ServeOptions,
+    maildir: Option<Arc<Maildir>>,
+    transcript: Transcript,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let recorder = opts.record.as_ref().map(|file| {
         Arc::new(std::sync::Mutex::new(record::Recorder::new(
             file,
