@@ -712,19 +712,13 @@ async fn shutdown_signal() {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn serve(
-    listen: String,
-    profile: String,
+/// `serve`'s server configuration: the preset `profile` with the `--set` pairs applied, and
+/// the overrides as a table (for `--record`).
+pub fn serve_config(
+    profile: &str,
     set: &[String],
-    maildir: Option<std::path::PathBuf>,
-    faults: Option<&str>,
-    seed: u64,
-    record: Option<std::path::PathBuf>,
-    format: crate::format::LiveFormat,
-    max_connections: usize,
-) -> Result<u8, String> {
-    let mut server = crate::profile::ServerConfig::preset(&profile)?;
+) -> Result<(crate::profile::ServerConfig, toml::Table), String> {
+    let mut server = crate::profile::ServerConfig::preset(profile)?;
     let overrides = overrides_toml(set)?;
     let section: crate::scenario::ServerSection =
         toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
@@ -740,6 +734,34 @@ fn serve(
             toml::Value::Array(vec![toml::Value::String("*".into())]),
         );
     }
+    Ok((server, server_overrides))
+}
+
+/// `proxy`'s interceptor configuration: the preset `profile` with the `--set` pairs applied.
+pub fn proxy_config(
+    profile: &str,
+    set: &[String],
+) -> Result<crate::profile::InterceptorConfig, String> {
+    let mut interceptor = crate::profile::InterceptorConfig::preset(profile)?;
+    let section: crate::scenario::InterceptorSection =
+        toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
+    section.apply(&mut interceptor);
+    Ok(interceptor)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    listen: String,
+    profile: String,
+    set: &[String],
+    maildir: Option<std::path::PathBuf>,
+    faults: Option<&str>,
+    seed: u64,
+    record: Option<std::path::PathBuf>,
+    format: crate::format::LiveFormat,
+    max_connections: usize,
+) -> Result<u8, String> {
+    let (server, server_overrides) = serve_config(&profile, set)?;
     let plan = match faults {
         None => crate::fault::FaultPlan::default(),
         Some(name) => {
@@ -817,10 +839,7 @@ fn proxy(
     format: crate::format::LiveFormat,
     max_connections: usize,
 ) -> Result<u8, String> {
-    let mut interceptor = crate::profile::InterceptorConfig::preset(&profile)?;
-    let section: crate::scenario::InterceptorSection =
-        toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
-    section.apply(&mut interceptor);
+    let interceptor = proxy_config(&profile, set)?;
     let opts = crate::live::ProxyOptions {
         listen,
         upstream,

@@ -11,10 +11,22 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-/// A child process killed (SIGTERM, then SIGKILL) when dropped; stdout collected.
+/// A child process killed (SIGTERM, then SIGKILL) when dropped; stdout and stderr collected.
 struct Proc {
     child: Child,
     output: std::sync::Arc<std::sync::Mutex<String>>,
+    errors: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// Collects a child's pipe, line by line, into `into`.
+fn collect(pipe: impl Read + Send + 'static, into: std::sync::Arc<std::sync::Mutex<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let mut out = into.lock().unwrap();
+            out.push_str(&line);
+            out.push('\n');
+        }
+    });
 }
 
 impl Proc {
@@ -39,9 +51,11 @@ impl Proc {
     fn start(mut command: Command) -> (Proc, String) {
         let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("smtpsim starts");
+        let errors = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        collect(child.stderr.take().expect("piped"), errors.clone());
         let stdout = child.stdout.take().expect("piped");
         let mut reader = BufReader::new(stdout);
         let mut first = String::new();
@@ -53,23 +67,35 @@ impl Proc {
             .unwrap_or_else(|| panic!("no listening line: {first:?}"))
             .to_string();
         let output = std::sync::Arc::new(std::sync::Mutex::new(first));
-        let sink = output.clone();
-        std::thread::spawn(move || {
-            for line in reader.lines().map_while(Result::ok) {
-                let mut out = sink.lock().unwrap();
-                out.push_str(&line);
-                out.push('\n');
-            }
-        });
-        (Proc { child, output }, addr)
+        collect(reader, output.clone());
+        let proc = Proc {
+            child,
+            output,
+            errors,
+        };
+        (proc, addr)
     }
 
     fn output(&self) -> String {
         self.output.lock().unwrap().clone()
     }
 
+    /// What the process wrote on stderr so far.
+    fn errors(&self) -> String {
+        self.errors.lock().unwrap().clone()
+    }
+
+    /// SIGKILL, and reap.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then wait up to `grace` for a clean exit.
     fn terminate(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -876,4 +902,214 @@ fn slow_clients_are_cut_at_the_timeout_while_others_are_served() {
         );
     }
     drop(server);
+}
+
+/// One client for the crash test: sends numbered messages of `lines` pattern lines, back to
+/// back, until the server goes away; returns the ids the server acknowledged with a 250.
+fn crash_test_client(addr: String, first_id: u32, lines: usize) -> Vec<u32> {
+    let mut acked = Vec::new();
+    let Ok(stream) = TcpStream::connect(&addr) else {
+        return acked;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut raw = Raw {
+        stream,
+        buf: Vec::new(),
+    };
+    let ok = |raw: &mut Raw, bytes: &[u8], code: &str| {
+        raw.stream.write_all(bytes).is_ok() && raw.reply().starts_with(code)
+    };
+    if !raw.reply().starts_with("220") || !ok(&mut raw, b"EHLO crash.example\r\n", "250") {
+        return acked;
+    }
+    for id in first_id.. {
+        let envelope = ok(&mut raw, b"MAIL FROM:<a@example.org>\r\n", "250")
+            && ok(&mut raw, b"RCPT TO:<b@example.org>\r\n", "250")
+            && ok(&mut raw, b"DATA\r\n", "354");
+        if !envelope {
+            return acked;
+        }
+        let mut body = format!("X-Crash-Test: {id} {lines}\r\n\r\n").into_bytes();
+        for n in 0..lines {
+            body.extend_from_slice(format!("{id:08} {n:08} {}\r\n", "x".repeat(58)).as_bytes());
+        }
+        body.extend_from_slice(format!("END {id}\r\n.\r\n").as_bytes());
+        if !ok(&mut raw, &body, "250") {
+            return acked;
+        }
+        acked.push(id);
+    }
+    acked
+}
+
+/// A file in `new/` is one whole crash-test message: its header, every pattern line, its end.
+fn check_crash_test_message(path: &Path) -> u32 {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.split_inclusive("\r\n");
+    let header = lines.next().unwrap_or_default();
+    let mut words = header
+        .strip_prefix("X-Crash-Test: ")
+        .unwrap_or_else(|| panic!("{}: no header: {header:?}", path.display()))
+        .split_whitespace();
+    let id: u32 = words.next().unwrap().parse().unwrap();
+    let count: usize = words.next().unwrap().parse().unwrap();
+    assert_eq!(lines.next(), Some("\r\n"), "{}", path.display());
+    for n in 0..count {
+        let expected = format!("{id:08} {n:08} {}\r\n", "x".repeat(58));
+        assert_eq!(
+            lines.next(),
+            Some(expected.as_str()),
+            "{}: line {n}",
+            path.display()
+        );
+    }
+    assert_eq!(
+        lines.next(),
+        Some(format!("END {id}\r\n").as_str()),
+        "{}",
+        path.display()
+    );
+    assert_eq!(lines.next(), None, "{}: trailing bytes", path.display());
+    id
+}
+
+/// `kill -9` of `serve --maildir` while three clients stream 1.4 MB messages into it, again and
+/// again: `new/` only ever holds whole messages, every message acknowledged with a 250 is
+/// there, and the partial files left in `tmp/` are removed (and reported) at the next start.
+/// SMTPSIM_KILL_ITERATIONS sets the number of kills (default 8; the bar is 50).
+#[test]
+fn kill_9_mid_message_leaves_only_whole_messages_in_new_and_tmp_is_cleaned_at_restart() {
+    let iterations: u32 = std::env::var("SMTPSIM_KILL_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let dir = temp_dir("kill9");
+    let maildir = dir.join("Maildir");
+    let maildir_arg = maildir.to_str().unwrap().to_string();
+    let mut acked_all = Vec::new();
+    let mut killed_mid_message = 0;
+    for round in 0..iterations {
+        let (mut server, addr) = Proc::smtpsim(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--maildir",
+            &maildir_arg,
+        ]);
+        let left = files_in(&maildir.join("tmp"));
+        assert!(
+            left.is_empty(),
+            "round {round}: tmp/ not cleaned at start: {left:?}"
+        );
+        let clients: Vec<_> = (0..3)
+            .map(|c| {
+                let addr = addr.clone();
+                let first = (round * 3 + c) * 100_000;
+                std::thread::spawn(move || crash_test_client(addr, first, 20_000))
+            })
+            .collect();
+        // Kill at a different point of the stream each round.
+        sleep(Duration::from_millis(40 + u64::from(round * 97 % 400)));
+        server.kill();
+        for client in clients {
+            acked_all.extend(client.join().unwrap());
+        }
+        let tmp = files_in(&maildir.join("tmp"));
+        if !tmp.is_empty() {
+            killed_mid_message += 1;
+        }
+        let stored: Vec<u32> = files_in(&maildir.join("new"))
+            .iter()
+            .map(|p| check_crash_test_message(p))
+            .collect();
+        for id in &acked_all {
+            assert!(
+                stored.contains(id),
+                "round {round}: acknowledged message {id} lost"
+            );
+        }
+        // The partial files are the messages being sent when the process died.
+        let restart_removes = tmp.len();
+        if restart_removes > 0 {
+            let (server, _) = Proc::smtpsim(&[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--maildir",
+                &maildir_arg,
+            ]);
+            assert!(
+                files_in(&maildir.join("tmp")).is_empty(),
+                "round {round}: tmp/ kept"
+            );
+            let expected = format!("removed {restart_removes} incomplete message(s)");
+            assert!(
+                wait_for(
+                    || server.errors().contains(&expected),
+                    Duration::from_secs(5)
+                ),
+                "round {round}: no report of {expected:?} on stderr: {}",
+                server.errors()
+            );
+        }
+    }
+    eprintln!(
+        "{iterations} kills, {killed_mid_message} of them mid-message; {} messages acknowledged, all whole in new/",
+        acked_all.len()
+    );
+    assert!(killed_mid_message > 0, "no kill hit a message in progress");
+    assert!(!acked_all.is_empty(), "no message completed before a kill");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// At start, `serve --maildir` removes from `tmp/` what no running writer can own (its own
+/// files whose process is gone; anything untouched for 36 hours, the Maildir convention) and
+/// keeps the rest: a live writer's file, another program's fresh file.
+#[test]
+fn serve_clears_only_abandoned_files_from_tmp_at_start() {
+    let dir = temp_dir("stale-tmp");
+    let tmp = dir.join("Maildir/tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A pid that is certainly not running: beyond the kernel's pid_max.
+    let dead = "1700000000.P4194305Q0.smtpsim";
+    let live = "1700000000.P1Q0.smtpsim";
+    let others_fresh = "1700000000.M1P2.otherhost";
+    let others_old = "1600000000.M1P3.otherhost";
+    for name in [dead, live, others_fresh, others_old] {
+        std::fs::write(tmp.join(name), b"partial").unwrap();
+    }
+    let touched = Command::new("touch")
+        .args(["-d", "37 hours ago"])
+        .arg(tmp.join(others_old))
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let maildir = dir.join("Maildir");
+    let (server, _) = Proc::smtpsim(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--maildir",
+        maildir.to_str().unwrap(),
+    ]);
+    let names: Vec<String> = files_in(&tmp)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec![others_fresh.to_string(), live.to_string()]);
+    assert!(
+        wait_for(
+            || server.errors().contains("removed 2 incomplete message(s)"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        server.errors()
+    );
+    let errors = server.errors();
+    assert!(
+        errors.contains(dead) && errors.contains(others_old),
+        "{errors}"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

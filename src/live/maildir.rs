@@ -1,6 +1,10 @@
 //! A Maildir store for live mode: content is streamed into `tmp/` as it arrives and renamed
 //! into `new/` only when the server accepts the message, so `new/` never holds half a message
 //! (a crash, a dropped connection or a refused message leaves nothing there).
+//!
+//! Crash safety: the file is fsynced before the rename and `new/` after it, before the 250 goes
+//! out. A process killed mid-message leaves its partial file in `tmp/`; the next start removes
+//! what no running writer can still own (see [`Maildir::remove_stale`]).
 
 use crate::actor::server::ServerHooks;
 use crate::proto::server::Delivery;
@@ -20,6 +24,12 @@ pub struct Maildir {
     counter: AtomicU64,
 }
 
+/// The Maildir convention's age after which any file in `tmp/` is abandoned (qmail's 36 hours).
+pub const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
+
+/// Our files in `tmp/`: `<secs>.P<pid>Q<n>.smtpsim`.
+const SUFFIX: &str = ".smtpsim";
+
 impl Maildir {
     /// Opens (creating if needed) the Maildir at `root`.
     pub fn create(root: &Path) -> io::Result<Arc<Maildir>> {
@@ -37,6 +47,39 @@ impl Maildir {
         }))
     }
 
+    /// Removes the partial messages in `tmp/` that no running writer can own: ours (named
+    /// `….P<pid>Q<n>.smtpsim`) whose process is gone (no `/proc/<pid>`, or the pid is this
+    /// process's own, which has written nothing yet), and any file, ours or another program's,
+    /// untouched for [`TMP_MAX_AGE`] (the Maildir convention). Returns the names removed.
+    /// Call once at start, before serving.
+    pub fn remove_stale(&self) -> io::Result<Vec<String>> {
+        let own_pid = std::process::id();
+        let proc_fs = Path::new("/proc/self").exists();
+        let mut removed = Vec::new();
+        for entry in fs::read_dir(self.root.join("tmp"))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let meta = entry.metadata()?;
+            if !meta.is_file() {
+                continue;
+            }
+            let writer_gone = writer_pid(&name).is_some_and(|pid| {
+                pid == own_pid || (proc_fs && !Path::new(&format!("/proc/{pid}")).exists())
+            });
+            let abandoned = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= TMP_MAX_AGE);
+            if writer_gone || abandoned {
+                fs::remove_file(entry.path())?;
+                removed.push(name);
+            }
+        }
+        removed.sort();
+        Ok(removed)
+    }
+
     /// A writer for one connection.
     pub fn writer(self: &Arc<Self>) -> MaildirWriter {
         MaildirWriter {
@@ -47,8 +90,17 @@ impl Maildir {
 
     fn unique(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
-        format!("{}Q{n}.smtpsim", self.prefix)
+        format!("{}Q{n}{SUFFIX}", self.prefix)
     }
+}
+
+/// The writer's pid in one of our `tmp/` file names, `None` for anybody else's file.
+fn writer_pid(name: &str) -> Option<u32> {
+    let stem = name.strip_suffix(SUFFIX)?;
+    let (_, rest) = stem.split_once(".P")?;
+    let (pid, n) = rest.split_once('Q')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
 }
 
 /// Streams one connection's messages into the Maildir.
@@ -99,7 +151,10 @@ impl ServerHooks for MaildirWriter {
             let file = file.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             let name = format!("{}.{}", self.maildir.unique(), delivery.queue_id);
-            fs::rename(&tmp, self.maildir.root.join("new").join(name))
+            let new = self.maildir.root.join("new");
+            fs::rename(&tmp, new.join(name))?;
+            // The rename itself is durable only once the directory is.
+            File::open(&new)?.sync_all()
         };
         finish().map_err(|e| {
             let _ = fs::remove_file(&tmp);

@@ -81,6 +81,22 @@ fn announce(line: &str, format: crate::format::LiveFormat) {
     let _ = out.flush();
 }
 
+/// Opens the Maildir and clears the partial messages a killed server left in `tmp/`, saying
+/// so on stderr (they were never acknowledged: their clients were told nothing or a 4xx).
+fn open_maildir(path: &std::path::Path) -> io::Result<Arc<Maildir>> {
+    let maildir = Maildir::create(path)?;
+    let removed = maildir.remove_stale()?;
+    if !removed.is_empty() {
+        eprintln!(
+            "smtpsim serve: removed {} incomplete message(s) left in {} by a server that stopped mid-message: {}",
+            removed.len(),
+            path.join("tmp").display(),
+            removed.join(", ")
+        );
+    }
+    Ok(maildir)
+}
+
 /// Runs a live server until `shutdown` completes, then lets sessions finish (up to
 /// [`SHUTDOWN_GRACE`]) and cuts the rest; a cut session leaves nothing in the Maildir.
 pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io::Result<()> {
@@ -88,7 +104,7 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
     let local = listener.local_addr()?;
     let maildir =
         match opts.maildir.as_deref() {
-            Some(path) => Some(Maildir::create(path).map_err(|e| {
+            Some(path) => Some(open_maildir(path).map_err(|e| {
                 io::Error::new(e.kind(), format!("--maildir {}: {e}", path.display()))
             })?),
             None => None,
