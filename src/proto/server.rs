@@ -7,6 +7,7 @@
 
 use super::command::{Command, PathError, Verb};
 use super::data::{DataEvent, DataReceiver};
+use super::envelope;
 use super::line::{Ending, LineBuffer, LineLimits, Overflow};
 use super::outbox::Outbox;
 use super::reply::Reply;
@@ -77,6 +78,10 @@ config! {
         pub hang_up_on_non_smtp: bool,
         /// Once a MAIL was refused for its SIZE, later MAIL commands are refused too (Postfix).
         pub size_refusal_sticks: bool,
+        /// MAIL, RCPT and VRFY arguments are read as Postfix reads them: its tokenizer, RFC 822
+        /// address extraction, trivial-rewrite's resolution (`%` and `!` routing, quoted local
+        /// parts), its ESMTP parameters; `postmaster` and `MAILER-DAEMON` always exist.
+        pub postfix_envelope: bool,
         /// Until this time from the start, the queue has no room: every MAIL gets
         /// `reply_storage_full` (Postfix's `queue_minfree` check; 0: never).
         pub storage_full_until: crate::proto::dur::Dur,
@@ -223,6 +228,8 @@ enum State {
 struct Transaction {
     mail_from: String,
     rcpt_to: Vec<String>,
+    /// MAIL declared SMTPUTF8.
+    smtputf8: bool,
 }
 
 /// One SMTP server connection.
@@ -238,6 +245,9 @@ pub struct ServerSession {
     error_count: u32,
     junk_cmds: u32,
     size_refused: bool,
+    /// Postfix's `msg_size`: the last SIZE declared, kept until RSET, HELO/EHLO or the end
+    /// of a message, even when its MAIL was refused.
+    declared_size: Option<u64>,
     outbox: Outbox<ServerEvent>,
     /// Last input or output; the idle timeout counts from here.
     last_activity: Time,
@@ -297,6 +307,7 @@ impl ServerSession {
             error_count: 0,
             junk_cmds: 0,
             size_refused: false,
+            declared_size: None,
             outbox: Outbox::new(now),
             last_activity: now,
             queue_salt,
@@ -552,6 +563,7 @@ impl ServerSession {
                 }
                 self.helo = Some(name.unwrap_or("").to_string());
                 self.txn = None;
+                self.declared_size = None;
                 if command.verb == Verb::Ehlo {
                     let size = cfg.message_size_limit.to_string();
                     let mut text = cfg.reply_helo.clone();
@@ -574,6 +586,7 @@ impl ServerSession {
                     return false;
                 }
                 self.txn = None;
+                self.declared_size = None;
                 self.reply(now, &cfg.reply_rset, &[]);
                 true
             }
@@ -596,6 +609,9 @@ impl ServerSession {
                 if arg.is_empty() {
                     self.reply(now, &cfg.reply_vrfy_syntax, &[]);
                     return false;
+                }
+                if cfg.postfix_envelope {
+                    return self.postfix_vrfy(now, command);
                 }
                 self.check_recipient(now, &arg, &cfg.reply_vrfy)
             }
@@ -645,6 +661,9 @@ impl ServerSession {
             self.reply(now, &cfg.reply_mail_nested, &[]);
             return false;
         }
+        if cfg.postfix_envelope {
+            return self.postfix_mail(now, command);
+        }
         let path = match command.path() {
             Ok(p) => p,
             Err(PathError::Syntax) => {
@@ -679,6 +698,9 @@ impl ServerSession {
         if self.txn.is_none() {
             self.reply(now, &cfg.reply_need_mail, &[]);
             return false;
+        }
+        if cfg.postfix_envelope {
+            return self.postfix_rcpt(now, command);
         }
         let path = match command.path() {
             Ok(p) => p,
@@ -784,6 +806,7 @@ impl ServerSession {
             .txn
             .take()
             .expect("DATA only starts inside a transaction");
+        self.declared_size = None;
         let size = data.size();
         if size > cfg.message_size_limit {
             if self.streaming {
@@ -831,6 +854,157 @@ impl ServerSession {
         self.reply(now, &cfg.reply_queued, &[("queue_id", &queue_id)]);
         self.error_count = 0;
         self.junk_cmds = 0;
+    }
+
+    fn is_local(&self, domain: &str) -> bool {
+        let domain = domain.to_lowercase();
+        let domain = domain.strip_suffix('.').unwrap_or(&domain);
+        self.local_domains.iter().any(|d| d == domain || d == "*")
+    }
+
+    /// MAIL as Postfix's `mail_cmd` reads it (after the HELO and nesting checks).
+    fn postfix_mail(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let words = envelope::tokens(&command.args);
+        if words.len() < 2 || !words[0].text.eq_ignore_ascii_case("FROM:") {
+            self.reply(now, &cfg.reply_mail_syntax, &[]);
+            return false;
+        }
+        let smtputf8 = words[2..]
+            .iter()
+            .any(|w| w.text.eq_ignore_ascii_case("SMTPUTF8"));
+        let address = match envelope::extract(&words[1].text) {
+            Ok(a)
+                if !words[1].unclosed
+                    && envelope::check_addr(&a, smtputf8, &|d| self.is_local(d), &cfg.hostname) =>
+            {
+                a
+            }
+            _ => {
+                self.reply(now, &cfg.reply_mail_bad_address, &[]);
+                return false;
+            }
+        };
+        if let Err(text) = envelope::mail_params(&words[2..], &mut self.declared_size) {
+            self.reply(now, &text, &[]);
+            return false;
+        }
+        if self
+            .declared_size
+            .is_some_and(|size| size > cfg.message_size_limit)
+        {
+            self.reply(now, &cfg.reply_size_exceeded, &[]);
+            return false;
+        }
+        if now < cfg.storage_full_until.0 {
+            self.reply(now, &cfg.reply_storage_full, &[]);
+            return false;
+        }
+        self.txn = Some(Transaction {
+            mail_from: address,
+            smtputf8,
+            ..Default::default()
+        });
+        self.reply(now, &cfg.reply_mail_ok, &[]);
+        true
+    }
+
+    /// RCPT as Postfix's `rcpt_cmd` reads it (inside a transaction).
+    fn postfix_rcpt(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let words = envelope::tokens(&command.args);
+        if words.len() < 2 || !words[0].text.eq_ignore_ascii_case("TO:") {
+            self.reply(now, &cfg.reply_rcpt_syntax, &[]);
+            return false;
+        }
+        let smtputf8 = self.txn.as_ref().is_some_and(|t| t.smtputf8);
+        let address = match envelope::extract(&words[1].text) {
+            Ok(a)
+                if !words[1].unclosed
+                    && !a.is_empty()
+                    && envelope::check_addr(&a, smtputf8, &|d| self.is_local(d), &cfg.hostname) =>
+            {
+                a
+            }
+            _ => {
+                self.reply(now, &cfg.reply_rcpt_bad_address, &[]);
+                return false;
+            }
+        };
+        if let Err(text) = envelope::rcpt_params(&words[2..]) {
+            self.reply(now, &text, &[]);
+            return false;
+        }
+        let txn = self.txn.as_ref().expect("checked by rcpt");
+        if txn.rcpt_to.len() as u32 >= cfg.recipient_limit {
+            self.reply(now, &cfg.reply_too_many_recipients, &[]);
+            return false;
+        }
+        let ok = cfg.reply_rcpt_ok.clone();
+        let accepted = self.postfix_check_recipient(now, &address, &ok, &address);
+        if accepted {
+            self.txn
+                .as_mut()
+                .expect("checked by rcpt")
+                .rcpt_to
+                .push(address);
+        }
+        accepted
+    }
+
+    /// VRFY as Postfix's `vrfy_cmd` reads it (an argument is there).
+    fn postfix_vrfy(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let mut words = envelope::tokens(&command.args);
+        let smtputf8 = words.len() > 1
+            && words
+                .last()
+                .is_some_and(|w| w.text.eq_ignore_ascii_case("SMTPUTF8"));
+        if smtputf8 {
+            words.pop();
+        }
+        let address = match (
+            words.len(),
+            words.first().map(|w| envelope::extract(&w.text)),
+        ) {
+            (1, Some(Ok(a)))
+                if !a.is_empty()
+                    && envelope::check_addr(&a, smtputf8, &|d| self.is_local(d), &cfg.hostname) =>
+            {
+                a
+            }
+            _ => {
+                self.reply(now, &cfg.reply_rcpt_bad_address, &[]);
+                return false;
+            }
+        };
+        let shown = words[0].text.clone();
+        self.postfix_check_recipient(now, &address, &cfg.reply_vrfy, &shown)
+    }
+
+    /// Relay check, then the local recipient table, on the resolved address; refusals name
+    /// `address`, the `ok` reply names `shown`.
+    fn postfix_check_recipient(&mut self, now: Time, address: &str, ok: &str, shown: &str) -> bool {
+        let cfg = self.cfg.clone();
+        let r = envelope::resolve(address, &|d| self.is_local(d), &cfg.hostname);
+        if r.routed || !self.is_local(&r.domain) {
+            self.reply(now, &cfg.reply_relay_denied, &[("addr", address)]);
+            return false;
+        }
+        let known = cfg.mailboxes.is_empty()
+            || r.local == "postmaster"
+            || r.local == "mailer-daemon"
+            || cfg.mailboxes.iter().any(|m| {
+                m.rsplit_once('@')
+                    .map_or(m.as_str(), |(l, _)| l)
+                    .eq_ignore_ascii_case(&r.local)
+            });
+        if !known {
+            self.reply(now, &cfg.reply_unknown_user, &[("addr", address)]);
+            return false;
+        }
+        self.reply(now, ok, &[("addr", shown)]);
+        true
     }
 
     fn command_limits(&self) -> LineLimits {
