@@ -95,7 +95,7 @@ pub fn extract(word: &str) -> Result<String, ()> {
             text = &text[colon + 1..];
         }
     }
-    // Split into addresses at commas outside quotes, comments and brackets.
+    // Split into addresses at commas (and semicolons) outside quotes, comments and brackets.
     let mut groups: Vec<String> = vec![String::new()];
     let (mut in_quote, mut comment, mut angle) = (false, 0u32, 0u32);
     let mut chars = text.chars();
@@ -123,7 +123,8 @@ pub fn extract(word: &str) -> Result<String, ()> {
                 angle = angle.saturating_sub(1);
                 group.push(c);
             }
-            ',' if !in_quote && angle == 0 => groups.push(String::new()),
+            // `;` ends an RFC 822 group: what follows is another address.
+            ',' | ';' if !in_quote && angle == 0 => groups.push(String::new()),
             _ => group.push(c),
         }
     }
@@ -160,6 +161,8 @@ fn internalize(spec: &str) -> String {
                 }
             }
             c if c.is_whitespace() && !in_quote => {}
+            // Stray brackets are tokens of their own that Postfix ignores.
+            '<' | '>' if !in_quote => {}
             c => out.push(c),
         }
     }
@@ -193,7 +196,8 @@ pub fn resolve(address: &str, is_local: &dyn Fn(&str) -> bool, myhostname: &str)
             None => (current.clone(), None),
         };
         if let Some(d) = domain {
-            if !is_local(&d) {
+            // An empty domain is stripped like a local one (and fails the host name check).
+            if !d.is_empty() && !is_local(&d) {
                 current = format!("{local}@{d}");
                 break;
             }
@@ -338,7 +342,9 @@ pub fn mail_params(words: &[Token], size: &mut Option<u64>) -> Result<(), String
             match v.parse::<i64>() {
                 Ok(n) => *size = Some(n as u64),
                 Err(_) => {
-                    return Err("552 5.3.4 Message size exceeds file system imposed limit".into())
+                    // Postfix keeps -1, which no later size check refuses.
+                    *size = None;
+                    return Err("552 5.3.4 Message size exceeds file system imposed limit".into());
                 }
             }
         } else if upper.starts_with("AUTH=") {

@@ -155,6 +155,10 @@ config! {
         pub reply_etrn_in_transaction: String,
         /// AUTH (no SASL configured).
         pub reply_auth: String,
+        /// XCLIENT or XFORWARD from a client not allowed to use them (empty: unknown commands).
+        pub reply_xclient_denied: String,
+        /// XCLIENT or XFORWARD inside a mail transaction.
+        pub reply_xclient_in_transaction: String,
         /// Unknown command.
         pub reply_unknown: String,
         /// Empty or whitespace-only line.
@@ -483,7 +487,12 @@ impl ServerSession {
             self.check_error_limit(now);
             return;
         }
-        let Some(command) = Command::parse(&line.bytes) else {
+        // Postfix reads a command as a C string: a NUL ends it.
+        let bytes = match line.bytes.iter().position(|&b| b == 0) {
+            Some(nul) if self.cfg.postfix_envelope => &line.bytes[..nul],
+            _ => &line.bytes[..],
+        };
+        let Some(command) = Command::parse(bytes) else {
             let text = self.cfg.reply_bad_syntax.clone();
             self.reply(now, &text, &[]);
             self.error_count += 1;
@@ -638,6 +647,18 @@ impl ServerSession {
                     text,
                     &[("addr", domain.trim_start_matches(['@', '#']))],
                 );
+                false
+            }
+            Verb::Other(name)
+                if (name == "XCLIENT" || name == "XFORWARD")
+                    && !cfg.reply_xclient_denied.is_empty() =>
+            {
+                let text = if self.txn.is_some() {
+                    &cfg.reply_xclient_in_transaction
+                } else {
+                    &cfg.reply_xclient_denied
+                };
+                self.reply(now, text, &[]);
                 false
             }
             Verb::Auth if !cfg.ehlo_keywords.is_empty() => {
@@ -1049,7 +1070,11 @@ impl ServerSession {
 /// commands, HTTP/proxy verbs, and lines that do not start with a letter.
 fn is_non_smtp(command: &Command) -> bool {
     let name = command.verb.name();
-    name.ends_with(':')
+    // A header name: printable ASCII up to a colon (`Subject:`, `MAILFROM:<a@b>`).
+    let header = name
+        .find(':')
+        .is_some_and(|i| i > 0 && name[..i].bytes().all(|b| b.is_ascii_graphic()));
+    header
         || matches!(name, "CONNECT" | "GET" | "POST")
         || !name.starts_with(|c: char| c.is_ascii_alphabetic())
 }
