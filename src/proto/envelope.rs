@@ -301,6 +301,10 @@ pub fn check_addr(
     if address.is_empty() {
         return true;
     }
+    // An empty local part before an IPv6 literal reads as a source route (`@[IPv6:` ...).
+    if address.starts_with('@') && address.contains(':') {
+        return false;
+    }
     let r = resolve(address, is_local, myhostname);
     !r.error && (smtputf8 || r.domain.is_ascii())
 }

@@ -131,6 +131,11 @@ config! {
         pub reply_data_go: String,
         /// Message accepted.
         pub reply_queued: String,
+        /// A BDAT chunk (RFC 3030) taken, `{size}` its bytes (empty: BDAT is an unknown
+        /// command). The other BDAT replies are Postfix's.
+        pub reply_bdat_ok: String,
+        /// A message ended by `BDAT n LAST` accepted (`{size}`: its bytes).
+        pub reply_bdat_queued: String,
         /// Message over `message_size_limit`.
         pub reply_message_too_big: String,
         /// RSET.
@@ -225,7 +230,33 @@ pub enum StageFault {
 enum State {
     Command,
     Data(DataReceiver),
+    /// Reading the bytes of a BDAT chunk.
+    Chunk(Chunk),
     Closed,
+}
+
+/// A BDAT chunk being read.
+#[derive(Debug)]
+struct Chunk {
+    /// Bytes still to come.
+    left: u64,
+    /// Its size.
+    size: u64,
+    /// `BDAT n LAST`.
+    last: bool,
+    /// Read and thrown away, then answered with this.
+    refusal: Option<String>,
+}
+
+/// Postfix's `bdat_state`: a message arriving in BDAT chunks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Bdat {
+    #[default]
+    None,
+    /// Chunks are being taken.
+    Receiving,
+    /// A chunk was refused: the rest are thrown away until `BDAT n LAST`.
+    Failed,
 }
 
 #[derive(Debug, Default)]
@@ -252,6 +283,10 @@ pub struct ServerSession {
     /// Postfix's `msg_size`: the last SIZE declared, kept until RSET, HELO/EHLO or the end
     /// of a message, even when its MAIL was refused.
     declared_size: Option<u64>,
+    bdat: Bdat,
+    /// The chunks taken so far (kept only when not streaming) and their size.
+    bdat_body: Vec<u8>,
+    bdat_size: u64,
     outbox: Outbox<ServerEvent>,
     /// Last input or output; the idle timeout counts from here.
     last_activity: Time,
@@ -312,6 +347,9 @@ impl ServerSession {
             junk_cmds: 0,
             size_refused: false,
             declared_size: None,
+            bdat: Bdat::None,
+            bdat_body: Vec::new(),
+            bdat_size: 0,
             outbox: Outbox::new(now),
             last_activity: now,
             queue_salt,
@@ -379,6 +417,32 @@ impl ServerSession {
         self.last_activity = self.last_activity.max(now);
         self.lines.push(bytes);
         while !self.is_closed() {
+            if let State::Chunk(chunk) = &mut self.state {
+                let bytes = self
+                    .lines
+                    .take_raw(usize::try_from(chunk.left).unwrap_or(usize::MAX));
+                if bytes.is_empty() {
+                    break;
+                }
+                chunk.left -= bytes.len() as u64;
+                let (done, keep) = (chunk.left == 0, chunk.refusal.is_none());
+                if keep {
+                    self.bdat_size += bytes.len() as u64;
+                    if self.streaming {
+                        self.push(now, ServerEvent::Content(bytes));
+                    } else {
+                        self.bdat_body.extend_from_slice(&bytes);
+                    }
+                }
+                if done {
+                    let State::Chunk(chunk) = std::mem::replace(&mut self.state, State::Command)
+                    else {
+                        unreachable!()
+                    };
+                    self.end_of_chunk(now, chunk);
+                }
+                continue;
+            }
             let Some(line) = self.lines.next_line() else {
                 break;
             };
@@ -412,6 +476,13 @@ impl ServerSession {
                         data.size()
                     )),
                 );
+                self.push(now, ServerEvent::Close);
+            }
+            State::Chunk(_) => {
+                if self.streaming {
+                    self.push(now, ServerEvent::Discard);
+                }
+                self.push(now, ServerEvent::Note("lost connection after BDAT".into()));
                 self.push(now, ServerEvent::Close);
             }
             State::Command => {
@@ -571,8 +642,7 @@ impl ServerSession {
                     return false;
                 }
                 self.helo = Some(name.unwrap_or("").to_string());
-                self.txn = None;
-                self.declared_size = None;
+                self.reset_transaction(now);
                 if command.verb == Verb::Ehlo {
                     let size = cfg.message_size_limit.to_string();
                     let mut text = cfg.reply_helo.clone();
@@ -586,6 +656,7 @@ impl ServerSession {
                 }
                 true
             }
+            Verb::Bdat if !cfg.reply_bdat_ok.is_empty() => self.bdat(now, command),
             Verb::Mail => self.mail(now, command),
             Verb::Rcpt => self.rcpt(now, command),
             Verb::Data => self.data(now, command),
@@ -594,8 +665,7 @@ impl ServerSession {
                     self.reply(now, &cfg.reply_rset_syntax, &[]);
                     return false;
                 }
-                self.txn = None;
-                self.declared_size = None;
+                self.reset_transaction(now);
                 self.reply(now, &cfg.reply_rset, &[]);
                 true
             }
@@ -682,6 +752,10 @@ impl ServerSession {
             self.reply(now, &cfg.reply_mail_nested, &[]);
             return false;
         }
+        if self.bdat != Bdat::None {
+            self.reply(now, "503 5.5.1 Error: MAIL after BDAT", &[]);
+            return false;
+        }
         if cfg.postfix_envelope {
             return self.postfix_mail(now, command);
         }
@@ -718,6 +792,10 @@ impl ServerSession {
         let cfg = self.cfg.clone();
         if self.txn.is_none() {
             self.reply(now, &cfg.reply_need_mail, &[]);
+            return false;
+        }
+        if self.bdat != Bdat::None {
+            self.reply(now, "503 5.5.1 Error: RCPT after BDAT", &[]);
             return false;
         }
         if cfg.postfix_envelope {
@@ -786,6 +864,10 @@ impl ServerSession {
 
     fn data(&mut self, now: Time, command: &Command) -> bool {
         let cfg = self.cfg.clone();
+        if self.bdat != Bdat::None {
+            self.reply(now, "503 5.5.1 Error: DATA after BDAT", &[]);
+            return false;
+        }
         let Some(txn) = &self.txn else {
             self.reply(now, &cfg.reply_need_rcpt, &[]);
             return false;
@@ -823,13 +905,9 @@ impl ServerSession {
                 self.push(now, ServerEvent::Content(rest));
             }
         }
-        let txn = self
-            .txn
-            .take()
-            .expect("DATA only starts inside a transaction");
-        self.declared_size = None;
         let size = data.size();
         if size > cfg.message_size_limit {
+            self.reset_transaction(now);
             if self.streaming {
                 self.push(now, ServerEvent::Discard);
             }
@@ -837,6 +915,109 @@ impl ServerSession {
             self.error_count += 1;
             return;
         }
+        let template = cfg.reply_queued.clone();
+        self.queue_message(now, data.into_body(), size, &template, "");
+    }
+
+    /// Postfix's `mail_reset`: the transaction, a declared SIZE and BDAT chunks are forgotten.
+    fn reset_transaction(&mut self, now: Time) {
+        if self.bdat == Bdat::Receiving && self.streaming {
+            self.push(now, ServerEvent::Discard);
+        }
+        self.txn = None;
+        self.declared_size = None;
+        self.bdat = Bdat::None;
+        self.bdat_body.clear();
+        self.bdat_size = 0;
+    }
+
+    /// BDAT as Postfix 3.7 takes it: the chunk is always read; refusals come after it.
+    fn bdat(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let words: Vec<&str> = command.args.split_ascii_whitespace().collect();
+        let size = words
+            .first()
+            .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|w| w.parse::<i64>().ok());
+        let last = words.len() == 2;
+        let (Some(size), true) = (
+            size,
+            words.len() <= 2 && (!last || words[1].eq_ignore_ascii_case("LAST")),
+        ) else {
+            self.reply(now, "521 5.5.4 Syntax: BDAT count [LAST]", &[]);
+            self.close(now);
+            return false;
+        };
+        let size = size as u64;
+        let refusal = if size == 0 && !last {
+            Some("551 5.7.1 Null BDAT request".to_string())
+        } else if self.bdat == Bdat::Failed {
+            Some(format!(
+                "551 5.0.0 Discarded {size} bytes after earlier error"
+            ))
+        } else if self.bdat == Bdat::None && self.txn.is_none() {
+            Some(cfg.reply_need_rcpt.clone())
+        } else if self.bdat == Bdat::None && self.txn.as_ref().is_some_and(|t| t.rcpt_to.is_empty())
+        {
+            Some(cfg.reply_no_valid_recipients.clone())
+        } else if self.bdat_size.saturating_add(size) > cfg.message_size_limit {
+            Some("552 5.3.4 Chunk exceeds message size limit".to_string())
+        } else {
+            None
+        };
+        if refusal.is_none() {
+            self.bdat = Bdat::Receiving;
+        }
+        let chunk = Chunk {
+            left: size,
+            size,
+            last,
+            refusal,
+        };
+        if size == 0 {
+            self.end_of_chunk(now, chunk);
+        } else {
+            self.state = State::Chunk(chunk);
+        }
+        true
+    }
+
+    /// A chunk has been read: answer it, and queue the message after `BDAT n LAST`.
+    fn end_of_chunk(&mut self, now: Time, chunk: Chunk) {
+        let cfg = self.cfg.clone();
+        if let Some(text) = chunk.refusal {
+            self.reply(now, &text, &[]);
+            if chunk.last {
+                self.reset_transaction(now);
+            } else {
+                if self.bdat == Bdat::Receiving && self.streaming {
+                    self.push(now, ServerEvent::Discard);
+                }
+                self.bdat = Bdat::Failed;
+            }
+            self.error_count += 1;
+            self.check_error_limit(now);
+            return;
+        }
+        if chunk.last {
+            let body = std::mem::take(&mut self.bdat_body);
+            let size = self.bdat_size;
+            let template = cfg.reply_bdat_queued.clone();
+            self.queue_message(now, body, size, &template, &size.to_string());
+        } else {
+            let size = chunk.size.to_string();
+            self.reply(now, &cfg.reply_bdat_ok, &[("size", &size)]);
+        }
+    }
+
+    /// A complete message: queued (unless a fault intervenes) and answered.
+    fn queue_message(&mut self, now: Time, body: Vec<u8>, size: u64, reply: &str, chunk: &str) {
+        let txn = self
+            .txn
+            .take()
+            .expect("a message only arrives inside a transaction");
+        self.bdat = Bdat::None; // delivered, not discarded
+        self.reset_transaction(now);
         if self.stage_fault(now, ServerStage::Dot).is_some() {
             if self.streaming {
                 self.push(now, ServerEvent::Discard);
@@ -850,7 +1031,7 @@ impl ServerSession {
             helo: self.helo.clone(),
             mail_from: txn.mail_from,
             rcpt_to: txn.rcpt_to,
-            body: data.into_body(),
+            body,
             size,
         };
         self.push(now, ServerEvent::Deliver(delivery));
@@ -872,7 +1053,7 @@ impl ServerSession {
             self.state = State::Closed;
             return;
         }
-        self.reply(now, &cfg.reply_queued, &[("queue_id", &queue_id)]);
+        self.reply(now, reply, &[("queue_id", &queue_id), ("size", chunk)]);
         self.error_count = 0;
         self.junk_cmds = 0;
     }
