@@ -85,38 +85,38 @@ pub fn execute(cli: Cli) -> u8 {
             seed,
             format,
             record,
-        } => {
-            let json = format == crate::format::LiveFormat::Json;
-            serve(
-                listen,
-                profile,
-                &set,
-                maildir,
-                faults.as_deref(),
-                seed,
-                record,
-                json,
-            )
-        }
+            max_connections,
+        } => serve(
+            listen,
+            profile,
+            &set,
+            maildir,
+            faults.as_deref(),
+            seed,
+            record,
+            format,
+            max_connections,
+        ),
         Command::Proxy {
             upstream,
             listen,
             profile,
             set,
             format,
-        } => proxy(
-            listen,
-            upstream,
-            profile,
-            &set,
-            format == crate::format::LiveFormat::Json,
-        ),
+            max_connections,
+        } => proxy(listen, upstream, profile, &set, format, max_connections),
         Command::Check {
             sims,
             accept,
             snapshots,
         } => check(sims, accept, &snapshots),
         Command::Diff(args) => diff(args),
+        Command::Soak {
+            sims,
+            seeds,
+            faults,
+            jobs,
+        } => soak(sims, &seeds, &faults, jobs),
         Command::List => {
             for (kind, name, about) in crate::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
@@ -130,18 +130,84 @@ pub fn execute(cli: Cli) -> u8 {
     })
 }
 
-fn check(sims: Vec<PathBuf>, accept: bool, snapshots: &Path) -> Result<u8, String> {
-    let sims = if sims.is_empty() {
-        let mut all: Vec<PathBuf> = std::fs::read_dir("sims")
-            .map_err(|e| format!("sims/: {e} (run from the project, or name the sims)"))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+/// The sims named, or every `sims/*.toml`.
+fn sims_or_all(sims: Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+    if !sims.is_empty() {
+        return Ok(sims);
+    }
+    let mut all: Vec<PathBuf> = std::fs::read_dir("sims")
+        .map_err(|e| format!("sims/: {e} (run from the project, or name the sims)"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    all.sort();
+    Ok(all)
+}
+
+fn soak(sims: Vec<PathBuf>, seeds: &str, faults: &str, jobs: usize) -> Result<u8, String> {
+    let sims = sims_or_all(sims)?;
+    let range = crate::sweep::parse_seeds(seeds)?;
+    if range.is_empty() {
+        return Err(format!(
+            "--seeds {seeds}: the range is empty; give A..B with A < B"
+        ));
+    }
+    let scenarios = sims
+        .iter()
+        .map(|sim| load(sim, Some(faults)).map(|s| (sim.display().to_string(), s)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = if jobs == 0 { cores } else { jobs };
+    println!(
+        "soak · {} sims · seeds {seeds} · faults {faults} · {jobs} jobs",
+        scenarios.len()
+    );
+    let (mut runs, mut findings, mut failures) = (0, 0, Vec::new());
+    for (file, scenario) in &scenarios {
+        let report = crate::sweep::sweep(
+            scenario,
+            file,
+            range.clone(),
+            jobs,
+            None,
+            &crate::sweep::quiet,
+        );
+        let failed: Vec<_> = report
+            .violations
+            .iter()
+            .filter(|v| crate::sweep::is_failure_of_the_simulator(v))
             .collect();
-        all.sort();
-        all
+        let found = report.violations.len() - failed.len();
+        println!(
+            "{:<44} {:>7} runs · {:>6} findings · {} failures",
+            file,
+            report.runs,
+            found,
+            failed.len()
+        );
+        runs += report.runs;
+        findings += found;
+        failures.extend(failed.into_iter().cloned());
+    }
+    println!(
+        "{runs} runs · {findings} findings about the mail · {} failures of the simulator",
+        failures.len()
+    );
+    for f in &failures {
+        println!(
+            "  {} seed {}: {}\n    replay: {}",
+            f.invariant, f.seed, f.detail, f.replay
+        );
+    }
+    Ok(if failures.is_empty() {
+        EXIT_OK
     } else {
-        sims
-    };
+        EXIT_VIOLATION
+    })
+}
+
+fn check(sims: Vec<PathBuf>, accept: bool, snapshots: &Path) -> Result<u8, String> {
+    let sims = sims_or_all(sims)?;
     if !snapshots.is_dir() {
         return Err(format!(
             "--snapshots {}: not a directory",
@@ -655,7 +721,8 @@ fn serve(
     faults: Option<&str>,
     seed: u64,
     record: Option<std::path::PathBuf>,
-    json: bool,
+    format: crate::format::LiveFormat,
+    max_connections: usize,
 ) -> Result<u8, String> {
     let mut server = crate::profile::ServerConfig::preset(&profile)?;
     let overrides = overrides_toml(set)?;
@@ -693,7 +760,8 @@ fn serve(
         seed,
         record,
         server_overrides,
-        json,
+        format,
+        max_connections,
     };
     live_runtime()?
         .block_on(crate::live::serve(opts, shutdown_signal()))
@@ -746,7 +814,8 @@ fn proxy(
     upstream: String,
     profile: String,
     set: &[String],
-    json: bool,
+    format: crate::format::LiveFormat,
+    max_connections: usize,
 ) -> Result<u8, String> {
     let mut interceptor = crate::profile::InterceptorConfig::preset(&profile)?;
     let section: crate::scenario::InterceptorSection =
@@ -757,7 +826,8 @@ fn proxy(
         upstream,
         profile,
         interceptor,
-        json,
+        format,
+        max_connections,
     };
     live_runtime()?
         .block_on(crate::live::proxy(opts, shutdown_signal()))

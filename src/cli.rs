@@ -30,8 +30,9 @@ pub enum Command {
         #[arg(long)]
         faults: Option<String>,
         /// Output format: text (the transcript), json (JSON Lines), pcap (for Wireshark/tshark),
-        /// svg (a sequence diagram); default: from --output's extension (.json, .jsonl, .pcap,
-        /// .svg), else text.
+        /// svg (a sequence diagram), maillog (the server's log as Postfix writes it),
+        /// maillog-verbose (with `smtpd -v`'s dialogue lines); default: from --output's
+        /// extension (.json, .jsonl, .pcap, .svg, .log), else text.
         #[arg(long, value_enum)]
         format: Option<crate::format::Format>,
         /// Write the output here instead of stdout.
@@ -127,13 +128,36 @@ pub enum Command {
         /// Seed for queue ids and faults.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Transcript format on stdout: text or json (JSON Lines).
+        /// What stdout shows: text (the transcript), json (JSON Lines), maillog (the log
+        /// Postfix would write) or maillog-verbose (with `smtpd -v`'s dialogue lines).
         #[arg(long, value_enum, default_value = "text")]
         format: crate::format::LiveFormat,
         /// Write each client session as a scenario (script client) to this file; later
         /// sessions go to FILE-2.toml, FILE-3.toml, ...
         #[arg(long)]
         record: Option<PathBuf>,
+        /// Sessions at once; a client beyond them gets `421 4.7.0 ... Error: too many
+        /// connections` and a close (so does every client while the process is out of file
+        /// descriptors).
+        #[arg(long, default_value_t = 1000)]
+        max_connections: usize,
+    },
+    /// Sweep every sim under a fault preset looking for failures of the simulator itself: a
+    /// panic, a run that cannot complete, a run stuck until its time limit (liveness). The
+    /// sims' own findings (lost mail, duplicates) are counted, not failures. Exit 1 on any
+    /// failure, each printed with the command that replays it.
+    Soak {
+        /// The sims; default: every sims/*.toml.
+        sims: Vec<PathBuf>,
+        /// Seeds per sim, A..B.
+        #[arg(long, default_value = "0..1000")]
+        seeds: String,
+        /// Fault preset.
+        #[arg(long, default_value = "chaos")]
+        faults: String,
+        /// Parallel jobs (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
     },
     /// Run every sim at its pinned seeds and compare with its snapshot in snapshots/ (the
     /// files the test suite keeps); print a unified diff per change. Exit 1 on any change.
@@ -166,9 +190,14 @@ pub enum Command {
         /// Override a profile knob, e.g. --set keepalive_interval=2s.
         #[arg(long = "set", value_name = "KNOB=VALUE")]
         set: Vec<String>,
-        /// Transcript format on stdout: text or json (JSON Lines).
+        /// What stdout shows: text (the transcript), json (JSON Lines), maillog (each client's
+        /// session as a Postfix smtpd would log it: what the proxy's clients did, beside what
+        /// the server behind it logs) or maillog-verbose (with `smtpd -v`'s dialogue lines).
         #[arg(long, value_enum, default_value = "text")]
         format: crate::format::LiveFormat,
+        /// Sessions at once; a client beyond them gets a 421 and a close.
+        #[arg(long, default_value_t = 1000)]
+        max_connections: usize,
     },
     /// Measure the simulator. Without --jobs: wall time per simulated session and the
     /// virtual/wall ratio on one thread. With --jobs (repeatable): a sweep of the same seeds

@@ -12,8 +12,8 @@
 //! `proto` at the bottom uses nothing of the crate (checked by `tests/house.rs`).
 //!
 //! - [`proto`]: SMTP as pure state machines (framing, commands, replies, DATA, the server,
-//!   client, interceptor and script sessions, their configs and their outbox). No IO, no
-//!   clock, no RNG.
+//!   client, interceptor and script sessions, their configs and their outbox, what smtpd
+//!   logs). No IO, no clock, no RNG.
 //! - `knobs`: how presets and their overrides are declared.
 //! - [`fault`]: fault presets, seeded fault plans, and their application as connections open.
 //! - [`profile`]: presets for servers, clients and interceptors.
@@ -26,8 +26,8 @@
 //! - [`oracle`]: the message ledger and its invariants.
 //! - [`sim`]: scenario + seed → simulated world → transcript, outcomes, report.
 //! - [`sweep`]: many seeds in parallel, sharding, the JSON and JUnit reports.
-//! - [`format`](mod@format): every rendering: the text transcript, JSON Lines, pcap, SVG, live printers,
-//!   the sweep's HTML report.
+//! - [`format`](mod@format): every rendering: the text transcript, JSON Lines, pcap, SVG, the
+//!   mail log, live printers, the sweep's HTML report.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
 //! - [`diff`]: differential testing of serve's postfix profile against a real Postfix.
 //! - [`shrink`]: minimal failing plans.

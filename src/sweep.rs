@@ -119,6 +119,18 @@ pub struct Progress<'a> {
     pub violations: &'a [SeedViolation],
 }
 
+/// The invariant a run that panicked breaks.
+pub const PANIC: &str = "panic";
+
+/// Whether a violation says the simulator itself failed, whatever the scenario: a panic, a
+/// run that could not complete, a run stuck until its time limit. A soak wants none of them;
+/// every other violation is a finding about the mail (the sims are bug reproductions).
+pub fn is_failure_of_the_simulator(v: &SeedViolation) -> bool {
+    v.invariant == PANIC
+        || v.invariant == "simulation-error"
+        || (v.invariant == "liveness" && v.detail.starts_with(crate::oracle::STUCK))
+}
+
 /// A watcher that only lets the sweep run.
 pub fn quiet(_: &Progress<'_>) -> bool {
     true
@@ -152,7 +164,19 @@ pub fn sweep(
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&seed) = mine.get(i) else { break };
                 let replay = crate::seeds::replay_command(file, seed, &scenario.faults);
-                let result = match sim::run(scenario, seed) {
+                // A panic is a finding like any other: kept with its seed, the sweep goes on.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sim::run(scenario, seed)
+                }))
+                .unwrap_or_else(|panic| {
+                    let text = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "a panic without a message".into());
+                    Err(sim::SimError(format!("{PANIC}: {text}")))
+                });
+                let result = match run {
                     Ok(run) => SeedResult {
                         seed,
                         violations: run
@@ -172,7 +196,11 @@ pub fn sweep(
                         seed,
                         violations: vec![SeedViolation {
                             seed,
-                            invariant: "simulation-error".into(),
+                            invariant: if e.0.starts_with(PANIC) {
+                                PANIC.into()
+                            } else {
+                                "simulation-error".into()
+                            },
                             detail: e.0,
                             replay,
                         }],

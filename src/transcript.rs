@@ -21,6 +21,8 @@ pub enum EventKind {
     Reset(String),
     /// A decision or observation of `from`.
     Note(String),
+    /// What `from`, a server, would write to its mail log (`--format maillog`).
+    Log(crate::proto::maillog::LogRecord),
     /// The server took responsibility for a message.
     Delivered {
         /// Queue id from the 250 reply.

@@ -288,3 +288,23 @@ fn a_sweep_writes_junit_prints_failures_as_found_and_stops_when_told() {
         "one job: seeds 0..=21 ran: {out}"
     );
 }
+
+#[test]
+fn soak_counts_findings_and_fails_only_on_failures_of_the_simulator() {
+    let (code, out, _) = smtpsim(&["soak", "sims/symantec-early-ack.toml", "--seeds", "0..30"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("30 runs"), "{out}");
+    assert!(out.contains("0 failures of the simulator"), "{out}");
+    // A run stuck until its time limit is a failure, printed with its replay command.
+    let path = format!("{}/tests/fixtures/stuck.toml", env!("CARGO_MANIFEST_DIR"));
+    let (code, out, _) = smtpsim(&["soak", &path, "--seeds", "0..3", "--faults", "none"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("3 failures of the simulator"), "{out}");
+    assert!(
+        out.contains(&format!("replay: smtpsim run {path} --seed 2")),
+        "{out}"
+    );
+    let (code, _, err) = smtpsim(&["soak", "--seeds", "5..5"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("the range is empty"), "{err}");
+}

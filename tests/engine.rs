@@ -312,3 +312,36 @@ fn an_unreachable_upstream_gets_the_interceptor_s_421_in_the_simulation_as_live(
         "delivered by a retry after the restart"
     );
 }
+
+#[test]
+fn a_run_that_reaches_its_time_limit_says_who_waits_for_whom() {
+    let path = format!("{}/tests/fixtures/stuck.toml", env!("CARGO_MANIFEST_DIR"));
+    let scenario = Scenario::load(path.as_ref()).expect("valid scenario");
+    let r = smtpsim::sim::run(&scenario, 0).expect("a stuck run still ends");
+    let liveness: Vec<_> = r
+        .report
+        .violations
+        .iter()
+        .filter(|v| v.invariant == "liveness")
+        .collect();
+    assert_eq!(liveness.len(), 1, "{:?}", r.report.violations);
+    assert!(
+        liveness[0].detail.contains("time limit (60.000s)")
+            && liveness[0]
+                .detail
+                .contains("client waits for server after `DATA` on c1"),
+        "{}",
+        liveness[0].detail
+    );
+    // Every sim ends on its own: none reaches its limit.
+    for sim in ["symantec-rset", "partition-heals", "postfix-queue-retry"] {
+        let r = smtpsim::sim::run(&load(sim), 0).unwrap();
+        assert!(
+            !r.report
+                .violations
+                .iter()
+                .any(|v| v.invariant == "liveness"),
+            "{sim}"
+        );
+    }
+}

@@ -56,8 +56,15 @@ fn json_follows_the_schema() {
     assert_eq!(lines[0]["type"], "run");
     assert_eq!(lines[0]["seed"], 0);
     let events: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "event").collect();
-    assert_eq!(events.len(), result.events.len());
-    for (json, event) in events.iter().zip(&result.events) {
+    // Every event but the `smtpd -v` dialogue lines, which repeat the data events.
+    let shown: Vec<_> = result
+        .events
+        .iter()
+        .filter(|e| format::json::event_line(e).is_some())
+        .collect();
+    assert!(shown.len() < result.events.len());
+    assert_eq!(events.len(), shown.len());
+    for (json, event) in events.iter().zip(shown) {
         assert_eq!(json["t_us"].as_u64().unwrap() as u128, event.at.as_micros());
         assert_eq!(json["from"], event.from.as_str());
         if let EventKind::Data(bytes) = &event.kind {

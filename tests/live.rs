@@ -20,8 +20,24 @@ struct Proc {
 impl Proc {
     /// Starts `smtpsim ARGS` and waits for its "listening on ADDR" line.
     fn smtpsim(args: &[&str]) -> (Proc, String) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_smtpsim"));
+        command.args(args);
+        Proc::start(command)
+    }
+
+    /// Starts `smtpsim ARGS` with at most `files` open file descriptors.
+    fn smtpsim_with_fd_limit(files: u32, args: &[&str]) -> (Proc, String) {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_smtpsim"))
+            .args(args);
+        Proc::start(command)
+    }
+
+    fn start(mut command: Command) -> (Proc, String) {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -171,6 +187,16 @@ impl Raw {
     fn cmd(&mut self, line: &str) -> String {
         self.send(format!("{line}\r\n").as_bytes());
         self.reply()
+    }
+
+    /// Whether a new connection gets the banner.
+    fn try_connect(addr: &str) -> bool {
+        let Ok(mut stream) = TcpStream::connect(addr) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut code = [0u8; 3];
+        stream.read_exact(&mut code).is_ok() && &code == b"220"
     }
 }
 
@@ -720,5 +746,131 @@ fn serve_accepts_mail_out_of_the_box_and_applies_postfix_policy_once_local_mail_
         "454 4.7.1 <someone@elsewhere.example>: Relay access denied"
     );
     assert!(raw.cmd("RCPT TO:<bob@example.org>").starts_with("250"));
+    drop(server);
+}
+
+#[test]
+fn a_client_beyond_max_connections_gets_421_and_the_server_recovers() {
+    let (server, addr) =
+        Proc::smtpsim(&["serve", "--listen", "127.0.0.1:0", "--max-connections", "5"]);
+    let mut open: Vec<Raw> = (0..5).map(|_| Raw::connect(&addr)).collect();
+    let mut sixth = TcpStream::connect(&addr).unwrap();
+    sixth
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut refused = String::new();
+    sixth.read_to_string(&mut refused).unwrap();
+    assert_eq!(
+        refused,
+        "421 4.7.0 mail.example.org Error: too many connections\r\n"
+    );
+    // One session ends; the next client is served again.
+    assert_eq!(open.pop().unwrap().cmd("QUIT"), "221 2.0.0 Bye");
+    assert!(wait_for(|| Raw::try_connect(&addr), Duration::from_secs(5)));
+    assert!(server
+        .output()
+        .contains("sessions running (--max-connections); answered 421"));
+    drop(open);
+}
+
+#[test]
+fn out_of_file_descriptors_gives_421s_never_a_crash() {
+    let (server, addr) = Proc::smtpsim_with_fd_limit(64, &["serve", "--listen", "127.0.0.1:0"]);
+    let mut open = Vec::new();
+    let mut refusals = 0;
+    for _ in 0..120 {
+        let mut conn = TcpStream::connect(&addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut first = [0u8; 9];
+        conn.read_exact(&mut first).unwrap();
+        match &first {
+            b"220 mail." => open.push(conn),
+            b"421 4.3.2" => refusals += 1,
+            other => panic!("{:?}", String::from_utf8_lossy(other)),
+        }
+    }
+    assert!(open.len() > 30, "{} sessions before the limit", open.len());
+    assert!(refusals > 0, "the limit was never reached");
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server is still running"
+    );
+    // Descriptors come back as sessions end.
+    drop(open);
+    assert!(wait_for(|| Raw::try_connect(&addr), Duration::from_secs(5)));
+    assert!(server.output().contains("out of file descriptors"));
+}
+
+#[test]
+fn slow_clients_are_cut_at_the_timeout_while_others_are_served() {
+    if !have("smtp-source") {
+        return;
+    }
+    let dir = temp_dir("slow");
+    let (server, addr) = Proc::smtpsim(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--maildir",
+        dir.to_str().unwrap(),
+        "--set",
+        "timeout=3s",
+        "--set",
+        "per_record_deadline=true",
+    ]);
+    // 200 slowloris clients: a command line one byte a second, never finished.
+    let slow: Vec<std::thread::JoinHandle<String>> = (0..200)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut conn = TcpStream::connect(&addr).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                let mut got = Vec::new();
+                for _ in 0..10 {
+                    if conn.write_all(b"X").is_err() {
+                        break;
+                    }
+                    sleep(Duration::from_secs(1));
+                }
+                let _ = conn.read_to_end(&mut got);
+                String::from_utf8_lossy(&got).into_owned()
+            })
+        })
+        .collect();
+    sleep(Duration::from_millis(500));
+    let out = Command::new("smtp-source")
+        .args([
+            "-s",
+            "10",
+            "-m",
+            "300",
+            "-f",
+            "alice@example.org",
+            "-t",
+            "bob@example.org",
+            &addr,
+        ])
+        .output()
+        .expect("smtp-source runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        files_in(&dir.join("new")).len(),
+        300,
+        "every normal message delivered"
+    );
+    for handle in slow {
+        let seen = handle.join().unwrap();
+        assert!(seen.starts_with("220 "), "{seen}");
+        assert!(
+            seen.ends_with("421 4.4.2 mail.example.org Error: timeout exceeded\r\n"),
+            "{seen}"
+        );
+    }
     drop(server);
 }

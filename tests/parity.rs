@@ -1,97 +1,38 @@
 //! Postfix parity: the same SMTP scripts against `smtpsim serve --profile postfix` and against
 //! a real Postfix, compared reply by reply (code, enhanced code, whether and when the
-//! connection closed; texts after normalising queue ids, reported).
-//!
-//! Scripts: `tests/parity/scripts/*.smtp`, in the format [`smtpsim::diff::script`] reads and
-//! plays (`>` command, `+` pipelined, `.` content, `~`/`=` raw bytes, `#` comment).
+//! connection closed; texts after normalising queue ids, reported). The script format is in
+//! `tests/support`.
 //!
 //! Golden replies recorded from the real server are in `tests/parity/golden/`, so the corpus
 //! runs where Postfix is not installed. With `SMTPSIM_POSTFIX=127.0.0.1:10025` (CI starts one
 //! with `tests/parity/start-postfix.sh`) the real server is asked afresh and compared; with
 //! `SMTPSIM_PARITY_RECORD=1` as well, the golden files are rewritten.
 
-use smtpsim::diff::script::{self, codes, Step, Waits};
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use support::{corpus, play, Serve};
 
-/// Waits for the reference with Postfix's default error delays (1 s a reply after 10 errors).
-const WAITS: Waits = Waits {
-    reply: Duration::from_secs(20),
-    last: Duration::from_millis(1500),
-};
-
-fn play(addr: &str, steps: &[Step]) -> Vec<String> {
-    script::play(addr, steps, WAITS).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn corpus() -> Vec<(String, Vec<Step>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity/scripts");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "smtp"))
-        .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy().into_owned(),
-                script::parse(&std::fs::read_to_string(&p).unwrap())
-                    .unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-            )
-        })
-        .collect()
+/// Code and enhanced code of a recorded reply line (`[closed]` stays as is).
+fn codes(line: &str) -> String {
+    let mut words = line.split([' ', '-']);
+    let code = words.next().unwrap_or("");
+    match words.next() {
+        Some(w)
+            if w.split('.').count() == 3
+                && w.split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            format!("{code} {w}")
+        }
+        _ => code.to_string(),
+    }
 }
 
 fn golden_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/parity/golden")
         .join(format!("{name}.txt"))
-}
-
-struct Serve(Child, String);
-
-impl Serve {
-    fn start() -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--profile",
-                "postfix",
-                "--set",
-                "mailboxes=[\"bob@example.org\", \"carol@example.org\", \"root@example.org\", \"postmaster@example.org\"]",
-                "--set",
-                "local_domains=[\"example.org\", \"localhost\", \"[127.0.0.1]\"]",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("smtpsim starts");
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        reader.read_line(&mut first).unwrap();
-        let addr = first
-            .split("listening on ")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string();
-        std::thread::spawn(move || for _ in reader.lines() {});
-        Serve(child, addr)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -106,13 +47,13 @@ fn the_postfix_profile_answers_like_postfix() {
         .ok()
         .filter(|v| !v.is_empty());
     let record = std::env::var("SMTPSIM_PARITY_RECORD").is_ok_and(|v| v == "1");
-    let serve = Serve::start();
+    let serve = Serve::start("text");
     // Scripts run in parallel; the slow ones (error limits) take ~11 s each.
     let results: Vec<(String, Vec<String>, Vec<String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = corpus
             .iter()
             .map(|(name, steps)| {
-                let (real, serve_addr) = (real.clone(), serve.1.clone());
+                let (real, serve_addr) = (real.clone(), serve.addr.clone());
                 scope.spawn(move || {
                     let reference = match &real {
                         Some(addr) => {

@@ -1,5 +1,5 @@
 //! Postfix's reading of MAIL/RCPT arguments, case by case (each case observed on Postfix 3.7.11;
-//! the parity scripts 58-64 play them against the real server).
+//! the parity scripts 62-68 play them against the real server).
 
 use smtpsim::proto::envelope::{check_addr, extract, rcpt_params, resolve, tokens, Token};
 

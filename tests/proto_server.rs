@@ -26,8 +26,8 @@ fn postfix() -> Arc<ServerConfig> {
     Arc::new(cfg)
 }
 
-/// An event as text: a reply's wire lines joined by `\n`, `DELIVER …`, `CLOSE`; notes are not on
-/// the wire and are left out.
+/// An event as text: a reply's wire lines joined by `\n`, `DELIVER …`, `CLOSE`; notes and log
+/// records are not on the wire and are left out.
 fn render(event: &ServerEvent) -> Option<String> {
     match event {
         ServerEvent::Reply(r) => Some(r.wire_lines().join("\n")),
@@ -39,7 +39,7 @@ fn render(event: &ServerEvent) -> Option<String> {
             d.rcpt_to,
             String::from_utf8_lossy(&d.body)
         )),
-        ServerEvent::Note(_) => None,
+        ServerEvent::Note(_) | ServerEvent::Log(_) => None,
         ServerEvent::Close => Some("CLOSE".to_string()),
         ServerEvent::Crash(after) => Some(format!("CRASH restart={after:?}")),
         ServerEvent::Content(bytes) => {
@@ -159,6 +159,29 @@ fn idle_timeout_counts_from_the_last_command() {
     c.now = secs(500);
     c.server.handle_timeout(c.now);
     assert_eq!(c.settle().last().map(|(_, e)| e.as_str()), Some("CLOSE"));
+}
+
+#[test]
+fn a_byte_a_second_is_cut_only_under_a_per_record_deadline() {
+    for deadline in [false, true] {
+        let mut cfg = (*postfix()).clone();
+        cfg.per_record_deadline = deadline;
+        let mut server = ServerSession::new(Arc::new(cfg), "192.0.2.1", Duration::ZERO, SALT);
+        while server.poll_event(Duration::ZERO).is_some() {}
+        // A slowloris: one byte a second of a line that never ends, for 20 minutes.
+        let mut cut_at = None;
+        for i in 1..=1200 {
+            let now = secs(i);
+            server.handle_timeout(now);
+            if server.is_closed() {
+                cut_at = Some(now);
+                break;
+            }
+            server.handle_input(now, b"X");
+        }
+        let expected = deadline.then_some(secs(300));
+        assert_eq!(cut_at, expected, "per_record_deadline = {deadline}");
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! wrote and read, in the chunks it wrote and read them.
 
 use crate::net;
+use crate::proto::maillog::{LogRecord, Observer};
 use crate::transcript::{EventKind, Transcript};
 use std::future::Future;
 use std::io;
@@ -21,6 +22,8 @@ pub struct Recorded<S> {
     peer: String,
     closed: bool,
     faults: TransportFaults,
+    /// Logs the peer's session as an smtpd would (a live proxy's `--format maillog`).
+    observer: Option<std::sync::Mutex<Observer>>,
 }
 
 /// Transport faults on one side of one connection.
@@ -55,6 +58,29 @@ impl<S> Recorded<S> {
             peer: peer.to_string(),
             closed: false,
             faults: TransportFaults::default(),
+            observer: None,
+        }
+    }
+
+    /// Also writes the log an smtpd named `server` would write about this peer (at address
+    /// `client`): its commands from what it sent, their outcome from what went back.
+    pub fn observed(mut self, client: &str, server: &str) -> Self {
+        self.log(LogRecord::Connect {
+            client: client.to_string(),
+            server: server.to_string(),
+        });
+        self.observer = Some(std::sync::Mutex::new(Observer::default()));
+        self
+    }
+
+    /// Feeds the observer, if any, and logs what it says.
+    fn observe(&self, feed: impl FnOnce(&mut Observer) -> Vec<LogRecord>) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        let records = feed(&mut observer.lock().expect("observer lock"));
+        for record in records {
+            self.log(record);
         }
     }
 
@@ -109,7 +135,24 @@ impl<S> Recorded<S> {
         );
     }
 
+    /// Records what this side, a server, would write to its mail log about its peer.
+    pub fn log(&self, record: crate::proto::maillog::LogRecord) {
+        self.transcript.record(
+            net::now(),
+            self.conn,
+            &self.me,
+            &self.peer,
+            EventKind::Log(record),
+        );
+    }
+
     fn record(&self, from_me: bool, kind: EventKind) {
+        match (&kind, from_me) {
+            (EventKind::Data(bytes), true) => self.observe(|o| o.reply_bytes(bytes)),
+            (EventKind::Received(bytes), false) => self.observe(|o| o.client_bytes(bytes)),
+            (EventKind::Close, true) => self.observe(|o| o.closed(false)),
+            _ => {}
+        }
         let (from, to) = if from_me {
             (&self.me, &self.peer)
         } else {
@@ -140,7 +183,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Recorded<S> {
                 let bytes = buf.filled()[before..].to_vec();
                 self.record(false, EventKind::Received(bytes));
             }
+            Poll::Ready(Ok(())) if buf.remaining() > 0 => self.observe(|o| o.closed(true)),
             Poll::Ready(Err(e)) => {
+                self.observe(|o| o.closed(true));
                 let why = format!("{} saw: {}", self.me, describe(e));
                 self.transcript
                     .record(net::now(), self.conn, &self.me, "", EventKind::Reset(why));

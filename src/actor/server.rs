@@ -60,6 +60,7 @@ where
                     }
                 }
                 ServerEvent::Note(text) => stream.note(text),
+                ServerEvent::Log(record) => stream.log(record),
                 ServerEvent::Close => close = true,
                 ServerEvent::Crash(restart_after) => {
                     // The host goes down with this session in it: nothing more is written.

@@ -275,7 +275,9 @@ pub fn run(opts: &DiffOptions) -> Result<Summary, String> {
         seed: opts.seed,
         record: None,
         server_overrides: toml::Table::new(),
-        json: false,
+        format: crate::format::LiveFormat::Text,
+        // The reference allows 50 connections per client; this side needs no limit of its own.
+        max_connections: 1000,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(crate::live::serve_quietly(listener, serve_opts, async {

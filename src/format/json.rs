@@ -79,7 +79,13 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// One event as a JSON object (one line, no newline).
-pub fn event_line(e: &Event) -> String {
+pub fn event_line(e: &Event) -> Option<String> {
+    if let EventKind::Log(record) = &e.kind {
+        if super::maillog::describe(record, &e.to, e.at).is_empty() {
+            // The `smtpd -v` dialogue lines repeat the data events.
+            return None;
+        }
+    }
     let mut out = EventOut {
         r#type: "event",
         t_us: e.at.as_micros(),
@@ -119,6 +125,11 @@ pub fn event_line(e: &Event) -> String {
             out.kind = "note";
             out.text = Some(text.clone());
         }
+        EventKind::Log(record) => {
+            out.kind = "maillog";
+            let lines = super::maillog::describe(record, &e.to, e.at);
+            out.text = Some(lines.join("\n"));
+        }
         EventKind::Delivered {
             queue_id,
             mail_from,
@@ -132,7 +143,7 @@ pub fn event_line(e: &Event) -> String {
             out.size = Some(*size);
         }
     }
-    serde_json::to_string(&out).expect("plain data serialises")
+    Some(serde_json::to_string(&out).expect("plain data serialises"))
 }
 
 /// The whole run as JSON Lines.
@@ -148,7 +159,7 @@ pub fn render(result: &RunResult, file: &str) -> String {
     };
     lines.push(serde_json::to_string(&run).expect("plain data serialises"));
     for e in &result.events {
-        lines.push(event_line(e));
+        lines.extend(event_line(e));
     }
     for m in &result.report.messages {
         let out = MessageOut {

@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod junit;
+pub mod maillog;
 pub mod pcap;
 pub mod report;
 pub mod svg;
@@ -28,6 +29,10 @@ pub enum Format {
     Pcap,
     /// A sequence diagram (SVG), one lifeline per actor.
     Svg,
+    /// The server's side as Postfix 3.7 logs it (syslog lines from the fixed epoch).
+    Maillog,
+    /// As maillog, with the dialogue lines `smtpd -v` adds (`< client: RSET`, `> client: 250 ...`).
+    MaillogVerbose,
 }
 
 impl Format {
@@ -37,7 +42,8 @@ impl Format {
             "json" | "jsonl" | "ndjson" => Some(Format::Json),
             "pcap" => Some(Format::Pcap),
             "svg" => Some(Format::Svg),
-            "txt" | "log" => Some(Format::Text),
+            "txt" => Some(Format::Text),
+            "log" | "maillog" => Some(Format::Maillog),
             _ => None,
         }
     }
@@ -50,6 +56,28 @@ pub enum LiveFormat {
     Text,
     /// JSON Lines, one event per line.
     Json,
+    /// The server's side as Postfix 3.7 logs it (`proxy`: each client's side, as an smtpd
+    /// would log it).
+    Maillog,
+    /// As maillog, with the dialogue lines `smtpd -v` adds.
+    MaillogVerbose,
+}
+
+impl LiveFormat {
+    /// Machine formats keep stdout to themselves (the listening line goes to stderr).
+    pub fn owns_stdout(self) -> bool {
+        self != LiveFormat::Text
+    }
+
+    /// The sink that prints events as they happen.
+    pub fn printer(self) -> crate::transcript::Tap {
+        match self {
+            LiveFormat::Text => text::printer(false),
+            LiveFormat::Json => text::printer(true),
+            LiveFormat::Maillog => maillog::printer(false),
+            LiveFormat::MaillogVerbose => maillog::printer(true),
+        }
+    }
 }
 
 /// Renders a run in `format`.
@@ -61,5 +89,7 @@ pub fn render(format: Format, result: &crate::sim::RunResult, scenario_file: &st
         Format::Json => json::render(result, scenario_file).into_bytes(),
         Format::Pcap => pcap::render(&result.packets),
         Format::Svg => svg::render(result).into_bytes(),
+        Format::Maillog => maillog::render(result, false).into_bytes(),
+        Format::MaillogVerbose => maillog::render(result, true).into_bytes(),
     }
 }

@@ -30,9 +30,9 @@ pub fn render(scenario: &Scenario, file: &str, report: &SweepReport) -> String {
         seeds.dedup();
         seeds
     };
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p class=\"summary\">{} seeds ran{} · <b>{}</b> passed · <b class=\"{}\">{}</b> failed</p>\n",
+        "<p class=\"summary\">{} seeds ran{} · <b>{}</b> passed · <b class=\"{}\">{}</b> failed</p>",
         report.runs,
         report
             .shard

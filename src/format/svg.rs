@@ -106,7 +106,7 @@ pub fn render(result: &RunResult) -> String {
 fn joined_fragments(events: &[Event]) -> Vec<(Event, usize)> {
     let mut out: Vec<(Event, usize)> = Vec::new();
     for e in events {
-        if matches!(e.kind, EventKind::Received(_)) {
+        if matches!(e.kind, EventKind::Received(_) | EventKind::Log(_)) {
             continue;
         }
         if let (EventKind::Data(more), Some((last, count))) = (&e.kind, out.last_mut()) {
@@ -249,7 +249,7 @@ fn draw_event(body: &mut String, y: i64, e: &Event, fragments: usize, layout: &L
             time_label(body, y, &time);
             y + ROW
         }
-        EventKind::Received(_) => y,
+        EventKind::Received(_) | EventKind::Log(_) => y,
     }
 }
 

@@ -28,7 +28,9 @@ pub fn printer(json: bool) -> Tap {
     Box::new(move |event: &Event| {
         let mut text = String::new();
         if json {
-            text = crate::format::json::event_line(event) + "\n";
+            if let Some(line) = crate::format::json::event_line(event) {
+                text = line + "\n";
+            }
         } else {
             render_event_with(&mut text, event, true);
         }
@@ -122,7 +124,7 @@ pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
                 arrow(out, &row);
             }
         }
-        EventKind::Received(_) => {}
+        EventKind::Received(_) | EventKind::Log(_) => {}
         EventKind::Close => arrow(out, "[close]"),
         EventKind::Reset(why) => mark(out, &format!("[{why}]")),
         EventKind::Note(text) => mark(out, text),

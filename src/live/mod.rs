@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
+/// The host name in the proxy's mail log lines.
+const PROXY_LOG_HOST: &str = "proxy";
+
 /// How long sessions get to finish after a shutdown request before they are cut.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -43,8 +46,10 @@ pub struct ServeOptions {
     pub record: Option<PathBuf>,
     /// The knobs given on the command line (written into recorded scenarios).
     pub server_overrides: toml::Table,
-    /// Print the transcript as JSON Lines.
-    pub json: bool,
+    /// What is printed on stdout.
+    pub format: crate::format::LiveFormat,
+    /// Sessions at once; a client beyond them gets a 421 and a close.
+    pub max_connections: usize,
 }
 
 /// What `smtpsim proxy` runs.
@@ -58,14 +63,16 @@ pub struct ProxyOptions {
     pub profile: String,
     /// Interceptor knobs.
     pub interceptor: InterceptorConfig,
-    /// Print the transcript as JSON Lines.
-    pub json: bool,
+    /// Sessions at once; a client beyond them gets a 421 and a close.
+    pub max_connections: usize,
+    /// What is printed on stdout.
+    pub format: crate::format::LiveFormat,
 }
 
-/// The "listening on" line: first on stdout in text mode; on stderr in JSON mode, so that
-/// stdout stays pure JSON Lines.
-fn announce(line: &str, json: bool) {
-    if json {
+/// The "listening on" line: first on stdout in text mode; on stderr otherwise, so that
+/// stdout stays pure JSON Lines or mail log.
+fn announce(line: &str, format: crate::format::LiveFormat) {
+    if format.owns_stdout() {
         eprintln!("{line}");
         return;
     }
@@ -97,12 +104,8 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         opts.maildir.as_ref().map_or("none".to_string(), |p| p.display().to_string()),
         opts.seed,
         opts.faults.events.len()
-    ), opts.json);
-    let transcript = if opts.json {
-        Transcript::streaming(crate::format::text::printer(true))
-    } else {
-        Transcript::streaming(crate::format::text::printer(false))
-    };
+    ), opts.format);
+    let transcript = Transcript::streaming(opts.format.printer());
     run_server(listener, opts, maildir, transcript, shutdown).await
 }
 
@@ -143,19 +146,14 @@ async fn run_server(
     let salt = crate::seeds::queue_salt(opts.seed);
     let mut sessions = JoinSet::new();
     let mut accepted = 0u64;
+    let mut gate = Gate::new(opts.max_connections, &opts.server.hostname);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             conn = listener.accept() => {
-                let (stream, peer) = match conn {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of descriptors and the like: note it, keep serving.
-                        transcript.record(net::now(), 0, "server", "", EventKind::Note(format!("accept failed: {e}")));
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
+                let Some((stream, peer)) = gate.admit(conn, &listener, sessions.len(), &transcript).await else {
+                    continue;
                 };
                 accepted += 1;
                 let stream = plumbing::accepted(stream, &transcript, "server", "client", &faults.transport(Writer::Server, net::now()));
@@ -198,22 +196,23 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
             "# smtpsim proxy: listening on {local} · upstream {} · profile {}",
             opts.upstream, opts.profile
         ),
-        opts.json,
+        opts.format,
     );
-    let transcript = if opts.json {
-        Transcript::streaming(crate::format::text::printer(true))
-    } else {
-        Transcript::streaming(crate::format::text::printer(false))
-    };
+    let transcript = Transcript::streaming(opts.format.printer());
     let cfg = Arc::new(opts.interceptor.clone());
     let mut sessions = JoinSet::new();
+    let mut gate = Gate::new(opts.max_connections, PROXY_LOG_HOST);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             conn = listener.accept() => {
-                let Ok((downstream, _)) = conn else { continue };
-                let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[]);
+                let Some((downstream, peer)) = gate.admit(conn, &listener, sessions.len(), &transcript).await else {
+                    continue;
+                };
+                // The client side as an smtpd would log it (shown by --format maillog).
+                let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[])
+                    .observed(&peer.ip().to_string(), PROXY_LOG_HOST);
                 let (cfg, transcript, upstream) = (cfg.clone(), transcript.clone(), opts.upstream.clone());
                 sessions.spawn(async move {
                     let upstream = Upstream { connect: net::live_connect(&upstream), faults: Vec::new, record_connect: true };
@@ -225,6 +224,92 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
     }
     finish(sessions, &transcript).await;
     Ok(())
+}
+
+/// Who gets a session: up to `max` at once; beyond that, and when the process is out of file
+/// descriptors, a client gets a 421 and a close instead of a hang or a crash. One descriptor
+/// is kept in reserve so that even then the refusal can be accepted and written.
+struct Gate {
+    max: usize,
+    hostname: String,
+    reserve: Option<std::fs::File>,
+}
+
+impl Gate {
+    fn new(max: usize, hostname: &str) -> Gate {
+        Gate {
+            max,
+            hostname: hostname.to_string(),
+            reserve: std::fs::File::open("/dev/null").ok(),
+        }
+    }
+
+    /// The connection `accepted` gave, if it gets a session (`running` are open).
+    async fn admit(
+        &mut self,
+        accepted: io::Result<(net::LiveStream, std::net::SocketAddr)>,
+        listener: &net::LiveListener,
+        running: usize,
+        transcript: &Transcript,
+    ) -> Option<(net::LiveStream, std::net::SocketAddr)> {
+        let note =
+            |text: String| transcript.record(net::now(), 0, "smtpsim", "", EventKind::Note(text));
+        let (stream, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) if is_out_of_descriptors(&e) => {
+                // Free the reserve to take the waiting client off the queue and tell it.
+                self.reserve = None;
+                if let Ok((stream, peer)) = listener.accept().await {
+                    note(format!(
+                        "{peer}: out of file descriptors ({e}); answered 421"
+                    ));
+                    refuse(
+                        stream,
+                        format!(
+                            "421 4.3.2 {} Error: out of resources, try again later",
+                            self.hostname
+                        ),
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                self.reserve = std::fs::File::open("/dev/null").ok();
+                return None;
+            }
+            Err(e) => {
+                note(format!("accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return None;
+            }
+        };
+        if running >= self.max {
+            note(format!(
+                "{peer}: {running} sessions running (--max-connections); answered 421"
+            ));
+            refuse(
+                stream,
+                format!("421 4.7.0 {} Error: too many connections", self.hostname),
+            );
+            return None;
+        }
+        Some((stream, peer))
+    }
+}
+
+/// Writes `reply` and closes, without holding up the accept loop.
+fn refuse(mut stream: net::LiveStream, reply: String) {
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let write = async {
+            stream.write_all(format!("{reply}\r\n").as_bytes()).await?;
+            stream.shutdown().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+    });
+}
+
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    // EMFILE (the process's limit) and ENFILE (the system's).
+    matches!(e.raw_os_error(), Some(24) | Some(23))
 }
 
 /// Binds `addr`, naming it and what to do in the error.

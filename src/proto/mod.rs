@@ -10,6 +10,7 @@
 //! - [`client`]: a client session driven by a [`client::ClientConfig`];
 //! - [`interceptor`]: a middlebox's two half-sessions and its rules;
 //! - [`script`]: a recorded client session replayed;
+//! - [`maillog`]: what a Postfix smtpd logs about a session, as data;
 //! - [`dur`]: durations as scenario files write them;
 //! - [`outbox`]: the timed events every session queues for its driver;
 //! - `config`: how the configuration structs are declared (plain data, owned here).
@@ -27,6 +28,7 @@ pub mod envelope;
 #[macro_use]
 pub mod interceptor;
 pub mod line;
+pub mod maillog;
 pub mod outbox;
 pub mod reply;
 pub mod script;

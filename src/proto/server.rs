@@ -9,6 +9,7 @@ use super::command::{Command, PathError, Verb};
 use super::data::{DataEvent, DataReceiver};
 use super::envelope;
 use super::line::{Ending, LineBuffer, LineLimits, Overflow};
+use super::maillog::{self, LogRecord, SmtpdLog};
 use super::outbox::Outbox;
 use super::reply::Reply;
 use super::Time;
@@ -55,6 +56,10 @@ config! {
         pub ehlo_keywords: Vec<String>,
         /// Idle time waiting for a command or data before `reply_timeout` and close.
         pub timeout: crate::proto::dur::Dur,
+        /// `timeout` bounds the time to receive a whole line, not the silence between bytes,
+        /// so a client sending a byte at a time is cut too (Postfix's
+        /// `smtpd_per_record_deadline`, on when Postfix is under stress).
+        pub per_record_deadline: bool,
         /// NOOP, RSET, VRFY, ETRN, HELO, EHLO beyond this many count as errors (0: no limit).
         pub junk_command_limit: u32,
         /// From this many errors on, every reply is delayed by `error_sleep` (0: never).
@@ -205,6 +210,8 @@ pub enum ServerEvent {
     Deliver(Delivery),
     /// Something worth a transcript line that is not on the wire (Postfix would log it).
     Note(String),
+    /// What Postfix's smtpd would write to the mail log.
+    Log(LogRecord),
     /// Close the connection.
     Close,
     /// Crash the whole server host now (an injected fault); restart after this long.
@@ -265,6 +272,9 @@ struct Transaction {
     rcpt_to: Vec<String>,
     /// MAIL declared SMTPUTF8.
     smtputf8: bool,
+    /// Assigned at the first accepted recipient, as Postfix opens its queue file then; with
+    /// the time it was.
+    queue_id: Option<(String, Time)>,
 }
 
 /// One SMTP server connection.
@@ -297,6 +307,7 @@ pub struct ServerSession {
     extra_delay: Time,
     /// Hand content out as it arrives instead of keeping it (live mode, large messages).
     streaming: bool,
+    log: SmtpdLog,
 }
 
 impl ServerConfig {
@@ -357,10 +368,19 @@ impl ServerSession {
             faults,
             extra_delay: Time::ZERO,
             streaming: false,
+            log: SmtpdLog::new(),
         };
+        let connect = LogRecord::Connect {
+            client: session.client.clone(),
+            server: session.cfg.hostname.clone(),
+        };
+        session.push(now, ServerEvent::Log(connect));
         if session.stage_fault(now, ServerStage::Connect).is_none() {
             let banner = session.cfg.reply_banner.clone();
             session.reply(now, &banner, &[]);
+        }
+        if session.is_closed() {
+            session.log_end(now, None, 0);
         }
         session
     }
@@ -414,7 +434,9 @@ impl ServerSession {
         if self.is_closed() {
             return;
         }
-        self.last_activity = self.last_activity.max(now);
+        if !self.cfg.per_record_deadline {
+            self.last_activity = self.last_activity.max(now);
+        }
         self.lines.push(bytes);
         while !self.is_closed() {
             if let State::Chunk(chunk) = &mut self.state {
@@ -446,7 +468,12 @@ impl ServerSession {
             let Some(line) = self.lines.next_line() else {
                 break;
             };
+            // Under a per-record deadline only a whole line buys more time.
+            self.last_activity = self.last_activity.max(now);
             self.handle_line(now, line);
+        }
+        if self.is_closed() {
+            self.log_end(now, None, 0);
         }
         if self.streaming {
             if let State::Data(data) = &mut self.state {
@@ -462,8 +489,12 @@ impl ServerSession {
     /// A message in progress is discarded, never delivered in part.
     pub fn handle_eof(&mut self, now: Time) {
         // Replies still waiting (an error delay, an injected stall) have nobody to go to.
-        self.outbox
-            .retain(now, |e| !matches!(e, ServerEvent::Reply(_)));
+        self.outbox.retain(now, |e| {
+            !matches!(
+                e,
+                ServerEvent::Reply(_) | ServerEvent::Log(LogRecord::Reply(_))
+            )
+        });
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Data(data) => {
                 if self.streaming {
@@ -476,6 +507,7 @@ impl ServerSession {
                         data.size()
                     )),
                 );
+                self.log_end(now, Some(maillog::LOST_CONNECTION), data.size());
                 self.push(now, ServerEvent::Close);
             }
             State::Chunk(_) => {
@@ -492,6 +524,7 @@ impl ServerSession {
                     "lost connection mid-command"
                 };
                 self.push(now, ServerEvent::Note(what.to_string()));
+                self.log_end(now, Some(maillog::LOST_CONNECTION), 0);
                 self.push(now, ServerEvent::Close);
             }
             State::Closed => {}
@@ -505,12 +538,13 @@ impl ServerSession {
         }
         if now >= self.last_activity + self.cfg.timeout.0 {
             let text = self.cfg.reply_timeout.clone();
-            let note = match self.state {
-                State::Data(_) => "timeout after DATA",
-                _ => "timeout",
+            let (note, bytes) = match &self.state {
+                State::Data(data) => ("timeout after DATA", data.size()),
+                _ => ("timeout", 0),
             };
             self.push(now, ServerEvent::Note(note.to_string()));
             self.reply(now, &text, &[]);
+            self.log_end(now, Some(maillog::TIMEOUT), bytes);
             self.close(now);
         }
     }
@@ -535,7 +569,15 @@ impl ServerSession {
 
     fn handle_line(&mut self, now: Time, line: super::line::Line) {
         if let State::Data(data) = &mut self.state {
-            if let DataEvent::End(end) = data.handle_line(&line) {
+            let event = data.handle_line(&line);
+            if event == DataEvent::Content {
+                let whole = line.ending != Ending::Cut;
+                if let Some(message_id) = self.log.content_line(&line.bytes, whole) {
+                    let queue_id = self.txn.as_ref().and_then(|t| t.queue_id.clone());
+                    self.log_message_id(now, queue_id, message_id);
+                }
+            }
+            if let DataEvent::End(end) = event {
                 if end.is_nonstandard() {
                     let note = format!(
                         "end of data by a non-standard sequence ({:?} then \".\" {:?})",
@@ -551,6 +593,7 @@ impl ServerSession {
             }
             return;
         }
+        self.log_command_line(now, &line);
         if line.ending == Ending::Cut && self.cfg.reject_long_lines {
             let text = self.cfg.reply_line_too_long.clone();
             self.reply(now, &text, &[]);
@@ -570,8 +613,25 @@ impl ServerSession {
             self.check_error_limit(now);
             return;
         };
+        // The rest of a line cut at the limit is skipped, not pending (Postfix's smtp_get).
+        let pending = match line.ending {
+            Ending::Cut => {
+                let rest = self.lines.pending();
+                rest.iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(Vec::new(), |i| rest[i + 1..].to_vec())
+            }
+            _ => self.lines.pending().to_vec(),
+        };
+        let (counted, improper) = self.log.command(command.verb.name(), &pending);
+        if let Some(record) = improper {
+            self.push(now, ServerEvent::Log(record));
+        }
         if self.cfg.hang_up_on_non_smtp && is_non_smtp(&command) {
             let text = self.cfg.reply_break_rules.clone();
+            let escaped = maillog::escape(&line.bytes);
+            let shown = escaped.chars().take(100).collect();
+            self.push(now, ServerEvent::Log(LogRecord::NonSmtp(shown)));
             self.push(
                 now,
                 ServerEvent::Note(format!(
@@ -584,6 +644,7 @@ impl ServerSession {
             return;
         }
         let ok = self.dispatch(now, &command);
+        self.log.result(counted, ok);
         if !ok {
             self.error_count += 1;
         }
@@ -613,6 +674,7 @@ impl ServerSession {
             ServerEvent::Note(format!("too many errors ({})", self.error_count)),
         );
         self.reply(now, &text, &[]);
+        self.log_end(now, Some(maillog::TOO_MANY_ERRORS), 0);
         self.close(now);
     }
 
@@ -692,7 +754,7 @@ impl ServerSession {
                 if cfg.postfix_envelope {
                     return self.postfix_vrfy(now, command);
                 }
-                self.check_recipient(now, &arg, &cfg.reply_vrfy)
+                self.check_recipient(now, &arg, &cfg.reply_vrfy, false)
             }
             Verb::StartTls
                 if cfg
@@ -710,6 +772,12 @@ impl ServerSession {
                 } else if domain.is_empty() {
                     &cfg.reply_etrn_syntax
                 } else {
+                    self.push(
+                        now,
+                        ServerEvent::Log(LogRecord::EtrnRefused(
+                            domain.trim_start_matches(['@', '#']).to_string(),
+                        )),
+                    );
                     &cfg.reply_etrn_unavailable
                 };
                 self.reply(
@@ -748,6 +816,12 @@ impl ServerSession {
             self.reply(now, &cfg.reply_need_helo, &[]);
             return false;
         }
+        if cfg.postfix_envelope {
+            // Postfix forgets SMTPUTF8 at every MAIL, a refused nested one included.
+            if let Some(txn) = self.txn.as_mut() {
+                txn.smtputf8 = false;
+            }
+        }
         if self.txn.is_some() {
             self.reply(now, &cfg.reply_mail_nested, &[]);
             return false;
@@ -773,11 +847,11 @@ impl ServerSession {
         let declared: Option<u64> = path.param("SIZE").and_then(|s| s.parse().ok());
         if self.size_refused || declared.is_some_and(|size| size > cfg.message_size_limit) {
             self.size_refused |= cfg.size_refusal_sticks;
-            self.reply(now, &cfg.reply_size_exceeded, &[]);
+            self.reject(now, &cfg.reply_size_exceeded, Some(&path.address), None);
             return false;
         }
         if now < cfg.storage_full_until.0 {
-            self.reply(now, &cfg.reply_storage_full, &[]);
+            self.reject(now, &cfg.reply_storage_full, Some(&path.address), None);
             return false;
         }
         self.txn = Some(Transaction {
@@ -821,7 +895,7 @@ impl ServerSession {
             self.reply(now, &cfg.reply_too_many_recipients, &[]);
             return false;
         }
-        let ok = self.check_recipient(now, &path.address, &cfg.reply_rcpt_ok);
+        let ok = self.check_recipient(now, &path.address, &cfg.reply_rcpt_ok, true);
         if ok {
             self.txn
                 .as_mut()
@@ -833,7 +907,9 @@ impl ServerSession {
     }
 
     /// Local and known: reply `ok`; local and unknown: unknown user; else relay denied.
-    fn check_recipient(&mut self, now: Time, address: &str, ok: &str) -> bool {
+    /// `opens_queue`: a recipient of the transaction (RCPT, not VRFY): the first accepted one
+    /// opens the queue file and gets the message its queue id, as in Postfix.
+    fn check_recipient(&mut self, now: Time, address: &str, ok: &str, opens_queue: bool) -> bool {
         let cfg = self.cfg.clone();
         let (local_part, domain) = match address.rsplit_once('@') {
             Some((l, d)) => (l.to_ascii_lowercase(), d.to_ascii_lowercase()),
@@ -845,7 +921,13 @@ impl ServerSession {
         let routed = local_part.contains(['%', '!', '@']);
         let local = self.local_domains.iter().any(|d| *d == domain || d == "*");
         if routed || !local {
-            self.reply(now, &cfg.reply_relay_denied, &[("addr", address)]);
+            let sender = self.txn.as_ref().map(|t| t.mail_from.clone());
+            self.reject(
+                now,
+                &cfg.reply_relay_denied,
+                sender.as_deref(),
+                Some(address),
+            );
             return false;
         }
         let known = cfg.mailboxes.is_empty()
@@ -855,8 +937,17 @@ impl ServerSession {
                     .eq_ignore_ascii_case(&local_part)
             });
         if !known {
-            self.reply(now, &cfg.reply_unknown_user, &[("addr", address)]);
+            let sender = self.txn.as_ref().map(|t| t.mail_from.clone());
+            self.reject(
+                now,
+                &cfg.reply_unknown_user,
+                sender.as_deref(),
+                Some(address),
+            );
             return false;
+        }
+        if opens_queue {
+            self.open_queue(now);
         }
         self.reply(now, ok, &[("addr", address)]);
         true
@@ -894,6 +985,7 @@ impl ServerSession {
             Some(cfg.message_size_limit + 1)
         };
         self.state = State::Data(DataReceiver::new(keep));
+        self.log.content_started();
         true
     }
 
@@ -906,17 +998,24 @@ impl ServerSession {
             }
         }
         let size = data.size();
+        let (headers_ended, logged_size) = self.log.content_ended(size);
+        if let Some(message_id) = headers_ended {
+            let queue_id = self.txn.as_ref().and_then(|t| t.queue_id.clone());
+            self.log_message_id(now, queue_id, message_id);
+        }
         if size > cfg.message_size_limit {
             self.reset_transaction(now);
             if self.streaming {
                 self.push(now, ServerEvent::Discard);
             }
             self.reply(now, &cfg.reply_message_too_big, &[]);
+            self.log.message_done(false);
             self.error_count += 1;
             return;
         }
         let template = cfg.reply_queued.clone();
-        self.queue_message(now, data.into_body(), size, &template, "");
+        let body = data.into_body();
+        self.queue_message(now, (body, size, logged_size), &template, "");
     }
 
     /// Postfix's `mail_reset`: the transaction, a declared SIZE and BDAT chunks are forgotten.
@@ -965,8 +1064,9 @@ impl ServerSession {
         } else {
             None
         };
-        if refusal.is_none() {
+        if refusal.is_none() && self.bdat == Bdat::None {
             self.bdat = Bdat::Receiving;
+            self.log.content_started();
         }
         let chunk = Chunk {
             left: size,
@@ -1003,7 +1103,8 @@ impl ServerSession {
             let body = std::mem::take(&mut self.bdat_body);
             let size = self.bdat_size;
             let template = cfg.reply_bdat_queued.clone();
-            self.queue_message(now, body, size, &template, &size.to_string());
+            let (_, logged_size) = self.log.content_ended(size);
+            self.queue_message(now, (body, size, logged_size), &template, &size.to_string());
         } else {
             let size = chunk.size.to_string();
             self.reply(now, &cfg.reply_bdat_ok, &[("size", &size)]);
@@ -1011,7 +1112,9 @@ impl ServerSession {
     }
 
     /// A complete message: queued (unless a fault intervenes) and answered.
-    fn queue_message(&mut self, now: Time, body: Vec<u8>, size: u64, reply: &str, chunk: &str) {
+    /// `message`: the content, its size, and its size as the log says it.
+    fn queue_message(&mut self, now: Time, message: (Vec<u8>, u64, u64), reply: &str, chunk: &str) {
+        let (body, size, logged_size) = message;
         let txn = self
             .txn
             .take()
@@ -1019,13 +1122,27 @@ impl ServerSession {
         self.bdat = Bdat::None; // delivered, not discarded
         self.reset_transaction(now);
         if self.stage_fault(now, ServerStage::Dot).is_some() {
+            self.log.message_done(false);
             if self.streaming {
                 self.push(now, ServerEvent::Discard);
             }
             return;
         }
-        self.queued += 1;
-        let queue_id = queue_id(self.queue_salt, self.queued);
+        let (queue_id, opened) = match txn.queue_id {
+            Some(id) => id,
+            None => {
+                self.queued += 1;
+                (queue_id(self.queue_salt, self.queued), now)
+            }
+        };
+        let queued = LogRecord::Queued {
+            queue_id: queue_id.clone(),
+            opened,
+            from: txn.mail_from.clone(),
+            size: logged_size,
+            to: txn.rcpt_to.clone(),
+        };
+        self.push(now, ServerEvent::Log(queued));
         let delivery = Delivery {
             queue_id: queue_id.clone(),
             helo: self.helo.clone(),
@@ -1050,9 +1167,11 @@ impl ServerSession {
                 )),
             );
             self.push(now, ServerEvent::Crash(restart));
+            self.log.crashed();
             self.state = State::Closed;
             return;
         }
+        self.log.message_done(true);
         self.reply(now, reply, &[("queue_id", &queue_id), ("size", chunk)]);
         self.error_count = 0;
         self.junk_cmds = 0;
@@ -1143,7 +1262,7 @@ impl ServerSession {
             return false;
         }
         let ok = cfg.reply_rcpt_ok.clone();
-        let accepted = self.postfix_check_recipient(now, &address, &ok, &address);
+        let accepted = self.postfix_check_recipient(now, &address, (&ok, &address), true);
         if accepted {
             self.txn
                 .as_mut()
@@ -1181,32 +1300,58 @@ impl ServerSession {
             }
         };
         let shown = words[0].text.clone();
-        self.postfix_check_recipient(now, &address, &cfg.reply_vrfy, &shown)
+        self.postfix_check_recipient(now, &address, (&cfg.reply_vrfy, &shown), false)
     }
 
     /// Relay check, then the local recipient table, on the resolved address; refusals name
     /// `address`, the `ok` reply names `shown`.
-    fn postfix_check_recipient(&mut self, now: Time, address: &str, ok: &str, shown: &str) -> bool {
+    fn postfix_check_recipient(
+        &mut self,
+        now: Time,
+        address: &str,
+        (ok, shown): (&str, &str),
+        opens_queue: bool,
+    ) -> bool {
         let cfg = self.cfg.clone();
         let r = envelope::resolve(address, &|d| self.is_local(d), &cfg.hostname);
-        if r.routed || !self.is_local(&r.domain) {
-            self.reply(now, &cfg.reply_relay_denied, &[("addr", address)]);
+        let known = || {
+            cfg.mailboxes.is_empty()
+                || r.local == "postmaster"
+                || r.local == "mailer-daemon"
+                || cfg.mailboxes.iter().any(|m| {
+                    m.rsplit_once('@')
+                        .map_or(m.as_str(), |(l, _)| l)
+                        .eq_ignore_ascii_case(&r.local)
+                })
+        };
+        let refusal = if r.routed || !self.is_local(&r.domain) {
+            Some(&cfg.reply_relay_denied)
+        } else if !known() {
+            Some(&cfg.reply_unknown_user)
+        } else {
+            None
+        };
+        if let Some(template) = refusal {
+            let sender = self.txn.as_ref().map(|t| t.mail_from.clone());
+            self.reject(now, template, sender.as_deref(), Some(address));
             return false;
         }
-        let known = cfg.mailboxes.is_empty()
-            || r.local == "postmaster"
-            || r.local == "mailer-daemon"
-            || cfg.mailboxes.iter().any(|m| {
-                m.rsplit_once('@')
-                    .map_or(m.as_str(), |(l, _)| l)
-                    .eq_ignore_ascii_case(&r.local)
-            });
-        if !known {
-            self.reply(now, &cfg.reply_unknown_user, &[("addr", address)]);
-            return false;
+        // A recipient of the transaction (RCPT, not VRFY) opens the queue file.
+        if opens_queue {
+            self.open_queue(now);
         }
         self.reply(now, ok, &[("addr", shown)]);
         true
+    }
+
+    /// The first accepted recipient opens the queue file: the message gets its queue id.
+    fn open_queue(&mut self, now: Time) {
+        if let Some(txn) = self.txn.as_mut().filter(|t| t.queue_id.is_none()) {
+            self.queued += 1;
+            let id = queue_id(self.queue_salt, self.queued);
+            txn.queue_id = Some((id.clone(), now));
+            self.push(now, ServerEvent::Log(LogRecord::QueueOpened(id)));
+        }
     }
 
     fn command_limits(&self) -> LineLimits {
@@ -1217,14 +1362,20 @@ impl ServerSession {
         }
     }
 
-    /// Queues a reply from a template, delayed while the soft error limit is reached.
-    fn reply(&mut self, now: Time, template: &str, vars: &[(&str, &str)]) {
+    /// A reply template with its variables filled in.
+    fn expand(&self, template: &str, vars: &[(&str, &str)]) -> String {
         let mut text = template
             .replace("{host}", &self.cfg.hostname)
             .replace("{client}", &self.client);
         for (key, value) in vars {
             text = text.replace(&format!("{{{key}}}"), value);
         }
+        text
+    }
+
+    /// Queues a reply from a template, delayed while the soft error limit is reached.
+    fn reply(&mut self, now: Time, template: &str, vars: &[(&str, &str)]) {
+        let text = self.expand(template, vars);
         let reply = Reply::from_template(&text)
             .unwrap_or_else(|| Reply::new(451, format!("4.3.0 bad reply template {text:?}")));
         let soft = self.cfg.soft_error_limit;
@@ -1233,8 +1384,16 @@ impl ServerSession {
         } else {
             Time::ZERO
         } + std::mem::take(&mut self.extra_delay);
+        // The `smtpd -v` lines go out with the reply, after the same delay (the first one
+        // carries it: the outbox keeps order, each push waits for the one before).
+        let mut delay = Some(delay);
+        for line in String::from_utf8_lossy(&reply.to_wire()).split_terminator("\r\n") {
+            let record = ServerEvent::Log(LogRecord::Reply(line.to_string()));
+            let wait = delay.take().unwrap_or(Time::ZERO);
+            self.outbox.push_after(now, wait, record);
+        }
         self.outbox
-            .push_after(now, delay, ServerEvent::Reply(reply));
+            .push_after(now, delay.unwrap_or(Time::ZERO), ServerEvent::Reply(reply));
     }
 
     fn push(&mut self, now: Time, event: ServerEvent) {
@@ -1244,6 +1403,65 @@ impl ServerSession {
     fn close(&mut self, now: Time) {
         self.state = State::Closed;
         self.push(now, ServerEvent::Close);
+    }
+
+    /// Logs the end of the session (once): why, if not by QUIT, and the command summary.
+    fn log_end(&mut self, now: Time, reason: Option<&'static str>, bytes: u64) {
+        for record in self.log.end(reason, bytes) {
+            self.push(now, ServerEvent::Log(record));
+        }
+    }
+
+    /// Logs a command line as read (`smtpd -v`), and its length if over the limit.
+    fn log_command_line(&mut self, now: Time, line: &super::line::Line) {
+        let text = String::from_utf8_lossy(&line.bytes).into_owned();
+        self.push(now, ServerEvent::Log(LogRecord::Command(text)));
+        if line.ending == Ending::Cut {
+            let head = maillog::printable(&line.bytes).chars().take(30).collect();
+            let limit = self.cfg.line_length_limit;
+            self.push(
+                now,
+                ServerEvent::Log(LogRecord::RequestTooLong { limit, head }),
+            );
+        }
+    }
+
+    /// Logs cleanup's message-id line for the message being received.
+    fn log_message_id(
+        &mut self,
+        now: Time,
+        queue_id: Option<(String, Time)>,
+        message_id: Option<String>,
+    ) {
+        if let Some((queue_id, opened)) = queue_id {
+            let record = LogRecord::MessageId {
+                queue_id,
+                opened,
+                message_id,
+            };
+            self.push(now, ServerEvent::Log(record));
+        }
+    }
+
+    /// Refuses by a restriction: Postfix's `NOQUEUE: reject:` line, then the reply
+    /// (`{addr}` in the template is the recipient `to`).
+    fn reject(&mut self, now: Time, template: &str, from: Option<&str>, to: Option<&str>) {
+        let vars: Vec<(&str, &str)> = to.map(|to| ("addr", to)).into_iter().collect();
+        let reply = self.expand(template, &vars).replace('\n', " ");
+        let record = LogRecord::Reject {
+            queue_id: self
+                .txn
+                .as_ref()
+                .and_then(|t| t.queue_id.as_ref().map(|(id, _)| id.clone())),
+            stage: self.log.after(),
+            reply,
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+            protocol: self.log.protocol(),
+            helo: self.helo.clone(),
+        };
+        self.push(now, ServerEvent::Log(record));
+        self.reply(now, template, &vars);
     }
 }
 

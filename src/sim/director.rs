@@ -29,6 +29,7 @@ pub(super) struct Director {
     faults: Arc<FaultState>,
     open_sessions: Arc<AtomicUsize>,
     client_done: Rc<Cell<bool>>,
+    stuck_at: Rc<Cell<Option<Duration>>>,
 }
 
 impl Director {
@@ -50,6 +51,7 @@ impl Director {
             faults: shared.faults.clone(),
             open_sessions: shared.open_sessions.clone(),
             client_done: shared.client_done.clone(),
+            stuck_at: shared.stuck_at.clone(),
         }
     }
 
@@ -73,6 +75,9 @@ impl Director {
             let note = format!("time limit {} reached", Dur(self.limit));
             self.transcript
                 .record(now, 0, "smtpsim", "", EventKind::Note(note));
+            if !self.client_done.get() {
+                self.stuck_at.set(Some(now));
+            }
             return Flow::Stop;
         }
         let next = [

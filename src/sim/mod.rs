@@ -179,6 +179,7 @@ fn run_engine(
         open_sessions: Arc::default(),
         outcomes: Arc::default(),
         client_done: Rc::default(),
+        stuck_at: Rc::default(),
         faults: FaultState::new(plan.clone(), heal_at),
     };
     let mut engine = Engine::new(network, timing);
@@ -201,6 +202,8 @@ pub(crate) struct Shared {
     pub(crate) open_sessions: Arc<AtomicUsize>,
     pub(crate) outcomes: client::Outcomes,
     pub(crate) client_done: Rc<Cell<bool>>,
+    /// The run reached its time limit before the client was done (set by the director).
+    pub(crate) stuck_at: Rc<Cell<Option<Duration>>>,
     pub(crate) faults: Arc<FaultState>,
 }
 
@@ -286,13 +289,16 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
     let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
     let retrying = scenario.client.retries > 0
         || scenario.client.retry_schedule == crate::proto::client::RetrySchedule::PostfixQmgr;
-    let report = oracle::judge(
+    let mut report = oracle::judge(
         &scenario.messages,
         &plain,
         &deliveries,
         &per_message,
         retrying,
     );
+    if let Some(at) = shared.stuck_at.get() {
+        report.violations.push(oracle::stuck(at, &events));
+    }
     RunResult {
         scenario: scenario.name.clone(),
         seed,

@@ -2,7 +2,8 @@
 # Starts Debian's Postfix on 127.0.0.1:10025 (and 10026 without error delays, for smtpsim diff) as the reference the postfix profile follows:
 # default smtpd settings, myhostname mail.example.org, local domain example.org, local users
 # bob and carol, and an empty mynetworks, so that the loopback client is an untrusted remote
-# client like the simulated one. Loopback only. Stop it with: postfix stop
+# client like the simulated one. Its log goes to /var/log/postfix.log. Loopback only. Stop it
+# with: postfix stop
 set -euo pipefail
 for user in bob carol; do
   id "$user" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$user"
@@ -26,6 +27,8 @@ smtpd_tls_cert_file = /etc/ssl/certs/ssl-cert-snakeoil.pem
 smtpd_tls_key_file = /etc/ssl/private/ssl-cert-snakeoil.key
 smtpd_tls_security_level = may
 smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated defer_unauth_destination
+# The log tests/maillog.rs compares `smtpsim serve --format maillog` with (postlogd writes it).
+maillog_file = /var/log/postfix.log
 CF
 # Only the smtpd we test, on a loopback port of its own.
 sed -i -E 's/^smtp( +)inet( +)n( +)-( +)y/127.0.0.1:10025 inet n - n/' /etc/postfix/master.cf
