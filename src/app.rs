@@ -110,13 +110,13 @@ pub fn execute(cli: Cli) -> u8 {
             accept,
             snapshots,
         } => check(sims, accept, &snapshots),
-        Command::Diff(args) => diff(args),
         Command::Soak {
             sims,
             seeds,
             faults,
             jobs,
         } => soak(sims, &seeds, &faults, jobs),
+        Command::Diff(args) => diff(args),
         Command::List => {
             for (kind, name, about) in crate::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");

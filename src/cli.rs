@@ -139,7 +139,7 @@ pub enum Command {
         /// Sessions at once; a client beyond them gets `421 4.7.0 ... Error: too many
         /// connections` and a close (so does every client while the process is out of file
         /// descriptors).
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 5000)]
         max_connections: usize,
     },
     /// Sweep every sim under a fault preset looking for failures of the simulator itself: a
@@ -196,7 +196,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: crate::format::LiveFormat,
         /// Sessions at once; a client beyond them gets a 421 and a close.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 5000)]
         max_connections: usize,
     },
     /// Measure the simulator. Without --jobs: wall time per simulated session and the

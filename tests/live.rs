@@ -775,7 +775,7 @@ fn a_client_beyond_max_connections_gets_421_and_the_server_recovers() {
 
 #[test]
 fn out_of_file_descriptors_gives_421s_never_a_crash() {
-    let (server, addr) = Proc::smtpsim_with_fd_limit(64, &["serve", "--listen", "127.0.0.1:0"]);
+    let (mut server, addr) = Proc::smtpsim_with_fd_limit(64, &["serve", "--listen", "127.0.0.1:0"]);
     let mut open = Vec::new();
     let mut refusals = 0;
     for _ in 0..120 {
@@ -799,7 +799,10 @@ fn out_of_file_descriptors_gives_421s_never_a_crash() {
     // Descriptors come back as sessions end.
     drop(open);
     assert!(wait_for(|| Raw::try_connect(&addr), Duration::from_secs(5)));
-    assert!(server.output().contains("out of file descriptors"));
+    assert!(wait_for(
+        || server.output().contains("out of file descriptors"),
+        Duration::from_secs(5)
+    ));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Postfix parity: the same SMTP scripts against `smtpsim serve --profile postfix` and against
 //! a real Postfix, compared reply by reply (code, enhanced code, whether and when the
-//! connection closed; texts after normalising queue ids, reported). The script format is in
-//! `tests/support`.
+//! connection closed; texts after normalising queue ids, reported). Scripts are in the format
+//! [`smtpsim::diff::script`] reads and plays.
 //!
 //! Golden replies recorded from the real server are in `tests/parity/golden/`, so the corpus
 //! runs where Postfix is not installed. With `SMTPSIM_POSTFIX=127.0.0.1:10025` (CI starts one
@@ -10,24 +10,9 @@
 
 mod support;
 
+use smtpsim::diff::script::codes;
 use std::path::{Path, PathBuf};
 use support::{corpus, play, Serve};
-
-/// Code and enhanced code of a recorded reply line (`[closed]` stays as is).
-fn codes(line: &str) -> String {
-    let mut words = line.split([' ', '-']);
-    let code = words.next().unwrap_or("");
-    match words.next() {
-        Some(w)
-            if w.split('.').count() == 3
-                && w.split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) =>
-        {
-            format!("{code} {w}")
-        }
-        _ => code.to_string(),
-    }
-}
 
 fn golden_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

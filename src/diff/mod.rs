@@ -276,8 +276,7 @@ pub fn run(opts: &DiffOptions) -> Result<Summary, String> {
         record: None,
         server_overrides: toml::Table::new(),
         format: crate::format::LiveFormat::Text,
-        // The reference allows 50 connections per client; this side needs no limit of its own.
-        max_connections: 1000,
+        max_connections: usize::MAX,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(crate::live::serve_quietly(listener, serve_opts, async {

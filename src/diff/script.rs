@@ -9,7 +9,8 @@
 //! - `= BYTES` send raw bytes, no reply owed;
 //! - `# ...`   a comment.
 //!
-//! After the last step the player waits briefly for more replies or the close. A reply owed
+//! `+`, `.` and `=` steps are written together with the next step that reads (one write, as
+//! a pipelining client sends a group). After the last step the player waits briefly for more replies or the close. A reply owed
 //! but not received within the wait is not an error: whatever comes later is read later, so
 //! the recording is the same whenever the author counted owed replies too high or too low.
 
@@ -252,11 +253,19 @@ pub fn play(addr: &str, steps: &[Step], waits: Waits) -> Result<Replies, String>
         out.push(CLOSED.into());
         return Ok(out);
     }
-    for step in steps {
-        if conn.stream.write_all(&step.bytes).is_err() {
+    // Steps that read nothing go out with the next step that reads, in one write: a
+    // pipelined group arrives together, so every server sees the same input waiting (and
+    // logs the same improper pipelining).
+    let mut unsent = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        unsent.extend_from_slice(&step.bytes);
+        owed += step.owed;
+        if !step.read_now && i + 1 < steps.len() {
+            continue;
+        }
+        if conn.stream.write_all(&std::mem::take(&mut unsent)).is_err() {
             break;
         }
-        owed += step.owed;
         if step.read_now && !conn.read_owed(&mut owed, waits.reply, &mut out) {
             break;
         }
