@@ -411,3 +411,23 @@ pub fn rcpt_params(words: &[Token]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The external form of an internal address: the local part quoted when it needs quotes
+/// (Postfix's `quote_822_local`), as its logs show it.
+pub fn quote_local(address: &str) -> String {
+    let (local, domain) = match address.rsplit_once('@') {
+        Some((l, d)) => (l, Some(d)),
+        None => (address, None),
+    };
+    let special = |c: char| " \t\"\\(),:;<>@[]".contains(c) || c.is_ascii_control();
+    let dots = local.starts_with('.') || local.ends_with('.') || local.contains("..");
+    let local = if local.chars().any(special) || (dots && !local.is_empty()) {
+        format!("\"{}\"", local.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        local.to_string()
+    };
+    match domain {
+        Some(d) => format!("{local}@{d}"),
+        None => local,
+    }
+}

@@ -1214,7 +1214,8 @@ impl ServerSession {
             .declared_size
             .is_some_and(|size| size > cfg.message_size_limit)
         {
-            self.reply(now, &cfg.reply_size_exceeded, &[]);
+            let sender = envelope::quote_local(&address);
+            self.reject(now, &cfg.reply_size_exceeded, Some(&sender), None);
             return false;
         }
         if now < cfg.storage_full_until.0 {
@@ -1333,7 +1334,14 @@ impl ServerSession {
         };
         if let Some(template) = refusal {
             let sender = self.txn.as_ref().map(|t| t.mail_from.clone());
-            self.reject(now, template, sender.as_deref(), Some(address));
+            let external = envelope::quote_local(address);
+            self.reject_logged_as(
+                now,
+                template,
+                sender.as_deref(),
+                Some(address),
+                Some(&external),
+            );
             return false;
         }
         // A recipient of the transaction (RCPT, not VRFY) opens the queue file.
@@ -1446,6 +1454,19 @@ impl ServerSession {
     /// Refuses by a restriction: Postfix's `NOQUEUE: reject:` line, then the reply
     /// (`{addr}` in the template is the recipient `to`).
     fn reject(&mut self, now: Time, template: &str, from: Option<&str>, to: Option<&str>) {
+        self.reject_logged_as(now, template, from, to, to);
+    }
+
+    /// As [`reject`](Self::reject), the log naming the recipient `logged` (Postfix logs the
+    /// external, quoted form where its reply has the internal one).
+    fn reject_logged_as(
+        &mut self,
+        now: Time,
+        template: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        logged: Option<&str>,
+    ) {
         let vars: Vec<(&str, &str)> = to.map(|to| ("addr", to)).into_iter().collect();
         let reply = self.expand(template, &vars).replace('\n', " ");
         let record = LogRecord::Reject {
@@ -1456,7 +1477,7 @@ impl ServerSession {
             stage: self.log.after(),
             reply,
             from: from.map(str::to_string),
-            to: to.map(str::to_string),
+            to: logged.map(str::to_string),
             protocol: self.log.protocol(),
             helo: self.helo.clone(),
         };
