@@ -242,8 +242,11 @@ fn serve_logs_what_the_real_postfix_logs_for_the_parity_corpus() {
     {
         // Another client of the shared reference server (a developer's other tests) shows as
         // a second session in the window: then the script is played again.
-        let (theirs, ours) = (0..3)
-            .map(|_| {
+        let (theirs, ours) = (0..5)
+            .map(|attempt| {
+                if attempt > 0 {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
                 let start = std::fs::read_to_string(&log_file).map_or(0, |t| t.lines().count());
                 let ours_start = serve.output.lock().unwrap().len();
                 // Both at once: the slow scripts (error delays) cost their time once.
