@@ -14,6 +14,8 @@ pub enum Stream {
     Faults = 1,
     /// Packet latencies.
     Network = 2,
+    /// `smtpsim diff`'s generated session (each session is its own seed).
+    Session = 3,
 }
 
 /// The generator for `stream` of `seed`.

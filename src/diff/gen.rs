@@ -10,20 +10,13 @@
 
 use super::script::Step;
 use rand::seq::IndexedRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 /// What the generated sessions are sent to: the reference's mail (local domains, mailboxes).
 pub const LOCAL_USERS: &[&str] = &["bob", "carol", "root", "postmaster"];
 const UNKNOWN_USERS: &[&str] = &["alice", "dave", "eve", "zed"];
 const LOCAL_DOMAINS: &[&str] = &["example.org", "localhost", "mail.example.org"];
-
-/// The RNG of session number `session`: every session is its own seed, so one replays alone.
-fn rng(session: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(session);
-    rng.set_stream(0x5e55_1011);
-    rng
-}
 
 #[derive(Debug, Default)]
 struct Model {
@@ -40,7 +33,7 @@ struct Model {
 /// Generates session `session` (the seed of that one session).
 pub fn session(session: u64) -> Vec<Step> {
     let mut g = Gen {
-        rng: rng(session),
+        rng: crate::seeds::rng(session, crate::seeds::Stream::Session),
         model: Model::default(),
         steps: Vec::new(),
     };

@@ -26,7 +26,12 @@ pub fn reference_config() -> ServerConfig {
         .iter()
         .map(|u| format!("{u}@example.org"))
         .collect();
-    cfg.local_domains = vec!["example.org".into(), "localhost".into()];
+    // Postfix also takes the address literal of the interface it listens on as local.
+    cfg.local_domains = vec![
+        "example.org".into(),
+        "localhost".into(),
+        "[127.0.0.1]".into(),
+    ];
     cfg.error_sleep = crate::proto::dur::Dur::default();
     cfg
 }

@@ -135,6 +135,13 @@ impl LineBuffer {
         std::mem::take(&mut self.buf)
     }
 
+    /// Up to `max` raw bytes, unframed (a BDAT chunk): whatever of them has arrived.
+    pub fn take_raw(&mut self, max: usize) -> Vec<u8> {
+        let n = max.min(self.buf.len());
+        self.scanned = 0;
+        self.buf.drain(..n).collect()
+    }
+
     /// The next complete line, or `None` if more data is needed.
     pub fn next_line(&mut self) -> Option<Line> {
         loop {

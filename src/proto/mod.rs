@@ -5,6 +5,7 @@
 //! - [`command`]: commands and MAIL/RCPT paths;
 //! - [`reply`]: replies and the multi-line reply parser;
 //! - [`data`]: dot-stuffing and end-of-data detection;
+//! - [`envelope`]: MAIL, RCPT and VRFY arguments read as Postfix reads them;
 //! - [`server`]: a server session driven by a [`server::ServerConfig`];
 //! - [`client`]: a client session driven by a [`client::ClientConfig`];
 //! - [`interceptor`]: a middlebox's two half-sessions and its rules;
@@ -23,6 +24,7 @@ pub mod client;
 pub mod command;
 pub mod data;
 pub mod dur;
+pub mod envelope;
 #[macro_use]
 pub mod interceptor;
 pub mod line;

@@ -7,6 +7,7 @@
 
 use super::command::{Command, PathError, Verb};
 use super::data::{DataEvent, DataReceiver};
+use super::envelope;
 use super::line::{Ending, LineBuffer, LineLimits, Overflow};
 use super::maillog::{self, LogRecord, SmtpdLog};
 use super::outbox::Outbox;
@@ -82,6 +83,10 @@ config! {
         pub hang_up_on_non_smtp: bool,
         /// Once a MAIL was refused for its SIZE, later MAIL commands are refused too (Postfix).
         pub size_refusal_sticks: bool,
+        /// MAIL, RCPT and VRFY arguments are read as Postfix reads them: its tokenizer, RFC 822
+        /// address extraction, trivial-rewrite's resolution (`%` and `!` routing, quoted local
+        /// parts), its ESMTP parameters; `postmaster` and `MAILER-DAEMON` always exist.
+        pub postfix_envelope: bool,
         /// Until this time from the start, the queue has no room: every MAIL gets
         /// `reply_storage_full` (Postfix's `queue_minfree` check; 0: never).
         pub storage_full_until: crate::proto::dur::Dur,
@@ -131,6 +136,11 @@ config! {
         pub reply_data_go: String,
         /// Message accepted.
         pub reply_queued: String,
+        /// A BDAT chunk (RFC 3030) taken, `{size}` its bytes (empty: BDAT is an unknown
+        /// command). The other BDAT replies are Postfix's.
+        pub reply_bdat_ok: String,
+        /// A message ended by `BDAT n LAST` accepted (`{size}`: its bytes).
+        pub reply_bdat_queued: String,
         /// Message over `message_size_limit`.
         pub reply_message_too_big: String,
         /// RSET.
@@ -155,6 +165,10 @@ config! {
         pub reply_etrn_in_transaction: String,
         /// AUTH (no SASL configured).
         pub reply_auth: String,
+        /// XCLIENT or XFORWARD from a client not allowed to use them (empty: unknown commands).
+        pub reply_xclient_denied: String,
+        /// XCLIENT or XFORWARD inside a mail transaction.
+        pub reply_xclient_in_transaction: String,
         /// Unknown command.
         pub reply_unknown: String,
         /// Empty or whitespace-only line.
@@ -223,13 +237,41 @@ pub enum StageFault {
 enum State {
     Command,
     Data(DataReceiver),
+    /// Reading the bytes of a BDAT chunk.
+    Chunk(Chunk),
     Closed,
+}
+
+/// A BDAT chunk being read.
+#[derive(Debug)]
+struct Chunk {
+    /// Bytes still to come.
+    left: u64,
+    /// Its size.
+    size: u64,
+    /// `BDAT n LAST`.
+    last: bool,
+    /// Read and thrown away, then answered with this.
+    refusal: Option<String>,
+}
+
+/// Postfix's `bdat_state`: a message arriving in BDAT chunks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Bdat {
+    #[default]
+    None,
+    /// Chunks are being taken.
+    Receiving,
+    /// A chunk was refused: the rest are thrown away until `BDAT n LAST`.
+    Failed,
 }
 
 #[derive(Debug, Default)]
 struct Transaction {
     mail_from: String,
     rcpt_to: Vec<String>,
+    /// MAIL declared SMTPUTF8.
+    smtputf8: bool,
     /// Assigned at the first accepted recipient, as Postfix opens its queue file then; with
     /// the time it was.
     queue_id: Option<(String, Time)>,
@@ -248,6 +290,13 @@ pub struct ServerSession {
     error_count: u32,
     junk_cmds: u32,
     size_refused: bool,
+    /// Postfix's `msg_size`: the last SIZE declared, kept until RSET, HELO/EHLO or the end
+    /// of a message, even when its MAIL was refused.
+    declared_size: Option<u64>,
+    bdat: Bdat,
+    /// The chunks taken so far (kept only when not streaming) and their size.
+    bdat_body: Vec<u8>,
+    bdat_size: u64,
     outbox: Outbox<ServerEvent>,
     /// Last input or output; the idle timeout counts from here.
     last_activity: Time,
@@ -308,6 +357,10 @@ impl ServerSession {
             error_count: 0,
             junk_cmds: 0,
             size_refused: false,
+            declared_size: None,
+            bdat: Bdat::None,
+            bdat_body: Vec::new(),
+            bdat_size: 0,
             outbox: Outbox::new(now),
             last_activity: now,
             queue_salt,
@@ -386,6 +439,32 @@ impl ServerSession {
         }
         self.lines.push(bytes);
         while !self.is_closed() {
+            if let State::Chunk(chunk) = &mut self.state {
+                let bytes = self
+                    .lines
+                    .take_raw(usize::try_from(chunk.left).unwrap_or(usize::MAX));
+                if bytes.is_empty() {
+                    break;
+                }
+                chunk.left -= bytes.len() as u64;
+                let (done, keep) = (chunk.left == 0, chunk.refusal.is_none());
+                if keep {
+                    self.bdat_size += bytes.len() as u64;
+                    if self.streaming {
+                        self.push(now, ServerEvent::Content(bytes));
+                    } else {
+                        self.bdat_body.extend_from_slice(&bytes);
+                    }
+                }
+                if done {
+                    let State::Chunk(chunk) = std::mem::replace(&mut self.state, State::Command)
+                    else {
+                        unreachable!()
+                    };
+                    self.end_of_chunk(now, chunk);
+                }
+                continue;
+            }
             let Some(line) = self.lines.next_line() else {
                 break;
             };
@@ -429,6 +508,13 @@ impl ServerSession {
                     )),
                 );
                 self.log_end(now, Some(maillog::LOST_CONNECTION), data.size());
+                self.push(now, ServerEvent::Close);
+            }
+            State::Chunk(_) => {
+                if self.streaming {
+                    self.push(now, ServerEvent::Discard);
+                }
+                self.push(now, ServerEvent::Note("lost connection after BDAT".into()));
                 self.push(now, ServerEvent::Close);
             }
             State::Command => {
@@ -515,7 +601,12 @@ impl ServerSession {
             self.check_error_limit(now);
             return;
         }
-        let Some(command) = Command::parse(&line.bytes) else {
+        // Postfix reads a command as a C string: a NUL ends it.
+        let bytes = match line.bytes.iter().position(|&b| b == 0) {
+            Some(nul) if self.cfg.postfix_envelope => &line.bytes[..nul],
+            _ => &line.bytes[..],
+        };
+        let Some(command) = Command::parse(bytes) else {
             let text = self.cfg.reply_bad_syntax.clone();
             self.reply(now, &text, &[]);
             self.error_count += 1;
@@ -613,7 +704,7 @@ impl ServerSession {
                     return false;
                 }
                 self.helo = Some(name.unwrap_or("").to_string());
-                self.txn = None;
+                self.reset_transaction(now);
                 if command.verb == Verb::Ehlo {
                     let size = cfg.message_size_limit.to_string();
                     let mut text = cfg.reply_helo.clone();
@@ -627,6 +718,7 @@ impl ServerSession {
                 }
                 true
             }
+            Verb::Bdat if !cfg.reply_bdat_ok.is_empty() => self.bdat(now, command),
             Verb::Mail => self.mail(now, command),
             Verb::Rcpt => self.rcpt(now, command),
             Verb::Data => self.data(now, command),
@@ -635,7 +727,7 @@ impl ServerSession {
                     self.reply(now, &cfg.reply_rset_syntax, &[]);
                     return false;
                 }
-                self.txn = None;
+                self.reset_transaction(now);
                 self.reply(now, &cfg.reply_rset, &[]);
                 true
             }
@@ -658,6 +750,9 @@ impl ServerSession {
                 if arg.is_empty() {
                     self.reply(now, &cfg.reply_vrfy_syntax, &[]);
                     return false;
+                }
+                if cfg.postfix_envelope {
+                    return self.postfix_vrfy(now, command);
                 }
                 self.check_recipient(now, &arg, &cfg.reply_vrfy, false)
             }
@@ -692,6 +787,18 @@ impl ServerSession {
                 );
                 false
             }
+            Verb::Other(name)
+                if (name == "XCLIENT" || name == "XFORWARD")
+                    && !cfg.reply_xclient_denied.is_empty() =>
+            {
+                let text = if self.txn.is_some() {
+                    &cfg.reply_xclient_in_transaction
+                } else {
+                    &cfg.reply_xclient_denied
+                };
+                self.reply(now, text, &[]);
+                false
+            }
             Verb::Auth if !cfg.ehlo_keywords.is_empty() => {
                 self.reply(now, &cfg.reply_auth, &[]);
                 false
@@ -709,9 +816,22 @@ impl ServerSession {
             self.reply(now, &cfg.reply_need_helo, &[]);
             return false;
         }
+        if cfg.postfix_envelope {
+            // Postfix forgets SMTPUTF8 at every MAIL, a refused nested one included.
+            if let Some(txn) = self.txn.as_mut() {
+                txn.smtputf8 = false;
+            }
+        }
         if self.txn.is_some() {
             self.reply(now, &cfg.reply_mail_nested, &[]);
             return false;
+        }
+        if self.bdat != Bdat::None {
+            self.reply(now, "503 5.5.1 Error: MAIL after BDAT", &[]);
+            return false;
+        }
+        if cfg.postfix_envelope {
+            return self.postfix_mail(now, command);
         }
         let path = match command.path() {
             Ok(p) => p,
@@ -747,6 +867,13 @@ impl ServerSession {
         if self.txn.is_none() {
             self.reply(now, &cfg.reply_need_mail, &[]);
             return false;
+        }
+        if self.bdat != Bdat::None {
+            self.reply(now, "503 5.5.1 Error: RCPT after BDAT", &[]);
+            return false;
+        }
+        if cfg.postfix_envelope {
+            return self.postfix_rcpt(now, command);
         }
         let path = match command.path() {
             Ok(p) => p,
@@ -819,15 +946,8 @@ impl ServerSession {
             );
             return false;
         }
-        if let Some(txn) = self
-            .txn
-            .as_mut()
-            .filter(|t| opens_queue && t.queue_id.is_none())
-        {
-            self.queued += 1;
-            let id = queue_id(self.queue_salt, self.queued);
-            txn.queue_id = Some((id.clone(), now));
-            self.push(now, ServerEvent::Log(LogRecord::QueueOpened(id)));
+        if opens_queue {
+            self.open_queue(now);
         }
         self.reply(now, ok, &[("addr", address)]);
         true
@@ -835,6 +955,10 @@ impl ServerSession {
 
     fn data(&mut self, now: Time, command: &Command) -> bool {
         let cfg = self.cfg.clone();
+        if self.bdat != Bdat::None {
+            self.reply(now, "503 5.5.1 Error: DATA after BDAT", &[]);
+            return false;
+        }
         let Some(txn) = &self.txn else {
             self.reply(now, &cfg.reply_need_rcpt, &[]);
             return false;
@@ -873,16 +997,14 @@ impl ServerSession {
                 self.push(now, ServerEvent::Content(rest));
             }
         }
-        let txn = self
-            .txn
-            .take()
-            .expect("DATA only starts inside a transaction");
         let size = data.size();
         let (headers_ended, logged_size) = self.log.content_ended(size);
         if let Some(message_id) = headers_ended {
-            self.log_message_id(now, txn.queue_id.clone(), message_id);
+            let queue_id = self.txn.as_ref().and_then(|t| t.queue_id.clone());
+            self.log_message_id(now, queue_id, message_id);
         }
         if size > cfg.message_size_limit {
+            self.reset_transaction(now);
             if self.streaming {
                 self.push(now, ServerEvent::Discard);
             }
@@ -891,6 +1013,114 @@ impl ServerSession {
             self.error_count += 1;
             return;
         }
+        let template = cfg.reply_queued.clone();
+        let body = data.into_body();
+        self.queue_message(now, (body, size, logged_size), &template, "");
+    }
+
+    /// Postfix's `mail_reset`: the transaction, a declared SIZE and BDAT chunks are forgotten.
+    fn reset_transaction(&mut self, now: Time) {
+        if self.bdat == Bdat::Receiving && self.streaming {
+            self.push(now, ServerEvent::Discard);
+        }
+        self.txn = None;
+        self.declared_size = None;
+        self.bdat = Bdat::None;
+        self.bdat_body.clear();
+        self.bdat_size = 0;
+    }
+
+    /// BDAT as Postfix 3.7 takes it: the chunk is always read; refusals come after it.
+    fn bdat(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let words: Vec<&str> = command.args.split_ascii_whitespace().collect();
+        let size = words
+            .first()
+            .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|w| w.parse::<i64>().ok());
+        let last = words.len() == 2;
+        let (Some(size), true) = (
+            size,
+            words.len() <= 2 && (!last || words[1].eq_ignore_ascii_case("LAST")),
+        ) else {
+            self.reply(now, "521 5.5.4 Syntax: BDAT count [LAST]", &[]);
+            self.close(now);
+            return false;
+        };
+        let size = size as u64;
+        let refusal = if size == 0 && !last {
+            Some("551 5.7.1 Null BDAT request".to_string())
+        } else if self.bdat == Bdat::Failed {
+            Some(format!(
+                "551 5.0.0 Discarded {size} bytes after earlier error"
+            ))
+        } else if self.bdat == Bdat::None && self.txn.is_none() {
+            Some(cfg.reply_need_rcpt.clone())
+        } else if self.bdat == Bdat::None && self.txn.as_ref().is_some_and(|t| t.rcpt_to.is_empty())
+        {
+            Some(cfg.reply_no_valid_recipients.clone())
+        } else if self.bdat_size.saturating_add(size) > cfg.message_size_limit {
+            Some("552 5.3.4 Chunk exceeds message size limit".to_string())
+        } else {
+            None
+        };
+        if refusal.is_none() && self.bdat == Bdat::None {
+            self.bdat = Bdat::Receiving;
+            self.log.content_started();
+        }
+        let chunk = Chunk {
+            left: size,
+            size,
+            last,
+            refusal,
+        };
+        if size == 0 {
+            self.end_of_chunk(now, chunk);
+        } else {
+            self.state = State::Chunk(chunk);
+        }
+        true
+    }
+
+    /// A chunk has been read: answer it, and queue the message after `BDAT n LAST`.
+    fn end_of_chunk(&mut self, now: Time, chunk: Chunk) {
+        let cfg = self.cfg.clone();
+        if let Some(text) = chunk.refusal {
+            self.reply(now, &text, &[]);
+            if chunk.last {
+                self.reset_transaction(now);
+            } else {
+                if self.bdat == Bdat::Receiving && self.streaming {
+                    self.push(now, ServerEvent::Discard);
+                }
+                self.bdat = Bdat::Failed;
+            }
+            self.error_count += 1;
+            self.check_error_limit(now);
+            return;
+        }
+        if chunk.last {
+            let body = std::mem::take(&mut self.bdat_body);
+            let size = self.bdat_size;
+            let template = cfg.reply_bdat_queued.clone();
+            let (_, logged_size) = self.log.content_ended(size);
+            self.queue_message(now, (body, size, logged_size), &template, &size.to_string());
+        } else {
+            let size = chunk.size.to_string();
+            self.reply(now, &cfg.reply_bdat_ok, &[("size", &size)]);
+        }
+    }
+
+    /// A complete message: queued (unless a fault intervenes) and answered.
+    /// `message`: the content, its size, and its size as the log says it.
+    fn queue_message(&mut self, now: Time, message: (Vec<u8>, u64, u64), reply: &str, chunk: &str) {
+        let (body, size, logged_size) = message;
+        let txn = self
+            .txn
+            .take()
+            .expect("a message only arrives inside a transaction");
+        self.bdat = Bdat::None; // delivered, not discarded
+        self.reset_transaction(now);
         if self.stage_fault(now, ServerStage::Dot).is_some() {
             self.log.message_done(false);
             if self.streaming {
@@ -918,7 +1148,7 @@ impl ServerSession {
             helo: self.helo.clone(),
             mail_from: txn.mail_from,
             rcpt_to: txn.rcpt_to,
-            body: data.into_body(),
+            body,
             size,
         };
         self.push(now, ServerEvent::Deliver(delivery));
@@ -942,9 +1172,194 @@ impl ServerSession {
             return;
         }
         self.log.message_done(true);
-        self.reply(now, &cfg.reply_queued, &[("queue_id", &queue_id)]);
+        self.reply(now, reply, &[("queue_id", &queue_id), ("size", chunk)]);
         self.error_count = 0;
         self.junk_cmds = 0;
+    }
+
+    fn is_local(&self, domain: &str) -> bool {
+        let domain = domain.to_lowercase();
+        let domain = domain.strip_suffix('.').unwrap_or(&domain);
+        self.local_domains.iter().any(|d| d == domain || d == "*")
+    }
+
+    /// MAIL as Postfix's `mail_cmd` reads it (after the HELO and nesting checks).
+    fn postfix_mail(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let words = envelope::tokens(&command.args);
+        if words.len() < 2 || !words[0].text.eq_ignore_ascii_case("FROM:") {
+            self.reply(now, &cfg.reply_mail_syntax, &[]);
+            return false;
+        }
+        let smtputf8 = words[2..]
+            .iter()
+            .any(|w| w.text.eq_ignore_ascii_case("SMTPUTF8"));
+        let address = match envelope::extract(&words[1].text) {
+            Ok(a)
+                if !words[1].unclosed
+                    && envelope::check_addr(&a, smtputf8, &|d| self.is_local(d), &cfg.hostname) =>
+            {
+                a
+            }
+            _ => {
+                self.reply(now, &cfg.reply_mail_bad_address, &[]);
+                return false;
+            }
+        };
+        if let Err(text) = envelope::mail_params(&words[2..], &mut self.declared_size) {
+            self.reply(now, &text, &[]);
+            return false;
+        }
+        if self
+            .declared_size
+            .is_some_and(|size| size > cfg.message_size_limit)
+        {
+            let sender = envelope::quote_local(&address);
+            self.reject(now, &cfg.reply_size_exceeded, Some(&sender), None);
+            return false;
+        }
+        if now < cfg.storage_full_until.0 {
+            self.reply(now, &cfg.reply_storage_full, &[]);
+            return false;
+        }
+        self.txn = Some(Transaction {
+            mail_from: address,
+            smtputf8,
+            ..Default::default()
+        });
+        self.reply(now, &cfg.reply_mail_ok, &[]);
+        true
+    }
+
+    /// RCPT as Postfix's `rcpt_cmd` reads it (inside a transaction).
+    fn postfix_rcpt(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let words = envelope::tokens(&command.args);
+        if words.len() < 2 || !words[0].text.eq_ignore_ascii_case("TO:") {
+            self.reply(now, &cfg.reply_rcpt_syntax, &[]);
+            return false;
+        }
+        let smtputf8 = self.txn.as_ref().is_some_and(|t| t.smtputf8);
+        let address = match envelope::extract(&words[1].text) {
+            Ok(a)
+                if !words[1].unclosed
+                    && !a.is_empty()
+                    && envelope::check_addr(&a, smtputf8, &|d| self.is_local(d), &cfg.hostname) =>
+            {
+                a
+            }
+            _ => {
+                self.reply(now, &cfg.reply_rcpt_bad_address, &[]);
+                return false;
+            }
+        };
+        if let Err(text) = envelope::rcpt_params(&words[2..]) {
+            self.reply(now, &text, &[]);
+            return false;
+        }
+        let txn = self.txn.as_ref().expect("checked by rcpt");
+        if txn.rcpt_to.len() as u32 >= cfg.recipient_limit {
+            self.reply(now, &cfg.reply_too_many_recipients, &[]);
+            return false;
+        }
+        let ok = cfg.reply_rcpt_ok.clone();
+        let accepted = self.postfix_check_recipient(now, &address, (&ok, &address), true);
+        if accepted {
+            self.txn
+                .as_mut()
+                .expect("checked by rcpt")
+                .rcpt_to
+                .push(address);
+        }
+        accepted
+    }
+
+    /// VRFY as Postfix's `vrfy_cmd` reads it (an argument is there).
+    fn postfix_vrfy(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let mut words = envelope::tokens(&command.args);
+        let smtputf8 = words.len() > 1
+            && words
+                .last()
+                .is_some_and(|w| w.text.eq_ignore_ascii_case("SMTPUTF8"));
+        if smtputf8 {
+            words.pop();
+        }
+        let address = match (
+            words.len(),
+            words.first().map(|w| envelope::extract(&w.text)),
+        ) {
+            (1, Some(Ok(a)))
+                if !a.is_empty()
+                    && envelope::check_addr(&a, smtputf8, &|d| self.is_local(d), &cfg.hostname) =>
+            {
+                a
+            }
+            _ => {
+                self.reply(now, &cfg.reply_rcpt_bad_address, &[]);
+                return false;
+            }
+        };
+        let shown = words[0].text.clone();
+        self.postfix_check_recipient(now, &address, (&cfg.reply_vrfy, &shown), false)
+    }
+
+    /// Relay check, then the local recipient table, on the resolved address; refusals name
+    /// `address`, the `ok` reply names `shown`.
+    fn postfix_check_recipient(
+        &mut self,
+        now: Time,
+        address: &str,
+        (ok, shown): (&str, &str),
+        opens_queue: bool,
+    ) -> bool {
+        let cfg = self.cfg.clone();
+        let r = envelope::resolve(address, &|d| self.is_local(d), &cfg.hostname);
+        let known = || {
+            cfg.mailboxes.is_empty()
+                || r.local == "postmaster"
+                || r.local == "mailer-daemon"
+                || cfg.mailboxes.iter().any(|m| {
+                    m.rsplit_once('@')
+                        .map_or(m.as_str(), |(l, _)| l)
+                        .eq_ignore_ascii_case(&r.local)
+                })
+        };
+        let refusal = if r.routed || !self.is_local(&r.domain) {
+            Some(&cfg.reply_relay_denied)
+        } else if !known() {
+            Some(&cfg.reply_unknown_user)
+        } else {
+            None
+        };
+        if let Some(template) = refusal {
+            let sender = self.txn.as_ref().map(|t| t.mail_from.clone());
+            let external = envelope::quote_local(address);
+            self.reject_logged_as(
+                now,
+                template,
+                sender.as_deref(),
+                Some(address),
+                Some(&external),
+            );
+            return false;
+        }
+        // A recipient of the transaction (RCPT, not VRFY) opens the queue file.
+        if opens_queue {
+            self.open_queue(now);
+        }
+        self.reply(now, ok, &[("addr", shown)]);
+        true
+    }
+
+    /// The first accepted recipient opens the queue file: the message gets its queue id.
+    fn open_queue(&mut self, now: Time) {
+        if let Some(txn) = self.txn.as_mut().filter(|t| t.queue_id.is_none()) {
+            self.queued += 1;
+            let id = queue_id(self.queue_salt, self.queued);
+            txn.queue_id = Some((id.clone(), now));
+            self.push(now, ServerEvent::Log(LogRecord::QueueOpened(id)));
+        }
     }
 
     fn command_limits(&self) -> LineLimits {
@@ -1039,6 +1454,19 @@ impl ServerSession {
     /// Refuses by a restriction: Postfix's `NOQUEUE: reject:` line, then the reply
     /// (`{addr}` in the template is the recipient `to`).
     fn reject(&mut self, now: Time, template: &str, from: Option<&str>, to: Option<&str>) {
+        self.reject_logged_as(now, template, from, to, to);
+    }
+
+    /// As [`reject`](Self::reject), the log naming the recipient `logged` (Postfix logs the
+    /// external, quoted form where its reply has the internal one).
+    fn reject_logged_as(
+        &mut self,
+        now: Time,
+        template: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        logged: Option<&str>,
+    ) {
         let vars: Vec<(&str, &str)> = to.map(|to| ("addr", to)).into_iter().collect();
         let reply = self.expand(template, &vars).replace('\n', " ");
         let record = LogRecord::Reject {
@@ -1049,7 +1477,7 @@ impl ServerSession {
             stage: self.log.after(),
             reply,
             from: from.map(str::to_string),
-            to: to.map(str::to_string),
+            to: logged.map(str::to_string),
             protocol: self.log.protocol(),
             helo: self.helo.clone(),
         };
@@ -1062,7 +1490,11 @@ impl ServerSession {
 /// commands, HTTP/proxy verbs, and lines that do not start with a letter.
 fn is_non_smtp(command: &Command) -> bool {
     let name = command.verb.name();
-    name.ends_with(':')
+    // A header name: printable ASCII up to a colon (`Subject:`, `MAILFROM:<a@b>`).
+    let header = name
+        .find(':')
+        .is_some_and(|i| i > 0 && name[..i].bytes().all(|b| b.is_ascii_graphic()));
+    header
         || matches!(name, "CONNECT" | "GET" | "POST")
         || !name.starts_with(|c: char| c.is_ascii_alphabetic())
 }

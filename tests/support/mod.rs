@@ -68,7 +68,7 @@ impl Serve {
                 "--set",
                 "mailboxes=[\"bob@example.org\", \"carol@example.org\", \"root@example.org\", \"postmaster@example.org\"]",
                 "--set",
-                "local_domains=[\"example.org\", \"localhost\"]",
+                "local_domains=[\"example.org\", \"localhost\", \"[127.0.0.1]\"]",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
