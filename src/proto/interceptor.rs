@@ -109,6 +109,23 @@ enum Step {
     Body,
 }
 
+/// Client input that waits while a release runs: command lines, and the raw bytes of a BDAT
+/// chunk sent after its command.
+#[derive(Debug, Clone)]
+enum Pending {
+    Line(Line),
+    Chunk(Vec<u8>),
+}
+
+/// What becomes of the bytes of a BDAT chunk (RFC 3030): always data, never command lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkFate {
+    /// Its BDAT went upstream: the bytes follow it.
+    Relay,
+    /// Its BDAT went upstream as NOOP: the bytes would be read as commands there.
+    Drop,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ClientSide {
     Commands,
@@ -127,8 +144,8 @@ pub struct InterceptorSession {
     client_side: ClientSide,
     upstream: VecDeque<Origin>,
     outbox: Outbox<InterceptorEvent>,
-    /// Client lines waiting while a release runs.
-    backlog: VecDeque<Line>,
+    /// Client input waiting while a release runs.
+    backlog: VecDeque<Pending>,
     mail_line: Option<Vec<u8>>,
     accepted_rcpts: Vec<Vec<u8>>,
     held: Vec<u8>,
@@ -153,6 +170,10 @@ pub struct InterceptorSession {
     passing_withheld: bool,
     /// The held message outgrew `buffer_limit`.
     overflowed: bool,
+    /// Bytes of the client's current BDAT chunk still to come.
+    chunk_left: u64,
+    /// What the last BDAT the interceptor acted on means for its chunk's bytes.
+    chunk_fate: ChunkFate,
 }
 
 impl InterceptorSession {
@@ -188,6 +209,8 @@ impl InterceptorSession {
             withheld: None,
             passing_withheld: false,
             overflowed: false,
+            chunk_left: 0,
+            chunk_fate: ChunkFate::Relay,
         }
     }
 
@@ -214,7 +237,21 @@ impl InterceptorSession {
             self.client_line(now, dot, 0, &mut relay);
             self.passing_withheld = false;
         }
-        while let Some(line) = self.from_client.next_line() {
+        loop {
+            if self.chunk_left > 0 {
+                let max = usize::try_from(self.chunk_left).unwrap_or(usize::MAX);
+                let bytes = self.from_client.take_raw(max);
+                if bytes.is_empty() {
+                    break;
+                }
+                self.chunk_left -= bytes.len() as u64;
+                self.framed_offset += bytes.len() as u64;
+                self.client_chunk(bytes, &mut relay);
+                continue;
+            }
+            let Some(line) = self.from_client.next_line() else {
+                break;
+            };
             let start = self.framed_offset;
             self.framed_offset += line.wire().len() as u64;
             self.client_line(now, line, start, &mut relay);
@@ -391,8 +428,12 @@ impl InterceptorSession {
                 }
             }
             ClientSide::Commands => {
+                // A BDAT's chunk follows it, whatever is done with the command.
+                if let Some((size, _)) = Command::parse(&line.bytes).and_then(|c| c.bdat()) {
+                    self.chunk_left = size;
+                }
                 if self.release_running() {
-                    self.backlog.push_back(line);
+                    self.backlog.push_back(Pending::Line(line));
                     return;
                 }
                 self.client_command(now, line, relay);
@@ -416,7 +457,7 @@ impl InterceptorSession {
                     verb.name()
                 ),
             );
-            self.backlog.push_back(line);
+            self.backlog.push_back(Pending::Line(line));
             self.start_release(now);
             return;
         }
@@ -443,8 +484,23 @@ impl InterceptorSession {
                 .allowed_commands
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(verb.name()));
+        if verb == Verb::Bdat {
+            self.chunk_fate = if allowed {
+                ChunkFate::Relay
+            } else {
+                ChunkFate::Drop
+            };
+            if allowed && !self.cfg.data_reply.is_empty() {
+                self.note(now, "BDAT relayed unscanned: only DATA is held".into());
+            }
+        }
         if !allowed {
-            self.note(now, format!("{} rewritten to NOOP", verb.name()));
+            let chunk = if verb == Verb::Bdat {
+                ", its chunk dropped"
+            } else {
+                ""
+            };
+            self.note(now, format!("{} rewritten to NOOP{chunk}", verb.name()));
             relay.extend_from_slice(b"NOOP\r\n");
             self.upstream.push_back(Origin::Client {
                 verb,
@@ -471,6 +527,16 @@ impl InterceptorSession {
             rewritten: false,
             rcpt_line,
         });
+    }
+
+    /// Bytes of a BDAT chunk: data, relayed or dropped as its command was, or kept in order
+    /// behind the commands waiting for a release.
+    fn client_chunk(&mut self, bytes: Vec<u8>, relay: &mut Vec<u8>) {
+        if self.release_running() {
+            self.backlog.push_back(Pending::Chunk(bytes));
+        } else if self.chunk_fate == ChunkFate::Relay {
+            relay.extend_from_slice(&bytes);
+        }
     }
 
     fn server_reply(&mut self, now: Time, reply: Reply, relay: &mut Vec<u8>) {
@@ -510,18 +576,22 @@ impl InterceptorSession {
                     && reply.is_positive()
                     && !self.cfg.strip_ehlo_keywords.is_empty()
                 {
-                    let before = reply.lines.len();
                     let strip = &self.cfg.strip_ehlo_keywords;
                     let first = reply.lines.remove(0);
+                    let mut stripped = Vec::new();
                     reply.lines.retain(|l| {
                         let keyword = l.split_whitespace().next().unwrap_or("");
-                        !strip.iter().any(|s| s.eq_ignore_ascii_case(keyword))
+                        let hit = strip.iter().any(|s| s.eq_ignore_ascii_case(keyword));
+                        if hit {
+                            stripped.push(keyword.to_string());
+                        }
+                        !hit
                     });
                     reply.lines.insert(0, first);
-                    if reply.lines.len() < before {
+                    if !stripped.is_empty() {
                         self.note(
                             now,
-                            format!("stripped {} from the EHLO reply", strip.join(", ")),
+                            format!("stripped {} from the EHLO reply", stripped.join(", ")),
                         );
                     }
                 }
@@ -587,10 +657,11 @@ impl InterceptorSession {
     fn resume_backlog(&mut self, now: Time) {
         let mut to_server = Vec::new();
         while !self.release_running() {
-            let Some(line) = self.backlog.pop_front() else {
-                break;
-            };
-            self.client_command(now, line, &mut to_server);
+            match self.backlog.pop_front() {
+                None => break,
+                Some(Pending::Line(line)) => self.client_command(now, line, &mut to_server),
+                Some(Pending::Chunk(bytes)) => self.client_chunk(bytes, &mut to_server),
+            }
         }
         self.flush_relay(now, &mut to_server);
         if self.client_gone && !self.release_running() && !self.server_gone {

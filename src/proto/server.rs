@@ -1033,21 +1033,11 @@ impl ServerSession {
     /// BDAT as Postfix 3.7 takes it: the chunk is always read; refusals come after it.
     fn bdat(&mut self, now: Time, command: &Command) -> bool {
         let cfg = self.cfg.clone();
-        let words: Vec<&str> = command.args.split_ascii_whitespace().collect();
-        let size = words
-            .first()
-            .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|w| w.parse::<i64>().ok());
-        let last = words.len() == 2;
-        let (Some(size), true) = (
-            size,
-            words.len() <= 2 && (!last || words[1].eq_ignore_ascii_case("LAST")),
-        ) else {
+        let Some((size, last)) = command.bdat() else {
             self.reply(now, "521 5.5.4 Syntax: BDAT count [LAST]", &[]);
             self.close(now);
             return false;
         };
-        let size = size as u64;
         let refusal = if size == 0 && !last {
             Some("551 5.7.1 Null BDAT request".to_string())
         } else if self.bdat == Bdat::Failed {
