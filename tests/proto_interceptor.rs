@@ -411,3 +411,22 @@ fn a_chunk_sent_while_a_held_message_is_released_waits_behind_its_command() {
         "the rest of the chunk, relayed as data"
     );
 }
+
+#[test]
+fn its_own_354_to_a_pipelined_data_waits_for_the_replies_owed_before_it() {
+    let mut d = Drive::new("symantec-rset");
+    d.server_sends(BANNER);
+    d.client_sends("EHLO mail1.fabrikam.com\r\n");
+    d.server_sends("250-mail.example.org\r\n250 PIPELINING\r\n");
+    assert_eq!(
+        d.client_sends("MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n"),
+        ["S> MAIL FROM:<alice@example.org> | S> RCPT TO:<bob@example.org>"],
+        "nothing for the client yet"
+    );
+    assert!(d.server_sends("250 2.1.0 Ok\r\n").len() == 1);
+    assert_eq!(
+        d.server_sends("250 2.1.5 Ok\r\n"),
+        ["C< 250 2.1.5 Ok | C< 354 Please start mail input."],
+        "RFC 2920: replies in the order of the commands"
+    );
+}

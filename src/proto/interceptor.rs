@@ -174,6 +174,9 @@ pub struct InterceptorSession {
     chunk_left: u64,
     /// What the last BDAT the interceptor acted on means for its chunk's bytes.
     chunk_fate: ChunkFate,
+    /// The interceptor's own answer to a pipelined DATA, held until the server's replies to
+    /// the commands before it have gone to the client: (replies still owed, the answer).
+    local_reply: Option<(usize, Vec<u8>)>,
 }
 
 impl InterceptorSession {
@@ -211,6 +214,7 @@ impl InterceptorSession {
             overflowed: false,
             chunk_left: 0,
             chunk_fate: ChunkFate::Relay,
+            local_reply: None,
         }
     }
 
@@ -268,7 +272,16 @@ impl InterceptorSession {
         let mut relay = Vec::new();
         while let Some(parsed) = self.from_server.next_reply() {
             match parsed {
-                Ok(reply) => self.server_reply(now, reply, &mut relay),
+                Ok(reply) => {
+                    let owed = self
+                        .upstream
+                        .front()
+                        .is_some_and(|o| !matches!(o, Origin::Own(_)));
+                    self.server_reply(now, reply, &mut relay);
+                    if owed {
+                        self.local_reply_due(&mut relay);
+                    }
+                }
                 Err(e) => self.note(now, format!("unparseable reply from server: {e}")),
             }
         }
@@ -469,7 +482,17 @@ impl InterceptorSession {
             );
             let reply = Reply::from_template(&self.cfg.data_reply)
                 .unwrap_or_else(|| Reply::new(354, "go ahead"));
-            self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+            // Replies keep their order (RFC 2920): behind those owed to pipelined commands.
+            let owed = self
+                .upstream
+                .iter()
+                .filter(|o| !matches!(o, Origin::Own(_)))
+                .count();
+            if owed == 0 {
+                self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+            } else {
+                self.local_reply = Some((owed, reply.to_wire()));
+            }
             self.client_side = ClientSide::Holding;
             self.held.clear();
             self.acked_early = false;
@@ -536,6 +559,17 @@ impl InterceptorSession {
             self.backlog.push_back(Pending::Chunk(bytes));
         } else if self.chunk_fate == ChunkFate::Relay {
             relay.extend_from_slice(&bytes);
+        }
+    }
+
+    /// A reply owed to the client went to it: the interceptor's own answer behind it may follow.
+    fn local_reply_due(&mut self, relay: &mut Vec<u8>) {
+        if let Some((owed, _)) = &mut self.local_reply {
+            *owed -= 1;
+            if *owed == 0 {
+                let (_, bytes) = self.local_reply.take().expect("checked");
+                relay.extend_from_slice(&bytes);
+            }
         }
     }
 
