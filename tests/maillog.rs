@@ -157,12 +157,22 @@ fn normalise(lines: &[String]) -> Vec<String> {
     out
 }
 
-/// The session's smtpd lines in order, then the other programs' lines in order (the two
-/// interleave differently from run to run in Postfix: they are separate processes).
-/// Deliveries to several recipients run in parallel: their lines are compared as a set.
+/// The session's smtpd lines in order, then the other programs' lines in order, message by
+/// message (the two, and two messages' cleanup, qmgr and local lines, interleave differently
+/// from run to run in Postfix: they are separate processes). Deliveries to several
+/// recipients run in parallel: their lines are compared as a set.
 fn by_program(lines: Vec<String>) -> (Vec<String>, Vec<String>) {
     let (smtpd, mut others): (Vec<String>, Vec<String>) =
         lines.into_iter().partition(|l| l.starts_with("smtpd: "));
+    // `PROGRAM: QUEUEIDn: ...`: queue ids are numbered in order of appearance.
+    let message = |l: &String| -> u32 {
+        l.split(' ')
+            .nth(1)
+            .and_then(|w| w.strip_prefix("QUEUEID"))
+            .and_then(|w| w.trim_end_matches(':').parse().ok())
+            .unwrap_or(0)
+    };
+    others.sort_by_key(message);
     let mut i = 0;
     while i < others.len() {
         let run = others[i..]
@@ -225,16 +235,18 @@ fn serve_logs_what_the_real_postfix_logs_for_the_parity_corpus() {
     let corpus = corpus();
     let mut lines_compared = 0;
     // Scripts of the families `smtpsim diff` found whose log lines smtpsim does not write yet:
-    // smtpd's "warning: Illegal address syntax" lines, and its BDAT and parameter logging.
+    // smtpd's "warning: Illegal address syntax" lines and its parameter logging.
     // Their replies are compared by tests/parity.rs; their logs are still to do.
+    // 73-bdat-refused's first chunk is a byte short: the player waits out a reply and is one
+    // reply behind from then on, so whether smtpd reads its DATA with the next command
+    // already waiting (and logs improper pipelining) is a race; 78 is the same with exact
+    // chunk sizes.
     const LOG_NOT_MODELLED: &[&str] = &[
         "62-sender-address-forms",
         "64-recipient-syntax",
         "66-rcpt-parameters",
         "68-vrfy-forms",
-        "72-bdat",
         "73-bdat-refused",
-        "74-bdat-syntax",
     ];
     for (name, steps) in corpus
         .iter()

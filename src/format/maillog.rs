@@ -243,6 +243,11 @@ fn messages(
         LogRecord::EtrnRefused(domain) => {
             smtpd(format!("warning: reject: ETRN {domain}... from {client}"))
         }
+        LogRecord::BdatWarning { queue_id, warning } => smtpd(format!(
+            "warning: {}: {}",
+            queue_id.as_deref().unwrap_or("NOQUEUE"),
+            warning.text(client)
+        )),
         LogRecord::MessageId {
             queue_id: id,
             opened,

@@ -30,6 +30,9 @@ const UNKNOWN: usize = COMMANDS.len();
 pub const AFTER_CONNECT: &str = "CONNECT";
 /// `after` while message content is being received (logged as `after DATA (N bytes)`).
 pub const AFTER_DATA: &str = "DATA content";
+/// `after` once a BDAT chunk was taken, until the next command (logged as `after BDAT (N
+/// bytes)`).
+pub const AFTER_BDAT: &str = "BDAT content";
 /// `after` once the final '.' was read.
 pub const AFTER_END_OF_MESSAGE: &str = "END-OF-MESSAGE";
 /// `after` an unrecognised command.
@@ -93,6 +96,13 @@ pub enum LogRecord {
     },
     /// `warning: reject: ETRN DOMAIN... from CLIENT` (no fast flush service).
     EtrnRefused(String),
+    /// `warning: QUEUEID|NOQUEUE: ...` about a BDAT command.
+    BdatWarning {
+        /// The open queue file, if any.
+        queue_id: Option<String>,
+        /// What was wrong.
+        warning: BdatWarning,
+    },
     /// cleanup's `QUEUEID: message-id=...`, logged when the message's header section ends
     /// (whether or not the message is then queued).
     MessageId {
@@ -130,6 +140,33 @@ pub enum LogRecord {
     Disconnect(String),
 }
 
+/// What smtpd warns about a BDAT command (`bdat_cmd` in smtpd.c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BdatWarning {
+    /// `malformed BDAT command syntax from CLIENT: LINE` (the line's first 100 characters,
+    /// non-printables as `?`); answered 521 and a hang-up.
+    Malformed(String),
+    /// `null BDAT request from CLIENT`: `BDAT 0` without LAST.
+    Null,
+    /// `BDAT request from CLIENT exceeds message size limit`.
+    TooBig,
+}
+
+impl BdatWarning {
+    /// The warning's text for a client named `client`.
+    pub fn text(&self, client: &str) -> String {
+        match self {
+            BdatWarning::Malformed(line) => {
+                format!("malformed BDAT command syntax from {client}: {line}")
+            }
+            BdatWarning::Null => format!("null BDAT request from {client}"),
+            BdatWarning::TooBig => {
+                format!("BDAT request from {client} exceeds message size limit")
+            }
+        }
+    }
+}
+
 /// Per-session bookkeeping of what smtpd logs: where the session is (`after`), the
 /// per-command counts, the protocol, whether pipelining was flagged, and what the message's
 /// headers say. The session owns the rest (queue ids, envelopes).
@@ -142,7 +179,14 @@ pub struct SmtpdLog {
     pipelining_flagged: bool,
     /// A DATA answered 354: it counts as done only once its message is queued.
     data_pending: Option<Counted>,
+    /// A BDAT read: it counts as done once its chunk is taken (the last: once queued).
+    chunk_pending: Option<Counted>,
     headers: HeaderScan,
+    /// BDAT content: the start of a line whose end has not come yet.
+    partial: Vec<u8>,
+    /// Postfix's `act_size` for BDAT content: each line read counts its length without its
+    /// line end, plus 2.
+    act_size: u64,
     ended: bool,
 }
 
@@ -154,7 +198,10 @@ impl Default for SmtpdLog {
             counts: [(0, 0); UNKNOWN + 1],
             pipelining_flagged: false,
             data_pending: None,
+            chunk_pending: None,
             headers: HeaderScan::default(),
+            partial: Vec::new(),
+            act_size: 0,
             ended: false,
         }
     }
@@ -223,16 +270,78 @@ impl SmtpdLog {
                 self.data_pending = Some(counted);
                 return;
             }
+            Some("BDAT") => {
+                self.chunk_pending = Some(counted);
+                return;
+            }
             _ => {}
         }
         self.counts[counted.0].0 += 1;
     }
 
-    /// The message after DATA was queued (`true`) or refused: only now does DATA count.
+    /// The message after DATA (or `BDAT n LAST`) was queued (`true`) or refused: only now
+    /// does the command count.
     pub fn message_done(&mut self, queued: bool) {
         if let (Some(data), true) = (self.data_pending.take(), queued) {
             self.counts[data.0].0 += 1;
         }
+        self.chunk_done(queued);
+    }
+
+    /// A BDAT chunk was read and taken (`true`) or refused: only now does its BDAT count.
+    pub fn chunk_done(&mut self, taken: bool) {
+        if let (Some(bdat), true) = (self.chunk_pending.take(), taken) {
+            self.counts[bdat.0].0 += 1;
+        }
+    }
+
+    /// A BDAT chunk is taken (`first`: the message's first): content follows.
+    pub fn chunk_started(&mut self, first: bool) {
+        self.after = AFTER_BDAT;
+        if first {
+            self.headers = HeaderScan::default();
+            self.partial.clear();
+            self.act_size = 0;
+        }
+    }
+
+    /// The BDAT message's size as Postfix counts it (`act_size`: every line's length plus 2,
+    /// whatever its line end), what `BDAT n LAST` is answered with (`Ok: N bytes queued`).
+    pub fn chunk_size(&self) -> u64 {
+        self.act_size
+    }
+
+    /// Bytes of BDAT content received as Postfix's `lost connection after BDAT (N bytes)`
+    /// counts them: lines read, the line begun, and `unread` bytes of a fragment not yet
+    /// read out.
+    pub fn chunk_bytes(&self, unread: usize) -> u64 {
+        self.act_size + self.partial.len() as u64 + unread as u64
+    }
+
+    /// Bytes of BDAT chunks as received, read as lines the way `bdat_cmd` does (a line ends
+    /// at LF, a CR before it dropped; a line longer than 2048 bytes goes in pieces). As for
+    /// [`content_line`](Self::content_line): `Some` when the header section ended.
+    pub fn chunk_content(&mut self, bytes: &[u8]) -> Option<Option<String>> {
+        const LINE_LIMIT: usize = 2048;
+        let mut ended = None;
+        for &b in bytes {
+            if b == b'\n' {
+                let mut line = std::mem::take(&mut self.partial);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.act_size += line.len() as u64 + 2;
+                ended = ended.or(self.headers.line(&line, true));
+            } else {
+                self.partial.push(b);
+                if self.partial.len() >= LINE_LIMIT {
+                    let piece = std::mem::take(&mut self.partial);
+                    self.act_size += piece.len() as u64 + 2;
+                    ended = ended.or(self.headers.line(&piece, false));
+                }
+            }
+        }
+        ended
     }
 
     /// DATA was accepted: content follows.
@@ -253,14 +362,25 @@ impl SmtpdLog {
     /// given the content size with CRLF line ends.
     pub fn content_ended(&mut self, crlf_size: u64) -> (Option<Option<String>>, u64) {
         self.after = AFTER_END_OF_MESSAGE;
+        // BDAT: a last line without its end is a line all the same, and Postfix ends it
+        // with a line end of one byte that `crlf_size` does not have.
+        let partial = std::mem::take(&mut self.partial);
+        let early = if partial.is_empty() {
+            None
+        } else {
+            self.act_size += partial.len() as u64 + 2;
+            let ended = self.headers.line(&partial, false);
+            self.headers.lines = self.headers.lines.saturating_sub(1);
+            ended
+        };
         let mut scan = std::mem::take(&mut self.headers);
-        let ended_now = (!scan.done).then(|| scan.end());
+        let ended_now = early.or_else(|| (!scan.done).then(|| scan.end()));
         (ended_now, crlf_size.saturating_sub(scan.lines))
     }
 
     /// The session ends (`reason`: why, if not by QUIT or a hang-up of the server's own).
     /// Returns what smtpd logs then, once; nothing a second time. `bytes`: content received
-    /// if it ended inside DATA.
+    /// if it ended inside DATA or after a BDAT chunk was taken.
     pub fn end(&mut self, reason: Option<&'static str>, bytes: u64) -> Vec<LogRecord> {
         if std::mem::replace(&mut self.ended, true) {
             return Vec::new();
@@ -269,11 +389,15 @@ impl SmtpdLog {
         // A client that leaves right after its message was queued is not worth a line.
         let quiet = self.after == AFTER_END_OF_MESSAGE && reason == Some(LOST_CONNECTION);
         if let (Some(reason), false) = (reason, quiet) {
-            let in_data = self.after == AFTER_DATA;
+            let content = match self.after {
+                AFTER_DATA => Some("DATA"),
+                AFTER_BDAT => Some("BDAT"),
+                _ => None,
+            };
             records.push(LogRecord::Ended {
                 reason,
-                after: if in_data { "DATA" } else { self.after },
-                bytes: in_data.then_some(bytes),
+                after: content.unwrap_or(self.after),
+                bytes: content.map(|_| bytes),
             });
         }
         records.push(LogRecord::Disconnect(self.summary()));

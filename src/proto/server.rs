@@ -9,7 +9,7 @@ use super::command::{Command, PathError, Verb};
 use super::data::{DataEvent, DataReceiver};
 use super::envelope;
 use super::line::{Ending, LineBuffer, LineLimits, Overflow};
-use super::maillog::{self, LogRecord, SmtpdLog};
+use super::maillog::{self, BdatWarning, LogRecord, SmtpdLog};
 use super::outbox::Outbox;
 use super::reply::Reply;
 use super::Time;
@@ -253,6 +253,33 @@ struct Chunk {
     last: bool,
     /// Read and thrown away, then answered with this.
     refusal: Option<String>,
+    /// The bytes of the fragment being read: Postfix reads a chunk in fragments of up to
+    /// 4096 bytes and reads its lines (for the log's Message-ID) only out of whole ones.
+    fragment: Vec<u8>,
+    /// The size of that fragment.
+    fragment_size: usize,
+}
+
+impl Chunk {
+    /// Takes `bytes` (just read; `left` already counts them out): the fragments they complete.
+    fn fragments(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        const FRAGMENT: u64 = 4096;
+        let mut done = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if self.fragment.is_empty() {
+                let remaining = self.left + rest.len() as u64;
+                self.fragment_size = remaining.min(FRAGMENT) as usize;
+            }
+            let take = (self.fragment_size - self.fragment.len()).min(rest.len());
+            self.fragment.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.fragment.len() == self.fragment_size {
+                done.push(std::mem::take(&mut self.fragment));
+            }
+        }
+        done
+    }
 }
 
 /// Postfix's `bdat_state`: a message arriving in BDAT chunks.
@@ -443,13 +470,19 @@ impl ServerSession {
                 let bytes = self
                     .lines
                     .take_raw(usize::try_from(chunk.left).unwrap_or(usize::MAX));
-                if bytes.is_empty() {
+                if bytes.is_empty() && chunk.left > 0 {
                     break;
                 }
                 chunk.left -= bytes.len() as u64;
                 let (done, keep) = (chunk.left == 0, chunk.refusal.is_none());
-                if keep {
+                if keep && !bytes.is_empty() {
                     self.bdat_size += bytes.len() as u64;
+                    for fragment in chunk.fragments(&bytes) {
+                        if let Some(message_id) = self.log.chunk_content(&fragment) {
+                            let queue_id = self.txn.as_ref().and_then(|t| t.queue_id.clone());
+                            self.log_message_id(now, queue_id, message_id);
+                        }
+                    }
                     if self.streaming {
                         self.push(now, ServerEvent::Content(bytes));
                     } else {
@@ -510,11 +543,14 @@ impl ServerSession {
                 self.log_end(now, Some(maillog::LOST_CONNECTION), data.size());
                 self.push(now, ServerEvent::Close);
             }
-            State::Chunk(_) => {
+            State::Chunk(chunk) => {
                 if self.streaming {
                     self.push(now, ServerEvent::Discard);
                 }
-                self.push(now, ServerEvent::Note("lost connection after BDAT".into()));
+                let bytes = self.log.chunk_bytes(chunk.fragment.len());
+                let note = format!("lost connection after BDAT ({bytes} bytes)");
+                self.push(now, ServerEvent::Note(note));
+                self.log_end(now, Some(maillog::LOST_CONNECTION), bytes);
                 self.push(now, ServerEvent::Close);
             }
             State::Command => {
@@ -524,7 +560,9 @@ impl ServerSession {
                     "lost connection mid-command"
                 };
                 self.push(now, ServerEvent::Note(what.to_string()));
-                self.log_end(now, Some(maillog::LOST_CONNECTION), 0);
+                // Between BDAT chunks the log still counts the message's bytes.
+                let bytes = self.log.chunk_bytes(0);
+                self.log_end(now, Some(maillog::LOST_CONNECTION), bytes);
                 self.push(now, ServerEvent::Close);
             }
             State::Closed => {}
@@ -540,7 +578,11 @@ impl ServerSession {
             let text = self.cfg.reply_timeout.clone();
             let (note, bytes) = match &self.state {
                 State::Data(data) => ("timeout after DATA", data.size()),
-                _ => ("timeout", 0),
+                State::Chunk(chunk) => (
+                    "timeout after BDAT",
+                    self.log.chunk_bytes(chunk.fragment.len()),
+                ),
+                _ => ("timeout", self.log.chunk_bytes(0)),
             };
             self.push(now, ServerEvent::Note(note.to_string()));
             self.reply(now, &text, &[]);
@@ -642,6 +684,13 @@ impl ServerSession {
             self.reply(now, &text, &[]);
             self.close(now);
             return;
+        }
+        if command.verb == Verb::Bdat
+            && command.bdat().is_none()
+            && !self.cfg.reply_bdat_ok.is_empty()
+        {
+            let line = maillog::printable(bytes).chars().take(100).collect();
+            self.log_bdat_warning(now, BdatWarning::Malformed(line));
         }
         let ok = self.dispatch(now, &command);
         self.log.result(counted, ok);
@@ -1039,6 +1088,7 @@ impl ServerSession {
             return false;
         };
         let refusal = if size == 0 && !last {
+            self.log_bdat_warning(now, BdatWarning::Null);
             Some("551 5.7.1 Null BDAT request".to_string())
         } else if self.bdat == Bdat::Failed {
             Some(format!(
@@ -1052,26 +1102,35 @@ impl ServerSession {
         } else if let Some(text) = self.first_chunk_fault(now) {
             Some(text)
         } else if self.bdat_size.saturating_add(size) > cfg.message_size_limit {
+            self.log_bdat_warning(now, BdatWarning::TooBig);
             Some("552 5.3.4 Chunk exceeds message size limit".to_string())
         } else {
             None
         };
-        if refusal.is_none() && self.bdat == Bdat::None {
+        if refusal.is_none() {
+            self.log.chunk_started(self.bdat == Bdat::None);
             self.bdat = Bdat::Receiving;
-            self.log.content_started();
         }
-        let chunk = Chunk {
+        // Read (even when empty: answered once the command is counted) by handle_input.
+        self.state = State::Chunk(Chunk {
             left: size,
             size,
             last,
             refusal,
-        };
-        if size == 0 {
-            self.end_of_chunk(now, chunk);
-        } else {
-            self.state = State::Chunk(chunk);
-        }
+            fragment: Vec::new(),
+            fragment_size: 0,
+        });
         true
+    }
+
+    /// smtpd's `warning: QUEUEID|NOQUEUE: ...` about a BDAT command.
+    fn log_bdat_warning(&mut self, now: Time, warning: BdatWarning) {
+        let queue_id = self
+            .txn
+            .as_ref()
+            .and_then(|t| t.queue_id.as_ref().map(|(id, _)| id.clone()));
+        let record = LogRecord::BdatWarning { queue_id, warning };
+        self.push(now, ServerEvent::Log(record));
     }
 
     /// An injected fault at the DATA stage applies to a message's first BDAT, which Postfix
@@ -1103,6 +1162,7 @@ impl ServerSession {
     fn end_of_chunk(&mut self, now: Time, chunk: Chunk) {
         let cfg = self.cfg.clone();
         if let Some(text) = chunk.refusal {
+            self.log.chunk_done(false);
             self.reply(now, &text, &[]);
             if text.starts_with("421") {
                 return self.close(now);
@@ -1123,9 +1183,16 @@ impl ServerSession {
             let body = std::mem::take(&mut self.bdat_body);
             let size = self.bdat_size;
             let template = cfg.reply_bdat_queued.clone();
-            let (_, logged_size) = self.log.content_ended(size);
-            self.queue_message(now, (body, size, logged_size), &template, &size.to_string());
+            let (headers_ended, logged_size) = self.log.content_ended(size);
+            if let Some(message_id) = headers_ended {
+                let queue_id = self.txn.as_ref().and_then(|t| t.queue_id.clone());
+                self.log_message_id(now, queue_id, message_id);
+            }
+            // Postfix answers with its own count: each line's length plus 2.
+            let counted = self.log.chunk_size().to_string();
+            self.queue_message(now, (body, size, logged_size), &template, &counted);
         } else {
+            self.log.chunk_done(true);
             let size = chunk.size.to_string();
             self.reply(now, &cfg.reply_bdat_ok, &[("size", &size)]);
         }
