@@ -123,3 +123,111 @@ fn an_observer_reads_a_session_off_the_wire() {
         "QUIT was answered"
     );
 }
+
+#[test]
+fn an_observer_does_not_read_a_bdat_chunk_as_commands() {
+    let mut observer = Observer::default();
+    let mut records = observer.reply_bytes(b"220 mx ESMTP\r\n");
+    records.extend(observer.client_bytes(b"EHLO c\r\n"));
+    records.extend(observer.reply_bytes(b"250-mx\r\n250 CHUNKING\r\n"));
+    records.extend(observer.client_bytes(
+        b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 12\r\nQUIT\r\nDATA\r\nBDAT 3 LAST\r\nend",
+    ));
+    records.extend(observer.reply_bytes(b"250 ok\r\n250 ok\r\n250 12 bytes\r\n"));
+    records.extend(observer.reply_bytes(b"554 5.7.1 refused\r\n"));
+    records.extend(observer.closed(true));
+    let commands: Vec<&str> = records
+        .iter()
+        .filter_map(|r| match r {
+            LogRecord::Command(c) => Some(c.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "EHLO c",
+            "MAIL FROM:<a@b>",
+            "RCPT TO:<c@d>",
+            "BDAT 12",
+            "BDAT 3 LAST"
+        ]
+    );
+    assert_eq!(
+        records.last(),
+        Some(&LogRecord::Disconnect(
+            " ehlo=1 mail=1 rcpt=1 bdat=1/2 commands=4/5".into()
+        ))
+    );
+}
+
+/// The log records of a `postfix` server session fed `input` at time 0, then left alone.
+fn server_log(input: &[u8], until: u64) -> Vec<String> {
+    use smtpsim::profile::ServerConfig;
+    use smtpsim::proto::server::{ServerEvent, ServerSession};
+    let mut cfg = ServerConfig::preset("postfix").unwrap();
+    cfg.mailboxes = vec!["bob@example.org".into()];
+    cfg.message_size_limit = 1000;
+    let mut server =
+        ServerSession::new(std::sync::Arc::new(cfg), "192.0.2.1", Default::default(), 7);
+    let mut now = std::time::Duration::ZERO;
+    server.handle_input(now, input);
+    let mut out = Vec::new();
+    loop {
+        while let Some(event) = server.poll_event(now) {
+            if let ServerEvent::Log(record) = event {
+                out.extend(smtpsim::format::maillog::describe(
+                    &record,
+                    "c[192.0.2.1]",
+                    now,
+                ));
+            }
+        }
+        match server.poll_timeout() {
+            Some(at) if at.as_secs() <= until => {
+                now = now.max(at);
+                server.handle_timeout(now);
+            }
+            _ => return out,
+        }
+    }
+}
+
+#[test]
+fn bdat_is_logged_as_postfix_logs_it() {
+    // A timeout between chunks: the bytes taken so far, each line counted with 2 for its end
+    // (a bare LF too), and the line begun.
+    let log = server_log(
+        b"EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.org>\r\nBDAT 13\r\nSubject: x\nab",
+        400,
+    );
+    assert!(
+        log.contains(&"postfix/smtpd: timeout after BDAT (14 bytes) from c[192.0.2.1]".to_string()),
+        "{log:#?}"
+    );
+    assert!(log
+        .last()
+        .unwrap()
+        .ends_with(" ehlo=1 mail=1 rcpt=1 bdat=1 commands=4"));
+    // A chunk over the size limit: refused after it is read, with a warning.
+    let mut input =
+        b"EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.org>\r\nBDAT 1001 LAST\r\n"
+            .to_vec();
+    input.extend(vec![b'x'; 1001]);
+    input.extend(b"QUIT\r\n");
+    let log = server_log(&input, 0);
+    let warning = log
+        .iter()
+        .find(|l| l.contains("warning"))
+        .expect("a warning");
+    assert!(
+        warning.ends_with(": BDAT request from c[192.0.2.1] exceeds message size limit"),
+        "{warning}"
+    );
+    assert!(
+        log.last()
+            .unwrap()
+            .ends_with(" bdat=0/1 quit=1 commands=4/5"),
+        "{log:#?}"
+    );
+}

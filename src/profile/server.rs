@@ -179,8 +179,11 @@ fn exchange() -> ServerConfig {
         reply_data_syntax: s("501 5.5.4 Unrecognized parameter"),
         reply_data_go: s("354 Start mail input; end with <CRLF>.<CRLF>"),
         reply_queued: s("250 2.6.0 <{queue_id}@{host}> Queued mail for delivery"),
-        reply_bdat_ok: String::new(),
-        reply_bdat_queued: String::new(),
+        // Exchange offers CHUNKING and takes BDAT. Not quoted from Exchange: the reply to a
+        // chunk; the last one is answered as the end of DATA is. (Exchange 2007 and 2010 are
+        // said to delay every chunk but the last by 5 s; not modelled.)
+        reply_bdat_ok: s("250 2.0.0 {size} bytes received"),
+        reply_bdat_queued: s("250 2.6.0 <{queue_id}@{host}> Queued mail for delivery"),
         reply_message_too_big: s("552 5.3.4 Message size exceeds fixed maximum message size"),
         reply_rset: s("250 2.0.0 Resetting"),
         reply_rset_syntax: s("501 5.5.4 Unrecognized parameter"),

@@ -535,6 +535,7 @@ enum Awaited {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
     Data,
+    Bdat,
     Quit,
     Other,
 }
@@ -552,6 +553,8 @@ pub struct Observer {
     /// A DATA waits for its reply: the lines after it are not read until it comes.
     data_pending: bool,
     content: Option<super::data::DataReceiver>,
+    /// Bytes of a BDAT chunk still to come: data, not command lines.
+    chunk_left: u64,
     quit_answered: bool,
 }
 
@@ -568,6 +571,7 @@ impl Default for Observer {
             awaiting: std::collections::VecDeque::from([Awaited::Banner]),
             data_pending: false,
             content: None,
+            chunk_left: 0,
             quit_answered: false,
         }
     }
@@ -583,6 +587,15 @@ impl Observer {
     fn read_lines(&mut self) -> Vec<LogRecord> {
         let mut records = Vec::new();
         while !self.data_pending {
+            if self.chunk_left > 0 {
+                let max = usize::try_from(self.chunk_left).unwrap_or(usize::MAX);
+                let chunk = self.lines.take_raw(max);
+                if chunk.is_empty() {
+                    break;
+                }
+                self.chunk_left -= chunk.len() as u64;
+                continue;
+            }
             let Some(line) = self.lines.next_line() else {
                 break;
             };
@@ -607,9 +620,13 @@ impl Observer {
             records.extend(improper);
             let verb = match command.verb {
                 super::command::Verb::Data => Verb::Data,
+                super::command::Verb::Bdat => Verb::Bdat,
                 super::command::Verb::Quit => Verb::Quit,
                 _ => Verb::Other,
             };
+            if let Some((size, _)) = command.bdat() {
+                self.chunk_left = size;
+            }
             self.awaiting.push_back(Awaited::Command(counted, verb));
             self.data_pending = verb == Verb::Data;
         }
@@ -628,6 +645,9 @@ impl Observer {
             match self.awaiting.pop_front() {
                 Some(Awaited::Command(counted, verb)) => {
                     self.log.result(counted, ok);
+                    if verb == Verb::Bdat {
+                        self.log.chunk_done(ok);
+                    }
                     self.quit_answered |= verb == Verb::Quit;
                     if verb == Verb::Data {
                         self.data_pending = false;
