@@ -239,7 +239,7 @@ fn serve_logs_what_the_real_postfix_logs_for_the_parity_corpus() {
     // Their replies are compared by tests/parity.rs; their logs are still to do.
     // 73-bdat-refused's first chunk is a byte short: the player waits out a reply and is one
     // reply behind from then on, so whether smtpd reads its DATA with the next command
-    // already waiting (and logs improper pipelining) is a race; 78 is the same with exact
+    // already waiting (and logs improper pipelining) is a race; 80 is the same with exact
     // chunk sizes.
     const LOG_NOT_MODELLED: &[&str] = &[
         "62-sender-address-forms",

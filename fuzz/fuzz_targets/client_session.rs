@@ -10,7 +10,7 @@ use smtpsim::proto::client::{ClientEvent, ClientProtocol, ClientSession, Message
 use smtpsim::proto::Time;
 use std::sync::Arc;
 
-const PRESETS: [&str; 7] = [
+const PRESETS: [&str; 8] = [
     "ssmtp",
     "telnet",
     "bare-helo",
@@ -18,9 +18,10 @@ const PRESETS: [&str; 7] = [
     "postfix-cached",
     "pipelining",
     "postfix-queue",
+    "exchange",
 ];
 
-const REPLIES: [&[u8]; 10] = [
+const REPLIES: [&[u8]; 12] = [
     b"220 mail.example.org ESMTP\r\n",
     b"250-mail.example.org\r\n250-PIPELINING\r\n250-SIZE 100\r\n250 8BITMIME\r\n",
     b"250 2.1.0 Ok\r\n",
@@ -31,6 +32,8 @@ const REPLIES: [&[u8]; 10] = [
     b"550 5.1.1 no\r\n",
     b"451 4.3.0 later\r\n",
     b"501 5.5.4 Syntax\r\n",
+    b"250-mail.example.org\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+    b"250 2.0.0 Ok: 10 bytes\r\n",
 ];
 
 #[derive(Arbitrary, Debug)]
