@@ -86,6 +86,7 @@ pub fn execute(cli: Cli) -> u8 {
             format,
             record,
             max_connections,
+            tls,
         } => serve(
             listen,
             profile,
@@ -96,6 +97,7 @@ pub fn execute(cli: Cli) -> u8 {
             record,
             format,
             max_connections,
+            &tls,
         ),
         Command::Proxy {
             upstream,
@@ -760,8 +762,18 @@ fn serve(
     record: Option<std::path::PathBuf>,
     format: crate::format::LiveFormat,
     max_connections: usize,
+    tls: &crate::cli::ServeTls,
 ) -> Result<u8, String> {
     let (server, server_overrides) = serve_config(&profile, set)?;
+    let (tls, tls_line) = crate::live::tls::server_setup(
+        tls.tls,
+        tls.cert.as_deref(),
+        tls.key.as_deref(),
+        &server.hostname,
+    )?;
+    if let Some(line) = tls_line {
+        eprintln!("# smtpsim serve: {line}");
+    }
     let plan = match faults {
         None => crate::fault::FaultPlan::default(),
         Some(name) => {
@@ -784,6 +796,7 @@ fn serve(
         server_overrides,
         format,
         max_connections,
+        tls,
     };
     live_runtime()?
         .block_on(crate::live::serve(opts, shutdown_signal()))

@@ -141,6 +141,9 @@ pub enum Command {
         /// descriptors).
         #[arg(long, default_value_t = 5000)]
         max_connections: usize,
+        /// STARTTLS (--tls, --cert, --key).
+        #[command(flatten)]
+        tls: ServeTls,
     },
     /// Sweep every sim under a fault preset looking for failures of the simulator itself: a
     /// panic, a run that cannot complete, a run stuck until its time limit (liveness). The
@@ -249,4 +252,19 @@ pub struct DiffArgs {
     /// Report each kind of difference with its first session as generated, unshrunk.
     #[arg(long)]
     pub no_shrink: bool,
+}
+
+/// `serve`'s STARTTLS (RFC 3207).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeTls {
+    /// Offer STARTTLS with a certificate made at start for the profile's hostname (ECDSA
+    /// P-256, signed by a CA made at start; clients that verify will refuse it).
+    #[arg(long)]
+    pub tls: bool,
+    /// Offer STARTTLS with this certificate chain (PEM, the server's certificate first).
+    #[arg(long, requires = "key", value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, requires = "cert", value_name = "PEM")]
+    pub key: Option<PathBuf>,
 }

@@ -4,6 +4,7 @@
 
 pub mod maildir;
 pub mod record;
+pub mod tls;
 
 use crate::actor;
 use crate::actor::plumbing::{self, Upstream};
@@ -50,6 +51,8 @@ pub struct ServeOptions {
     pub format: crate::format::LiveFormat,
     /// Sessions at once; a client beyond them gets a 421 and a close.
     pub max_connections: usize,
+    /// STARTTLS: offered only with a certificate.
+    pub tls: crate::actor::TlsSetup,
 }
 
 /// What `smtpsim proxy` runs.
@@ -176,8 +179,8 @@ async fn run_server(
                 let mut session = ServerSession::with_faults(cfg.clone(), &peer.ip().to_string(), net::now(), salt ^ accepted, faults.server_session());
                 session.set_streaming(true);
                 match &maildir {
-                    Some(m) => { sessions.spawn(actor::server::serve(stream, session, m.writer())); }
-                    None => { sessions.spawn(actor::server::serve(stream, session, maildir::Discard)); }
+                    Some(m) => { sessions.spawn(actor::server::serve(stream, session, m.writer(), opts.tls.clone())); }
+                    None => { sessions.spawn(actor::server::serve(stream, session, maildir::Discard, opts.tls.clone())); }
                 }
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
@@ -216,6 +219,7 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
     );
     let transcript = Transcript::streaming(opts.format.printer());
     let cfg = Arc::new(opts.interceptor.clone());
+    let tls = tls::proxy_setup(&opts.upstream);
     let mut sessions = JoinSet::new();
     let mut gate = Gate::new(opts.max_connections, PROXY_LOG_HOST);
     tokio::pin!(shutdown);
@@ -229,10 +233,10 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
                 // The client side as an smtpd would log it (shown by --format maillog).
                 let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[])
                     .observed(&peer.ip().to_string(), PROXY_LOG_HOST);
-                let (cfg, transcript, upstream) = (cfg.clone(), transcript.clone(), opts.upstream.clone());
+                let (cfg, transcript, upstream, tls) = (cfg.clone(), transcript.clone(), opts.upstream.clone(), tls.clone());
                 sessions.spawn(async move {
                     let upstream = Upstream { connect: net::live_connect(&upstream), faults: Vec::new, record_connect: true };
-                    plumbing::intercept(client_side, upstream, cfg, &transcript).await;
+                    plumbing::intercept(client_side, upstream, cfg, &tls, &transcript).await;
                 });
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}

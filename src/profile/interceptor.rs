@@ -3,7 +3,7 @@
 
 use crate::knobs::unknown_preset;
 use crate::proto::dur::Dur;
-use crate::proto::interceptor::{InterceptorConfig, Release};
+use crate::proto::interceptor::{InterceptorConfig, Release, StartTls};
 
 /// `(name, one-line description)` of every interceptor preset.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -78,5 +78,9 @@ fn passthrough() -> InterceptorConfig {
         buffer_overflow_reply: "552 5.3.4 Message too big for the scanner".into(),
         // Not quoted from a product: RFC 3463's X.4.1, "no answer from host".
         upstream_failure_reply: "421 4.4.1 upstream unreachable".into(),
+        starttls: StartTls::Relay,
+        // Not quoted from a product: Postfix's own text for "no TLS here" (RFC 3207 §4).
+        starttls_refusal: "454 4.7.0 TLS not available due to local problem".into(),
+        inject_after_starttls: Vec::new(),
     }
 }
