@@ -25,6 +25,7 @@ pub fn execute(cli: Cli) -> u8 {
             faults,
             format,
             output,
+            keylog,
         } => run(
             &scenario,
             seed,
@@ -33,6 +34,7 @@ pub fn execute(cli: Cli) -> u8 {
                 .or_else(|| output.as_deref().and_then(crate::format::Format::of_file))
                 .unwrap_or(crate::format::Format::Text),
             output.as_deref(),
+            keylog.as_deref(),
         ),
         Command::Sweep {
             scenario,
@@ -277,6 +279,7 @@ fn run(
     faults: Option<&str>,
     format: crate::format::Format,
     output: Option<&Path>,
+    keylog: Option<&Path>,
 ) -> Result<u8, String> {
     let scenario = load(path, faults)?;
     let seed = seed
@@ -295,6 +298,10 @@ fn run(
             return Ok(EXIT_VIOLATION);
         }
     };
+    if let Some(file) = keylog {
+        let lines: String = result.keylog.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(file, lines).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    }
     let bytes = crate::format::render(format, &result, &path.display().to_string());
     match output {
         Some(file) => std::fs::write(file, &bytes)

@@ -38,6 +38,10 @@ pub enum Command {
         /// Write the output here instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Write the run's TLS session secrets here (SSLKEYLOGFILE format), so that
+        /// Wireshark or `tshark -o tls.keylog_file:FILE` shows the SMTP inside a pcap's TLS.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<PathBuf>,
     },
     /// Run many seeds; print a verdict summary and every failing seed with its replay command.
     Sweep {

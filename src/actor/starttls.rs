@@ -66,7 +66,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Recorded<MaybeTls<S>> {
                 self.set_layer(Layer::Tls);
                 Ok(())
             }
-            Ok(Err(e)) => self.tls_failed(e.to_string()),
+            Ok(Err(e)) => {
+                let why = e.to_string();
+                let why = why.trim_start_matches("TLS handshake failed: ").to_string();
+                self.tls_failed(why)
+            }
             Err(_) => self.tls_failed(format!("timeout after {} s", HANDSHAKE_TIMEOUT.as_secs())),
         }
     }

@@ -12,6 +12,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("symantec-rset", "SEP as the Postfix log showed: own 354, at '.' RSET upstream twice 1 s apart, 10 s scan, then MAIL/RCPT/DATA replayed"),
     ("pix-mailguard", "Cisco PIX Mailguard: banner masked, non-RFC 821 commands turned into NOOP, EHLO refused, a split CRLF.CRLF held back"),
     ("asa-esmtp", "Cisco ASA ESMTP inspection defaults: banner masked, STARTTLS stripped from the EHLO reply"),
+    ("av-tls-refuse", "an antivirus SMTP proxy that cannot scan TLS and answers STARTTLS itself with 454 (assumed behaviour)"),
+    ("av-tls-inspect", "an antivirus proxy with TLS scanning (Kaspersky's \"scan encrypted connections\"): its own certificate toward the client, TLS of its own to the server"),
 ];
 
 impl InterceptorConfig {
@@ -50,6 +52,19 @@ impl InterceptorConfig {
             "asa-esmtp" => InterceptorConfig {
                 mask_banner: true,
                 strip_ehlo_keywords: vec!["STARTTLS".into()],
+                ..base
+            },
+            // Assumed, not quoted: a scanner that cannot read TLS keeps the mail readable by
+            // refusing STARTTLS (the text is Postfix's RFC 3207 refusal).
+            "av-tls-refuse" => InterceptorConfig {
+                starttls: StartTls::Refuse,
+                ..base
+            },
+            // Kaspersky scans SMTP "including SSL" (smtp-facts.md, middleboxes); products that
+            // do so terminate TLS with a certificate of their own CA, installed in the
+            // system's trust store (clients with their own trust, like Postfix, refuse it).
+            "av-tls-inspect" => InterceptorConfig {
+                starttls: StartTls::Intercept,
                 ..base
             },
             other => return Err(unknown_preset("interceptor", other, PRESETS)),

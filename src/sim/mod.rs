@@ -317,6 +317,7 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
         &per_message,
         retrying,
     );
+    oracle::judge_tls(&mut report, &events, scenario.client.tls);
     if let Some(at) = shared.stuck_at.get() {
         report.violations.push(oracle::stuck(at, &events));
     }
