@@ -222,6 +222,15 @@ impl Identity {
     pub fn ca_pem(&self) -> String {
         pem("CERTIFICATE", &self.ca)
     }
+
+    /// The leaf's private key as PEM (what `--key` reads back).
+    pub fn key_pem(&self) -> String {
+        match self.key.as_ref() {
+            PrivateKeyDer::Pkcs1(k) => pem("RSA PRIVATE KEY", k.secret_pkcs1_der()),
+            PrivateKeyDer::Sec1(k) => pem("EC PRIVATE KEY", k.secret_sec1_der()),
+            other => pem("PRIVATE KEY", other.secret_der()),
+        }
+    }
 }
 
 /// `der` as one PEM block with the label `label`, 64 columns.

@@ -19,11 +19,81 @@ pub enum MaybeTls<S> {
     /// Before STARTTLS: the bytes as they are.
     Plain(S),
     /// After a server handshake.
-    Server(Box<tokio_rustls::server::TlsStream<S>>, Held),
+    Server(Box<tokio_rustls::server::TlsStream<Coalesce<S>>>, Held),
     /// After a client handshake.
-    Client(Box<tokio_rustls::client::TlsStream<S>>, Held),
+    Client(Box<tokio_rustls::client::TlsStream<Coalesce<S>>>, Held),
     /// A handshake failed: the connection is closed (reads give end of file, writes fail).
     Gone,
+}
+
+/// The stream under TLS, taking rustls's queued records (a handshake flight, or a change cipher
+/// spec and an alert) as one write: fewer, deterministic segments, and an alert tokio-rustls sends
+/// as a last gasp after a failed handshake is not cut off after the first record.
+#[derive(Debug)]
+pub struct Coalesce<S>(S);
+
+impl<S> Coalesce<S> {
+    /// The stream underneath.
+    pub fn get_ref(&self) -> &S {
+        &self.0
+    }
+
+    /// The stream underneath, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.0
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Coalesce<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesce<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let inner = &mut self.get_mut().0;
+        if inner.is_write_vectored() {
+            return Pin::new(inner).poll_write_vectored(cx, bufs);
+        }
+        let mut nonempty = bufs.iter().filter(|b| !b.is_empty());
+        match (nonempty.next(), nonempty.next()) {
+            (None, _) => Poll::Ready(Ok(0)),
+            (Some(only), None) => Pin::new(inner).poll_write(cx, only),
+            _ => {
+                let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+                Pin::new(inner).poll_write(cx, &joined)
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
 }
 
 /// Plaintext a TLS write encrypted but has not yet reported as written, because the inner
@@ -126,8 +196,7 @@ fn explain_tls(err: &rustls::Error) -> String {
     }
 }
 
-/// `io`'s `Pending` as `WouldBlock`, for rustls's synchronous `write_tls`. A vectored write
-/// (several queued records) goes to the inner stream as one write.
+/// `io`'s `Pending` as `WouldBlock`, for rustls's synchronous `write_tls`.
 struct SyncWriter<'a, 'b, S> {
     io: &'a mut S,
     cx: &'a mut Context<'b>,
@@ -135,20 +204,14 @@ struct SyncWriter<'a, 'b, S> {
 
 impl<S: AsyncWrite + Unpin> Write for SyncWriter<'_, '_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match Pin::new(&mut *self.io).poll_write(self.cx, buf) {
-            Poll::Ready(result) => result,
-            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-        }
+        self.write_vectored(&[IoSlice::new(buf)])
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let nonempty = bufs.iter().filter(|b| !b.is_empty()).count();
-        if nonempty <= 1 {
-            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b);
-            return self.write(first);
+        match Pin::new(&mut *self.io).poll_write_vectored(self.cx, bufs) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
         }
-        let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
-        self.write(&joined)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -230,8 +293,8 @@ impl<S> MaybeTls<S> {
     pub fn get_ref(&self) -> Option<&S> {
         match self {
             MaybeTls::Plain(s) => Some(s),
-            MaybeTls::Server(tls, _) => Some(tls.get_ref().0),
-            MaybeTls::Client(tls, _) => Some(tls.get_ref().0),
+            MaybeTls::Server(tls, _) => Some(tls.get_ref().0.get_ref()),
+            MaybeTls::Client(tls, _) => Some(tls.get_ref().0.get_ref()),
             MaybeTls::Gone => None,
         }
     }
@@ -240,8 +303,8 @@ impl<S> MaybeTls<S> {
     pub fn get_mut(&mut self) -> Option<&mut S> {
         match self {
             MaybeTls::Plain(s) => Some(s),
-            MaybeTls::Server(tls, _) => Some(tls.get_mut().0),
-            MaybeTls::Client(tls, _) => Some(tls.get_mut().0),
+            MaybeTls::Server(tls, _) => Some(tls.get_mut().0.get_mut()),
+            MaybeTls::Client(tls, _) => Some(tls.get_mut().0.get_mut()),
             MaybeTls::Gone => None,
         }
     }
@@ -266,7 +329,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTls<S> {
     pub async fn start_server(&mut self, cfg: Arc<rustls::ServerConfig>) -> io::Result<Handshake> {
         let plain = self.take_plain()?;
         let tls = tokio_rustls::TlsAcceptor::from(cfg)
-            .accept(plain)
+            .accept(Coalesce(plain))
             .await
             .map_err(explain)?;
         let handshake = Handshake::of(tls.get_ref().1);
@@ -293,7 +356,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTls<S> {
         })?;
         let plain = self.take_plain()?;
         let tls = tokio_rustls::TlsConnector::from(cfg)
-            .connect(name, plain)
+            .connect(name, Coalesce(plain))
             .await
             .map_err(explain)?;
         let handshake = Handshake::of(tls.get_ref().1);
@@ -354,5 +417,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
             MaybeTls::Client(tls, _) => Pin::new(tls.as_mut()).poll_shutdown(cx),
             MaybeTls::Gone => Poll::Ready(Ok(())),
         }
+    }
+}
+
+impl<S> fmt::Debug for MaybeTls<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MaybeTls::Plain(_) => "MaybeTls::Plain",
+            MaybeTls::Server(..) => "MaybeTls::Server",
+            MaybeTls::Client(..) => "MaybeTls::Client",
+            MaybeTls::Gone => "MaybeTls::Gone",
+        })
     }
 }
