@@ -778,9 +778,7 @@ fn serve(
         tls.key.as_deref(),
         &server.hostname,
     )?;
-    if let Some(line) = tls_line {
-        eprintln!("# smtpsim serve: {line}");
-    }
+
     let plan = match faults {
         None => crate::fault::FaultPlan::default(),
         Some(name) => {
@@ -804,6 +802,7 @@ fn serve(
         format,
         max_connections,
         tls,
+        tls_about: tls_line,
     };
     live_runtime()?
         .block_on(crate::live::serve(opts, shutdown_signal()))

@@ -77,7 +77,11 @@ impl AsyncWrite for ForLettre {
 
 impl lettre::transport::smtp::client::AsyncTokioStream for ForLettre {
     fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.0.get_ref().get_ref().expect("a plain stream").peer_addr()
+        self.0
+            .get_ref()
+            .get_ref()
+            .expect("a plain stream")
+            .peer_addr()
     }
 }
 

@@ -418,7 +418,8 @@ fn opportunistic_tls_starts_tls_when_offered_and_says_ehlo_again() {
 }
 
 #[test]
-fn opportunistic_tls_goes_on_in_plaintext_when_refused_and_retries_plain_after_a_failed_handshake() {
+fn opportunistic_tls_goes_on_in_plaintext_when_refused_and_retries_plain_after_a_failed_handshake()
+{
     let mut d = with_tls("pipelining", TlsPolicy::May);
     converse(
         &mut d,

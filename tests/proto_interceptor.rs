@@ -303,8 +303,14 @@ fn relayed_starttls_turns_the_connection_into_a_blind_byte_relay() {
         ["C< 220 2.0.0 Ready to start TLS", "BLIND"]
     );
     // Records, not lines: relayed as they come, whatever they contain.
-    assert_eq!(d.client_sends("\u{16}\u{3}\u{1}DATA\r\n"), ["S> \u{16}\u{3}\u{1}DATA"]);
-    assert_eq!(d.server_sends("\u{17}\u{3}\u{3}x"), ["C< \u{17}\u{3}\u{3}x"]);
+    assert_eq!(
+        d.client_sends("\u{16}\u{3}\u{1}DATA\r\n"),
+        ["S> \u{16}\u{3}\u{1}DATA"]
+    );
+    assert_eq!(
+        d.server_sends("\u{17}\u{3}\u{3}x"),
+        ["C< \u{17}\u{3}\u{3}x"]
+    );
 }
 
 #[test]
@@ -337,7 +343,10 @@ fn av_tls_inspect_starts_tls_upstream_first_then_with_the_client() {
         ["TLS server"]
     );
     d.session.handle_server_tls(d.now, Ok(()));
-    assert_eq!(d.settle(), ["C< 220 2.0.0 Ready to start TLS", "TLS client"]);
+    assert_eq!(
+        d.settle(),
+        ["C< 220 2.0.0 Ready to start TLS", "TLS client"]
+    );
     d.session.handle_client_tls(d.now, Ok(()));
     // Inside both sessions the interceptor reads commands again.
     assert_eq!(d.client_sends("EHLO ws1\r\n"), ["S> EHLO ws1"]);

@@ -753,10 +753,7 @@ fn starttls_hands_over_to_the_handshake_and_starts_over_inside_tls() {
         ("EHLO relay.example.net", &[EHLO_REPLY]),
         ("MAIL FROM:<alice@example.net>", &["250 2.1.0 Ok"]),
         ("STARTTLS extra", &["501 5.5.4 Syntax: STARTTLS"]),
-        (
-            "STARTTLS",
-            &["220 2.0.0 Ready to start TLS", "STARTTLS"],
-        ),
+        ("STARTTLS", &["220 2.0.0 Ready to start TLS", "STARTTLS"]),
     ]);
     // Nothing is read as SMTP until the handshake's outcome is known.
     assert_eq!(c.line("NOOP"), Vec::<String>::new());
@@ -771,7 +768,10 @@ fn starttls_hands_over_to_the_handshake_and_starts_over_inside_tls() {
     let ehlo_inside = EHLO_REPLY.replace("250-STARTTLS\n", "");
     c.expect(&[
         // The transaction was forgotten with the HELO name.
-        ("RCPT TO:<bob@example.org>", &["503 5.5.1 Error: need MAIL command"]),
+        (
+            "RCPT TO:<bob@example.org>",
+            &["503 5.5.1 Error: need MAIL command"],
+        ),
         ("EHLO relay.example.net", &[ehlo_inside.as_str()]),
         ("STARTTLS", &["554 5.5.1 Error: TLS already active"]),
     ]);
@@ -806,7 +806,10 @@ fn a_failed_handshake_ends_the_session_and_no_tls_means_no_starttls() {
     c.line("EHLO relay.example.net");
     c.line("STARTTLS");
     c.server.handle_tls(c.now, Err("bad record".into()));
-    assert_eq!(c.settle().into_iter().map(|(_, e)| e).collect::<Vec<_>>(), ["CLOSE"]);
+    assert_eq!(
+        c.settle().into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
+        ["CLOSE"]
+    );
 
     let mut c = Client::new();
     c.server.set_tls_available(false);

@@ -106,6 +106,9 @@ fn pipe(capacity: usize) -> (MaybeTls<Recorder>, MaybeTls<Recorder>, Wire) {
     )
 }
 
+/// The writes one side made, in order.
+type Writes = Vec<Vec<u8>>;
+
 /// Both directions of a connection as they crossed it, write by write.
 struct Wire {
     up: Arc<Mutex<Vec<Vec<u8>>>>,
@@ -113,7 +116,7 @@ struct Wire {
 }
 
 impl Wire {
-    fn take(&self) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    fn take(&self) -> (Writes, Writes) {
         (
             self.up.lock().unwrap().clone(),
             self.down.lock().unwrap().clone(),
@@ -146,7 +149,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// key log, and the handshake notes.
 #[derive(Debug, PartialEq, Eq)]
 struct Trace {
-    wires: Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>)>,
+    wires: Vec<(Writes, Writes)>,
     keylog: Vec<String>,
     notes: Vec<String>,
 }
@@ -230,6 +233,19 @@ fn starttls_run(seed: u64, capacity: usize) -> Trace {
     })
 }
 
+/// The content types of the whole TLS records in `bytes`.
+fn record_types(mut bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    while bytes.len() >= 5 {
+        let len = usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        assert!(bytes.len() >= 5 + len, "whole records only");
+        types.push(bytes[0]);
+        bytes = &bytes[5 + len..];
+    }
+    assert!(bytes.is_empty());
+    types
+}
+
 fn concat(writes: &[Vec<u8>]) -> Vec<u8> {
     writes.concat()
 }
@@ -262,6 +278,11 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
         up.starts_with(b"STARTTLS\r\n\x16\x03\x01"),
         "then a TLS ClientHello"
     );
+    // The server's first flight is one write: ServerHello, ChangeCipherSpec, then the encrypted
+    // rest (EncryptedExtensions, Certificate, CertificateVerify, Finished) as one record.
+    let down = &first.wires[0].1;
+    assert_eq!(down[1], b"220 2.0.0 Ready to start TLS\r\n");
+    assert_eq!(record_types(&down[2]), [22, 20, 23]);
     assert_eq!(
         first.notes,
         [

@@ -53,6 +53,8 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// STARTTLS: offered only with a certificate.
     pub tls: crate::actor::TlsSetup,
+    /// What the listening line says about STARTTLS (e.g. its certificate's subject).
+    pub tls_about: Option<String>,
 }
 
 /// What `smtpsim proxy` runs.
@@ -118,11 +120,12 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         ""
     };
     announce(&format!(
-        "# smtpsim serve: listening on {local} · profile {} · maildir {} · seed {} · {} fault events{domains}",
+        "# smtpsim serve: listening on {local} · profile {} · maildir {} · seed {} · {} fault events · {}{domains}",
         opts.profile,
         opts.maildir.as_ref().map_or("none".to_string(), |p| p.display().to_string()),
         opts.seed,
-        opts.faults.events.len()
+        opts.faults.events.len(),
+        opts.tls_about.as_deref().unwrap_or("no STARTTLS (--tls to offer it)"),
     ), opts.format);
     let transcript = Transcript::streaming(opts.format.printer());
     run_server(listener, opts, maildir, transcript, shutdown).await
