@@ -225,7 +225,8 @@ fn serve_logs_what_the_real_postfix_logs_for_the_parity_corpus() {
     let corpus = corpus();
     let mut lines_compared = 0;
     // Scripts of the families `smtpsim diff` found whose log lines smtpsim does not write yet:
-    // smtpd's "warning: Illegal address syntax" lines, and its BDAT and parameter logging.
+    // smtpd's "warning: Illegal address syntax" lines, and its BDAT and parameter logging;
+    // and STARTTLS, whose "Anonymous TLS connection established" line is not written yet.
     // Their replies are compared by tests/parity.rs; their logs are still to do.
     const LOG_NOT_MODELLED: &[&str] = &[
         "62-sender-address-forms",
@@ -235,6 +236,8 @@ fn serve_logs_what_the_real_postfix_logs_for_the_parity_corpus() {
         "72-bdat",
         "73-bdat-refused",
         "74-bdat-syntax",
+        "75-starttls",
+        "76-starttls-pipelined-plaintext",
     ];
     for (name, steps) in corpus
         .iter()
