@@ -1,6 +1,11 @@
 //! The message ledger and its invariants: what the client, the interceptor and the server
 //! each saw of every message, the verdict, and any violation (silent loss, duplicate,
 //! corruption, delivery of a refused message).
+//!
+//! A message sent in BDAT chunks (RFC 3030) is judged as one sent with DATA: the server's
+//! copy must be the same content (the chunks carry it as it is, DATA carries it dot-stuffed),
+//! once; `BDAT n LAST` is its end of data, so only after it does a silence put the client in
+//! RFC 1047's gap; chunks without their LAST are never a delivery (`partial` if they were).
 
 use crate::proto::client::TlsPolicy;
 use crate::proto::client::{Message, Outcome, Status};
@@ -128,6 +133,7 @@ pub fn interceptor_story(notes: &[String]) -> Vec<String> {
         "split",
         "lost",
         "held (",
+        "unscanned",
     ];
     let mut story: Vec<String> = Vec::new();
     for note in notes {

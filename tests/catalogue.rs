@@ -121,3 +121,155 @@ fn a_message_over_the_interceptor_buffer_limit_is_refused_not_lost() {
     assert_eq!(r.report.messages[0].verdict, Verdict::Bounced);
     assert!(r.report.passed());
 }
+
+/// A sim's text with its client profile replaced.
+fn with_client(sim: &str, profile: &str, extra: &str) -> smtpsim::sim::RunResult {
+    let path = format!("{}/sims/{sim}.toml", env!("CARGO_MANIFEST_DIR"));
+    let original = std::fs::read_to_string(path).unwrap();
+    let client = original
+        .lines()
+        .find(|l| l.starts_with("profile = ") && original.find(l) < original.find("[[client"))
+        .expect("a client profile")
+        .to_string();
+    let text = original.replacen(&client, &format!("profile = \"{profile}\"\n{extra}"), 1);
+    let s = Scenario::parse(&text, &format!("{sim}-{profile}.toml")).expect("valid");
+    smtpsim::sim::run(&s, s.seeds[0]).expect("runs")
+}
+
+#[test]
+fn a_message_sent_with_bdat_is_delivered_as_the_same_message_sent_with_data() {
+    // Leading dots: stuffed for DATA, sent as they are in BDAT chunks; a bare \n sent as CRLF.
+    let scenario = |client: &str| {
+        let text = format!(
+            r#"name = "bdat-or-data"
+seeds = [0]
+[client]
+{client}
+[[client.message]]
+from = "alice@fabrikam.com"
+to = ["bob@example.org"]
+body = "Subject: dots\n\n.one\n..two\n.\nend"
+[server]
+profile = "postfix"
+hostname = "mail.example.org"
+mailboxes = ["bob@example.org"]
+"#
+        );
+        let s = Scenario::parse(&text, "bdat-or-data.toml").expect("valid");
+        smtpsim::sim::run(&s, 0).expect("runs")
+    };
+    let data = scenario("profile = \"ssmtp\"");
+    assert!(wire(&data, "client", "server").contains("\r\n..one\r\n...two\r\n..\r\n"));
+    for (client, sent) in [
+        ("profile = \"exchange\"", "BDAT 38 LAST\r\n"),
+        (
+            "profile = \"exchange\"\npipelining = false\nchunk_size = 10",
+            "BDAT 8 LAST\r\n",
+        ),
+    ] {
+        let bdat = scenario(client);
+        let on_the_wire = wire(&bdat, "client", "server");
+        assert!(on_the_wire.contains(sent), "{client}: {on_the_wire}");
+        assert!(
+            on_the_wire.contains("\r\n.one\r\n..two\r\n.\r\n") || client.contains("chunk_size"),
+            "not stuffed"
+        );
+        assert!(bdat.report.passed(), "{:?}", bdat.report.violations);
+        assert_eq!(bdat.report.messages[0].verdict, Verdict::Delivered);
+        assert_eq!(bdat.deliveries.len(), 1, "no duplicate");
+        assert_eq!(
+            bdat.deliveries[0].body, data.deliveries[0].body,
+            "the same content as with DATA"
+        );
+    }
+}
+
+#[test]
+fn a_connection_lost_before_bdat_last_delivers_nothing_and_is_no_rfc1047_gap() {
+    let r = run("bdat-reset-mid-chunk");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert_eq!(r.deliveries.len(), 1, "only the retry's complete copy");
+    assert_eq!(r.report.messages[0].verdict, Verdict::Delivered);
+    assert!(
+        r.events.iter().any(|e| e.conn == 1
+            && matches!(&e.kind, EventKind::Note(n) if n == "lost connection after BDAT")),
+        "the server saw the loss inside a chunk"
+    );
+    let first = r.report.messages[0].client.as_str();
+    assert!(first.contains("(attempt 2)"), "{first}");
+    assert!(
+        !r.outcomes.iter().any(|o| o.in_sync_gap),
+        "BDAT LAST never went on the first connection"
+    );
+}
+
+#[test]
+fn a_crash_after_bdat_last_before_its_250_duplicates_within_rfc1047() {
+    let r = with_client("server-crash-after-dot", "exchange", "");
+    assert!(wire(&r, "client", "server").contains(" LAST\r\n"));
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert_eq!(r.deliveries.len(), 2);
+    assert_eq!(r.report.messages[0].verdict, Verdict::DuplicatedRfc1047);
+    assert!(r.outcomes.iter().any(|o| o.in_sync_gap));
+}
+
+#[test]
+fn the_av_proxy_keeps_a_bdat_sender_on_data_and_scans_it() {
+    let r = run("bdat-through-av-proxy");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert!(wire(&r, "server", "interceptor").contains("250 CHUNKING"));
+    assert!(!wire(&r, "interceptor", "client").contains("CHUNKING"));
+    assert!(!wire(&r, "client", "interceptor").contains("BDAT"));
+    assert!(wire(&r, "interceptor", "client").contains("354 Please start mail input."));
+    assert_eq!(r.report.messages[0].verdict, Verdict::Delivered);
+    // Without the proxy the same client sends BDAT.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/bdat-through-av-proxy.toml"
+    ))
+    .unwrap()
+    .replace("profile = \"symantec-rset\"", "profile = \"passthrough\"");
+    let s = Scenario::parse(&text, "bdat-passthrough.toml").expect("valid");
+    let r = smtpsim::sim::run(&s, 0).expect("runs");
+    assert!(wire(&r, "interceptor", "server").contains(" LAST\r\n"));
+    assert_eq!(r.report.messages[0].verdict, Verdict::Delivered);
+}
+
+#[test]
+fn the_chunks_before_bdat_last_delivered_alone_would_be_a_partial_delivery() {
+    use smtpsim::proto::client::{Message, Outcome, Stage, Status};
+    use smtpsim::proto::server::Delivery;
+    let message = Message {
+        id: 0,
+        from: "alice@fabrikam.com".into(),
+        to: vec!["bob@example.org".into()],
+        body: b"Subject: t\n\nfirst chunk\nsecond chunk\n".to_vec(),
+        at: Default::default(),
+    };
+    let lost = Outcome {
+        id: 0,
+        status: Status::Deferred,
+        stage: Stage::Chunk,
+        reply: None,
+        reason: Some("connection reset".into()),
+        refused: Vec::new(),
+        in_sync_gap: false,
+    };
+    let first_chunk = Delivery {
+        queue_id: "Q1".into(),
+        helo: None,
+        mail_from: message.from.clone(),
+        rcpt_to: message.to.clone(),
+        body: b"Subject: t\r\n\r\nfirst chunk\r\n".to_vec(),
+        size: 27,
+    };
+    let report = smtpsim::oracle::judge(
+        std::slice::from_ref(&message),
+        &[lost],
+        &[first_chunk],
+        &[],
+        false,
+    );
+    assert_eq!(report.messages[0].verdict, Verdict::Partial);
+    assert_eq!(report.violations[0].invariant, "partial-delivery");
+}

@@ -462,3 +462,269 @@ fn required_tls_defers_when_tls_is_missing_refused_or_fails() {
     d.session.handle_tls(d.now, Err("handshake failure".into()));
     assert_eq!(d.settle(), ["OUTCOME deferred starttls", "CLOSE"]);
 }
+
+const EHLO_CHUNKING: &str =
+    "250-mail.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 CHUNKING\r\n";
+/// `message()`'s content as BDAT sends it: canonical line ends, no dot-stuffing (32 bytes).
+const CONTENT: &str = "> Subject: t | >  | > .hidden dot | > bye";
+
+fn exchange(chunk_size: u64, pipelining: bool, messages: Vec<Message>) -> Drive<ClientSession> {
+    let mut cfg = ClientConfig::preset("exchange").unwrap();
+    cfg.chunk_size = chunk_size;
+    cfg.pipelining = pipelining;
+    Drive {
+        session: ClientSession::new(Arc::new(cfg), messages, Duration::ZERO),
+        now: Duration::ZERO,
+    }
+}
+
+#[test]
+fn exchange_sends_the_message_as_one_pipelined_bdat_last_whatever_the_reply_chunks() {
+    for chunk in [1, 3, 17, usize::MAX] {
+        let mut c = client("exchange");
+        converse(
+            &mut c,
+            &[
+                (BANNER, &["> EHLO mail1.fabrikam.com"]),
+                (
+                    EHLO_CHUNKING,
+                    &[&format!("> MAIL FROM:<alice@example.org> | > RCPT TO:<bob@example.org> | > BDAT 32 LAST | {CONTENT}")],
+                ),
+                ("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n", &[]),
+                (
+                    "250 2.0.0 Ok: 32 bytes queued as ABC\r\n",
+                    &["OUTCOME accepted bdat-last"],
+                ),
+            ],
+            chunk,
+        );
+        // The connection is kept for the next message for its idle limit, then QUIT.
+        let out = c.settle_until(secs(10));
+        assert_eq!(out, [(secs(2), "> QUIT".to_string())]);
+    }
+}
+
+#[test]
+fn without_pipelining_each_chunk_waits_for_the_reply_to_the_one_before() {
+    for chunk in [1, 3, 17, usize::MAX] {
+        let mut c = exchange(10, false, vec![message()]);
+        converse(
+            &mut c,
+            &[
+                (BANNER, &["> EHLO mail1.fabrikam.com"]),
+                (EHLO_CHUNKING, &["> MAIL FROM:<alice@example.org>"]),
+                ("250 2.1.0 Ok\r\n", &["> RCPT TO:<bob@example.org>"]),
+                // 10 bytes each, cut anywhere (here inside line ends), the last 2.
+                ("250 2.1.5 Ok\r\n", &["> BDAT 10 | > Subject: t"]),
+                (
+                    "250 2.0.0 Ok: 10 bytes\r\n",
+                    &["> BDAT 10 | >  | >  | > .hidde"],
+                ),
+                (
+                    "250 2.0.0 Ok: 10 bytes\r\n",
+                    &["> BDAT 10 | > n dot | > bye"],
+                ),
+                ("250 2.0.0 Ok: 10 bytes\r\n", &["> BDAT 2 LAST | > "]),
+                (
+                    "250 2.0.0 Ok: 32 bytes queued as ABC\r\n",
+                    &["OUTCOME accepted bdat-last"],
+                ),
+            ],
+            chunk,
+        );
+    }
+}
+
+#[test]
+fn without_chunking_offered_the_message_goes_with_data_and_dot_stuffing() {
+    let mut c = client("exchange");
+    c.reply(BANNER);
+    assert_eq!(
+        c.reply("250-mail.example.org\r\n250 PIPELINING\r\n"),
+        ["> MAIL FROM:<alice@example.org> | > RCPT TO:<bob@example.org> | > DATA"]
+    );
+    c.reply("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+    assert_eq!(
+        c.reply("354 go ahead\r\n"),
+        ["> Subject: t | >  | > ..hidden dot | > bye | > ."]
+    );
+}
+
+#[test]
+fn each_chunk_reply_decides_as_the_replies_to_data_do() {
+    // Lock-step chunks of 10 bytes: the first chunk's reply, or the last's.
+    let cases: &[(usize, &str, &str)] = &[
+        (
+            0,
+            "452 4.3.1 Insufficient system storage\r\n",
+            "OUTCOME deferred bdat",
+        ),
+        (
+            0,
+            "552 5.3.4 Chunk exceeds message size limit\r\n",
+            "OUTCOME rejected bdat",
+        ),
+        (
+            3,
+            "451 4.3.0 Error: queue file write error\r\n",
+            "OUTCOME deferred bdat-last",
+        ),
+        (
+            3,
+            "554 5.7.1 content refused\r\n",
+            "OUTCOME rejected bdat-last",
+        ),
+    ];
+    for (oks, reply, expected) in cases {
+        let mut c = exchange(10, false, vec![message()]);
+        for r in [
+            BANNER,
+            EHLO_CHUNKING,
+            "250 2.1.0 Ok\r\n",
+            "250 2.1.5 Ok\r\n",
+        ] {
+            c.reply(r);
+        }
+        for _ in 0..*oks {
+            c.reply("250 2.0.0 Ok: 10 bytes\r\n");
+        }
+        let out = c.reply(reply);
+        assert_eq!(
+            out.first().map(String::as_str),
+            Some(*expected),
+            "{reply:?}: {out:?}"
+        );
+        assert!(
+            !out.iter().any(|e| e.starts_with("> BDAT")),
+            "no chunk after a refused one: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn a_connection_lost_mid_message_is_in_the_rfc1047_gap_only_once_the_last_chunk_went() {
+    let mut c = exchange(10, false, vec![message()]);
+    for r in [
+        BANNER,
+        EHLO_CHUNKING,
+        "250 2.1.0 Ok\r\n",
+        "250 2.1.5 Ok\r\n",
+    ] {
+        c.reply(r);
+    }
+    c.session.handle_eof(c.now, "reset");
+    assert_eq!(
+        c.settle(),
+        ["OUTCOME deferred bdat", "CLOSE"],
+        "the first chunk"
+    );
+    let mut c = exchange(10, false, vec![message()]);
+    for r in [
+        BANNER,
+        EHLO_CHUNKING,
+        "250 2.1.0 Ok\r\n",
+        "250 2.1.5 Ok\r\n",
+    ] {
+        c.reply(r);
+    }
+    for _ in 0..3 {
+        c.reply("250 2.0.0 Ok: 10 bytes\r\n");
+    }
+    c.session.handle_eof(c.now, "reset");
+    assert_eq!(
+        c.settle(),
+        ["OUTCOME deferred bdat-last gap", "CLOSE"],
+        "BDAT 2 LAST sent: the server may have queued it"
+    );
+    // Pipelined, the last chunk leaves with the envelope: no reply at all is the gap.
+    let mut c = client("exchange");
+    c.reply(BANNER);
+    c.reply(EHLO_CHUNKING);
+    let timeout = preset("exchange").timeout_mail.0;
+    let out = c.settle_until(secs(3600));
+    assert_eq!(
+        out[..2],
+        [
+            (timeout, "> QUIT".to_string()),
+            (timeout, "OUTCOME deferred bdat-last gap".to_string())
+        ],
+        "no reply even to MAIL; Exchange says QUIT after a timeout"
+    );
+}
+
+#[test]
+fn pipelined_chunks_behind_refused_recipients_are_refused_for_them() {
+    let mut c = client("exchange");
+    c.reply(BANNER);
+    c.reply(EHLO_CHUNKING);
+    assert!(c.reply("250 2.1.0 Ok\r\n").is_empty());
+    assert!(
+        c.reply("550 5.1.1 <bob@example.org>: Recipient address rejected\r\n")
+            .is_empty(),
+        "the chunk's reply is still owed"
+    );
+    let out = c.reply("554 5.5.1 Error: no valid recipients\r\n");
+    assert_eq!(out, ["OUTCOME rejected rcpt"]);
+}
+
+#[test]
+fn after_a_refused_pipelined_mail_every_owed_reply_is_let_pass_before_the_next_message() {
+    let second = Message {
+        id: 1,
+        to: vec!["carol@example.org".into()],
+        ..message()
+    };
+    let mut c = exchange(0, true, vec![message(), second]);
+    c.reply(BANNER);
+    c.reply(EHLO_CHUNKING);
+    assert_eq!(
+        c.reply("451 4.3.0 try later\r\n"),
+        ["OUTCOME deferred mail"]
+    );
+    assert!(c.reply("503 5.5.1 Error: need MAIL command\r\n").is_empty());
+    assert_eq!(
+        c.reply("503 5.5.1 Error: need RCPT command\r\n"),
+        ["> RSET"],
+        "the BDAT's reply was the last owed"
+    );
+    assert_eq!(
+        c.reply("250 2.0.0 Ok\r\n"),
+        ["> MAIL FROM:<alice@example.org> | > RCPT TO:<carol@example.org> | > BDAT 32 LAST | > Subject: t | >  | > .hidden dot | > bye"]
+    );
+    let out = c.reply("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 32 bytes queued as B\r\n");
+    assert_eq!(out, ["OUTCOME accepted bdat-last"]);
+}
+
+#[test]
+fn a_pipelining_client_lets_the_replies_to_a_refused_mail_pass_too() {
+    // The same for DATA: the replies to RCPT and DATA are not taken for the next commands'.
+    let second = Message { id: 1, ..message() };
+    let mut c = Drive {
+        session: ClientSession::new(
+            preset("postfix-cached"),
+            vec![message(), second],
+            Duration::ZERO,
+        ),
+        now: Duration::ZERO,
+    };
+    c.reply(BANNER);
+    c.reply("250-mail.example.org\r\n250 PIPELINING\r\n");
+    assert_eq!(
+        c.reply("451 4.3.0 try later\r\n"),
+        ["OUTCOME deferred mail"]
+    );
+    assert!(c.reply("503 5.5.1 Error: need MAIL command\r\n").is_empty());
+    assert_eq!(
+        c.reply("503 5.5.1 Error: need RCPT command\r\n"),
+        ["> RSET"]
+    );
+    assert_eq!(
+        c.reply("250 2.0.0 Ok\r\n"),
+        ["> RSET"],
+        "the probe before the next MAIL"
+    );
+    assert_eq!(
+        c.reply("250 2.0.0 Ok\r\n"),
+        ["> MAIL FROM:<alice@example.org> | > RCPT TO:<bob@example.org> | > DATA"]
+    );
+}

@@ -351,3 +351,155 @@ fn av_tls_inspect_starts_tls_upstream_first_then_with_the_client() {
     // Inside both sessions the interceptor reads commands again.
     assert_eq!(d.client_sends("EHLO ws1\r\n"), ["S> EHLO ws1"]);
 }
+
+/// Raw bytes written toward the server while `input` arrives from the client in pieces of
+/// `piece` bytes, and what went toward the client meanwhile.
+fn relay_raw(d: &mut Drive, input: &[u8], piece: usize) -> (Vec<u8>, Vec<String>) {
+    let (mut upstream, mut to_client) = (Vec::new(), Vec::new());
+    for part in input.chunks(piece) {
+        d.session.handle_client_input(d.now, part);
+        while let Some(event) = d.session.poll_event(d.now) {
+            match event {
+                InterceptorEvent::ToServer(bytes) => upstream.extend(bytes),
+                other => to_client.extend(render(other)),
+            }
+        }
+    }
+    (upstream, to_client)
+}
+
+/// A BDAT chunk whose bytes look like commands (and like an end of data).
+const CHUNKED: &[u8] = b"BDAT 24\r\nDATA\r\nQUIT\r\n.\r\nRSET\r\nx\r\nBDAT 7 LAST\r\nthe end";
+
+#[test]
+fn bdat_chunks_are_data_not_commands_however_the_client_splits_them() {
+    for piece in [1, 3, 17, usize::MAX] {
+        let mut d = Drive::new("passthrough");
+        d.envelope();
+        let (upstream, to_client) = relay_raw(&mut d, CHUNKED, piece);
+        assert_eq!(
+            String::from_utf8_lossy(&upstream),
+            String::from_utf8_lossy(CHUNKED),
+            "relayed byte for byte ({piece}-byte pieces)"
+        );
+        assert!(to_client.is_empty(), "{to_client:?}");
+        assert_eq!(
+            d.server_sends("250 2.0.0 Ok: 24 bytes\r\n250 2.0.0 Ok: 31 bytes queued as Q\r\n"),
+            ["C< 250 2.0.0 Ok: 24 bytes | C< 250 2.0.0 Ok: 31 bytes queued as Q"],
+            "one reply per BDAT, none for the chunk's lines"
+        );
+        assert_eq!(d.client_sends("QUIT\r\n"), ["S> QUIT"], "commands again");
+    }
+}
+
+#[test]
+fn the_scanning_proxies_and_the_asa_take_chunking_out_of_the_ehlo_reply() {
+    let ehlo = "250-mail.example.org\r\n250-PIPELINING\r\n250-STARTTLS\r\n250-8BITMIME\r\n250 CHUNKING\r\n";
+    for (preset, left) in [
+        ("symantec-rset", "STARTTLS | C< 250 8BITMIME"),
+        ("symantec-telnet", "STARTTLS | C< 250 8BITMIME"),
+        ("asa-esmtp", "8BITMIME"),
+    ] {
+        let mut d = Drive::new(preset);
+        d.server_sends(BANNER);
+        d.client_sends("EHLO exchange.example.net\r\n");
+        let out = d.server_sends(ehlo).join(" | ");
+        assert_eq!(
+            out,
+            format!("C< 250-mail.example.org | C< 250-PIPELINING | C< 250-{left}")
+                .replace("250-8BITMIME", "250 8BITMIME"),
+            "{preset}"
+        );
+    }
+    let mut d = Drive::new("passthrough");
+    d.server_sends(BANNER);
+    d.client_sends("EHLO exchange.example.net\r\n");
+    assert!(d
+        .server_sends(ehlo)
+        .join(" | ")
+        .ends_with("C< 250 CHUNKING"));
+}
+
+#[test]
+fn a_bdat_sent_to_a_scanning_proxy_anyway_passes_unscanned() {
+    let mut d = Drive::new("symantec-rset");
+    d.envelope();
+    let (upstream, to_client) = relay_raw(&mut d, CHUNKED, 5);
+    assert_eq!(upstream, CHUNKED, "nothing held, nothing answered locally");
+    assert!(to_client.is_empty(), "{to_client:?}");
+    assert_eq!(
+        d.server_sends("250 2.0.0 Ok: 24 bytes\r\n250 2.0.0 Ok: 31 bytes queued as Q\r\n")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn pix_turns_bdat_into_noop_and_drops_its_chunk() {
+    let mut d = Drive::new("pix-mailguard");
+    d.envelope();
+    let (upstream, _) = relay_raw(&mut d, b"BDAT 12 LAST\r\nDATA\r\nQUIT\r\nNOOP\r\n", 3);
+    assert_eq!(
+        String::from_utf8_lossy(&upstream),
+        "NOOP\r\nNOOP\r\n",
+        "BDAT as NOOP, its chunk gone, the NOOP after it relayed"
+    );
+    assert_eq!(
+        d.server_sends("250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"),
+        ["C< 500 5.5.1 Command unrecognized | C< 250 2.0.0 Ok"]
+    );
+}
+
+#[test]
+fn a_chunk_sent_while_a_held_message_is_released_waits_behind_its_command() {
+    // symantec-telnet acks '.' itself and releases the message at the client's next
+    // command: here the next message's MAIL, RCPT and BDAT, pipelined.
+    let mut d = Drive::new("symantec-telnet");
+    d.envelope();
+    d.client_sends("DATA\r\n");
+    assert_eq!(
+        d.client_sends("one\r\n.\r\n"),
+        ["C< 250 Message accepted for delivery"]
+    );
+    let next: &[u8] = b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nBDAT 12 LAST\r\nRSET\r\nDATA\r\n";
+    let (before, after) = next.split_at(next.len() - 9);
+    let (upstream, _) = relay_raw(&mut d, before, 7);
+    assert_eq!(
+        String::from_utf8_lossy(&upstream),
+        "DATA\r\n",
+        "the next command starts the release; it and what follows wait"
+    );
+    assert_eq!(d.server_sends("354 go ahead\r\n"), ["S> one | S> ."]);
+    let (upstream, _) = relay_raw(&mut d, &after[..5], 7);
+    assert!(upstream.is_empty(), "still releasing");
+    assert_eq!(
+        d.server_sends("250 2.0.0 Ok: queued as Q\r\n"),
+        ["S> MAIL FROM:<alice@example.org> | S> RCPT TO:<bob@example.org> | S> BDAT 12 LAST | S> RSET | S> DA"],
+        "in order, the chunk's first bytes behind its command"
+    );
+    let (upstream, _) = relay_raw(&mut d, &after[5..], 7);
+    assert_eq!(
+        String::from_utf8_lossy(&upstream),
+        "TA\r\n",
+        "the rest of the chunk, relayed as data"
+    );
+}
+
+#[test]
+fn its_own_354_to_a_pipelined_data_waits_for_the_replies_owed_before_it() {
+    let mut d = Drive::new("symantec-rset");
+    d.server_sends(BANNER);
+    d.client_sends("EHLO mail1.fabrikam.com\r\n");
+    d.server_sends("250-mail.example.org\r\n250 PIPELINING\r\n");
+    assert_eq!(
+        d.client_sends("MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n"),
+        ["S> MAIL FROM:<alice@example.org> | S> RCPT TO:<bob@example.org>"],
+        "nothing for the client yet"
+    );
+    assert!(d.server_sends("250 2.1.0 Ok\r\n").len() == 1);
+    assert_eq!(
+        d.server_sends("250 2.1.5 Ok\r\n"),
+        ["C< 250 2.1.5 Ok | C< 354 Please start mail input."],
+        "RFC 2920: replies in the order of the commands"
+    );
+}

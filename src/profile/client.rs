@@ -13,6 +13,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("rfc821", "RFC 821's example sender: on a refused RCPT it sends RSET, then QUIT"),
     ("postfix-cached", "Postfix smtp (Debian) with connection caching: EHLO, opportunistic STARTTLS, PIPELINING, RSET probe before each reused MAIL"),
     ("pipelining", "an ESMTP client that pipelines MAIL, RCPT and DATA when PIPELINING is offered"),
+    ("exchange", "Microsoft Exchange sending: EHLO, the message as one pipelined BDAT LAST when CHUNKING is offered (DATA otherwise), QUIT after a timeout"),
     ("postfix-queue", "Postfix's queue manager in front of its smtp client: retries at queue scans (300 s), backoff 300 s to 4000 s by time in queue, bounce after 5 days"),
     ("script", "replays the writes recorded from a real client by `smtpsim serve --record` ([[client.step]])"),
 ];
@@ -75,6 +76,24 @@ impl ClientConfig {
                 pipelining: true,
                 ..base
             },
+            // Microsoft Exchange's transport as a sender. Documented: Exchange falls back
+            // from EHLO to HELO when EHLO is refused (KB Q241892) and its own EHLO lists
+            // CHUNKING and BINARYMIME (research notes §3.3). Assumed, from no Microsoft
+            // document found here: as a sender it uses BDAT whenever CHUNKING is offered,
+            // sends the whole message as one `BDAT n LAST` pipelined with the envelope
+            // (`chunk_size` splits it), sends QUIT after a timeout (`quit_on_timeout`) and
+            // sends further messages on the same connection without a RSET between them.
+            // Postfix's smtp client, by contrast, never sends BDAT (only its smtpd takes it).
+            "exchange" => ClientConfig {
+                greeting: Greeting::Ehlo,
+                helo_name: "mail1.fabrikam.com".into(),
+                fall_back_to_helo: true,
+                pipelining: true,
+                chunking: true,
+                reuse_connection: true,
+                quit_on_timeout: true,
+                ..base
+            },
             other => return Err(unknown_preset("client", other, PRESETS)),
         })
     }
@@ -87,6 +106,8 @@ fn rfc5321() -> ClientConfig {
         helo_name: "ws1.example.org".into(),
         fall_back_to_helo: false,
         pipelining: false,
+        chunking: false,
+        chunk_size: 0,
         reuse_connection: false,
         rset_probe: false,
         idle_limit: Dur::secs(2),

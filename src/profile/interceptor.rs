@@ -1,5 +1,25 @@
 //! Interceptor presets: transparent SMTP middleboxes (antivirus proxies, firewalls) built
 //! from a handful of knobs. A new middlebox is a new preset here, not new code.
+//!
+//! BDAT (RFC 3030 CHUNKING): every preset frames a `BDAT n [LAST]` chunk as n bytes of data,
+//! never as command lines. What each preset does about it, and on what authority:
+//! - `passthrough`: relays the command and its chunk.
+//! - `asa-esmtp`: CHUNKING is taken out of the EHLO reply, so clients send DATA. Documented:
+//!   the default ESMTP map masks the EHLO reply parameters it does not know (`match
+//!   ehlo-reply-parameter others` / `mask`, ASA CLI configuration guide), and Cisco TAC
+//!   document 117801 names CHUNKING among the ESMTP extensions the inspection does not
+//!   support. Assumed: the masked keyword is removed here as STARTTLS is (the documented
+//!   masking overwrites it; either way the client sees no CHUNKING).
+//! - `pix-mailguard`: EHLO is refused, so a client never learns of CHUNKING (documented:
+//!   Mailguard passes only RFC 821's seven commands). A BDAT sent anyway goes upstream as
+//!   NOOP and its chunk is dropped (assumed: the real filter would take the chunk's bytes
+//!   for commands).
+//! - `symantec-telnet`, `symantec-rset`: CHUNKING is taken out of the EHLO reply, so a
+//!   client that would send BDAT sends DATA, which the proxy holds and scans. Assumed: no
+//!   public page says what SEP's SMTP scanning does with CHUNKING; it predates RFC 3030 and
+//!   must see every body to scan it. A BDAT sent anyway is relayed unscanned (assumed; it is
+//!   what Juniper SRX documents for its SMTP antivirus: "Messages using chunking are
+//!   bypassed and are not scanned").
 
 use crate::knobs::unknown_preset;
 use crate::proto::dur::Dur;
@@ -11,7 +31,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("symantec-telnet", "SEP as the telnet test showed: own 354, body held with NOOP keepalives, own 250 at '.', DATA upstream after QUIT"),
     ("symantec-rset", "SEP as the Postfix log showed: own 354, at '.' RSET upstream twice 1 s apart, 10 s scan, then MAIL/RCPT/DATA replayed"),
     ("pix-mailguard", "Cisco PIX Mailguard: banner masked, non-RFC 821 commands turned into NOOP, EHLO refused, a split CRLF.CRLF held back"),
-    ("asa-esmtp", "Cisco ASA ESMTP inspection defaults: banner masked, STARTTLS stripped from the EHLO reply"),
+    ("asa-esmtp", "Cisco ASA ESMTP inspection defaults: banner masked, STARTTLS and CHUNKING stripped from the EHLO reply"),
     ("av-tls-refuse", "an antivirus SMTP proxy that cannot scan TLS and answers STARTTLS itself with 454 (assumed behaviour)"),
     ("av-tls-inspect", "an antivirus proxy with TLS scanning (Kaspersky's \"scan encrypted connections\"): its own certificate toward the client, TLS of its own to the server"),
 ];
@@ -29,6 +49,7 @@ impl InterceptorConfig {
                 ack_dot: "250 Message accepted for delivery".into(),
                 keepalive_command: "NOOP".into(),
                 keepalive_interval: Dur::secs(10),
+                strip_ehlo_keywords: vec!["CHUNKING".into()],
                 ..base
             },
             "symantec-rset" => InterceptorConfig {
@@ -38,6 +59,7 @@ impl InterceptorConfig {
                 reset_interval: Dur::secs(1),
                 scan_delay: Dur::secs(10),
                 replay_envelope: true,
+                strip_ehlo_keywords: vec!["CHUNKING".into()],
                 ..base
             },
             "pix-mailguard" => InterceptorConfig {
@@ -51,7 +73,7 @@ impl InterceptorConfig {
             },
             "asa-esmtp" => InterceptorConfig {
                 mask_banner: true,
-                strip_ehlo_keywords: vec!["STARTTLS".into()],
+                strip_ehlo_keywords: vec!["STARTTLS".into(), "CHUNKING".into()],
                 ..base
             },
             // Assumed, not quoted: a scanner that cannot read TLS keeps the mail readable by

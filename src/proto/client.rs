@@ -3,7 +3,7 @@
 //! try on this connection come back as [`Status::NotAttempted`] for the caller to requeue.
 
 use super::command::{Command, Verb};
-use super::data::stuffed_lines;
+use super::data::{canonical, stuffed_lines};
 use super::outbox::Outbox;
 use super::reply::{Reply, ReplyParser};
 use super::Time;
@@ -78,8 +78,13 @@ config! {
         pub helo_name: String,
         /// After EHLO is refused, try HELO.
         pub fall_back_to_helo: bool,
-        /// Pipeline MAIL, RCPT and DATA when the server offers PIPELINING.
+        /// Pipeline MAIL, RCPT and DATA (or the BDAT chunks) when the server offers PIPELINING.
         pub pipelining: bool,
+        /// Send the message with BDAT (RFC 3030) when the server offers CHUNKING: the content
+        /// as it is, no dot-stuffing, the last chunk `BDAT n LAST`; DATA otherwise.
+        pub chunking: bool,
+        /// Largest BDAT chunk in bytes (0: the whole message in one `BDAT n LAST`).
+        pub chunk_size: u64,
         /// Send further messages on the same connection.
         pub reuse_connection: bool,
         /// Before each MAIL on a reused connection, send RSET and wait for its reply.
@@ -171,6 +176,10 @@ pub enum Stage {
     Rcpt,
     /// DATA, before the 354.
     DataInit,
+    /// A BDAT chunk that is not the last.
+    Chunk,
+    /// The `BDAT n LAST` chunk: the end of the message, as the final `.` is for DATA.
+    LastChunk,
     /// After the final `.`.
     DataDone,
 }
@@ -187,6 +196,8 @@ impl Stage {
             Stage::Mail => "mail",
             Stage::Rcpt => "rcpt",
             Stage::DataInit => "data",
+            Stage::Chunk => "bdat",
+            Stage::LastChunk => "bdat-last",
             Stage::DataDone => "end-of-data",
         }
     }
@@ -220,8 +231,8 @@ pub struct Outcome {
     pub reason: Option<String>,
     /// Recipients refused along the way.
     pub refused: Vec<(String, Reply)>,
-    /// True if the final `.` was sent and no reply came: the server may have the message
-    /// (RFC 1047's synchronisation gap), so a retry may duplicate it.
+    /// True if the final `.` (or `BDAT n LAST` and its chunk) was sent and no reply came: the
+    /// server may have the message (RFC 1047's synchronisation gap), so a retry may duplicate it.
     pub in_sync_gap: bool,
 }
 
@@ -253,6 +264,10 @@ enum Expect {
     Rcpt(String),
     DataInit,
     DataDone,
+    /// The reply to a BDAT chunk; `last`: `BDAT n LAST`.
+    Chunk {
+        last: bool,
+    },
     AbortRset,
     Quit,
 }
@@ -268,7 +283,23 @@ impl Expect {
             Expect::Rcpt(_) => Stage::Rcpt,
             Expect::DataInit => Stage::DataInit,
             Expect::DataDone => Stage::DataDone,
+            Expect::Chunk { last: false } => Stage::Chunk,
+            Expect::Chunk { last: true } => Stage::LastChunk,
         }
+    }
+
+    /// A reply owed to a transaction's MAIL, RCPT, DATA or BDAT: pipelined, it may still be
+    /// owed after the transaction was decided.
+    fn in_transaction(&self) -> bool {
+        matches!(
+            self,
+            Expect::Mail | Expect::Rcpt(_) | Expect::DataInit | Expect::Chunk { .. }
+        )
+    }
+
+    /// What ends the message: no reply to it is RFC 1047's synchronisation gap.
+    fn ends_message(&self) -> bool {
+        matches!(self, Expect::DataDone | Expect::Chunk { last: true })
     }
 }
 
@@ -304,6 +335,11 @@ pub struct ClientSession {
     tls_active: bool,
     /// Waiting for the driver's handshake.
     tls_handshake: bool,
+    /// The server offered CHUNKING and the profile sends BDAT.
+    chunking: bool,
+    /// Without pipelining: the BDAT chunks still to send (command and bytes, and whether it
+    /// is the last), one per reply.
+    chunks: VecDeque<(Vec<u8>, bool)>,
 }
 
 impl ClientSession {
@@ -327,6 +363,8 @@ impl ClientSession {
             lockstep: VecDeque::new(),
             tls_active: false,
             tls_handshake: false,
+            chunking: false,
+            chunks: VecDeque::new(),
         }
     }
 
@@ -343,6 +381,14 @@ impl ClientSession {
         if reply.code == 421 && expect != Expect::Quit {
             // Service closing: the server will hang up; the transaction is deferred.
             self.abort(now, Some(reply), None);
+            return;
+        }
+        if self.current.is_none() && expect.in_transaction() {
+            // Pipelined, owed to a transaction decided by an earlier reply (a refused MAIL or
+            // chunk): once the last has come, the session goes on.
+            if self.expecting.is_empty() {
+                self.after_failed_transaction(now);
+            }
             return;
         }
         match expect {
@@ -367,19 +413,13 @@ impl ClientSession {
             }
             Expect::Ehlo | Expect::Helo => {
                 if reply.is_positive() {
-                    let offers = |keyword: &str| {
-                        expect == Expect::Ehlo
-                            && reply.lines.iter().skip(1).any(|l| {
-                                l.split_whitespace()
-                                    .next()
-                                    .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
-                            })
-                    };
-                    self.pipelining = self.cfg.pipelining && offers("PIPELINING");
+                    let offered = |keyword: &str| expect == Expect::Ehlo && offers(&reply, keyword);
+                    self.pipelining = self.cfg.pipelining && offered("PIPELINING");
+                    self.chunking = self.cfg.chunking && offered("CHUNKING");
                     if self.tls_active || self.cfg.tls == TlsPolicy::None {
                         return self.next_message(now);
                     }
-                    if offers("STARTTLS") {
+                    if offered("STARTTLS") {
                         let starttls = Command::bare(Verb::StartTls);
                         return self.send_commands(now, &[(starttls, Expect::StartTls)]);
                     }
@@ -425,11 +465,12 @@ impl ClientSession {
             }
             Expect::Mail => {
                 if !reply.is_positive() {
+                    // Pipelined RCPT, DATA or BDAT replies still come; they are let pass.
                     self.lockstep.clear();
-                    self.expecting
-                        .retain(|(e, _)| !matches!(e, Expect::Rcpt(_) | Expect::DataInit));
                     self.fail_current(now, Stage::Mail, reply);
-                    self.after_failed_transaction(now);
+                    if !self.expecting.iter().any(|(e, _)| e.in_transaction()) {
+                        self.after_failed_transaction(now);
+                    }
                 } else if let Some(next) = self.lockstep.pop_front() {
                     self.send_commands(now, &[next]);
                 }
@@ -445,8 +486,6 @@ impl ClientSession {
                     current.refused.push((to, reply.clone()));
                     if self.cfg.abort_on_rcpt_reject {
                         self.lockstep.clear();
-                        self.expecting
-                            .retain(|(e, _)| !matches!(e, Expect::Rcpt(_) | Expect::DataInit));
                         self.fail_current(now, Stage::Rcpt, reply);
                         self.send_commands(now, &[(Command::bare(Verb::Rset), Expect::AbortRset)]);
                         return;
@@ -464,8 +503,13 @@ impl ClientSession {
                 }
                 let current = self.current.as_ref().expect("inside a transaction");
                 if current.accepted.is_empty() {
-                    // Every recipient refused. A pipelined DATA is already on its way; otherwise stop here.
-                    if !self.expecting.iter().any(|(e, _)| *e == Expect::DataInit) {
+                    // Every recipient refused. A pipelined DATA or BDAT is already on its way;
+                    // otherwise stop here.
+                    let content_sent = self
+                        .expecting
+                        .iter()
+                        .any(|(e, _)| matches!(e, Expect::DataInit | Expect::Chunk { .. }));
+                    if !content_sent {
                         let last = current
                             .refused
                             .last()
@@ -474,6 +518,9 @@ impl ClientSession {
                         self.fail_current(now, Stage::Rcpt, last);
                         self.after_failed_transaction(now);
                     }
+                } else if !self.pipelining && self.chunking {
+                    self.chunks = self.bdat_chunks().into();
+                    self.send_next_chunk(now);
                 } else if !self.pipelining {
                     self.send_commands(now, &[(Command::bare(Verb::Data), Expect::DataInit)]);
                 }
@@ -498,8 +545,74 @@ impl ClientSession {
                 self.decide(now, Decision::by_reply(Stage::DataDone, reply));
                 self.finish(now);
             }
+            Expect::Chunk { last } => self.chunk_reply(now, last, reply),
             Expect::AbortRset => self.finish(now),
             Expect::Quit => self.close(now),
+        }
+    }
+
+    /// The reply to a BDAT chunk of the transaction in progress.
+    fn chunk_reply(&mut self, now: Time, last: bool, reply: Reply) {
+        let stage = Expect::Chunk { last }.stage();
+        let current = self.current.as_ref().expect("checked by handle_reply");
+        if current.accepted.is_empty() {
+            // Pipelined behind recipients that were all refused: the server read the chunk
+            // and refused it for that.
+            let refusal = current.refused.last().map(|(_, r)| r.clone());
+            self.fail_current(now, Stage::Rcpt, refusal.unwrap_or(reply));
+        } else if !reply.is_positive() {
+            self.chunks.clear();
+            self.fail_current(now, stage, reply);
+        } else if last {
+            self.decide(now, Decision::by_reply(stage, reply));
+            return self.finish(now);
+        } else {
+            if let Some((bytes, last)) = self.chunks.pop_front() {
+                self.send_raw(now, bytes, &[Expect::Chunk { last }]);
+            }
+            return;
+        }
+        // Refused. After `BDAT n LAST` the server has forgotten the transaction; before it,
+        // pipelined chunks may still be answered, and then it needs a RSET.
+        if last {
+            self.finish(now);
+        } else if !self.expecting.iter().any(|(e, _)| e.in_transaction()) {
+            self.after_failed_transaction(now);
+        }
+    }
+
+    /// The message as BDAT chunks (RFC 3030): each `BDAT n` with its n bytes of content as
+    /// it is (canonical line ends, no dot-stuffing), `chunk_size` at most, the last `BDAT n
+    /// LAST` (`BDAT 0 LAST` for an empty message).
+    fn bdat_chunks(&self) -> Vec<(Vec<u8>, bool)> {
+        let current = self.current.as_ref().expect("BDAT inside a transaction");
+        let content = canonical(&current.message.body);
+        let size = match usize::try_from(self.cfg.chunk_size) {
+            Ok(0) | Err(_) => content.len().max(1),
+            Ok(n) => n,
+        };
+        let pieces: Vec<&[u8]> = if content.is_empty() {
+            vec![&[]]
+        } else {
+            content.chunks(size).collect()
+        };
+        let count = pieces.len();
+        pieces
+            .into_iter()
+            .enumerate()
+            .map(|(i, piece)| {
+                let last = i + 1 == count;
+                let mut bytes = Command::bdat_chunk(piece.len() as u64, last).to_wire();
+                bytes.extend_from_slice(piece);
+                (bytes, last)
+            })
+            .collect()
+    }
+
+    /// Without pipelining: the next BDAT chunk, its reply awaited before the one after it.
+    fn send_next_chunk(&mut self, now: Time) {
+        if let Some((bytes, last)) = self.chunks.pop_front() {
+            self.send_raw(now, bytes, &[Expect::Chunk { last }]);
         }
     }
 
@@ -566,7 +679,16 @@ impl ClientSession {
         for to in &current.message.to {
             group.push((Command::rcpt(to), Expect::Rcpt(to.clone())));
         }
-        if self.pipelining {
+        if self.pipelining && self.chunking {
+            // The envelope and every chunk in one write (RFC 3030 §4.2 lets BDAT be pipelined).
+            let mut bytes: Vec<u8> = group.iter().flat_map(|(c, _)| c.to_wire()).collect();
+            let mut expects: Vec<Expect> = group.into_iter().map(|(_, e)| e).collect();
+            for (chunk, last) in self.bdat_chunks() {
+                bytes.extend_from_slice(&chunk);
+                expects.push(Expect::Chunk { last });
+            }
+            self.send_raw(now, bytes, &expects);
+        } else if self.pipelining {
             group.push((Command::bare(Verb::Data), Expect::DataInit));
             self.send_commands(now, &group);
         } else {
@@ -606,8 +728,14 @@ impl ClientSession {
         for (command, _) in group {
             bytes.extend_from_slice(&command.to_wire());
         }
+        let expects: Vec<Expect> = group.iter().map(|(_, e)| e.clone()).collect();
+        self.send_raw(now, bytes, &expects);
+    }
+
+    /// Writes `bytes` (one write, after the typing delay) that are owed these replies.
+    fn send_raw(&mut self, now: Time, bytes: Vec<u8>, expects: &[Expect]) {
         self.write(now, bytes);
-        for (_, expect) in group {
+        for expect in expects {
             let deadline = self.outbox.last_due() + self.timeout_for(expect);
             self.expecting.push_back((expect.clone(), deadline));
         }
@@ -622,7 +750,8 @@ impl ClientSession {
             Expect::Mail => c.timeout_mail.0,
             Expect::Rcpt(_) => c.timeout_rcpt.0,
             Expect::DataInit => c.timeout_data_init.0,
-            Expect::DataDone => c.timeout_data_done.0,
+            // The server answers a chunk once it has read (and, for the last, queued) it.
+            Expect::DataDone | Expect::Chunk { .. } => c.timeout_data_done.0,
             Expect::Quit => c.timeout_quit.0,
         }
     }
@@ -740,12 +869,16 @@ impl ClientSession {
     /// The connection failed (timeout, close, reset, 421): the transaction in progress is
     /// deferred, the rest goes back untried.
     fn abort(&mut self, now: Time, reply: Option<Reply>, reason: Option<String>) {
-        let in_gap = self.expecting.iter().any(|(e, _)| *e == Expect::DataDone) && reply.is_none();
-        let stage = self
-            .expecting
-            .front()
-            .map(|(e, _)| e.stage())
-            .unwrap_or(Stage::Greeting);
+        let gap = self.expecting.iter().find(|(e, _)| e.ends_message());
+        let in_gap = gap.is_some() && reply.is_none();
+        let stage = match gap {
+            Some((e, _)) if in_gap => e.stage(),
+            _ => self
+                .expecting
+                .front()
+                .map(|(e, _)| e.stage())
+                .unwrap_or(Stage::Greeting),
+        };
         if self.current.is_some() {
             let decision = Decision {
                 status: Status::Deferred,
@@ -822,6 +955,15 @@ impl ClientSession {
         self.closed = true;
         self.outbox.push(now, ClientEvent::Close);
     }
+}
+
+/// True if an EHLO reply lists `keyword` (RFC 5321 §4.1.1.1: a keyword, then parameters).
+fn offers(reply: &Reply, keyword: &str) -> bool {
+    reply.lines.iter().skip(1).any(|l| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
+    })
 }
 
 /// What a reply says about a message: 2xx accepted, 5xx rejected, anything else deferred.

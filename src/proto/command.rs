@@ -149,6 +149,36 @@ impl Command {
         Command::new(verb, "")
     }
 
+    /// `BDAT size`, or `BDAT size LAST` for the last chunk (RFC 3030).
+    pub fn bdat_chunk(size: u64, last: bool) -> Command {
+        let args = if last {
+            format!("{size} LAST")
+        } else {
+            size.to_string()
+        };
+        Command::new(Verb::Bdat, args)
+    }
+
+    /// For `BDAT count [LAST]` as Postfix's `bdat_cmd` reads it: the chunk's size and whether
+    /// it is the last. `None` for any other verb and for a malformed BDAT (answered with 521
+    /// and a hang-up, so no chunk follows it).
+    pub fn bdat(&self) -> Option<(u64, bool)> {
+        if self.verb != Verb::Bdat {
+            return None;
+        }
+        let words: Vec<&str> = self.args.split(BLANKS).filter(|w| !w.is_empty()).collect();
+        let size = words
+            .first()
+            .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))?
+            .parse::<i64>()
+            .ok()?;
+        match words[1..] {
+            [] => Some((size as u64, false)),
+            [last] if last.eq_ignore_ascii_case("LAST") => Some((size as u64, true)),
+            _ => None,
+        }
+    }
+
     /// Parses one command line (terminator already removed). Leading spaces are skipped
     /// (Postfix tolerates them). Returns `None` for an empty or whitespace-only line.
     /// White space is what C's `isspace()` says, as in Postfix's command tokenizer: a bare CR

@@ -139,6 +139,23 @@ enum Step {
     Body,
 }
 
+/// Client input that waits while a release runs: command lines, and the raw bytes of a BDAT
+/// chunk sent after its command.
+#[derive(Debug, Clone)]
+enum Pending {
+    Line(Line),
+    Chunk(Vec<u8>),
+}
+
+/// What becomes of the bytes of a BDAT chunk (RFC 3030): always data, never command lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkFate {
+    /// Its BDAT went upstream: the bytes follow it.
+    Relay,
+    /// Its BDAT went upstream as NOOP: the bytes would be read as commands there.
+    Drop,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ClientSide {
     Commands,
@@ -157,8 +174,8 @@ pub struct InterceptorSession {
     client_side: ClientSide,
     upstream: VecDeque<Origin>,
     outbox: Outbox<InterceptorEvent>,
-    /// Client lines waiting while a release runs.
-    backlog: VecDeque<Line>,
+    /// Client input waiting while a release runs.
+    backlog: VecDeque<Pending>,
     mail_line: Option<Vec<u8>>,
     accepted_rcpts: Vec<Vec<u8>>,
     held: Vec<u8>,
@@ -188,6 +205,13 @@ pub struct InterceptorSession {
     /// The server's 220 to an intercepted STARTTLS, sent to the client once the server leg
     /// is in TLS.
     intercepting: Option<Reply>,
+    /// Bytes of the client's current BDAT chunk still to come.
+    chunk_left: u64,
+    /// What the last BDAT the interceptor acted on means for its chunk's bytes.
+    chunk_fate: ChunkFate,
+    /// The interceptor's own answer to a pipelined DATA, held until the server's replies to
+    /// the commands before it have gone to the client: (replies still owed, the answer).
+    local_reply: Option<(usize, Vec<u8>)>,
 }
 
 impl InterceptorSession {
@@ -225,6 +249,9 @@ impl InterceptorSession {
             overflowed: false,
             blind: false,
             intercepting: None,
+            chunk_left: 0,
+            chunk_fate: ChunkFate::Relay,
+            local_reply: None,
         }
     }
 
@@ -304,6 +331,17 @@ impl InterceptorSession {
             self.passing_withheld = false;
         }
         while !self.blind && self.intercepting.is_none() {
+            if self.chunk_left > 0 {
+                let max = usize::try_from(self.chunk_left).unwrap_or(usize::MAX);
+                let bytes = self.from_client.take_raw(max);
+                if bytes.is_empty() {
+                    break;
+                }
+                self.chunk_left -= bytes.len() as u64;
+                self.framed_offset += bytes.len() as u64;
+                self.client_chunk(bytes, &mut relay);
+                continue;
+            }
             let Some(line) = self.from_client.next_line() else {
                 break;
             };
@@ -330,7 +368,16 @@ impl InterceptorSession {
                 break;
             };
             match parsed {
-                Ok(reply) => self.server_reply(now, reply, &mut relay),
+                Ok(reply) => {
+                    let owed = self
+                        .upstream
+                        .front()
+                        .is_some_and(|o| !matches!(o, Origin::Own(_)));
+                    self.server_reply(now, reply, &mut relay);
+                    if owed {
+                        self.local_reply_due(&mut relay);
+                    }
+                }
                 Err(e) => self.note(now, format!("unparseable reply from server: {e}")),
             }
         }
@@ -490,8 +537,12 @@ impl InterceptorSession {
                 }
             }
             ClientSide::Commands => {
+                // A BDAT's chunk follows it, whatever is done with the command.
+                if let Some((size, _)) = Command::parse(&line.bytes).and_then(|c| c.bdat()) {
+                    self.chunk_left = size;
+                }
                 if self.release_running() {
-                    self.backlog.push_back(line);
+                    self.backlog.push_back(Pending::Line(line));
                     return;
                 }
                 self.client_command(now, line, relay);
@@ -515,7 +566,7 @@ impl InterceptorSession {
                     verb.name()
                 ),
             );
-            self.backlog.push_back(line);
+            self.backlog.push_back(Pending::Line(line));
             self.start_release(now);
             return;
         }
@@ -527,7 +578,17 @@ impl InterceptorSession {
             );
             let reply = Reply::from_template(&self.cfg.data_reply)
                 .unwrap_or_else(|| Reply::new(354, "go ahead"));
-            self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+            // Replies keep their order (RFC 2920): behind those owed to pipelined commands.
+            let owed = self
+                .upstream
+                .iter()
+                .filter(|o| !matches!(o, Origin::Own(_)))
+                .count();
+            if owed == 0 {
+                self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+            } else {
+                self.local_reply = Some((owed, reply.to_wire()));
+            }
             self.client_side = ClientSide::Holding;
             self.held.clear();
             self.acked_early = false;
@@ -542,8 +603,23 @@ impl InterceptorSession {
                 .allowed_commands
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(verb.name()));
+        if verb == Verb::Bdat {
+            self.chunk_fate = if allowed {
+                ChunkFate::Relay
+            } else {
+                ChunkFate::Drop
+            };
+            if allowed && !self.cfg.data_reply.is_empty() {
+                self.note(now, "BDAT relayed unscanned: only DATA is held".into());
+            }
+        }
         if !allowed {
-            self.note(now, format!("{} rewritten to NOOP", verb.name()));
+            let chunk = if verb == Verb::Bdat {
+                ", its chunk dropped"
+            } else {
+                ""
+            };
+            self.note(now, format!("{} rewritten to NOOP{chunk}", verb.name()));
             relay.extend_from_slice(b"NOOP\r\n");
             self.upstream.push_back(Origin::Client {
                 verb,
@@ -573,6 +649,27 @@ impl InterceptorSession {
             rewritten: false,
             rcpt_line,
         });
+    }
+
+    /// Bytes of a BDAT chunk: data, relayed or dropped as its command was, or kept in order
+    /// behind the commands waiting for a release.
+    fn client_chunk(&mut self, bytes: Vec<u8>, relay: &mut Vec<u8>) {
+        if self.release_running() {
+            self.backlog.push_back(Pending::Chunk(bytes));
+        } else if self.chunk_fate == ChunkFate::Relay {
+            relay.extend_from_slice(&bytes);
+        }
+    }
+
+    /// A reply owed to the client went to it: the interceptor's own answer behind it may follow.
+    fn local_reply_due(&mut self, relay: &mut Vec<u8>) {
+        if let Some((owed, _)) = &mut self.local_reply {
+            *owed -= 1;
+            if *owed == 0 {
+                let (_, bytes) = self.local_reply.take().expect("checked");
+                relay.extend_from_slice(&bytes);
+            }
+        }
     }
 
     fn server_reply(&mut self, now: Time, reply: Reply, relay: &mut Vec<u8>) {
@@ -612,18 +709,22 @@ impl InterceptorSession {
                     && reply.is_positive()
                     && !self.cfg.strip_ehlo_keywords.is_empty()
                 {
-                    let before = reply.lines.len();
                     let strip = &self.cfg.strip_ehlo_keywords;
                     let first = reply.lines.remove(0);
+                    let mut stripped = Vec::new();
                     reply.lines.retain(|l| {
                         let keyword = l.split_whitespace().next().unwrap_or("");
-                        !strip.iter().any(|s| s.eq_ignore_ascii_case(keyword))
+                        let hit = strip.iter().any(|s| s.eq_ignore_ascii_case(keyword));
+                        if hit {
+                            stripped.push(keyword.to_string());
+                        }
+                        !hit
                     });
                     reply.lines.insert(0, first);
-                    if reply.lines.len() < before {
+                    if !stripped.is_empty() {
                         self.note(
                             now,
-                            format!("stripped {} from the EHLO reply", strip.join(", ")),
+                            format!("stripped {} from the EHLO reply", stripped.join(", ")),
                         );
                     }
                 }
@@ -768,10 +869,11 @@ impl InterceptorSession {
     fn resume_backlog(&mut self, now: Time) {
         let mut to_server = Vec::new();
         while !self.release_running() {
-            let Some(line) = self.backlog.pop_front() else {
-                break;
-            };
-            self.client_command(now, line, &mut to_server);
+            match self.backlog.pop_front() {
+                None => break,
+                Some(Pending::Line(line)) => self.client_command(now, line, &mut to_server),
+                Some(Pending::Chunk(bytes)) => self.client_chunk(bytes, &mut to_server),
+            }
         }
         self.flush_relay(now, &mut to_server);
         if self.client_gone && !self.release_running() && !self.server_gone {

@@ -1154,21 +1154,11 @@ impl ServerSession {
     /// BDAT as Postfix 3.7 takes it: the chunk is always read; refusals come after it.
     fn bdat(&mut self, now: Time, command: &Command) -> bool {
         let cfg = self.cfg.clone();
-        let words: Vec<&str> = command.args.split_ascii_whitespace().collect();
-        let size = words
-            .first()
-            .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|w| w.parse::<i64>().ok());
-        let last = words.len() == 2;
-        let (Some(size), true) = (
-            size,
-            words.len() <= 2 && (!last || words[1].eq_ignore_ascii_case("LAST")),
-        ) else {
+        let Some((size, last)) = command.bdat() else {
             self.reply(now, "521 5.5.4 Syntax: BDAT count [LAST]", &[]);
             self.close(now);
             return false;
         };
-        let size = size as u64;
         let refusal = if size == 0 && !last {
             Some("551 5.7.1 Null BDAT request".to_string())
         } else if self.bdat == Bdat::Failed {
@@ -1180,6 +1170,8 @@ impl ServerSession {
         } else if self.bdat == Bdat::None && self.txn.as_ref().is_some_and(|t| t.rcpt_to.is_empty())
         {
             Some(cfg.reply_no_valid_recipients.clone())
+        } else if let Some(text) = self.first_chunk_fault(now) {
+            Some(text)
         } else if self.bdat_size.saturating_add(size) > cfg.message_size_limit {
             Some("552 5.3.4 Chunk exceeds message size limit".to_string())
         } else {
@@ -1203,11 +1195,39 @@ impl ServerSession {
         true
     }
 
+    /// An injected fault at the DATA stage applies to a message's first BDAT, which Postfix
+    /// checks as it checks DATA: a reply (sent once the chunk is read) or a delay.
+    fn first_chunk_fault(&mut self, now: Time) -> Option<String> {
+        if self.bdat != Bdat::None {
+            return None;
+        }
+        let i = self.faults.iter().position(|(s, f)| {
+            *s == ServerStage::Data && !matches!(f, StageFault::CrashAfterDot(_))
+        })?;
+        match self.faults.remove(i).1 {
+            StageFault::Reply(text) => {
+                let note = format!("fault: answering the first BDAT with {text:?}");
+                self.push(now, ServerEvent::Note(note));
+                Some(text)
+            }
+            StageFault::Delay(d) => {
+                let note = format!("fault: first BDAT reply delayed by {}", Dur(d));
+                self.push(now, ServerEvent::Note(note));
+                self.extra_delay += d;
+                None
+            }
+            StageFault::CrashAfterDot(_) => None,
+        }
+    }
+
     /// A chunk has been read: answer it, and queue the message after `BDAT n LAST`.
     fn end_of_chunk(&mut self, now: Time, chunk: Chunk) {
         let cfg = self.cfg.clone();
         if let Some(text) = chunk.refusal {
             self.reply(now, &text, &[]);
+            if text.starts_with("421") {
+                return self.close(now);
+            }
             if chunk.last {
                 self.reset_transaction(now);
             } else {
