@@ -793,9 +793,13 @@ fn a_client_beyond_max_connections_gets_421_and_the_server_recovers() {
     // One session ends; the next client is served again.
     assert_eq!(open.pop().unwrap().cmd("QUIT"), "221 2.0.0 Bye");
     assert!(wait_for(|| Raw::try_connect(&addr), Duration::from_secs(5)));
-    assert!(server
-        .output()
-        .contains("sessions running (--max-connections); answered 421"));
+    // The transcript is read off the server's stdout by a thread: give it a moment.
+    assert!(wait_for(
+        || server
+            .output()
+            .contains("sessions running (--max-connections); answered 421"),
+        Duration::from_secs(5)
+    ));
     drop(open);
 }
 
