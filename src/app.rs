@@ -25,6 +25,7 @@ pub fn execute(cli: Cli) -> u8 {
             faults,
             format,
             output,
+            keylog,
         } => run(
             &scenario,
             seed,
@@ -33,6 +34,7 @@ pub fn execute(cli: Cli) -> u8 {
                 .or_else(|| output.as_deref().and_then(crate::format::Format::of_file))
                 .unwrap_or(crate::format::Format::Text),
             output.as_deref(),
+            keylog.as_deref(),
         ),
         Command::Sweep {
             scenario,
@@ -86,6 +88,7 @@ pub fn execute(cli: Cli) -> u8 {
             format,
             record,
             max_connections,
+            tls,
         } => serve(
             listen,
             profile,
@@ -96,6 +99,7 @@ pub fn execute(cli: Cli) -> u8 {
             record,
             format,
             max_connections,
+            &tls,
         ),
         Command::Proxy {
             upstream,
@@ -275,6 +279,7 @@ fn run(
     faults: Option<&str>,
     format: crate::format::Format,
     output: Option<&Path>,
+    keylog: Option<&Path>,
 ) -> Result<u8, String> {
     let scenario = load(path, faults)?;
     let seed = seed
@@ -293,6 +298,10 @@ fn run(
             return Ok(EXIT_VIOLATION);
         }
     };
+    if let Some(file) = keylog {
+        let lines: String = result.keylog.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(file, lines).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    }
     let bytes = crate::format::render(format, &result, &path.display().to_string());
     match output {
         Some(file) => std::fs::write(file, &bytes)
@@ -760,8 +769,16 @@ fn serve(
     record: Option<std::path::PathBuf>,
     format: crate::format::LiveFormat,
     max_connections: usize,
+    tls: &crate::cli::ServeTls,
 ) -> Result<u8, String> {
     let (server, server_overrides) = serve_config(&profile, set)?;
+    let (tls, tls_line) = crate::live::tls::server_setup(
+        tls.tls,
+        tls.cert.as_deref(),
+        tls.key.as_deref(),
+        &server.hostname,
+    )?;
+
     let plan = match faults {
         None => crate::fault::FaultPlan::default(),
         Some(name) => {
@@ -784,6 +801,8 @@ fn serve(
         server_overrides,
         format,
         max_connections,
+        tls,
+        tls_about: tls_line,
     };
     live_runtime()?
         .block_on(crate::live::serve(opts, shutdown_signal()))

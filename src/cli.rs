@@ -38,6 +38,10 @@ pub enum Command {
         /// Write the output here instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Write the run's TLS session secrets here (SSLKEYLOGFILE format), so that
+        /// Wireshark or `tshark -o tls.keylog_file:FILE` shows the SMTP inside a pcap's TLS.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<PathBuf>,
     },
     /// Run many seeds; print a verdict summary and every failing seed with its replay command.
     Sweep {
@@ -141,6 +145,9 @@ pub enum Command {
         /// descriptors).
         #[arg(long, default_value_t = 5000)]
         max_connections: usize,
+        /// STARTTLS (--tls, --cert, --key).
+        #[command(flatten)]
+        tls: ServeTls,
     },
     /// Sweep every sim under a fault preset looking for failures of the simulator itself: a
     /// panic, a run that cannot complete, a run stuck until its time limit (liveness). The
@@ -249,4 +256,19 @@ pub struct DiffArgs {
     /// Report each kind of difference with its first session as generated, unshrunk.
     #[arg(long)]
     pub no_shrink: bool,
+}
+
+/// `serve`'s STARTTLS (RFC 3207).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeTls {
+    /// Offer STARTTLS with a certificate made at start for the profile's hostname (ECDSA
+    /// P-256, signed by a CA made at start; clients that verify will refuse it).
+    #[arg(long)]
+    pub tls: bool,
+    /// Offer STARTTLS with this certificate chain (PEM, the server's certificate first).
+    #[arg(long, requires = "key", value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, requires = "cert", value_name = "PEM")]
+    pub key: Option<PathBuf>,
 }

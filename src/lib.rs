@@ -20,6 +20,7 @@
 //! - [`scenario`]: the TOML scenario format (its sections override any knob of a preset).
 //! - [`seeds`]: every random stream of a seed, and the replay command.
 //! - [`net`]: real sockets for live mode, and the clock every actor reads.
+//! - [`tls`]: STARTTLS's TLS layer on rustls, seeded in the simulation.
 //! - [`transcript`]: the event log (data, kept or handed to a sink).
 //! - [`actor`]: async drivers that run a session over any stream, recording what crosses it;
 //!   the connection plumbing shared by simulation and live mode.
@@ -68,4 +69,5 @@ pub mod seeds;
 pub mod shrink;
 pub mod sim;
 pub mod sweep;
+pub mod tls;
 pub mod transcript;

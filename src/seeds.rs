@@ -16,6 +16,10 @@ pub enum Stream {
     Network = 2,
     /// `smtpsim diff`'s generated session (each session is its own seed).
     Session = 3,
+    /// The certificates of a run's TLS actors (keys, serial numbers).
+    Certificates = 4,
+    /// Every random byte of the run's TLS handshakes (randoms, key shares, tickets).
+    Tls = 5,
 }
 
 /// The generator for `stream` of `seed`.

@@ -23,6 +23,8 @@ pub enum EventKind {
     Note(String),
     /// What `from`, a server, would write to its mail log (`--format maillog`).
     Log(crate::proto::maillog::LogRecord),
+    /// A TLS handshake, its failure, or what came with STARTTLS.
+    Tls(TlsEvent),
     /// The server took responsibility for a message.
     Delivered {
         /// Queue id from the 250 reply.
@@ -34,6 +36,38 @@ pub enum EventKind {
         /// Content size in bytes.
         size: usize,
     },
+}
+
+/// What happened with TLS on a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsEvent {
+    /// `from` finished a TLS handshake with `to`: version, cipher, the peer's certificate.
+    Established(String),
+    /// `from`'s TLS handshake with `to` failed, and why.
+    Failed(String),
+    /// `from`, a server, found bytes the client sent in plaintext after STARTTLS and before
+    /// the handshake; `executed`: it read them as commands inside TLS (CVE-2011-0411).
+    Injected {
+        /// The pending bytes.
+        bytes: Vec<u8>,
+        /// Read as protected commands (true) or thrown away.
+        executed: bool,
+    },
+    /// `from`, an interceptor, relays from here on TLS records it cannot read.
+    Blind,
+}
+
+/// How the bytes of a data event travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layer {
+    /// In the clear.
+    #[default]
+    Plain,
+    /// Inside TLS: the bytes shown are the plaintext the writer put in (or the reader got
+    /// out of) the TLS session.
+    Tls,
+    /// TLS records relayed by a middlebox that cannot read them: the bytes are ciphertext.
+    Opaque,
 }
 
 /// One transcript row.
@@ -49,6 +83,8 @@ pub struct Event {
     pub to: String,
     /// What happened.
     pub kind: EventKind,
+    /// For data and reads: in the clear, inside TLS, or TLS records relayed unread.
+    pub layer: Layer,
 }
 
 /// Sees every event as it is recorded (e.g. to write a session down as a scenario).
@@ -137,12 +173,26 @@ impl Transcript {
 
     /// Appends an event.
     pub fn record(&self, at: Duration, conn: u32, from: &str, to: &str, kind: EventKind) {
+        self.record_in(Layer::Plain, at, conn, from, to, kind);
+    }
+
+    /// Appends an event whose bytes travelled in `layer`.
+    pub fn record_in(
+        &self,
+        layer: Layer,
+        at: Duration,
+        conn: u32,
+        from: &str,
+        to: &str,
+        kind: EventKind,
+    ) {
         let event = Event {
             at,
             conn,
             from: from.to_string(),
             to: to.to_string(),
             kind,
+            layer,
         };
         let mut inner = self.inner.lock().expect("transcript lock");
         if let Some(tap) = inner.tap.as_mut() {

@@ -125,6 +125,7 @@ fn no_import_cycle_among_top_level_modules() {
         "scenario",
         "seeds",
         "net",
+        "tls",
         "transcript",
         "actor",
         "oracle",

@@ -9,6 +9,7 @@ use smtpsim::proto::client::{Outcome, Stage, Status};
 use smtpsim::proto::Reply;
 use smtpsim::scenario::Scenario;
 use smtpsim::sim::stream::SimStream;
+use smtpsim::tls::MaybeTls;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -46,7 +47,7 @@ fn outcome(
 
 /// lettre wants a boxed `AsyncTokioStream` (Send + Sync + Debug + peer_addr).
 #[derive(Debug)]
-struct ForLettre(Recorded<SimStream>);
+struct ForLettre(Recorded<MaybeTls<SimStream>>);
 
 impl AsyncRead for ForLettre {
     fn poll_read(
@@ -76,7 +77,11 @@ impl AsyncWrite for ForLettre {
 
 impl lettre::transport::smtp::client::AsyncTokioStream for ForLettre {
     fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.0.get_ref().peer_addr()
+        self.0
+            .get_ref()
+            .get_ref()
+            .expect("a plain stream")
+            .peer_addr()
     }
 }
 

@@ -793,9 +793,13 @@ fn a_client_beyond_max_connections_gets_421_and_the_server_recovers() {
     // One session ends; the next client is served again.
     assert_eq!(open.pop().unwrap().cmd("QUIT"), "221 2.0.0 Bye");
     assert!(wait_for(|| Raw::try_connect(&addr), Duration::from_secs(5)));
-    assert!(server
-        .output()
-        .contains("sessions running (--max-connections); answered 421"));
+    // The transcript is read off the server's stdout by a thread: give it a moment.
+    assert!(wait_for(
+        || server
+            .output()
+            .contains("sessions running (--max-connections); answered 421"),
+        Duration::from_secs(5)
+    ));
     drop(open);
 }
 
@@ -1112,4 +1116,76 @@ fn serve_clears_only_abandoned_files_from_tmp_at_start() {
     );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn swaks_tls_and_smtplib_starttls_deliver_through_serve_tls() {
+    if !have("swaks") || !have("python3") {
+        return;
+    }
+    let dir = temp_dir("tls");
+    let (server, addr) = Proc::smtpsim(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls",
+        LOCAL,
+        "--maildir",
+        dir.to_str().unwrap(),
+    ]);
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            &addr,
+            "--tls",
+            "--from",
+            "alice@example.org",
+            "--to",
+            "bob@example.org",
+            "--body",
+            "via swaks over TLS",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("<-  220 2.0.0 Ready to start TLS"), "{said}");
+    assert!(said.contains("=== TLS started with cipher"), "{said}");
+    assert!(said.contains(" ~> MAIL FROM:<alice@example.org>"), "{said}");
+    // smtplib's starttls() does not verify by default: the made-up certificate is fine.
+    let printed = smtplib(
+        &addr,
+        "s.ehlo('ws1.example.org')\nprint(s.starttls()[0])\ns.ehlo('ws1.example.org')\n\
+         print(s.has_extn('starttls'))\n\
+         print(s.sendmail('alice@example.org', ['bob@example.org'], 'Subject: x\\r\\n\\r\\nvia smtplib over TLS\\r\\n'))\ns.quit()",
+    );
+    assert_eq!(
+        printed.split_whitespace().collect::<Vec<_>>(),
+        ["220", "False", "{}"]
+    );
+    assert!(
+        wait_for(
+            || files_in(&dir.join("new")).len() == 2,
+            Duration::from_secs(5)
+        ),
+        "both messages stored"
+    );
+    let transcript = server.output();
+    assert!(transcript.contains("TLS established"), "{transcript}");
+    assert!(transcript.contains("client ~> server"), "{transcript}");
+    drop(server);
+
+    // Without --tls, STARTTLS is neither offered nor started: swaks --tls gives up.
+    let (plain, addr) = Proc::smtpsim(&["serve", "--listen", "127.0.0.1:0", LOCAL]);
+    let out = Command::new("swaks")
+        .args(["--server", &addr, "--tls", "--to", "bob@example.org"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("STARTTLS"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    drop(plain);
 }

@@ -192,11 +192,13 @@ fn connection_cache_probes_with_rset_before_each_reuse() {
             "RSET probe before reused MAIL: {sent:?}"
         );
     }
+    // One connection: EHLO, STARTTLS (Debian's opportunistic TLS), EHLO again inside TLS.
     assert_eq!(
-        sent.iter().filter(|v| *v == "EHLO").count(),
-        1,
-        "one connection, one EHLO"
+        sent[..3],
+        ["EHLO", "STARTTLS", "EHLO"],
+        "one connection, one greeting before and one inside TLS"
     );
+    assert_eq!(sent.iter().filter(|v| *v == "EHLO").count(), 2);
     assert!(r
         .report
         .messages

@@ -3,7 +3,7 @@
 
 use smtpsim::profile::ClientConfig;
 use smtpsim::proto::client::{
-    ClientEvent, ClientProtocol, ClientSession, Message, Outcome, Stage, Status,
+    ClientEvent, ClientProtocol, ClientSession, Message, Outcome, Stage, Status, TlsPolicy,
 };
 use smtpsim::proto::script::{script_messages, ScriptSession, ScriptStep};
 use std::sync::Arc;
@@ -43,6 +43,7 @@ fn render(event: ClientEvent) -> Option<String> {
         ClientEvent::Outcome(o) => Some(outcome(&o)),
         ClientEvent::Note(_) => None,
         ClientEvent::Close => Some("CLOSE".into()),
+        ClientEvent::StartTls => Some("STARTTLS handshake".into()),
     }
 }
 
@@ -377,6 +378,89 @@ fn a_script_whose_server_goes_silent_hangs_up_and_says_why() {
     // It waited the silence limit (300 s) for the EHLO reply.
     assert_eq!(out[1].0, Duration::from_millis(5) + secs(300));
     assert_eq!(Stage::Mail.name(), "mail");
+}
+
+// STARTTLS policies (Postfix's smtp_tls_security_level; smtp_proto.c's outcomes).
+
+const EHLO_TLS: &str = "250-mail.example.org\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
+const EHLO_PLAIN: &str = "250-mail.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+
+fn with_tls(profile: &str, policy: TlsPolicy) -> Drive<ClientSession> {
+    let mut cfg = (*preset(profile)).clone();
+    cfg.tls = policy;
+    Drive {
+        session: ClientSession::new(Arc::new(cfg), vec![message()], Duration::ZERO),
+        now: Duration::ZERO,
+    }
+}
+
+#[test]
+fn opportunistic_tls_starts_tls_when_offered_and_says_ehlo_again() {
+    for chunk in [1, 3, 17, usize::MAX] {
+        let mut d = with_tls("pipelining", TlsPolicy::May);
+        converse(
+            &mut d,
+            &[
+                (BANNER, &["> EHLO ws1.example.org"]),
+                (EHLO_TLS, &["> STARTTLS"]),
+                ("220 2.0.0 Ready to start TLS\r\n", &["STARTTLS handshake"]),
+            ],
+            chunk,
+        );
+        d.session.handle_tls(d.now, Ok(()));
+        assert_eq!(d.settle(), ["> EHLO ws1.example.org"]);
+        // Inside TLS the offer is not taken again; the transaction follows.
+        assert_eq!(
+            d.reply(EHLO_TLS),
+            ["> MAIL FROM:<alice@example.org> | > RCPT TO:<bob@example.org> | > DATA"]
+        );
+    }
+}
+
+#[test]
+fn opportunistic_tls_goes_on_in_plaintext_when_refused_and_retries_plain_after_a_failed_handshake()
+{
+    let mut d = with_tls("pipelining", TlsPolicy::May);
+    converse(
+        &mut d,
+        &[
+            (BANNER, &["> EHLO ws1.example.org"]),
+            (EHLO_TLS, &["> STARTTLS"]),
+            (
+                "454 4.7.0 TLS not available due to local problem\r\n",
+                &["> MAIL FROM:<alice@example.org> | > RCPT TO:<bob@example.org> | > DATA"],
+            ),
+        ],
+        usize::MAX,
+    );
+    let mut d = with_tls("pipelining", TlsPolicy::May);
+    d.reply(BANNER);
+    d.reply(EHLO_TLS);
+    d.reply("220 2.0.0 Ready to start TLS\r\n");
+    d.session.handle_tls(d.now, Err("bad certificate".into()));
+    assert_eq!(d.settle(), ["OUTCOME not-attempted starttls", "CLOSE"]);
+}
+
+#[test]
+fn required_tls_defers_when_tls_is_missing_refused_or_fails() {
+    let mut d = with_tls("pipelining", TlsPolicy::Encrypt);
+    d.reply(BANNER);
+    assert_eq!(d.reply(EHLO_PLAIN), ["OUTCOME deferred starttls", "> QUIT"]);
+
+    let mut d = with_tls("pipelining", TlsPolicy::Verify);
+    d.reply(BANNER);
+    d.reply(EHLO_TLS);
+    assert_eq!(
+        d.reply("454 4.7.0 TLS not available due to local problem\r\n"),
+        ["OUTCOME deferred starttls", "> QUIT"]
+    );
+
+    let mut d = with_tls("pipelining", TlsPolicy::Encrypt);
+    d.reply(BANNER);
+    d.reply(EHLO_TLS);
+    d.reply("220 2.0.0 Ready to start TLS\r\n");
+    d.session.handle_tls(d.now, Err("handshake failure".into()));
+    assert_eq!(d.settle(), ["OUTCOME deferred starttls", "CLOSE"]);
 }
 
 const EHLO_CHUNKING: &str =

@@ -32,6 +32,9 @@ fn render(event: InterceptorEvent) -> Option<String> {
         InterceptorEvent::Note(_) => None,
         InterceptorEvent::CloseClient => Some("CLOSE client".into()),
         InterceptorEvent::CloseServer => Some("CLOSE server".into()),
+        InterceptorEvent::Blind => Some("BLIND".into()),
+        InterceptorEvent::TlsToServer => Some("TLS server".into()),
+        InterceptorEvent::TlsToClient => Some("TLS client".into()),
     }
 }
 
@@ -277,6 +280,76 @@ fn a_client_split_into_any_chunks_is_relayed_the_same() {
             "{chunk}-byte chunks"
         );
     }
+}
+
+// STARTTLS through the interceptor: relayed (then blind), refused, intercepted.
+
+const EHLO_TLS: &str = "250-mail.example.org\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
+
+fn after_ehlo(preset: &str) -> Drive {
+    let mut d = Drive::new(preset);
+    d.server_sends(BANNER);
+    d.client_sends("EHLO ws1\r\n");
+    d.server_sends(EHLO_TLS);
+    d
+}
+
+#[test]
+fn relayed_starttls_turns_the_connection_into_a_blind_byte_relay() {
+    let mut d = after_ehlo("passthrough");
+    assert_eq!(d.client_sends("STARTTLS\r\n"), ["S> STARTTLS"]);
+    assert_eq!(
+        d.server_sends("220 2.0.0 Ready to start TLS\r\n"),
+        ["C< 220 2.0.0 Ready to start TLS", "BLIND"]
+    );
+    // Records, not lines: relayed as they come, whatever they contain.
+    assert_eq!(
+        d.client_sends("\u{16}\u{3}\u{1}DATA\r\n"),
+        ["S> \u{16}\u{3}\u{1}DATA"]
+    );
+    assert_eq!(
+        d.server_sends("\u{17}\u{3}\u{3}x"),
+        ["C< \u{17}\u{3}\u{3}x"]
+    );
+}
+
+#[test]
+fn an_injecting_middlebox_appends_plaintext_commands_to_starttls() {
+    let mut cfg = InterceptorConfig::preset("passthrough").unwrap();
+    cfg.inject_after_starttls = vec!["RSET".into()];
+    let mut d = Drive {
+        session: InterceptorSession::new(Arc::new(cfg), Duration::ZERO),
+        now: Duration::ZERO,
+    };
+    d.server_sends(BANNER);
+    assert_eq!(d.client_sends("STARTTLS\r\n"), ["S> STARTTLS | S> RSET"]);
+}
+
+#[test]
+fn av_tls_refuse_answers_starttls_itself() {
+    let mut d = after_ehlo("av-tls-refuse");
+    assert_eq!(
+        d.client_sends("STARTTLS\r\n"),
+        ["C< 454 4.7.0 TLS not available due to local problem"]
+    );
+}
+
+#[test]
+fn av_tls_inspect_starts_tls_upstream_first_then_with_the_client() {
+    let mut d = after_ehlo("av-tls-inspect");
+    assert_eq!(d.client_sends("STARTTLS\r\n"), ["S> STARTTLS"]);
+    assert_eq!(
+        d.server_sends("220 2.0.0 Ready to start TLS\r\n"),
+        ["TLS server"]
+    );
+    d.session.handle_server_tls(d.now, Ok(()));
+    assert_eq!(
+        d.settle(),
+        ["C< 220 2.0.0 Ready to start TLS", "TLS client"]
+    );
+    d.session.handle_client_tls(d.now, Ok(()));
+    // Inside both sessions the interceptor reads commands again.
+    assert_eq!(d.client_sends("EHLO ws1\r\n"), ["S> EHLO ws1"]);
 }
 
 /// Raw bytes written toward the server while `input` arrives from the client in pieces of

@@ -46,6 +46,11 @@ fn render(event: &ServerEvent) -> Option<String> {
             Some(format!("CONTENT {:?}", String::from_utf8_lossy(bytes)))
         }
         ServerEvent::Discard => Some("DISCARD".to_string()),
+        ServerEvent::StartTls => Some("STARTTLS".to_string()),
+        ServerEvent::Injected { bytes, executed } => Some(format!(
+            "INJECTED {:?} executed={executed}",
+            String::from_utf8_lossy(bytes)
+        )),
     }
 }
 
@@ -737,4 +742,80 @@ fn a_streaming_session_hands_content_out_and_keeps_nothing() {
     assert!(events.iter().any(|e| matches!(e, ServerEvent::Content(_))));
     assert!(events.iter().any(|e| matches!(e, ServerEvent::Discard)));
     assert!(!events.iter().any(|e| matches!(e, ServerEvent::Deliver(_))));
+}
+
+// STARTTLS (RFC 3207) as Postfix's smtpd_tls does it (smtpd.c starttls_cmd()).
+
+#[test]
+fn starttls_hands_over_to_the_handshake_and_starts_over_inside_tls() {
+    let mut c = Client::new();
+    c.expect(&[
+        ("EHLO relay.example.net", &[EHLO_REPLY]),
+        ("MAIL FROM:<alice@example.net>", &["250 2.1.0 Ok"]),
+        ("STARTTLS extra", &["501 5.5.4 Syntax: STARTTLS"]),
+        ("STARTTLS", &["220 2.0.0 Ready to start TLS", "STARTTLS"]),
+    ]);
+    // Nothing is read as SMTP until the handshake's outcome is known.
+    assert_eq!(c.line("NOOP"), Vec::<String>::new());
+    c.server.handle_tls(c.now, Ok(()));
+    assert!(c.server.tls_active());
+    let inside = c.settle();
+    assert_eq!(
+        inside.into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
+        ["INJECTED \"NOOP\\r\\n\" executed=false"],
+        "what came before the handshake is thrown away (CVE-2011-0411 fix)"
+    );
+    let ehlo_inside = EHLO_REPLY.replace("250-STARTTLS\n", "");
+    c.expect(&[
+        // The transaction was forgotten with the HELO name.
+        (
+            "RCPT TO:<bob@example.org>",
+            &["503 5.5.1 Error: need MAIL command"],
+        ),
+        ("EHLO relay.example.net", &[ehlo_inside.as_str()]),
+        ("STARTTLS", &["554 5.5.1 Error: TLS already active"]),
+    ]);
+}
+
+#[test]
+fn a_vulnerable_server_runs_what_was_pipelined_before_the_handshake() {
+    let mut cfg = (*postfix()).clone();
+    cfg.tls_discard_pipelined = false;
+    let mut server = ServerSession::new(Arc::new(cfg), "192.0.2.10", Duration::ZERO, SALT);
+    server.handle_input(Duration::ZERO, b"EHLO x\r\nSTARTTLS\r\nRSET\r\n");
+    let mut events = Vec::new();
+    while let Some(e) = server.poll_event(Duration::ZERO) {
+        events.extend(render(&e));
+    }
+    assert_eq!(events.last().map(String::as_str), Some("STARTTLS"));
+    server.handle_tls(Duration::ZERO, Ok(()));
+    let mut inside = Vec::new();
+    while let Some(e) = server.poll_event(Duration::ZERO) {
+        inside.extend(render(&e));
+    }
+    assert_eq!(
+        inside,
+        ["INJECTED \"RSET\\r\\n\" executed=true", OK],
+        "the injected RSET is answered inside TLS"
+    );
+}
+
+#[test]
+fn a_failed_handshake_ends_the_session_and_no_tls_means_no_starttls() {
+    let mut c = Client::new();
+    c.line("EHLO relay.example.net");
+    c.line("STARTTLS");
+    c.server.handle_tls(c.now, Err("bad record".into()));
+    assert_eq!(
+        c.settle().into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
+        ["CLOSE"]
+    );
+
+    let mut c = Client::new();
+    c.server.set_tls_available(false);
+    let without = EHLO_REPLY.replace("250-STARTTLS\n", "");
+    c.expect(&[
+        ("EHLO relay.example.net", &[without.as_str()]),
+        ("STARTTLS", &["502 5.5.1 Error: command not implemented"]),
+    ]);
 }

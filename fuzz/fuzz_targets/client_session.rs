@@ -71,6 +71,8 @@ impl Seen {
                 }
                 Some(ClientEvent::Close) => self.closed = true,
                 Some(ClientEvent::Note(_)) => {}
+                // No TLS here: every handshake fails (the session must still decide each message).
+                Some(ClientEvent::StartTls) => session.handle_tls(now, Err("fuzz".into())),
             }
         }
         panic!("endless events");

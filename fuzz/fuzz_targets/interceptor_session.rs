@@ -93,7 +93,10 @@ impl Sides {
                     self.server_closed = true;
                     self.server_eof = true;
                 }
-                InterceptorEvent::Note(_) => {}
+                InterceptorEvent::Note(_) | InterceptorEvent::Blind => {}
+                // Handshakes succeed at once: the session goes on reading in clear.
+                InterceptorEvent::TlsToServer => session.handle_server_tls(now, Ok(())),
+                InterceptorEvent::TlsToClient => session.handle_client_tls(now, Ok(())),
             }
         }
         panic!("endless events");

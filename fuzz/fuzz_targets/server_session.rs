@@ -252,6 +252,8 @@ fuzz_target!(|input: Input| {
 
     let mut now = Time::ZERO;
     let mut server = ServerSession::new(cfg.clone(), "192.0.2.1", now, 1);
+    // The model has no TLS: STARTTLS is then one more refused command.
+    server.set_tls_available(false);
     server.set_streaming(k.streaming);
     let banner = settle(&mut server, &mut now, idle);
     let first_reply = banner.iter().find_map(|(_, e)| match e {

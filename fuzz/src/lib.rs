@@ -17,6 +17,8 @@ const MAX_STEPS: usize = 2_000;
 pub fn converse(client: ClientConfig, messages: Vec<Message>, server: ServerConfig) {
     let mut now = Time::ZERO;
     let mut server = ServerSession::new(Arc::new(server), "192.0.2.1", now, 1);
+    // No TLS between the two sessions: STARTTLS is not offered.
+    server.set_tls_available(false);
     let mut client = ClientSession::new(Arc::new(client), messages, now);
     let (mut client_open, mut server_open) = (true, true);
     for _ in 0..MAX_STEPS {

@@ -6,10 +6,16 @@ use crate::proto::client::{ClientEvent, ClientProtocol, Outcome};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::starttls::TlsSetup;
 use super::Recorded;
+use crate::tls::MaybeTls;
 
-/// Runs one connection to its end.
-pub async fn drive<S, C>(mut stream: Recorded<S>, mut session: C) -> Vec<Outcome>
+/// Runs one connection to its end; a STARTTLS the session asks for uses `tls`.
+pub async fn drive<S, C>(
+    mut stream: Recorded<MaybeTls<S>>,
+    mut session: C,
+    tls: &TlsSetup,
+) -> Vec<Outcome>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     C: ClientProtocol,
@@ -30,6 +36,10 @@ where
                 ClientEvent::Outcome(outcome) => outcomes.push(outcome),
                 ClientEvent::Note(text) => stream.note(text),
                 ClientEvent::Close => close = true,
+                ClientEvent::StartTls => {
+                    let result = stream.connect_tls(tls).await;
+                    session.handle_tls(net::now(), result);
+                }
             }
         }
         if close {

@@ -4,13 +4,18 @@ use crate::net;
 use crate::proto::interceptor::{InterceptorEvent, InterceptorSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::starttls::TlsSetup;
 use super::Recorded;
+use crate::tls::MaybeTls;
+use crate::transcript::TlsEvent;
 
-/// Relays one intercepted connection until both sides are closed.
+/// Relays one intercepted connection until both sides are closed. `tls`: the interceptor's
+/// own certificate toward the client and its TLS client toward the server (TLS inspection).
 pub async fn intercept<C, S>(
-    mut client: Recorded<C>,
-    mut server: Recorded<S>,
+    mut client: Recorded<MaybeTls<C>>,
+    mut server: Recorded<MaybeTls<S>>,
     mut session: InterceptorSession,
+    tls: &TlsSetup,
 ) where
     C: AsyncRead + AsyncWrite + Unpin,
     S: AsyncRead + AsyncWrite + Unpin,
@@ -36,6 +41,19 @@ pub async fn intercept<C, S>(
                     }
                 }
                 InterceptorEvent::ToClient(_) | InterceptorEvent::ToServer(_) => {}
+                InterceptorEvent::Blind => {
+                    client.record_tls(TlsEvent::Blind);
+                    client.go_blind();
+                    server.go_blind();
+                }
+                InterceptorEvent::TlsToServer => {
+                    let result = server.connect_tls(tls).await;
+                    session.handle_server_tls(net::now(), result);
+                }
+                InterceptorEvent::TlsToClient => {
+                    let result = client.accept_tls(tls).await;
+                    session.handle_client_tls(net::now(), result);
+                }
                 InterceptorEvent::Note(text) => client.note(text),
                 InterceptorEvent::CloseClient => {
                     if !client_shut {

@@ -9,5 +9,7 @@ pub mod interceptor;
 pub mod plumbing;
 pub mod recorder;
 pub mod server;
+pub mod starttls;
 
 pub use recorder::Recorded;
+pub use starttls::TlsSetup;

@@ -2,11 +2,12 @@
 //! the transcript, wrapping it for recording and transport faults, and the interceptor's leg to
 //! its upstream with what the client gets when that leg cannot be opened.
 
-use crate::actor::{self, Recorded};
+use crate::actor::{self, Recorded, TlsSetup};
 use crate::fault::FaultEvent;
 use crate::net;
 use crate::profile::InterceptorConfig;
 use crate::proto::interceptor::InterceptorSession;
+use crate::tls::MaybeTls;
 use crate::transcript::{EventKind, Transcript};
 use std::future::Future;
 use std::io;
@@ -44,17 +45,17 @@ fn conn_number(
 }
 
 /// A connection `me` accepted from `peer`: recorded as a connect from `peer`, wrapped for the
-/// transcript and for `me`'s transport faults.
+/// transcript and for `me`'s transport faults (above STARTTLS, so they see SMTP lines).
 pub fn accepted<S: Endpoints>(
     stream: S,
     transcript: &Transcript,
     me: &str,
     peer: &str,
     faults: &[FaultEvent],
-) -> Recorded<S> {
+) -> Recorded<MaybeTls<S>> {
     let conn = conn_number(transcript, stream.peer_addr(), stream.local_addr());
     transcript.record(net::now(), conn, peer, me, EventKind::Connect);
-    Recorded::new(stream, transcript.clone(), conn, me, peer).with_faults(faults)
+    Recorded::new(MaybeTls::Plain(stream), transcript.clone(), conn, me, peer).with_faults(faults)
 }
 
 /// A connection `me` opened to `peer`, wrapped for the transcript and `me`'s transport
@@ -67,12 +68,12 @@ pub fn opened<S: Endpoints>(
     peer: &str,
     faults: &[FaultEvent],
     record_connect: bool,
-) -> Recorded<S> {
+) -> Recorded<MaybeTls<S>> {
     let conn = conn_number(transcript, stream.local_addr(), stream.peer_addr());
     if record_connect {
         transcript.record(net::now(), conn, me, peer, EventKind::Connect);
     }
-    Recorded::new(stream, transcript.clone(), conn, me, peer).with_faults(faults)
+    Recorded::new(MaybeTls::Plain(stream), transcript.clone(), conn, me, peer).with_faults(faults)
 }
 
 /// How the interceptor's upstream leg is opened and wrapped.
@@ -90,9 +91,10 @@ pub struct Upstream<C, F> {
 /// upstream cannot be opened, the client gets the interceptor's `upstream_failure_reply` (if
 /// any) and a close.
 pub async fn intercept<S, U, C, F>(
-    client_side: Recorded<S>,
+    client_side: Recorded<MaybeTls<S>>,
     upstream: Upstream<C, F>,
     cfg: Arc<InterceptorConfig>,
+    tls: &TlsSetup,
     transcript: &Transcript,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -111,7 +113,7 @@ pub async fn intercept<S, U, C, F>(
                 upstream.record_connect,
             );
             let session = InterceptorSession::new(cfg, net::now());
-            actor::interceptor::intercept(client_side, server_side, session).await;
+            actor::interceptor::intercept(client_side, server_side, session, tls).await;
         }
         Err(e) => {
             transcript.record(

@@ -4,7 +4,7 @@
 
 use crate::net;
 use crate::proto::maillog::{LogRecord, Observer};
-use crate::transcript::{EventKind, Transcript};
+use crate::transcript::{EventKind, Layer, Transcript};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -24,6 +24,8 @@ pub struct Recorded<S> {
     faults: TransportFaults,
     /// Logs the peer's session as an smtpd would (a live proxy's `--format maillog`).
     observer: Option<std::sync::Mutex<Observer>>,
+    /// What the bytes crossing here are: plain, inside TLS, or TLS records relayed unread.
+    layer: Layer,
 }
 
 /// Transport faults on one side of one connection.
@@ -59,6 +61,7 @@ impl<S> Recorded<S> {
             closed: false,
             faults: TransportFaults::default(),
             observer: None,
+            layer: Layer::Plain,
         }
     }
 
@@ -109,6 +112,26 @@ impl<S> Recorded<S> {
         &self.inner
     }
 
+    /// The wrapped stream, to change what it is (start TLS under the recorder).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// From now on, the bytes crossing here travel in `layer`.
+    pub fn set_layer(&mut self, layer: Layer) {
+        self.layer = layer;
+    }
+
+    /// What the bytes crossing here are.
+    pub fn layer(&self) -> Layer {
+        self.layer
+    }
+
+    /// The other side's name.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
     /// The connection number.
     pub fn conn(&self) -> u32 {
         self.conn
@@ -148,6 +171,8 @@ impl<S> Recorded<S> {
 
     fn record(&self, from_me: bool, kind: EventKind) {
         match (&kind, from_me) {
+            // Ciphertext says nothing an smtpd would log.
+            _ if self.layer == Layer::Opaque => {}
             (EventKind::Data(bytes), true) => self.observe(|o| o.reply_bytes(bytes)),
             (EventKind::Received(bytes), false) => self.observe(|o| o.client_bytes(bytes)),
             (EventKind::Close, true) => self.observe(|o| o.closed(false)),
@@ -159,7 +184,7 @@ impl<S> Recorded<S> {
             (&self.peer, &self.me)
         };
         self.transcript
-            .record(net::now(), self.conn, from, to, kind);
+            .record_in(self.layer, net::now(), self.conn, from, to, kind);
     }
 }
 

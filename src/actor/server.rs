@@ -4,10 +4,12 @@
 
 use crate::net;
 use crate::proto::server::{Delivery, ServerEvent, ServerSession};
-use crate::transcript::EventKind;
+use crate::tls::MaybeTls;
+use crate::transcript::{EventKind, TlsEvent};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::starttls::TlsSetup;
 use super::Recorded;
 
 /// Where the server's accepted mail goes, per connection.
@@ -24,12 +26,18 @@ pub trait ServerHooks {
     fn crash(&mut self, restart_after: Duration) -> bool;
 }
 
-/// Serves one connection until the session closes or the peer goes away.
-pub async fn serve<S, H>(mut stream: Recorded<S>, mut session: ServerSession, mut hooks: H)
-where
+/// Serves one connection until the session closes or the peer goes away. STARTTLS is
+/// offered only when `tls` has a certificate.
+pub async fn serve<S, H>(
+    mut stream: Recorded<MaybeTls<S>>,
+    mut session: ServerSession,
+    mut hooks: H,
+    tls: TlsSetup,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
     H: ServerHooks,
 {
+    session.set_tls_available(tls.acceptor.is_some());
     let mut buf = vec![0u8; 16 * 1024];
     let mut peer_gone = false;
     // A message the hooks could not store is not acknowledged: its 250 becomes a tempfail.
@@ -60,6 +68,20 @@ where
                     }
                 }
                 ServerEvent::Note(text) => stream.note(text),
+                ServerEvent::StartTls => {
+                    // The 220 goes out in the clear; then the handshake, under the recorder.
+                    if !out.is_empty() && stream.write_all(&std::mem::take(&mut out)).await.is_err()
+                    {
+                        peer_gone = true;
+                        session.handle_eof(net::now());
+                        continue;
+                    }
+                    let result = stream.accept_tls(&tls).await;
+                    session.handle_tls(net::now(), result);
+                }
+                ServerEvent::Injected { bytes, executed } => {
+                    stream.record_tls(TlsEvent::Injected { bytes, executed })
+                }
                 ServerEvent::Log(record) => stream.log(record),
                 ServerEvent::Close => close = true,
                 ServerEvent::Crash(restart_after) => {

@@ -277,6 +277,9 @@ pub fn run(opts: &DiffOptions) -> Result<Summary, String> {
         server_overrides: toml::Table::new(),
         format: crate::format::LiveFormat::Text,
         max_connections: usize::MAX,
+        // As the reference: STARTTLS offered (with a certificate made now).
+        tls: crate::live::tls::server_setup(true, None, None, &opts.server.hostname)?.0,
+        tls_about: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(crate::live::serve_quietly(listener, serve_opts, async {

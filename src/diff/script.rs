@@ -7,6 +7,8 @@
 //! - `. TEXT`  send TEXT + CRLF, no reply owed (message content);
 //! - `~ BYTES` send raw bytes (escapes `\r \n \t \0 \\ \xHH`), one reply owed, read now;
 //! - `= BYTES` send raw bytes, no reply owed;
+//! - `! tls`   read every reply owed, then run a TLS handshake (accepting any certificate, as
+//!   Postfix's `may` level does); the rest of the session goes inside TLS;
 //! - `# ...`   a comment.
 //!
 //! `+`, `.` and `=` steps are written together with the next step that reads (one write, as
@@ -27,6 +29,8 @@ pub struct Step {
     pub owed: usize,
     /// Read every reply owed so far before the next step.
     pub read_now: bool,
+    /// `! tls`: start TLS here (no bytes of its own).
+    pub starttls: bool,
 }
 
 impl Step {
@@ -51,6 +55,17 @@ impl Step {
             bytes: bytes.to_vec(),
             owed: owed.min(1),
             read_now: owed > 0,
+            starttls: false,
+        }
+    }
+
+    /// `! tls`: a TLS handshake.
+    pub fn tls() -> Step {
+        Step {
+            bytes: Vec::new(),
+            owed: 0,
+            read_now: true,
+            starttls: true,
         }
     }
 
@@ -61,11 +76,15 @@ impl Step {
             bytes,
             owed,
             read_now,
+            starttls: false,
         }
     }
 
     /// The step as a script line.
     pub fn render(&self) -> String {
+        if self.starttls {
+            return "! tls".to_string();
+        }
         let text = self
             .bytes
             .strip_suffix(b"\r\n")
@@ -139,9 +158,10 @@ pub fn parse(script: &str) -> Result<Vec<Step>, String> {
             b'.' => Step::content(rest),
             b'~' => Step::raw(&unescape(rest).map_err(at)?, 1),
             b'=' => Step::raw(&unescape(rest).map_err(at)?, 0),
+            b'!' if rest.trim() == "tls" => Step::tls(),
             _ => {
                 return Err(at(format!(
-                    "unknown step {line:?} (expected > + . ~ = or #)"
+                    "unknown step {line:?} (expected > + . ~ = ! tls or #)"
                 )))
             }
         });
@@ -170,8 +190,62 @@ pub type Replies = Vec<String>;
 /// The line recorded where the server closed the connection.
 pub const CLOSED: &str = "[closed]";
 
+/// The player's connection: plain TCP, or TLS over it after `! tls`.
+enum Wire {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Wire {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Wire::Plain(s) => s,
+            Wire::Tls(s) => &s.sock,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.read(buf),
+            Wire::Tls(s) => s.read(buf),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Wire::Plain(s) => s.write_all(bytes),
+            Wire::Tls(s) => s.write_all(bytes).and_then(|()| s.flush()),
+        }
+    }
+
+    /// The TLS handshake (any certificate accepted); the wire is TLS afterwards.
+    fn start_tls(self, wait: Duration) -> Result<Wire, String> {
+        let Wire::Plain(tcp) = self else {
+            return Err("TLS already on".into());
+        };
+        let cfg = crate::tls::client_config(
+            crate::tls::Verify::Nothing,
+            crate::tls::live_provider(),
+            None,
+            None,
+        );
+        let name = rustls::pki_types::ServerName::try_from("localhost")
+            .expect("a valid name")
+            .to_owned();
+        let conn = rustls::ClientConnection::new(cfg, name).map_err(|e| e.to_string())?;
+        let _ = tcp.set_read_timeout(Some(wait));
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(Wire::Tls(Box::new(tls)))
+    }
+}
+
 struct Conn {
-    stream: TcpStream,
+    stream: Wire,
     buf: Vec<u8>,
     closed: bool,
 }
@@ -200,7 +274,7 @@ impl Conn {
             if left.is_zero() {
                 return None;
             }
-            if self.stream.set_read_timeout(Some(left)).is_err() {
+            if self.stream.tcp().set_read_timeout(Some(left)).is_err() {
                 self.closed = true;
                 return None;
             }
@@ -243,7 +317,7 @@ pub fn play(addr: &str, steps: &[Step], waits: Waits) -> Result<Replies, String>
     let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
     let mut conn = Conn {
-        stream,
+        stream: Wire::Plain(stream),
         buf: Vec::new(),
         closed: false,
     };
@@ -269,6 +343,20 @@ pub fn play(addr: &str, steps: &[Step], waits: Waits) -> Result<Replies, String>
         if step.read_now && !conn.read_owed(&mut owed, waits.reply, &mut out) {
             break;
         }
+        if step.starttls {
+            // Plaintext already read past the 220 would be the server's injection: dropped.
+            conn.buf.clear();
+            let placeholder = Wire::Plain(clone_tcp(&conn)?);
+            let wire = std::mem::replace(&mut conn.stream, placeholder);
+            match wire.start_tls(waits.reply.max(Duration::from_secs(5))) {
+                Ok(tls) => conn.stream = tls,
+                Err(e) => {
+                    out.push(format!("[TLS handshake failed: {e}]"));
+                    conn.closed = true;
+                    break;
+                }
+            }
+        }
     }
     while let Some(r) = conn.reply(waits.last) {
         out.push(normalise(&r));
@@ -277,6 +365,11 @@ pub fn play(addr: &str, steps: &[Step], waits: Waits) -> Result<Replies, String>
         out.push(CLOSED.into());
     }
     Ok(out)
+}
+
+/// A second handle on the connection's socket (a placeholder while the wire is swapped).
+fn clone_tcp(conn: &Conn) -> Result<TcpStream, String> {
+    conn.stream.tcp().try_clone().map_err(|e| e.to_string())
 }
 
 /// Queue ids differ from run to run; everything else is compared as is.

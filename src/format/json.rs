@@ -11,7 +11,7 @@
 //! - `{"type":"verdict", "passed", "violations":[{"message", "invariant", "detail"}]}`
 
 use crate::sim::RunResult;
-use crate::transcript::{Event, EventKind};
+use crate::transcript::{Event, EventKind, Layer};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -32,6 +32,9 @@ struct EventOut<'a> {
     from: &'a str,
     to: &'a str,
     kind: &'static str,
+    /// `protected` (inside TLS) or `opaque` (TLS records relayed unread); absent in the clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +96,11 @@ pub fn event_line(e: &Event) -> Option<String> {
         from: &e.from,
         to: &e.to,
         kind: "",
+        tls: match e.layer {
+            Layer::Plain => None,
+            Layer::Tls => Some("protected"),
+            Layer::Opaque => Some("opaque"),
+        },
         text: None,
         hex: None,
         reason: None,
@@ -124,6 +132,10 @@ pub fn event_line(e: &Event) -> Option<String> {
         EventKind::Note(text) => {
             out.kind = "note";
             out.text = Some(text.clone());
+        }
+        EventKind::Tls(tls) => {
+            out.kind = "tls";
+            out.text = Some(super::text::tls_text(tls));
         }
         EventKind::Log(record) => {
             out.kind = "maillog";

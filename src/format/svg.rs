@@ -7,7 +7,7 @@ use super::text::format_time;
 use super::xml_escape;
 use crate::oracle::Verdict;
 use crate::sim::RunResult;
-use crate::transcript::{Event, EventKind};
+use crate::transcript::{Event, EventKind, Layer};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -163,8 +163,13 @@ fn draw_event(body: &mut String, y: i64, e: &Event, fragments: usize, layout: &L
             let (Some(fx), Some(tx)) = (from_x, to_x) else {
                 return y;
             };
-            let rows = super::text::wire_rows(bytes);
-            let mut label = clip(rows.first().map(String::as_str).unwrap_or(""), LABEL_CHARS);
+            let rows = match e.layer {
+                Layer::Opaque => vec![format!("[TLS records, {} bytes]", bytes.len())],
+                _ => super::text::wire_rows(bytes),
+            };
+            let lock = if e.layer == Layer::Tls { "🔒 " } else { "" };
+            let first = format!("{lock}{}", rows.first().map(String::as_str).unwrap_or(""));
+            let mut label = clip(&first, LABEL_CHARS);
             if rows.len() > 1 {
                 let _ = write!(label, "  (+{} lines)", rows.len() - 1);
             }
@@ -195,6 +200,14 @@ fn draw_event(body: &mut String, y: i64, e: &Event, fragments: usize, layout: &L
                 _ => unreachable!(),
             };
             arrow(body, y, fx, tx, "#777777", &label, &label, true);
+            time_label(body, y, &time);
+            y + ROW
+        }
+        EventKind::Tls(tls) => {
+            let x = from_x.unwrap_or(width / 2);
+            let left = layout.opens_left(&e.from);
+            let text = super::text::tls_text(tls);
+            note(body, y, x, &text, "#1f5fa8", false, left);
             time_label(body, y, &time);
             y + ROW
         }

@@ -5,7 +5,7 @@
 use crate::oracle::Report;
 use crate::proto::dur::Dur;
 use crate::sim::RunResult;
-use crate::transcript::{Event, EventKind, Tap};
+use crate::transcript::{Event, EventKind, Layer, Tap, TlsEvent};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -101,10 +101,12 @@ pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
     } else {
         format!("c{}", e.conn)
     };
+    // Like swaks: `~>` for lines inside TLS.
+    let head = if e.layer == Layer::Plain { "->" } else { "~>" };
     let arrow = |out: &mut String, text: &str| {
         let _ = writeln!(
             out,
-            "{time} {conn:<3} {:>11} -> {:<11}  {text}",
+            "{time} {conn:<3} {:>11} {head} {:<11}  {text}",
             e.from, e.to
         );
     };
@@ -114,6 +116,11 @@ pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
     match &e.kind {
         EventKind::Connect => arrow(out, "[connect]"),
         EventKind::ConnectFailed(why) => arrow(out, &format!("[connect failed: {why}]")),
+        EventKind::Data(bytes) | EventKind::Received(bytes) if e.layer == Layer::Opaque => {
+            if show_reads || matches!(e.kind, EventKind::Data(_)) {
+                arrow(out, &format!("[TLS records, {} bytes]", bytes.len()));
+            }
+        }
         EventKind::Data(bytes) => {
             for row in wire_rows(bytes) {
                 arrow(out, &row);
@@ -128,6 +135,7 @@ pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
         EventKind::Close => arrow(out, "[close]"),
         EventKind::Reset(why) => mark(out, &format!("[{why}]")),
         EventKind::Note(text) => mark(out, text),
+        EventKind::Tls(tls) => mark(out, &tls_text(tls)),
         EventKind::Delivered {
             queue_id,
             mail_from,
@@ -143,6 +151,27 @@ pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
                 ),
             );
         }
+    }
+}
+
+/// What a TLS event says, as a transcript note.
+pub fn tls_text(tls: &TlsEvent) -> String {
+    match tls {
+        TlsEvent::Established(summary) => format!("TLS established: {summary}"),
+        TlsEvent::Failed(why) => format!("TLS handshake failed: {why}"),
+        TlsEvent::Injected { bytes, executed } => {
+            let what = if *executed {
+                "executed inside TLS (CVE-2011-0411)"
+            } else {
+                "discarded"
+            };
+            format!(
+                "{} bytes sent in plaintext after STARTTLS {what}: {}",
+                bytes.len(),
+                escape(bytes)
+            )
+        }
+        TlsEvent::Blind => "relaying TLS records unread from here on".to_string(),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod maildir;
 pub mod record;
+pub mod tls;
 
 use crate::actor;
 use crate::actor::plumbing::{self, Upstream};
@@ -50,6 +51,10 @@ pub struct ServeOptions {
     pub format: crate::format::LiveFormat,
     /// Sessions at once; a client beyond them gets a 421 and a close.
     pub max_connections: usize,
+    /// STARTTLS: offered only with a certificate.
+    pub tls: crate::actor::TlsSetup,
+    /// What the listening line says about STARTTLS (e.g. its certificate's subject).
+    pub tls_about: Option<String>,
 }
 
 /// What `smtpsim proxy` runs.
@@ -115,11 +120,12 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         ""
     };
     announce(&format!(
-        "# smtpsim serve: listening on {local} · profile {} · maildir {} · seed {} · {} fault events{domains}",
+        "# smtpsim serve: listening on {local} · profile {} · maildir {} · seed {} · {} fault events · {}{domains}",
         opts.profile,
         opts.maildir.as_ref().map_or("none".to_string(), |p| p.display().to_string()),
         opts.seed,
-        opts.faults.events.len()
+        opts.faults.events.len(),
+        opts.tls_about.as_deref().unwrap_or("no STARTTLS (--tls to offer it)"),
     ), opts.format);
     let transcript = Transcript::streaming(opts.format.printer());
     run_server(listener, opts, maildir, transcript, shutdown).await
@@ -176,8 +182,8 @@ async fn run_server(
                 let mut session = ServerSession::with_faults(cfg.clone(), &peer.ip().to_string(), net::now(), salt ^ accepted, faults.server_session());
                 session.set_streaming(true);
                 match &maildir {
-                    Some(m) => { sessions.spawn(actor::server::serve(stream, session, m.writer())); }
-                    None => { sessions.spawn(actor::server::serve(stream, session, maildir::Discard)); }
+                    Some(m) => { sessions.spawn(actor::server::serve(stream, session, m.writer(), opts.tls.clone())); }
+                    None => { sessions.spawn(actor::server::serve(stream, session, maildir::Discard, opts.tls.clone())); }
                 }
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
@@ -216,6 +222,7 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
     );
     let transcript = Transcript::streaming(opts.format.printer());
     let cfg = Arc::new(opts.interceptor.clone());
+    let tls = tls::proxy_setup(&opts.upstream);
     let mut sessions = JoinSet::new();
     let mut gate = Gate::new(opts.max_connections, PROXY_LOG_HOST);
     tokio::pin!(shutdown);
@@ -229,10 +236,10 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
                 // The client side as an smtpd would log it (shown by --format maillog).
                 let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[])
                     .observed(&peer.ip().to_string(), PROXY_LOG_HOST);
-                let (cfg, transcript, upstream) = (cfg.clone(), transcript.clone(), opts.upstream.clone());
+                let (cfg, transcript, upstream, tls) = (cfg.clone(), transcript.clone(), opts.upstream.clone(), tls.clone());
                 sessions.spawn(async move {
                     let upstream = Upstream { connect: net::live_connect(&upstream), faults: Vec::new, record_connect: true };
-                    plumbing::intercept(client_side, upstream, cfg, &transcript).await;
+                    plumbing::intercept(client_side, upstream, cfg, &tls, &transcript).await;
                 });
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}

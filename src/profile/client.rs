@@ -2,7 +2,7 @@
 //! greeting it sends to its timeouts. The messages themselves come from the scenario.
 
 use crate::knobs::unknown_preset;
-use crate::proto::client::{ClientConfig, Greeting, RetrySchedule};
+use crate::proto::client::{ClientConfig, Greeting, RetrySchedule, TlsPolicy};
 use crate::proto::dur::Dur;
 
 /// `(name, one-line description)` of every client preset.
@@ -11,7 +11,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("telnet", "a person typing at a telnet prompt: every line typed after a delay, body line by line"),
     ("bare-helo", "the origin case's closed-source client: HELO with no name, gives up (QUIT) on any error"),
     ("rfc821", "RFC 821's example sender: on a refused RCPT it sends RSET, then QUIT"),
-    ("postfix-cached", "Postfix smtp with connection caching: EHLO, PIPELINING, RSET probe before each reused MAIL"),
+    ("postfix-cached", "Postfix smtp (Debian) with connection caching: EHLO, opportunistic STARTTLS, PIPELINING, RSET probe before each reused MAIL"),
     ("pipelining", "an ESMTP client that pipelines MAIL, RCPT and DATA when PIPELINING is offered"),
     ("exchange", "Microsoft Exchange sending: EHLO, the message as one pipelined BDAT LAST when CHUNKING is offered (DATA otherwise), QUIT after a timeout"),
     ("postfix-queue", "Postfix's queue manager in front of its smtp client: retries at queue scans (300 s), backoff 300 s to 4000 s by time in queue, bounce after 5 days"),
@@ -53,6 +53,8 @@ impl ClientConfig {
                 pipelining: true,
                 reuse_connection: true,
                 rset_probe: true,
+                // Debian's main.cf: smtp_tls_security_level = may.
+                tls: TlsPolicy::May,
                 timeout_connect: Dur::secs(30),
                 timeout_data_init: Dur::secs(120),
                 timeout_data_done: Dur::secs(600),
@@ -114,6 +116,8 @@ fn rfc5321() -> ClientConfig {
         abort_on_rcpt_reject: false,
         dot_in_own_write: false,
         send_quit: true,
+        tls: TlsPolicy::None,
+        trust_interceptor_ca: false,
         timeout_connect: Dur::secs(30),
         timeout_greeting: Dur::secs(300),
         timeout_helo: Dur::secs(300),

@@ -23,7 +23,7 @@
 
 use crate::knobs::unknown_preset;
 use crate::proto::dur::Dur;
-use crate::proto::interceptor::{InterceptorConfig, Release};
+use crate::proto::interceptor::{InterceptorConfig, Release, StartTls};
 
 /// `(name, one-line description)` of every interceptor preset.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -32,6 +32,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("symantec-rset", "SEP as the Postfix log showed: own 354, at '.' RSET upstream twice 1 s apart, 10 s scan, then MAIL/RCPT/DATA replayed"),
     ("pix-mailguard", "Cisco PIX Mailguard: banner masked, non-RFC 821 commands turned into NOOP, EHLO refused, a split CRLF.CRLF held back"),
     ("asa-esmtp", "Cisco ASA ESMTP inspection defaults: banner masked, STARTTLS and CHUNKING stripped from the EHLO reply"),
+    ("av-tls-refuse", "an antivirus SMTP proxy that cannot scan TLS and answers STARTTLS itself with 454 (assumed behaviour)"),
+    ("av-tls-inspect", "an antivirus proxy with TLS scanning (Kaspersky's \"scan encrypted connections\"): its own certificate toward the client, TLS of its own to the server"),
 ];
 
 impl InterceptorConfig {
@@ -74,6 +76,19 @@ impl InterceptorConfig {
                 strip_ehlo_keywords: vec!["STARTTLS".into(), "CHUNKING".into()],
                 ..base
             },
+            // Assumed, not quoted: a scanner that cannot read TLS keeps the mail readable by
+            // refusing STARTTLS (the text is Postfix's RFC 3207 refusal).
+            "av-tls-refuse" => InterceptorConfig {
+                starttls: StartTls::Refuse,
+                ..base
+            },
+            // Kaspersky scans SMTP "including SSL" (smtp-facts.md, middleboxes); products that
+            // do so terminate TLS with a certificate of their own CA, installed in the
+            // system's trust store (clients with their own trust, like Postfix, refuse it).
+            "av-tls-inspect" => InterceptorConfig {
+                starttls: StartTls::Intercept,
+                ..base
+            },
             other => return Err(unknown_preset("interceptor", other, PRESETS)),
         })
     }
@@ -100,5 +115,9 @@ fn passthrough() -> InterceptorConfig {
         buffer_overflow_reply: "552 5.3.4 Message too big for the scanner".into(),
         // Not quoted from a product: RFC 3463's X.4.1, "no answer from host".
         upstream_failure_reply: "421 4.4.1 upstream unreachable".into(),
+        starttls: StartTls::Relay,
+        // Not quoted from a product: Postfix's own text for "no TLS here" (RFC 3207 §4).
+        starttls_refusal: "454 4.7.0 TLS not available due to local problem".into(),
+        inject_after_starttls: Vec::new(),
     }
 }

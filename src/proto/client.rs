@@ -35,6 +35,39 @@ pub enum RetrySchedule {
     PostfixQmgr,
 }
 
+/// What the client does about STARTTLS: Postfix's `smtp_tls_security_level` (RFC 3207).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsPolicy {
+    /// Never STARTTLS.
+    None,
+    /// Opportunistic (`may`): STARTTLS when offered, any certificate; plaintext when it is
+    /// not offered or refused, and a plaintext retry after a failed handshake.
+    May,
+    /// Required (`encrypt`): STARTTLS or no delivery (deferred); any certificate.
+    Encrypt,
+    /// Required and verified (`verify`): as `encrypt`, and the server's certificate must
+    /// chain to a trusted authority and name the server.
+    Verify,
+}
+
+impl TlsPolicy {
+    /// TLS or no delivery.
+    pub fn required(self) -> bool {
+        matches!(self, TlsPolicy::Encrypt | TlsPolicy::Verify)
+    }
+
+    /// Lower-case name (as in scenarios).
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsPolicy::None => "none",
+            TlsPolicy::May => "may",
+            TlsPolicy::Encrypt => "encrypt",
+            TlsPolicy::Verify => "verify",
+        }
+    }
+}
+
 config! {
     $
     /// Everything a client session does that a scenario may change.
@@ -68,6 +101,11 @@ config! {
         pub dot_in_own_write: bool,
         /// Send QUIT at the end (false: just close).
         pub send_quit: bool,
+        /// STARTTLS policy: none, may, encrypt, verify.
+        pub tls: crate::proto::client::TlsPolicy,
+        /// Under `verify`: the interceptor's own certificate authority is trusted too, as on a
+        /// machine where an antivirus product installed its root certificate in the system store.
+        pub trust_interceptor_ca: bool,
         /// Waiting for the TCP connection.
         pub timeout_connect: crate::proto::dur::Dur,
         /// Waiting for the banner.
@@ -128,6 +166,8 @@ pub enum Stage {
     Greeting,
     /// HELO or EHLO.
     Helo,
+    /// STARTTLS and the TLS handshake.
+    StartTls,
     /// The RSET probe of a reused connection.
     RsetProbe,
     /// MAIL.
@@ -151,6 +191,7 @@ impl Stage {
             Stage::Connect => "connect",
             Stage::Greeting => "greeting",
             Stage::Helo => "helo",
+            Stage::StartTls => "starttls",
             Stage::RsetProbe => "rset-probe",
             Stage::Mail => "mail",
             Stage::Rcpt => "rcpt",
@@ -206,6 +247,9 @@ pub enum ClientEvent {
     Note(String),
     /// Close the connection.
     Close,
+    /// The server said 220 to STARTTLS: run the TLS handshake now and report it with
+    /// [`ClientProtocol::handle_tls`].
+    StartTls,
 }
 
 /// What a sent command's reply will mean.
@@ -214,6 +258,7 @@ enum Expect {
     Greeting,
     Ehlo,
     Helo,
+    StartTls,
     RsetProbe,
     Mail,
     Rcpt(String),
@@ -232,6 +277,7 @@ impl Expect {
         match self {
             Expect::Greeting => Stage::Greeting,
             Expect::Ehlo | Expect::Helo => Stage::Helo,
+            Expect::StartTls => Stage::StartTls,
             Expect::RsetProbe | Expect::AbortRset | Expect::Quit => Stage::RsetProbe,
             Expect::Mail => Stage::Mail,
             Expect::Rcpt(_) => Stage::Rcpt,
@@ -285,6 +331,10 @@ pub struct ClientSession {
     wake_at: Option<Time>,
     /// Without pipelining: the RCPT commands still to send, one per reply.
     lockstep: VecDeque<(Command, Expect)>,
+    /// Inside TLS.
+    tls_active: bool,
+    /// Waiting for the driver's handshake.
+    tls_handshake: bool,
     /// The server offered CHUNKING and the profile sends BDAT.
     chunking: bool,
     /// Without pipelining: the BDAT chunks still to send (command and bytes, and whether it
@@ -311,6 +361,8 @@ impl ClientSession {
             closed: false,
             wake_at: None,
             lockstep: VecDeque::new(),
+            tls_active: false,
+            tls_handshake: false,
             chunking: false,
             chunks: VecDeque::new(),
         }
@@ -361,14 +413,19 @@ impl ClientSession {
             }
             Expect::Ehlo | Expect::Helo => {
                 if reply.is_positive() {
-                    if expect == Expect::Ehlo {
-                        self.pipelining = self.cfg.pipelining
-                            && reply
-                                .lines
-                                .iter()
-                                .skip(1)
-                                .any(|l| l.eq_ignore_ascii_case("PIPELINING"));
-                        self.chunking = self.cfg.chunking && offers(&reply, "CHUNKING");
+                    let offered = |keyword: &str| expect == Expect::Ehlo && offers(&reply, keyword);
+                    self.pipelining = self.cfg.pipelining && offered("PIPELINING");
+                    self.chunking = self.cfg.chunking && offered("CHUNKING");
+                    if self.tls_active || self.cfg.tls == TlsPolicy::None {
+                        return self.next_message(now);
+                    }
+                    if offered("STARTTLS") {
+                        let starttls = Command::bare(Verb::StartTls);
+                        return self.send_commands(now, &[(starttls, Expect::StartTls)]);
+                    }
+                    if self.cfg.tls.required() {
+                        let why = "TLS is required, but was not offered by host";
+                        return self.give_up_tls(now, None, why.to_string());
                     }
                     return self.next_message(now);
                 }
@@ -378,6 +435,21 @@ impl ClientSession {
                     return self.send_commands(now, &[(Command::helo(name), Expect::Helo)]);
                 }
                 self.give_up(now, Stage::Helo, reply);
+            }
+            Expect::StartTls => {
+                if reply.code == 220 {
+                    self.tls_handshake = true;
+                    self.outbox.push(now, ClientEvent::StartTls);
+                } else if self.cfg.tls.required() {
+                    let why = format!("TLS is required, but host refused to start TLS: {reply}");
+                    self.give_up_tls(now, Some(reply), why);
+                } else {
+                    self.note(
+                        now,
+                        format!("STARTTLS refused ({reply}): going on in plaintext"),
+                    );
+                    self.next_message(now);
+                }
             }
             Expect::RsetProbe => {
                 if reply.is_positive() {
@@ -673,7 +745,7 @@ impl ClientSession {
         let c = &self.cfg;
         match expect {
             Expect::Greeting => c.timeout_greeting.0,
-            Expect::Ehlo | Expect::Helo => c.timeout_helo.0,
+            Expect::Ehlo | Expect::Helo | Expect::StartTls => c.timeout_helo.0,
             Expect::RsetProbe | Expect::AbortRset => c.timeout_rset.0,
             Expect::Mail => c.timeout_mail.0,
             Expect::Rcpt(_) => c.timeout_rcpt.0,
@@ -719,6 +791,79 @@ impl ClientSession {
             self.decide(now, Decision::by_reply(stage, reply.clone()));
         }
         self.quit(now);
+    }
+
+    /// TLS was required and is not to be had on this connection: every message is deferred
+    /// (or bounced, by a 5xx refusal of STARTTLS) with `why`, and the client quits.
+    fn give_up_tls(&mut self, now: Time, reply: Option<Reply>, why: String) {
+        self.note(now, why.clone());
+        let status = reply.as_ref().map_or(Status::Deferred, status_of);
+        let queued: Vec<Message> = self.queue.drain(..).collect();
+        for message in queued {
+            self.current = Some(Current {
+                message,
+                accepted: Vec::new(),
+                refused: Vec::new(),
+            });
+            let decision = Decision {
+                status: status.clone(),
+                stage: Stage::StartTls,
+                reply: reply.clone(),
+                reason: Some(why.clone()),
+                gap: false,
+            };
+            self.decide(now, decision);
+        }
+        self.quit(now);
+    }
+
+    /// The handshake [`ClientEvent::StartTls`] asked for is done. Inside TLS the client
+    /// starts over with EHLO (RFC 3207 §4.2); after a failure the connection is unusable
+    /// and every message comes back: untried, for a plaintext retry, under `may` (Postfix's
+    /// fallback), deferred otherwise ("Cannot start TLS: handshake failure").
+    fn tls_done(&mut self, now: Time, result: Result<(), String>) {
+        if !std::mem::take(&mut self.tls_handshake) || self.closed {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                self.tls_active = true;
+                self.pipelining = false;
+                let ehlo = Command::ehlo(&self.cfg.helo_name);
+                self.send_commands(now, &[(ehlo, Expect::Ehlo)]);
+            }
+            Err(why) => {
+                let fallback = self.cfg.tls == TlsPolicy::May;
+                let reason = if fallback {
+                    format!("Cannot start TLS: handshake failure ({why}); retrying in plaintext")
+                } else {
+                    format!("Cannot start TLS: handshake failure ({why})")
+                };
+                self.note(now, reason.clone());
+                let status = if fallback {
+                    Status::NotAttempted
+                } else {
+                    Status::Deferred
+                };
+                let queued: Vec<Message> = self.queue.drain(..).collect();
+                for message in queued {
+                    self.current = Some(Current {
+                        message,
+                        accepted: Vec::new(),
+                        refused: Vec::new(),
+                    });
+                    let decision = Decision::without_reply(
+                        status.clone(),
+                        Stage::StartTls,
+                        reason.clone(),
+                        false,
+                    );
+                    self.decide(now, decision);
+                }
+                self.expecting.clear();
+                self.close(now);
+            }
+        }
     }
 
     /// The connection failed (timeout, close, reset, 421): the transaction in progress is
@@ -897,6 +1042,9 @@ pub trait ClientProtocol {
     fn poll_event(&mut self, now: Time) -> Option<ClientEvent>;
     /// When the session next needs attention.
     fn poll_timeout(&self) -> Option<Time>;
+    /// The TLS handshake asked for by [`ClientEvent::StartTls`] ended: `Ok` inside TLS, or
+    /// why it failed.
+    fn handle_tls(&mut self, _now: Time, _result: Result<(), String>) {}
 }
 
 impl ClientProtocol for ClientSession {
@@ -951,6 +1099,10 @@ impl ClientProtocol for ClientSession {
 
     fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
         self.outbox.poll(now).map(|(_, e)| e)
+    }
+
+    fn handle_tls(&mut self, now: Time, result: Result<(), String>) {
+        self.tls_done(now, result);
     }
 
     fn poll_timeout(&self) -> Option<Time> {

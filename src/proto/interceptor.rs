@@ -24,6 +24,20 @@ pub enum Release {
     Quit,
 }
 
+/// What the interceptor does with the client's STARTTLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartTls {
+    /// Relay it; once the server says 220 the rest of the connection is TLS between client
+    /// and server, relayed byte for byte and not scanned.
+    Relay,
+    /// Answer it with `starttls_refusal` itself; the server never sees it.
+    Refuse,
+    /// Terminate TLS on both legs with the interceptor's own certificate toward the client
+    /// (TLS inspection): the interceptor reads, and applies its rules to, everything.
+    Intercept,
+}
+
 config! {
     $
     /// Everything an interceptor does that a scenario may change.
@@ -64,6 +78,13 @@ config! {
         /// What a client gets when the interceptor cannot reach its upstream, before the close
         /// (empty: just the close).
         pub upstream_failure_reply: String,
+        /// What happens to the client's STARTTLS: relay, refuse, intercept.
+        pub starttls: crate::proto::interceptor::StartTls,
+        /// The client's answer to STARTTLS under `starttls = "refuse"`.
+        pub starttls_refusal: String,
+        /// Commands added, in plaintext, right after a relayed STARTTLS (a man in the middle
+        /// exploiting CVE-2011-0411: a vulnerable server runs them inside the TLS session).
+        pub inject_after_starttls: Vec<String>,
     }
 }
 
@@ -80,6 +101,15 @@ pub enum InterceptorEvent {
     CloseClient,
     /// Close the server connection.
     CloseServer,
+    /// TLS between client and server from here on: both legs carry records the interceptor
+    /// cannot read; it relays them byte for byte.
+    Blind,
+    /// Run a TLS client handshake on the server leg (`starttls = "intercept"`), then report
+    /// it with [`InterceptorSession::handle_server_tls`].
+    TlsToServer,
+    /// Run a TLS server handshake on the client leg with the interceptor's own certificate,
+    /// then report it with [`InterceptorSession::handle_client_tls`].
+    TlsToClient,
 }
 
 /// Who is waiting for an upstream reply.
@@ -170,6 +200,11 @@ pub struct InterceptorSession {
     passing_withheld: bool,
     /// The held message outgrew `buffer_limit`.
     overflowed: bool,
+    /// TLS from end to end: bytes are relayed unread.
+    blind: bool,
+    /// The server's 220 to an intercepted STARTTLS, sent to the client once the server leg
+    /// is in TLS.
+    intercepting: Option<Reply>,
     /// Bytes of the client's current BDAT chunk still to come.
     chunk_left: u64,
     /// What the last BDAT the interceptor acted on means for its chunk's bytes.
@@ -212,10 +247,60 @@ impl InterceptorSession {
             withheld: None,
             passing_withheld: false,
             overflowed: false,
+            blind: false,
+            intercepting: None,
             chunk_left: 0,
             chunk_fate: ChunkFate::Relay,
             local_reply: None,
         }
+    }
+
+    /// The server leg's TLS handshake (`TlsToServer`) ended: on success the server's 220 goes
+    /// to the client and the client leg's handshake follows; on failure both legs close.
+    pub fn handle_server_tls(&mut self, now: Time, result: Result<(), String>) {
+        let Some(ready) = self.intercepting.take() else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                self.push(now, InterceptorEvent::ToClient(ready.to_wire()));
+                self.push(now, InterceptorEvent::TlsToClient);
+            }
+            Err(why) => {
+                self.note(now, format!("TLS toward the server failed: {why}"));
+                self.close_both(now);
+            }
+        }
+    }
+
+    /// The client leg's TLS handshake (`TlsToClient`) ended.
+    pub fn handle_client_tls(&mut self, now: Time, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.note(
+                now,
+                "TLS intercepted: the client's session ends here, under the interceptor's own \
+                 certificate; everything is read in clear"
+                    .into(),
+            ),
+            Err(why) => {
+                self.note(now, format!("TLS with the client failed: {why}"));
+                self.close_both(now);
+            }
+        }
+    }
+
+    fn close_both(&mut self, now: Time) {
+        for (gone, event) in [
+            (self.client_gone, InterceptorEvent::CloseClient),
+            (self.server_gone, InterceptorEvent::CloseServer),
+        ] {
+            if !gone {
+                self.push(now, event);
+            }
+        }
+        self.client_gone = true;
+        self.server_gone = true;
+        self.maybe_close(now);
     }
 
     /// True once both sides are closed.
@@ -226,6 +311,10 @@ impl InterceptorSession {
     /// One read's worth of bytes from the client.
     pub fn handle_client_input(&mut self, now: Time, bytes: &[u8]) {
         if self.client_gone {
+            return;
+        }
+        if self.blind {
+            self.push(now, InterceptorEvent::ToServer(bytes.to_vec()));
             return;
         }
         self.boundaries.push_back(self.client_offset);
@@ -241,7 +330,7 @@ impl InterceptorSession {
             self.client_line(now, dot, 0, &mut relay);
             self.passing_withheld = false;
         }
-        loop {
+        while !self.blind && self.intercepting.is_none() {
             if self.chunk_left > 0 {
                 let max = usize::try_from(self.chunk_left).unwrap_or(usize::MAX);
                 let bytes = self.from_client.take_raw(max);
@@ -268,9 +357,16 @@ impl InterceptorSession {
 
     /// Bytes from the server.
     pub fn handle_server_input(&mut self, now: Time, bytes: &[u8]) {
+        if self.blind {
+            self.push(now, InterceptorEvent::ToClient(bytes.to_vec()));
+            return;
+        }
         self.from_server.push(bytes);
         let mut relay = Vec::new();
-        while let Some(parsed) = self.from_server.next_reply() {
+        while !self.blind {
+            let Some(parsed) = self.from_server.next_reply() else {
+                break;
+            };
             match parsed {
                 Ok(reply) => {
                     let owed = self
@@ -532,6 +628,9 @@ impl InterceptorSession {
             });
             return;
         }
+        if verb == Verb::StartTls && self.starttls(now, &line, relay) {
+            return;
+        }
         match verb {
             Verb::Mail => {
                 self.mail_line = Some(line.wire());
@@ -632,6 +731,9 @@ impl InterceptorSession {
                 if verb == Verb::Data && reply.code == 354 {
                     self.client_side = ClientSide::Body;
                 }
+                if verb == Verb::StartTls && reply.code == 220 {
+                    return self.server_ready_for_tls(now, reply, relay);
+                }
                 if let Some(line) = rcpt_line.filter(|_| reply.is_positive()) {
                     self.accepted_rcpts.push(line);
                 }
@@ -685,6 +787,82 @@ impl InterceptorSession {
         }
         self.acked_early = false;
         self.resume_backlog(now);
+    }
+
+    /// The client's STARTTLS under the `starttls` knob; true if it is dealt with (refused
+    /// here), false to relay it (with any injected commands after it).
+    fn starttls(&mut self, now: Time, line: &Line, relay: &mut Vec<u8>) -> bool {
+        if self.cfg.starttls == StartTls::Refuse {
+            self.flush_relay(now, relay);
+            self.note(now, "STARTTLS refused by the interceptor".into());
+            let reply = Reply::from_template(&self.cfg.starttls_refusal)
+                .unwrap_or_else(|| Reply::new(454, "TLS not available"));
+            self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+            return true;
+        }
+        if self.cfg.starttls == StartTls::Relay && !self.cfg.inject_after_starttls.is_empty() {
+            relay.extend_from_slice(&line.wire());
+            self.upstream.push_back(Origin::Client {
+                verb: Verb::StartTls,
+                rewritten: false,
+                rcpt_line: None,
+            });
+            let mut injected = Vec::new();
+            for command in &self.cfg.inject_after_starttls {
+                injected.extend_from_slice(command.as_bytes());
+                injected.extend_from_slice(b"\r\n");
+                self.upstream.push_back(Origin::Own("injected"));
+            }
+            relay.extend_from_slice(&injected);
+            self.note(
+                now,
+                format!(
+                    "injected after STARTTLS, in plaintext: {}",
+                    self.cfg.inject_after_starttls.join(" | ")
+                ),
+            );
+            return true;
+        }
+        false
+    }
+
+    /// The server said 220 to a relayed STARTTLS: either the connection goes blind (relay)
+    /// or the interceptor starts TLS toward the server itself (intercept).
+    fn server_ready_for_tls(&mut self, now: Time, reply: Reply, relay: &mut Vec<u8>) {
+        let pending = self.from_client.take_raw(usize::MAX);
+        if self.cfg.starttls == StartTls::Intercept {
+            if !pending.is_empty() {
+                self.note(
+                    now,
+                    format!("{} bytes sent after STARTTLS discarded", pending.len()),
+                );
+            }
+            self.flush_relay(now, &mut Vec::new());
+            if !relay.is_empty() {
+                self.push(now, InterceptorEvent::ToClient(std::mem::take(relay)));
+            }
+            self.upstream.clear();
+            self.intercepting = Some(reply);
+            self.push(now, InterceptorEvent::TlsToServer);
+            return;
+        }
+        relay.extend_from_slice(&reply.to_wire());
+        self.push(now, InterceptorEvent::ToClient(std::mem::take(relay)));
+        self.note(
+            now,
+            "TLS passed through unscanned: the rest of this connection is encrypted end to end"
+                .into(),
+        );
+        self.blind = true;
+        self.upstream.clear();
+        self.push(now, InterceptorEvent::Blind);
+        if !pending.is_empty() {
+            self.push(now, InterceptorEvent::ToServer(pending));
+        }
+        let rest = self.from_server.take_raw();
+        if !rest.is_empty() {
+            self.push(now, InterceptorEvent::ToClient(rest));
+        }
     }
 
     /// Client commands that waited for a release go upstream now.

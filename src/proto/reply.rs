@@ -259,6 +259,13 @@ impl ReplyParser {
         self.lines.push(bytes);
     }
 
+    /// Takes every byte not yet parsed (the stream stops being SMTP replies, e.g. at TLS).
+    pub fn take_raw(&mut self) -> Vec<u8> {
+        self.partial = None;
+        self.skipping_long_line = false;
+        self.lines.take_raw(usize::MAX)
+    }
+
     /// True if a reply has started but is not complete.
     pub fn is_mid_reply(&self) -> bool {
         self.partial.is_some() || self.skipping_long_line || !self.lines.pending().is_empty()

@@ -155,8 +155,19 @@ config! {
         pub reply_vrfy: String,
         /// VRFY without an argument.
         pub reply_vrfy_syntax: String,
-        /// STARTTLS (no TLS in a simulation).
+        /// STARTTLS accepted: the TLS handshake follows (RFC 3207).
         pub reply_starttls: String,
+        /// STARTTLS with an argument.
+        pub reply_starttls_syntax: String,
+        /// STARTTLS inside TLS.
+        pub reply_tls_active: String,
+        /// STARTTLS when this server has no TLS (live `serve` without `--tls`); STARTTLS is
+        /// then not offered either (empty: STARTTLS is an unknown command).
+        pub reply_starttls_disabled: String,
+        /// Bytes the client sent after STARTTLS and before the handshake are thrown away
+        /// (Postfix 2.8.4 and later); false: they are read as if they came inside TLS, the
+        /// plaintext command injection of CVE-2011-0411.
+        pub tls_discard_pipelined: bool,
         /// ETRN without a domain (empty: ETRN is an unknown command).
         pub reply_etrn_syntax: String,
         /// ETRN for a domain (no fast flush service configured).
@@ -220,6 +231,30 @@ pub enum ServerEvent {
     Content(Vec<u8>),
     /// Streaming only: the content received so far will not be delivered.
     Discard,
+    /// The STARTTLS reply is out: run the TLS handshake now and report it with
+    /// [`ServerSession::handle_tls`]. Nothing is read as SMTP until then.
+    StartTls,
+    /// Bytes sent in plaintext after STARTTLS, before the handshake: `executed` if the
+    /// session then read them as commands inside TLS (CVE-2011-0411), else thrown away.
+    Injected {
+        /// What was pending.
+        bytes: Vec<u8>,
+        /// Read as protected commands.
+        executed: bool,
+    },
+}
+
+/// Where a server session is with TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    /// STARTTLS is not available (no certificate).
+    Unavailable,
+    /// Plaintext; STARTTLS is offered if the profile lists it.
+    Plain,
+    /// The 220 went out; the handshake is running.
+    Handshake,
+    /// Inside TLS.
+    Active,
 }
 
 /// An injected application fault at one stage of a session (each fires once).
@@ -335,6 +370,7 @@ pub struct ServerSession {
     /// Hand content out as it arrives instead of keeping it (live mode, large messages).
     streaming: bool,
     log: SmtpdLog,
+    tls: Tls,
 }
 
 impl ServerConfig {
@@ -396,6 +432,7 @@ impl ServerSession {
             extra_delay: Time::ZERO,
             streaming: false,
             log: SmtpdLog::new(),
+            tls: Tls::Plain,
         };
         let connect = LogRecord::Connect {
             client: session.client.clone(),
@@ -451,6 +488,58 @@ impl ServerSession {
         self.streaming = on;
     }
 
+    /// Whether this server can start TLS (it has a certificate). Without it STARTTLS is not
+    /// offered and is answered `reply_starttls_disabled`. Sessions start with TLS available.
+    pub fn set_tls_available(&mut self, available: bool) {
+        if matches!(self.tls, Tls::Plain | Tls::Unavailable) {
+            self.tls = if available {
+                Tls::Plain
+            } else {
+                Tls::Unavailable
+            };
+        }
+    }
+
+    /// True inside TLS.
+    pub fn tls_active(&self) -> bool {
+        self.tls == Tls::Active
+    }
+
+    /// The handshake that [`ServerEvent::StartTls`] asked for is done: `Ok` inside TLS (the
+    /// session starts over as after the banner, RFC 3207 §4.2), `Err` with why it failed
+    /// (the connection is closed, as Postfix's smtpd does).
+    pub fn handle_tls(&mut self, now: Time, result: Result<(), String>) {
+        if self.tls != Tls::Handshake || self.is_closed() {
+            return;
+        }
+        self.last_activity = self.last_activity.max(now);
+        if let Err(why) = result {
+            self.push(
+                now,
+                ServerEvent::Note(format!("TLS handshake failed: {why}")),
+            );
+            self.log_end(now, Some(maillog::LOST_CONNECTION), 0);
+            self.close(now);
+            return;
+        }
+        self.tls = Tls::Active;
+        let pending = self.lines.take_raw(usize::MAX);
+        if pending.is_empty() {
+            return;
+        }
+        let executed = !self.cfg.tls_discard_pipelined;
+        self.push(
+            now,
+            ServerEvent::Injected {
+                bytes: pending.clone(),
+                executed,
+            },
+        );
+        if executed {
+            self.handle_input(now, &pending);
+        }
+    }
+
     /// True once the session has closed (or decided to).
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
@@ -497,6 +586,9 @@ impl ServerSession {
                     self.end_of_chunk(now, chunk);
                 }
                 continue;
+            }
+            if self.tls == Tls::Handshake {
+                break; // what follows STARTTLS waits for the handshake's outcome
             }
             let Some(line) = self.lines.next_line() else {
                 break;
@@ -757,7 +849,11 @@ impl ServerSession {
                 if command.verb == Verb::Ehlo {
                     let size = cfg.message_size_limit.to_string();
                     let mut text = cfg.reply_helo.clone();
+                    let offer_tls = self.tls == Tls::Plain;
                     for keyword in &cfg.ehlo_keywords {
+                        if !offer_tls && keyword.eq_ignore_ascii_case("STARTTLS") {
+                            continue;
+                        }
                         text.push('\n');
                         text.push_str(&keyword.replace("{size_limit}", &size));
                     }
@@ -811,8 +907,7 @@ impl ServerSession {
                     .iter()
                     .any(|k| k.eq_ignore_ascii_case("STARTTLS")) =>
             {
-                self.reply(now, &cfg.reply_starttls, &[]);
-                false
+                self.starttls(now, command)
             }
             Verb::Etrn if !cfg.reply_etrn_syntax.is_empty() => {
                 let domain = command.args.split_whitespace().next().unwrap_or("");
@@ -1068,6 +1163,32 @@ impl ServerSession {
     }
 
     /// Postfix's `mail_reset`: the transaction, a declared SIZE and BDAT chunks are forgotten.
+    /// STARTTLS as Postfix's smtpd takes it: syntax, TLS already on, no TLS here; else 220,
+    /// forget HELO and the transaction, and hand over to the handshake.
+    fn starttls(&mut self, now: Time, command: &Command) -> bool {
+        let cfg = self.cfg.clone();
+        let refusal = if !command.args.trim().is_empty() {
+            &cfg.reply_starttls_syntax
+        } else if self.tls == Tls::Active {
+            &cfg.reply_tls_active
+        } else if self.tls == Tls::Unavailable {
+            if cfg.reply_starttls_disabled.is_empty() {
+                &cfg.reply_unknown
+            } else {
+                &cfg.reply_starttls_disabled
+            }
+        } else {
+            self.reply(now, &cfg.reply_starttls, &[]);
+            self.helo = None;
+            self.reset_transaction(now);
+            self.tls = Tls::Handshake;
+            self.push(now, ServerEvent::StartTls);
+            return true;
+        };
+        self.reply(now, refusal, &[]);
+        false
+    }
+
     fn reset_transaction(&mut self, now: Time) {
         if self.bdat == Bdat::Receiving && self.streaming {
             self.push(now, ServerEvent::Discard);

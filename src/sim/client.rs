@@ -2,12 +2,13 @@
 //! its smtp client. A 4xx, a timeout or a lost connection means retry later with backoff; a
 //! 5xx is final; a message a connection did not get to goes on the next one.
 
-use crate::actor::{self, plumbing, Recorded};
+use crate::actor::{self, plumbing, Recorded, TlsSetup};
 use crate::fault::Writer;
 use crate::net;
 use crate::profile::{ClientConfig, Dur};
-use crate::proto::client::RetrySchedule;
 use crate::proto::client::{ClientSession, Message, Outcome, Stage, Status};
+use crate::proto::client::{RetrySchedule, TlsPolicy};
+use crate::tls::MaybeTls;
 use crate::transcript::{EventKind, Transcript};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,7 +35,15 @@ pub async fn run(
     transcript: Transcript,
     outcomes: Outcomes,
     faults: Arc<FaultState>,
+    tls: TlsSetup,
 ) {
+    // After a failed handshake under `may`, the next connection goes without TLS (Postfix's
+    // plaintext fallback, RETRY_AS_PLAINTEXT); the one after that tries TLS again.
+    let plaintext = Arc::new(ClientConfig {
+        tls: TlsPolicy::None,
+        ..(*cfg).clone()
+    });
+    let mut fallback = false;
     let mut queue: Vec<Pending> = messages
         .into_iter()
         .map(|m| Pending {
@@ -89,9 +98,26 @@ pub async fn run(
                 ..p.message.clone()
             })
             .collect();
-        let session = ClientSession::new(cfg.clone(), messages, net::now());
-        let results = actor::client::drive(stream, session).await;
+        let session_cfg = if std::mem::take(&mut fallback) {
+            plaintext.clone()
+        } else {
+            cfg.clone()
+        };
+        let session = ClientSession::new(session_cfg, messages, net::now());
+        let results = actor::client::drive(stream, session, &tls).await;
         for outcome in results {
+            if outcome.stage == Stage::StartTls && outcome.status == Status::NotAttempted {
+                // Handed back for the plaintext retry: at once, no penalty.
+                fallback = true;
+                if let Some(i) = batch.iter().position(|p| p.message.id == outcome.id) {
+                    let p = batch.swap_remove(i);
+                    queue.push(Pending {
+                        ready_at: net::now().max(p.ready_at),
+                        ..p
+                    });
+                }
+                continue;
+            }
             let Some(i) = batch.iter().position(|p| p.message.id == outcome.id) else {
                 continue;
             };
@@ -236,7 +262,7 @@ async fn open(
     target: &'static str,
     transcript: &Transcript,
     faults: &FaultState,
-) -> Option<(u32, Recorded<SimStream>)> {
+) -> Option<(u32, Recorded<MaybeTls<SimStream>>)> {
     let stream = match stream::connect(target, SMTP_PORT).await {
         Ok(s) => s,
         Err(e) => {
@@ -268,12 +294,13 @@ pub async fn run_script(
     transcript: Transcript,
     outcomes: Outcomes,
     faults: Arc<FaultState>,
+    tls: TlsSetup,
 ) {
     let Some((conn, stream)) = open(target, &transcript, &faults).await else {
         return;
     };
     let session = crate::proto::script::ScriptSession::new(steps, net::now());
-    for outcome in actor::client::drive(stream, session).await {
+    for outcome in actor::client::drive(stream, session, &tls).await {
         outcomes.lock().expect("outcomes").push((conn, outcome));
     }
 }

@@ -1,8 +1,8 @@
 //! The server and interceptor hosts of a simulated world: accept loops that wrap each
 //! connection for the transcript and its faults, and run the same sessions as live mode.
 
-use crate::actor;
 use crate::actor::plumbing::{self, Upstream};
+use crate::actor::{self, TlsSetup};
 use crate::fault::{Host, Writer};
 use crate::net;
 use crate::proto::server::{Delivery, ServerSession};
@@ -69,8 +69,10 @@ pub(super) fn server(
     deliveries: &Arc<Mutex<Vec<Delivery>>>,
     open: &Arc<AtomicUsize>,
     faults: &Arc<FaultState>,
+    tls: &TlsSetup,
 ) -> Software {
     let cfg = Arc::new(scenario.server.clone());
+    let tls = tls.clone();
     let (transcript, deliveries, open, faults) = (
         transcript.clone(),
         deliveries.clone(),
@@ -79,13 +81,14 @@ pub(super) fn server(
     );
     let accepted = Arc::new(AtomicU64::new(0));
     Rc::new(move || {
-        let (cfg, transcript, deliveries, open, faults, accepted) = (
+        let (cfg, transcript, deliveries, open, faults, accepted, tls) = (
             cfg.clone(),
             transcript.clone(),
             deliveries.clone(),
             open.clone(),
             faults.clone(),
             accepted.clone(),
+            tls.clone(),
         );
         Box::pin(async move {
             let Ok(listener) = stream::listen(SMTP_PORT).await else {
@@ -112,8 +115,9 @@ pub(super) fn server(
                     faults: faults.clone(),
                 };
                 let guard = SessionGuard::new(&open);
+                let tls = tls.clone();
                 engine::spawn(async move {
-                    actor::server::serve(stream, session, hooks).await;
+                    actor::server::serve(stream, session, hooks, tls).await;
                     drop(guard);
                 });
             }
@@ -128,15 +132,18 @@ pub(super) fn interceptor(
     transcript: &Transcript,
     open: &Arc<AtomicUsize>,
     faults: &Arc<FaultState>,
+    tls: &TlsSetup,
 ) -> Software {
     let cfg = Arc::new(cfg.clone());
     let (transcript, open, faults) = (transcript.clone(), open.clone(), faults.clone());
+    let tls = tls.clone();
     Rc::new(move || {
-        let (cfg, transcript, open, faults) = (
+        let (cfg, transcript, open, faults, tls) = (
             cfg.clone(),
             transcript.clone(),
             open.clone(),
             faults.clone(),
+            tls.clone(),
         );
         Box::pin(async move {
             let Ok(listener) = stream::listen(SMTP_PORT).await else {
@@ -151,6 +158,7 @@ pub(super) fn interceptor(
                     &faults.transport(Writer::InterceptorToClient, net::now()),
                 );
                 let (cfg, transcript, faults) = (cfg.clone(), transcript.clone(), faults.clone());
+                let tls = tls.clone();
                 let guard = SessionGuard::new(&open);
                 engine::spawn(async move {
                     let upstream = Upstream {
@@ -158,7 +166,7 @@ pub(super) fn interceptor(
                         faults: || faults.transport(Writer::InterceptorToServer, net::now()),
                         record_connect: false,
                     };
-                    plumbing::intercept(client_side, upstream, cfg, &transcript).await;
+                    plumbing::intercept(client_side, upstream, cfg, &tls, &transcript).await;
                     drop(guard);
                 });
             }

@@ -10,8 +10,9 @@ mod hosts;
 pub mod network;
 mod retx_watch;
 pub mod stream;
+pub mod tls;
 
-use crate::actor::Recorded;
+use crate::actor::{Recorded, TlsSetup};
 use crate::fault::FaultPlan;
 use crate::fault::FaultState;
 use crate::oracle::{self, Report};
@@ -20,6 +21,7 @@ use crate::proto::client::Outcome;
 use crate::proto::server::Delivery;
 use crate::scenario::Scenario;
 use crate::seeds::{self, Stream};
+use crate::tls::MaybeTls;
 use crate::transcript::{Event, EventKind, Transcript};
 use director::Director;
 use engine::{Engine, EngineStats, Software, TcpTiming};
@@ -65,6 +67,8 @@ pub struct RunResult {
     pub packets: Vec<Captured>,
     /// What the engine did (turns, egress passes).
     pub engine: EngineStats,
+    /// The run's TLS session secrets as SSLKEYLOGFILE lines (`run --keylog`).
+    pub keylog: Vec<String>,
 }
 
 /// A run that could not complete.
@@ -98,8 +102,11 @@ pub fn plan_for(scenario: &Scenario, seed: u64) -> FaultPlan {
 /// A client supplied by the caller (a third-party SMTP library, say): it gets the connection
 /// to the first hop, already wrapped so that its bytes land in the transcript, and returns an
 /// outcome per scenario message (by id) for the oracle.
-pub type CustomClient =
-    Box<dyn FnOnce(Recorded<stream::SimStream>) -> Pin<Box<dyn Future<Output = Vec<Outcome>>>>>;
+pub type CustomClient = Box<
+    dyn FnOnce(
+        Recorded<MaybeTls<stream::SimStream>>,
+    ) -> Pin<Box<dyn Future<Output = Vec<Outcome>>>>,
+>;
 
 /// Runs `scenario` with `seed` (and the seed's fault plan), with `client` in place of the
 /// scenario's client profile.
@@ -183,10 +190,13 @@ fn run_engine(
         faults: FaultState::new(plan.clone(), heal_at),
     };
     let mut engine = Engine::new(network, timing);
-    add_hosts(&mut engine, scenario, seed, &shared, custom);
+    let run_tls = Arc::new(tls::RunTls::new(scenario, seed));
+    add_hosts(&mut engine, scenario, seed, &shared, &run_tls, custom);
     let mut director = Director::new(scenario, &plan, heal_at, &shared);
     let (elapsed, mut network, engine_stats) = engine.run(|world| director.turn(world));
+    let keylog = run_tls.finish();
     let mut result = judge(scenario, seed, &shared);
+    result.keylog = keylog;
     result.header = header(scenario, seed, &plan, latency, timing);
     result.elapsed = elapsed;
     result.plan = plan;
@@ -213,6 +223,7 @@ fn add_hosts(
     scenario: &Scenario,
     seed: u64,
     shared: &Shared,
+    run_tls: &tls::RunTls,
     custom: Option<CustomClient>,
 ) {
     let Shared {
@@ -229,19 +240,28 @@ fn add_hosts(
         deliveries,
         open_sessions,
         faults,
+        &run_tls.server,
     );
     engine.host("server", server);
     if let Some((_, cfg)) = &scenario.interceptor {
         engine.host(
             "interceptor",
-            hosts::interceptor(cfg, transcript, open_sessions, faults),
+            hosts::interceptor(cfg, transcript, open_sessions, faults, &run_tls.interceptor),
         );
     }
-    engine.host("client", client_host(scenario, shared, custom));
+    engine.host(
+        "client",
+        client_host(scenario, shared, run_tls.client.clone(), custom),
+    );
 }
 
 /// The client host's software: the scenario's client profile, its script, or `custom`.
-fn client_host(scenario: &Scenario, shared: &Shared, custom: Option<CustomClient>) -> Software {
+fn client_host(
+    scenario: &Scenario,
+    shared: &Shared,
+    tls: TlsSetup,
+    custom: Option<CustomClient>,
+) -> Software {
     let cfg = Arc::new(scenario.client.clone());
     let messages = scenario.messages.clone();
     let target = if scenario.interceptor.is_some() {
@@ -258,21 +278,22 @@ fn client_host(scenario: &Scenario, shared: &Shared, custom: Option<CustomClient
     let custom = Rc::new(RefCell::new(custom));
     let done = shared.client_done.clone();
     Rc::new(move || {
-        let (cfg, messages, script, custom, done) = (
+        let (cfg, messages, script, custom, done, tls) = (
             cfg.clone(),
             messages.clone(),
             script.clone(),
             custom.borrow_mut().take(),
             done.clone(),
+            tls.clone(),
         );
         let (transcript, outcomes, faults) = (transcript.clone(), outcomes.clone(), faults.clone());
         Box::pin(async move {
             if let Some(custom) = custom {
                 client::run_custom(custom, target, transcript, outcomes, faults).await;
             } else if script.is_empty() {
-                client::run(cfg, messages, target, transcript, outcomes, faults).await;
+                client::run(cfg, messages, target, transcript, outcomes, faults, tls).await;
             } else {
-                client::run_script(script, target, transcript, outcomes, faults).await;
+                client::run_script(script, target, transcript, outcomes, faults, tls).await;
             }
             done.set(true);
         })
@@ -296,6 +317,7 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
         &per_message,
         retrying,
     );
+    oracle::judge_tls(&mut report, &events, scenario.client.tls);
     if let Some(at) = shared.stuck_at.get() {
         report.violations.push(oracle::stuck(at, &events));
     }
@@ -312,6 +334,7 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
         plan: FaultPlan::default(),
         packets: Vec::new(),
         engine: EngineStats::default(),
+        keylog: Vec::new(),
     }
 }
 

@@ -63,6 +63,8 @@ impl Serve {
                 "127.0.0.1:0",
                 "--profile",
                 "postfix",
+                // Like the reference (Debian's snakeoil certificate, smtpd_tls_security_level = may).
+                "--tls",
                 "--format",
                 format,
                 "--set",
