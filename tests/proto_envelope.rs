@@ -1,7 +1,9 @@
 //! Postfix's reading of MAIL/RCPT arguments, case by case (each case observed on Postfix 3.7.11;
 //! the parity scripts 62-68 play them against the real server).
 
-use smtpsim::proto::envelope::{check_addr, extract, rcpt_params, resolve, tokens, Token};
+use smtpsim::proto::envelope::{
+    check_addr, extract, rcpt_params, rcpt_params_warning, resolve, tokens, Token,
+};
 
 fn words(args: &str) -> Vec<String> {
     tokens(args).into_iter().map(|t| t.text).collect()
@@ -91,4 +93,25 @@ fn rcpt_parameters_are_postfixs() {
         p("BODY=8BITMIME").unwrap_err(),
         "555 5.5.4 Unsupported option: BODY=8BITMIME"
     );
+}
+
+#[test]
+fn an_unknown_notify_value_is_warned_about_once_as_postfix_does() {
+    let warn = |s: &str| {
+        let mut warning = None;
+        let result = rcpt_params_warning(&tokens(s), &mut warning);
+        (result.is_ok(), warning)
+    };
+    let pair = |v: &str, l: &str| Some((v.to_string(), l.to_string()));
+    assert_eq!(warn("NOTIFY=bogus"), (false, pair("bogus", "bogus")));
+    assert_eq!(
+        warn("NOTIFY=Success,sometimes"),
+        (false, pair("sometimes", "Success,sometimes"))
+    );
+    // Known values, an empty list or a second NOTIFY: refused or not, no warning.
+    assert_eq!(warn("NOTIFY=success"), (true, None));
+    assert_eq!(warn("NOTIFY="), (false, None));
+    assert_eq!(warn("NOTIFY=never NOTIFY=bogus"), (false, None));
+    // A parameter refused before NOTIFY is read.
+    assert_eq!(warn("XFOO NOTIFY=bogus"), (false, None));
 }

@@ -243,6 +243,12 @@ fn messages(
         LogRecord::EtrnRefused(domain) => {
             smtpd(format!("warning: reject: ETRN {domain}... from {client}"))
         }
+        LogRecord::IllegalAddress { command, argument } => smtpd(format!(
+            "warning: Illegal address syntax from {client} in {command} command: {argument}"
+        )),
+        LogRecord::UnknownNotify { value, list } => smtpd(format!(
+            "warning: unknown DSN NOTIFY command value \"{value}\" in \"{list}\""
+        )),
         LogRecord::BdatWarning { queue_id, warning } => smtpd(format!(
             "warning: {}: {}",
             queue_id.as_deref().unwrap_or("NOQUEUE"),

@@ -379,6 +379,15 @@ pub fn mail_params(words: &[Token], size: &mut Option<u64>) -> Result<(), String
 
 /// Reads RCPT parameters in order. Err: the reply.
 pub fn rcpt_params(words: &[Token]) -> Result<(), String> {
+    rcpt_params_warning(words, &mut None)
+}
+
+/// As [`rcpt_params`]; `warning` gets the (value, list) of Postfix's `unknown DSN NOTIFY
+/// command value` warning when the first NOTIFY lists a value it does not know.
+pub fn rcpt_params_warning(
+    words: &[Token],
+    warning: &mut Option<(String, String)>,
+) -> Result<(), String> {
     let (mut notify, mut orcpt) = (false, false);
     for word in words {
         let arg = word.text.as_str();
@@ -388,6 +397,21 @@ pub fn rcpt_params(words: &[Token]) -> Result<(), String> {
             let known = items
                 .iter()
                 .all(|i| matches!(*i, "NEVER" | "SUCCESS" | "FAILURE" | "DELAY"));
+            if !notify && !known {
+                let list = &arg[7..];
+                let value = list
+                    .split(',')
+                    .find(|i| {
+                        !i.is_empty()
+                            && !["NEVER", "SUCCESS", "FAILURE", "DELAY"]
+                                .iter()
+                                .any(|k| k.eq_ignore_ascii_case(i))
+                    })
+                    .unwrap_or("");
+                if !value.is_empty() {
+                    *warning = Some((value.to_string(), list.to_string()));
+                }
+            }
             let never_alone = !items.contains(&"NEVER") || items.len() == 1;
             if notify || v.is_empty() || !known || !never_alone {
                 return Err("501 5.5.4 Error: Bad NOTIFY parameter syntax".into());

@@ -96,6 +96,21 @@ pub enum LogRecord {
     },
     /// `warning: reject: ETRN DOMAIN... from CLIENT` (no fast flush service).
     EtrnRefused(String),
+    /// `warning: Illegal address syntax from CLIENT in COMMAND command: ARGUMENT`: the
+    /// address argument of MAIL, RCPT or VRFY could not be read (answered 501).
+    IllegalAddress {
+        /// `MAIL`, `RCPT` or `VRFY`.
+        command: &'static str,
+        /// The argument as sent, non-printables as `?`.
+        argument: String,
+    },
+    /// `warning: unknown DSN NOTIFY command value "VALUE" in "LIST"` (no client named).
+    UnknownNotify {
+        /// The first value not known.
+        value: String,
+        /// The whole NOTIFY list.
+        list: String,
+    },
     /// `warning: QUEUEID|NOQUEUE: ...` about a BDAT command.
     BdatWarning {
         /// The open queue file, if any.

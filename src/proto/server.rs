@@ -1244,6 +1244,13 @@ impl ServerSession {
         true
     }
 
+    /// smtpd's `warning: Illegal address syntax from CLIENT in COMMAND command: ARGUMENT`.
+    fn log_illegal_address(&mut self, now: Time, command: &'static str, argument: &str) {
+        let argument = maillog::printable(argument.as_bytes());
+        let record = LogRecord::IllegalAddress { command, argument };
+        self.push(now, ServerEvent::Log(record));
+    }
+
     /// smtpd's `warning: QUEUEID|NOQUEUE: ...` about a BDAT command.
     fn log_bdat_warning(&mut self, now: Time, warning: BdatWarning) {
         let queue_id = self
@@ -1410,6 +1417,10 @@ impl ServerSession {
                 a
             }
             _ => {
+                // An unclosed `<` is refused before the address is read: no warning.
+                if !words[1].unclosed {
+                    self.log_illegal_address(now, "MAIL", &words[1].text);
+                }
                 self.reply(now, &cfg.reply_mail_bad_address, &[]);
                 return false;
             }
@@ -1457,11 +1468,20 @@ impl ServerSession {
                 a
             }
             _ => {
+                if !words[1].unclosed {
+                    self.log_illegal_address(now, "RCPT", &words[1].text);
+                }
                 self.reply(now, &cfg.reply_rcpt_bad_address, &[]);
                 return false;
             }
         };
-        if let Err(text) = envelope::rcpt_params(&words[2..]) {
+        let mut warning = None;
+        let params = envelope::rcpt_params_warning(&words[2..], &mut warning);
+        if let Some((value, list)) = warning {
+            let record = LogRecord::UnknownNotify { value, list };
+            self.push(now, ServerEvent::Log(record));
+        }
+        if let Err(text) = params {
             self.reply(now, &text, &[]);
             return false;
         }
@@ -1504,6 +1524,8 @@ impl ServerSession {
                 a
             }
             _ => {
+                let argument: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+                self.log_illegal_address(now, "VRFY", &argument.join(" "));
                 self.reply(now, &cfg.reply_rcpt_bad_address, &[]);
                 return false;
             }
