@@ -86,6 +86,12 @@ impl lettre::transport::smtp::client::AsyncTokioStream for ForLettre {
 }
 
 fn lettre_client(s: &Scenario) -> smtpsim::sim::CustomClient {
+    lettre_client_with(s, false)
+}
+
+/// lettre, optionally negotiating STARTTLS itself (accepting any certificate, as an
+/// opportunistic client does) with the process's crypto provider: the seeded one.
+fn lettre_client_with(s: &Scenario, starttls: bool) -> smtpsim::sim::CustomClient {
     let m = s.messages[0].clone();
     Box::new(move |stream| {
         Box::pin(async move {
@@ -102,6 +108,16 @@ fn lettre_client(s: &Scenario) -> smtpsim::sim::CustomClient {
                 Ok(c) => c,
                 Err(e) => return vec![lettre_failure(m.id, &e, Stage::Helo, "connect")],
             };
+            if starttls {
+                use lettre::transport::smtp::client::TlsParameters;
+                let tls = TlsParameters::builder("mail.example.org".into())
+                    .dangerous_accept_invalid_certs(true)
+                    .build_rustls()
+                    .expect("TLS parameters");
+                if let Err(e) = conn.starttls(tls, &hello).await {
+                    return vec![lettre_failure(m.id, &e, Stage::StartTls, "starttls")];
+                }
+            }
             let envelope = Envelope::new(
                 Some(m.from.parse().unwrap()),
                 m.to.iter().map(|t| t.parse().unwrap()).collect(),
@@ -145,42 +161,112 @@ fn mail_send_client(s: &Scenario) -> smtpsim::sim::CustomClient {
     let m = s.messages[0].clone();
     Box::new(move |stream| {
         Box::pin(async move {
+            let client = mail_send::SmtpClient {
+                stream,
+                timeout: Duration::from_secs(60),
+            };
+            mail_send_session(client, m).await
+        })
+    })
+}
+
+/// mail-send, negotiating STARTTLS as its own `start_tls` does (which is written for a
+/// `TcpStream` only): STARTTLS, then its `build_tls_connector(true)` (any certificate, the
+/// process's crypto provider: the seeded one) over the simulated connection.
+fn mail_send_starttls_client(s: &Scenario) -> smtpsim::sim::CustomClient {
+    let m = s.messages[0].clone();
+    Box::new(move |stream| {
+        Box::pin(async move {
             let mut client = mail_send::SmtpClient {
                 stream,
                 timeout: Duration::from_secs(60),
             };
-            let fail = |e: mail_send::Error, stage: Stage| {
-                let status = match &e {
-                    mail_send::Error::UnexpectedReply(r) if r.code() >= 500 => Status::Rejected,
-                    _ => Status::Deferred,
-                };
+            let failed = |why: String| {
                 vec![outcome(
                     m.id,
-                    status,
-                    stage,
+                    Status::Deferred,
+                    Stage::StartTls,
                     None,
-                    Some(format!("mail-send: {e}")),
+                    Some(why),
                 )]
             };
             if let Err(e) = client.read().await {
-                return fail(e, Stage::Greeting);
+                return failed(format!("mail-send: {e}"));
             }
             if let Err(e) = client.ehlo("ws1.example.org").await {
-                return fail(e, Stage::Helo);
+                return failed(format!("mail-send: {e}"));
             }
-            let message = mail_send::smtp::message::Message::new(
-                m.from.as_str(),
-                m.to.iter().map(String::as_str).collect::<Vec<_>>(),
-                m.body.as_slice(),
-            );
-            let result = client.send(message).await;
-            let _ = client.quit().await;
-            match result {
-                Ok(()) => vec![outcome(m.id, Status::Accepted, Stage::DataDone, None, None)],
-                Err(e) => fail(e, Stage::DataDone),
+            let ready = match client.cmd(b"STARTTLS\r\n").await {
+                Ok(reply) => mail_send::smtp::AssertReply::assert_positive_completion(reply),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = ready {
+                return failed(format!("mail-send: {e}"));
             }
+            let connector = mail_send::smtp::tls::build_tls_connector(true);
+            let name = rustls::pki_types::ServerName::try_from("mail.example.org")
+                .expect("a name")
+                .to_owned();
+            let stream = match connector.connect(name, client.stream).await {
+                Ok(s) => s,
+                Err(e) => return failed(format!("mail-send TLS: {e}")),
+            };
+            let client = mail_send::SmtpClient {
+                stream,
+                timeout: Duration::from_secs(60),
+            };
+            mail_send_session_greeted(client, m).await
         })
     })
+}
+
+async fn mail_send_session<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut client: mail_send::SmtpClient<S>,
+    m: smtpsim::proto::client::Message,
+) -> Vec<Outcome> {
+    if let Err(e) = client.read().await {
+        return mail_send_failed(&m, e, Stage::Greeting);
+    }
+    mail_send_session_greeted(client, m).await
+}
+
+fn mail_send_failed(
+    m: &smtpsim::proto::client::Message,
+    e: mail_send::Error,
+    stage: Stage,
+) -> Vec<Outcome> {
+    let status = match &e {
+        mail_send::Error::UnexpectedReply(r) if r.code() >= 500 => Status::Rejected,
+        _ => Status::Deferred,
+    };
+    vec![outcome(
+        m.id,
+        status,
+        stage,
+        None,
+        Some(format!("mail-send: {e}")),
+    )]
+}
+
+/// EHLO (again, inside TLS), the message, QUIT.
+async fn mail_send_session_greeted<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut client: mail_send::SmtpClient<S>,
+    m: smtpsim::proto::client::Message,
+) -> Vec<Outcome> {
+    if let Err(e) = client.ehlo("ws1.example.org").await {
+        return mail_send_failed(&m, e, Stage::Helo);
+    }
+    let message = mail_send::smtp::message::Message::new(
+        m.from.as_str(),
+        m.to.iter().map(String::as_str).collect::<Vec<_>>(),
+        m.body.as_slice(),
+    );
+    let result = client.send(message).await;
+    let _ = client.quit().await;
+    match result {
+        Ok(()) => vec![outcome(m.id, Status::Accepted, Stage::DataDone, None, None)],
+        Err(e) => mail_send_failed(&m, e, Stage::DataDone),
+    }
 }
 
 fn check(library: &str, name: &str, result: &smtpsim::sim::RunResult) {
@@ -229,5 +315,68 @@ fn mail_send_through_every_interceptor() {
         let s = scenario(name);
         let result = smtpsim::sim::run_custom(&s, 0, mail_send_client(&s)).expect("runs");
         check("mail-send", name, &result);
+    }
+}
+
+/// The seeded provider as the process default: what lettre and mail-send build their TLS
+/// configs from, so their handshakes replay from the run's seed too.
+fn seeded_crypto_for_libraries() {
+    let _ =
+        rustls::crypto::CryptoProvider::install_default((*smtpsim::tls::seeded_provider()).clone());
+}
+
+#[test]
+fn lettre_and_mail_send_negotiate_starttls_with_the_seeded_crypto() {
+    seeded_crypto_for_libraries();
+    type Client = fn(&Scenario) -> smtpsim::sim::CustomClient;
+    let lettre_tls: Client = |s| lettre_client_with(s, true);
+    let clients: [(&str, Client); 2] = [
+        ("lettre", lettre_tls),
+        ("mail-send", mail_send_starttls_client),
+    ];
+    for (library, client) in clients {
+        for name in ["starttls", "starttls-av-inspect"] {
+            let s = scenario(name);
+            let result = smtpsim::sim::run_custom(&s, 0, client(&s)).expect("runs");
+            let again = smtpsim::sim::run_custom(&s, 0, client(&s)).expect("runs");
+            let text = smtpsim::format::text::render(&result);
+            assert_eq!(
+                text,
+                smtpsim::format::text::render(&again),
+                "{library}/{name}"
+            );
+            assert_eq!(
+                result.keylog, again.keylog,
+                "{library}/{name}: same secrets"
+            );
+            assert!(!result.keylog.is_empty(), "{library}/{name}: {text}");
+            assert_eq!(
+                result.report.messages[0].verdict,
+                Verdict::Delivered,
+                "{library}/{name}\n{text}"
+            );
+            // The library's TLS is above the client's recorder (records); the server's is
+            // below its own (the SMTP inside, marked protected).
+            let layer_of = |from: &str, what: &str| {
+                result.events.iter().find_map(|e| match &e.kind {
+                    smtpsim::transcript::EventKind::Data(b)
+                        if e.from == from && String::from_utf8_lossy(b).contains(what) =>
+                    {
+                        Some(e.layer)
+                    }
+                    _ => None,
+                })
+            };
+            use smtpsim::transcript::Layer;
+            assert_eq!(layer_of("server", "250 2.1.0"), Some(Layer::Tls), "{text}");
+            assert!(
+                result
+                    .events
+                    .iter()
+                    .any(|e| e.from == "client" && e.layer == Layer::Opaque),
+                "{library}/{name}: the client's side after STARTTLS is TLS records\n{text}"
+            );
+            check(library, name, &result);
+        }
     }
 }

@@ -234,18 +234,11 @@ fn serve_logs_what_the_real_postfix_logs_for_the_parity_corpus() {
     let mut failures = Vec::new();
     let corpus = corpus();
     let mut lines_compared = 0;
-    // Scripts whose log lines smtpsim does not write yet: STARTTLS, whose "Anonymous TLS
-    // connection established" line is not written. Their replies are compared by
-    // tests/parity.rs.
     // 73-bdat-refused's first chunk is a byte short: the player waits out a reply and is one
     // reply behind from then on, so whether smtpd reads its DATA with the next command
     // already waiting (and logs improper pipelining) is a race; 80 is the same with exact
     // chunk sizes.
-    const LOG_NOT_MODELLED: &[&str] = &[
-        "73-bdat-refused",
-        "75-starttls",
-        "76-starttls-pipelined-plaintext",
-    ];
+    const LOG_NOT_MODELLED: &[&str] = &["73-bdat-refused"];
     for (name, steps) in corpus
         .iter()
         .filter(|(name, _)| !LOG_NOT_MODELLED.contains(&name.as_str()))

@@ -26,6 +26,20 @@ pub struct Recorded<S> {
     observer: Option<std::sync::Mutex<Observer>>,
     /// What the bytes crossing here are: plain, inside TLS, or TLS records relayed unread.
     layer: Layer,
+    /// Whether the writer may start TLS above this recorder (a third-party client).
+    starttls: FollowTls,
+}
+
+/// Following a STARTTLS done above the recorder: after this side's `STARTTLS` and the peer's
+/// 220, the bytes crossing are TLS records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FollowTls {
+    /// TLS, if any, is below the recorder (our own drivers): the bytes stay readable.
+    Off,
+    /// Looking for this side's STARTTLS.
+    Watching,
+    /// STARTTLS sent: a 220 makes the rest ciphertext.
+    Sent,
 }
 
 /// Transport faults on one side of one connection.
@@ -62,6 +76,7 @@ impl<S> Recorded<S> {
             faults: TransportFaults::default(),
             observer: None,
             layer: Layer::Plain,
+            starttls: FollowTls::Off,
         }
     }
 
@@ -117,6 +132,13 @@ impl<S> Recorded<S> {
         &mut self.inner
     }
 
+    /// This side's writer does its own TLS above the recorder (a third-party client library):
+    /// after its `STARTTLS` and the peer's 220, what crosses is recorded as TLS records.
+    pub fn following_starttls(mut self) -> Self {
+        self.starttls = FollowTls::Watching;
+        self
+    }
+
     /// From now on, the bytes crossing here travel in `layer`.
     pub fn set_layer(&mut self, layer: Layer) {
         self.layer = layer;
@@ -169,7 +191,8 @@ impl<S> Recorded<S> {
         );
     }
 
-    fn record(&self, from_me: bool, kind: EventKind) {
+    fn record(&mut self, from_me: bool, kind: EventKind) {
+        let tls_starts = self.follow_starttls(from_me, &kind);
         match (&kind, from_me) {
             // Ciphertext says nothing an smtpd would log.
             _ if self.layer == Layer::Opaque => {}
@@ -185,6 +208,37 @@ impl<S> Recorded<S> {
         };
         self.transcript
             .record_in(self.layer, net::now(), self.conn, from, to, kind);
+        if tls_starts {
+            self.layer = Layer::Opaque;
+            self.note(
+                "TLS started by the client itself: the rest of this connection is TLS records",
+            );
+        }
+    }
+
+    /// True when this event is the peer's 220 to this side's STARTTLS.
+    fn follow_starttls(&mut self, from_me: bool, kind: &EventKind) -> bool {
+        let is_line = |bytes: &[u8], line: &str| {
+            String::from_utf8_lossy(bytes)
+                .lines()
+                .any(|l| l.trim().eq_ignore_ascii_case(line))
+        };
+        match (self.starttls, kind, from_me) {
+            (FollowTls::Watching, EventKind::Data(bytes), true) if is_line(bytes, "STARTTLS") => {
+                self.starttls = FollowTls::Sent;
+                false
+            }
+            (FollowTls::Sent, EventKind::Received(bytes), false) => {
+                let ready = bytes.starts_with(b"220");
+                self.starttls = if ready {
+                    FollowTls::Off
+                } else {
+                    FollowTls::Watching
+                };
+                ready
+            }
+            _ => false,
+        }
     }
 }
 
