@@ -7,7 +7,10 @@
 //! - the error limits hold: the line that brings the error count to `hard_error_limit` is
 //!   followed by the 421 and the close, never earlier, never later; from `soft_error_limit`
 //!   errors on, replies wait `error_sleep`;
-//! - a delivery comes only at an end of data and is followed by its positive reply.
+//! - a delivery comes only at an end of data and is followed by its positive reply;
+//! - STARTTLS's 220 is followed by the handshake request and nothing else; after the
+//!   handshake, exactly the bytes pipelined behind STARTTLS are reported and thrown away (the
+//!   CVE-2011-0411 fix), and a failed handshake closes the session.
 #![no_main]
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -36,6 +39,7 @@ struct Knobs {
     hang_up_on_non_smtp: bool,
     streaming: bool,
     per_record_deadline: bool,
+    tls_fails: bool,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -52,7 +56,7 @@ enum Op {
     Eof,
 }
 
-const CANNED: [&[u8]; 8] = [
+const CANNED: [&[u8]; 10] = [
     b"EHLO c.example\r\n",
     b"HELO c.example\r\n",
     b"MAIL FROM:<a@example.org>\r\n",
@@ -61,6 +65,9 @@ const CANNED: [&[u8]; 8] = [
     b".\r\n",
     b"RSET\r\n",
     b"NOOP\r\n",
+    b"STARTTLS\r\n",
+    // The CVE-2011-0411 shape: plaintext pipelined behind STARTTLS.
+    b"STARTTLS\r\nRSET\r\nMAIL FROM:<x@example.org>\r\n",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -77,6 +84,8 @@ struct Model {
     errors: u32,
     junk: u32,
     closed: bool,
+    /// The session asked for a TLS handshake; no line is read until it is reported.
+    handshake: bool,
 }
 
 fn limits(cfg: &ServerConfig, overflow: Overflow) -> LineLimits {
@@ -104,7 +113,7 @@ impl Model {
             return;
         }
         self.lines.push(bytes);
-        while !self.closed {
+        while !self.closed && !self.handshake {
             let Some(line) = self.lines.next_line() else {
                 break;
             };
@@ -149,6 +158,11 @@ impl Model {
                 }
                 self.junk += 1;
             }
+            if matches!(events.front(), Some((_, ServerEvent::StartTls))) {
+                assert_eq!(reply.code, 220, "handshake after {reply}");
+                events.pop_front();
+                self.handshake = true;
+            }
             if reply.code == 354 {
                 self.data = Some(DataReceiver::new(Some(0)));
                 self.lines.set_limits(limits(&self.cfg, Overflow::Split));
@@ -174,6 +188,32 @@ impl Model {
             }
         }
         assert!(events.is_empty(), "events no line explains: {events:?}");
+    }
+
+    /// The handshake was reported: the bytes left behind STARTTLS are thrown away (and said
+    /// so), or a failed handshake closes the session.
+    fn tls_done(&mut self, failed: bool, events: Vec<(Time, ServerEvent)>) {
+        self.handshake = false;
+        let mut events = events
+            .into_iter()
+            .map(|(_, e)| e)
+            .filter(|e| !matches!(e, ServerEvent::Note(_) | ServerEvent::Log(_)));
+        if failed {
+            assert_eq!(events.next(), Some(ServerEvent::Close));
+            self.closed = true;
+        } else {
+            let pending = self.lines.take_raw(usize::MAX);
+            if !pending.is_empty() {
+                assert_eq!(
+                    events.next(),
+                    Some(ServerEvent::Injected {
+                        bytes: pending,
+                        executed: false
+                    })
+                );
+            }
+        }
+        assert_eq!(events.next(), None);
     }
 
     /// The next event must be a reply, waiting `error_sleep` once the soft limit is reached.
@@ -252,8 +292,6 @@ fuzz_target!(|input: Input| {
 
     let mut now = Time::ZERO;
     let mut server = ServerSession::new(cfg.clone(), "192.0.2.1", now, 1);
-    // The model has no TLS: STARTTLS is then one more refused command.
-    server.set_tls_available(false);
     server.set_streaming(k.streaming);
     let banner = settle(&mut server, &mut now, idle);
     let first_reply = banner.iter().find_map(|(_, e)| match e {
@@ -268,6 +306,7 @@ fuzz_target!(|input: Input| {
         errors: 0,
         junk: 0,
         closed: false,
+        handshake: false,
     };
     for op in input.ops.iter().take(200) {
         let bytes: Vec<u8> = match op {
@@ -300,6 +339,16 @@ fuzz_target!(|input: Input| {
         server.handle_input(now, &bytes);
         let events = settle(&mut server, &mut now, idle);
         model.read(sent_at, &bytes, events);
+        if model.handshake {
+            let result = if k.tls_fails {
+                Err("fuzz: handshake failed".to_string())
+            } else {
+                Ok(())
+            };
+            server.handle_tls(now, result);
+            let events = settle(&mut server, &mut now, idle);
+            model.tls_done(k.tls_fails, events);
+        }
         assert_eq!(server.is_closed(), model.closed);
     }
 });
