@@ -124,6 +124,11 @@ fn the_svg_shows_the_scan_as_a_break_and_the_verdict() {
 
 /// Commands and final reply codes per connection, as tshark's SMTP dissector reports them.
 fn tshark_tokens(pcap: &[u8]) -> Option<Vec<Vec<String>>> {
+    tshark_tokens_with(pcap, None)
+}
+
+/// As [`tshark_tokens`], decrypting TLS with the key log lines `keylog`, if any.
+fn tshark_tokens_with(pcap: &[u8], keylog: Option<&[String]>) -> Option<Vec<Vec<String>>> {
     let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -136,7 +141,13 @@ fn tshark_tokens(pcap: &[u8]) -> Option<Vec<Vec<String>>> {
     };
     let file = std::env::temp_dir().join(format!("smtpsim-{}.pcap", std::process::id()));
     std::fs::write(&file, pcap).unwrap();
-    let out = Command::new(tshark)
+    let keys = std::env::temp_dir().join(format!("smtpsim-{}.keys", std::process::id()));
+    let mut command = Command::new(tshark);
+    if let Some(lines) = keylog {
+        std::fs::write(&keys, lines.join("\n") + "\n").unwrap();
+        command.args(["-o", &format!("tls.keylog_file:{}", keys.display())]);
+    }
+    let out = command
         .args([
             "-r",
             file.to_str().unwrap(),
@@ -154,6 +165,7 @@ fn tshark_tokens(pcap: &[u8]) -> Option<Vec<Vec<String>>> {
         .output()
         .expect("tshark runs");
     let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&keys);
     assert!(
         out.status.success(),
         "{}",
@@ -234,6 +246,31 @@ fn tshark_decodes_the_pcap_like_the_transcript() {
         assert_eq!(decoded, expected, "{name}");
         assert!(expected[1].contains(&"RSET".to_string()) || name != "symantec-rset");
     }
+}
+
+#[test]
+fn with_the_key_log_tshark_reads_the_smtp_inside_tls() {
+    let result = run_captured("postfix-connection-cache");
+    let pcap = format::render(Format::Pcap, &result, "x");
+    let again = format::render(Format::Pcap, &run_captured("postfix-connection-cache"), "x");
+    assert_eq!(pcap, again, "a TLS run's pcap replays byte for byte");
+    assert!(!result.keylog.is_empty());
+    let Some(decoded) = tshark_tokens_with(&pcap, Some(&result.keylog)) else {
+        return;
+    };
+    // tshark's smtp.req.command keeps four characters (STARTTLS is "STAR").
+    let four = |streams: Vec<Vec<String>>| -> Vec<Vec<String>> {
+        streams
+            .into_iter()
+            .map(|s| s.into_iter().map(|t| t.chars().take(4).collect()).collect())
+            .collect()
+    };
+    let expected = four(transcript_tokens(&result));
+    assert!(expected[0].iter().filter(|t| *t == "MAIL").count() == 3);
+    assert_eq!(four(decoded), expected);
+    // Without the keys only what precedes the handshake is SMTP.
+    let blind = tshark_tokens(&pcap).expect("tshark is there");
+    assert!(!blind[0].contains(&"MAIL".to_string()), "{blind:?}");
 }
 
 #[test]

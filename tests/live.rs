@@ -1181,11 +1181,101 @@ fn swaks_tls_and_smtplib_starttls_deliver_through_serve_tls() {
         .args(["--server", &addr, "--tls", "--to", "bob@example.org"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    // swaks's exit code 29 is its TLS failure.
+    assert_eq!(out.status.code(), Some(29));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("STARTTLS"),
+        String::from_utf8_lossy(&out.stderr).contains("Host did not advertise STARTTLS"),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stderr)
     );
     drop(plain);
+}
+
+/// swaks --tls through `proxy` to `serve --tls`; what swaks printed.
+fn swaks_tls_via(proxy: &str, body: &str) -> String {
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            proxy,
+            "--tls",
+            "--from",
+            "alice@example.org",
+            "--to",
+            "bob@example.org",
+            "--body",
+            body,
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("=== TLS started with cipher"), "{said}");
+    said
+}
+
+#[test]
+fn proxy_relays_tls_unread_or_intercepts_it_per_profile() {
+    if !have("swaks") {
+        return;
+    }
+    let dir = temp_dir("proxy-tls");
+    let (server, upstream) = Proc::smtpsim(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls",
+        LOCAL,
+        "--maildir",
+        dir.to_str().unwrap(),
+    ]);
+    // passthrough: STARTTLS goes to the server; the proxy relays records it cannot read.
+    let (relay, addr) = Proc::smtpsim(&[
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream,
+        "--profile",
+        "passthrough",
+    ]);
+    swaks_tls_via(&addr, "end to end");
+    assert!(wait_for(
+        || relay.output().contains("TLS passed through unscanned"),
+        Duration::from_secs(5)
+    ));
+    assert!(
+        !relay.output().contains("MAIL FROM:<alice@example.org>"),
+        "the proxy read nothing"
+    );
+    // av-tls-inspect: swaks (which does not verify) talks TLS to the proxy, the proxy to the
+    // server, and the proxy reads the whole session.
+    let (inspect, addr) = Proc::smtpsim(&[
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream,
+        "--profile",
+        "av-tls-inspect",
+    ]);
+    swaks_tls_via(&addr, "inspected");
+    assert!(
+        wait_for(
+            || inspect
+                .output()
+                .contains("interceptor ~> server       MAIL FROM:<alice@example.org>"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        inspect.output()
+    );
+    assert!(wait_for(
+        || files_in(&dir.join("new")).len() == 2,
+        Duration::from_secs(5)
+    ));
+    assert!(wait_for(
+        || server.output().matches("TLS established").count() == 2,
+        Duration::from_secs(5)
+    ));
+    drop((relay, inspect, server));
 }
