@@ -774,13 +774,8 @@ impl ClientSession {
         self.outbox.push(now, ClientEvent::Outcome(outcome));
     }
 
-    fn fail_current(&mut self, now: Time, stage: Stage, reply: Reply) {
-        self.decide(now, Decision::by_reply(stage, reply));
-    }
-
-    /// The session cannot go on (a refused greeting or HELO): nothing on this connection is
-    /// tried; the messages fail with this reply.
-    fn give_up(&mut self, now: Time, stage: Stage, reply: Reply) {
+    /// Every message still queued on this connection gets `decision`.
+    fn decide_queued(&mut self, now: Time, decision: Decision) {
         let queued: Vec<Message> = self.queue.drain(..).collect();
         for message in queued {
             self.current = Some(Current {
@@ -788,8 +783,18 @@ impl ClientSession {
                 accepted: Vec::new(),
                 refused: Vec::new(),
             });
-            self.decide(now, Decision::by_reply(stage, reply.clone()));
+            self.decide(now, decision.clone());
         }
+    }
+
+    fn fail_current(&mut self, now: Time, stage: Stage, reply: Reply) {
+        self.decide(now, Decision::by_reply(stage, reply));
+    }
+
+    /// The session cannot go on (a refused greeting or HELO): nothing on this connection is
+    /// tried; the messages fail with this reply.
+    fn give_up(&mut self, now: Time, stage: Stage, reply: Reply) {
+        self.decide_queued(now, Decision::by_reply(stage, reply));
         self.quit(now);
     }
 
@@ -798,22 +803,16 @@ impl ClientSession {
     fn give_up_tls(&mut self, now: Time, reply: Option<Reply>, why: String) {
         self.note(now, why.clone());
         let status = reply.as_ref().map_or(Status::Deferred, status_of);
-        let queued: Vec<Message> = self.queue.drain(..).collect();
-        for message in queued {
-            self.current = Some(Current {
-                message,
-                accepted: Vec::new(),
-                refused: Vec::new(),
-            });
-            let decision = Decision {
-                status: status.clone(),
+        self.decide_queued(
+            now,
+            Decision {
+                status,
                 stage: Stage::StartTls,
-                reply: reply.clone(),
-                reason: Some(why.clone()),
+                reply,
+                reason: Some(why),
                 gap: false,
-            };
-            self.decide(now, decision);
-        }
+            },
+        );
         self.quit(now);
     }
 
@@ -845,21 +844,10 @@ impl ClientSession {
                 } else {
                     Status::Deferred
                 };
-                let queued: Vec<Message> = self.queue.drain(..).collect();
-                for message in queued {
-                    self.current = Some(Current {
-                        message,
-                        accepted: Vec::new(),
-                        refused: Vec::new(),
-                    });
-                    let decision = Decision::without_reply(
-                        status.clone(),
-                        Stage::StartTls,
-                        reason.clone(),
-                        false,
-                    );
-                    self.decide(now, decision);
-                }
+                self.decide_queued(
+                    now,
+                    Decision::without_reply(status, Stage::StartTls, reason, false),
+                );
                 self.expecting.clear();
                 self.close(now);
             }
@@ -889,27 +877,19 @@ impl ClientSession {
             };
             self.decide(now, decision);
         }
-        let untried: Vec<Message> = self.queue.drain(..).collect();
-        for message in untried {
-            self.current = Some(Current {
-                message,
-                accepted: Vec::new(),
-                refused: Vec::new(),
-            });
-            let status = if matches!(stage, Stage::Greeting | Stage::Helo) {
-                Status::Deferred
-            } else {
-                Status::NotAttempted
-            };
-            let decision = Decision {
-                status,
-                stage,
-                reply: reply.clone(),
-                reason: reason.clone(),
-                gap: false,
-            };
-            self.decide(now, decision);
-        }
+        let status = if matches!(stage, Stage::Greeting | Stage::Helo) {
+            Status::Deferred
+        } else {
+            Status::NotAttempted
+        };
+        let decision = Decision {
+            status,
+            stage,
+            reply: reply.clone(),
+            reason: reason.clone(),
+            gap: false,
+        };
+        self.decide_queued(now, decision);
         self.expecting.clear();
         self.close(now);
     }
@@ -936,22 +916,16 @@ impl ClientSession {
             return;
         }
         // Messages this connection never got to (reuse not allowed or out of time).
-        let untried: Vec<Message> = self.queue.drain(..).collect();
-        for message in untried {
-            self.current = Some(Current {
-                message,
-                accepted: Vec::new(),
-                refused: Vec::new(),
-            });
-            let decision = Decision {
+        self.decide_queued(
+            now,
+            Decision {
                 status: Status::NotAttempted,
                 stage: Stage::Mail,
                 reply: None,
                 reason: None,
                 gap: false,
-            };
-            self.decide(now, decision);
-        }
+            },
+        );
         self.closed = true;
         self.outbox.push(now, ClientEvent::Close);
     }
