@@ -1133,24 +1133,8 @@ fn swaks_tls_and_smtplib_starttls_deliver_through_serve_tls() {
         "--maildir",
         dir.to_str().unwrap(),
     ]);
-    let out = Command::new("swaks")
-        .args([
-            "--server",
-            &addr,
-            "--tls",
-            "--from",
-            "alice@example.org",
-            "--to",
-            "bob@example.org",
-            "--body",
-            "via swaks over TLS",
-        ])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{said}");
+    let said = swaks_tls_via(&addr, "via swaks over TLS");
     assert!(said.contains("<-  220 2.0.0 Ready to start TLS"), "{said}");
-    assert!(said.contains("=== TLS started with cipher"), "{said}");
     assert!(said.contains(" ~> MAIL FROM:<alice@example.org>"), "{said}");
     // smtplib's starttls() does not verify by default: the made-up certificate is fine.
     let printed = smtplib(
@@ -1191,12 +1175,12 @@ fn swaks_tls_and_smtplib_starttls_deliver_through_serve_tls() {
     drop(plain);
 }
 
-/// swaks --tls through `proxy` to `serve --tls`; what swaks printed.
-fn swaks_tls_via(proxy: &str, body: &str) -> String {
+/// swaks --tls against `server` (serve --tls, or a proxy in front of it); what swaks printed.
+fn swaks_tls_via(server: &str, body: &str) -> String {
     let out = Command::new("swaks")
         .args([
             "--server",
-            proxy,
+            server,
             "--tls",
             "--from",
             "alice@example.org",
