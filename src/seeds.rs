@@ -16,10 +16,12 @@ pub enum Stream {
     Network = 2,
     /// `smtpsim diff`'s generated session (each session is its own seed).
     Session = 3,
-    /// The certificates of a run's TLS actors (keys, serial numbers).
+    /// The server's certificates (its CA's and its own keys and serial numbers).
     Certificates = 4,
     /// Every random byte of the run's TLS handshakes (randoms, key shares, tickets).
     Tls = 5,
+    /// The interceptor's certificates (TLS inspection).
+    InterceptorCertificates = 6,
 }
 
 /// The generator for `stream` of `seed`.

@@ -139,9 +139,13 @@ fn tshark_tokens_with(pcap: &[u8], keylog: Option<&[String]>) -> Option<Vec<Vec<
         eprintln!("skipping: tshark not installed (CI installs it)");
         return None;
     };
-    let file = std::env::temp_dir().join(format!("smtpsim-{}.pcap", std::process::id()));
+    // Tests run in parallel threads of one process: each call its own files.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let stem = format!("smtpsim-{}-{n}", std::process::id());
+    let file = std::env::temp_dir().join(format!("{stem}.pcap"));
     std::fs::write(&file, pcap).unwrap();
-    let keys = std::env::temp_dir().join(format!("smtpsim-{}.keys", std::process::id()));
+    let keys = std::env::temp_dir().join(format!("{stem}.keys"));
     let mut command = Command::new(tshark);
     if let Some(lines) = keylog {
         std::fs::write(&keys, lines.join("\n") + "\n").unwrap();

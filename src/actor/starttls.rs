@@ -5,7 +5,7 @@
 use crate::net;
 use crate::tls::MaybeTls;
 use crate::transcript::{EventKind, Layer, TlsEvent};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -15,15 +15,29 @@ use super::Recorded;
 /// `smtp_starttls_timeout`).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// A TLS configuration made when a handshake first needs it: a simulation that never starts
+/// TLS never pays for certificates and configs.
+pub type Lazy<T> = Arc<LazyLock<Arc<T>, Box<dyn FnOnce() -> Arc<T> + Send>>>;
+
+/// A [`Lazy`] made by `make` at first use.
+pub fn lazy<T>(make: impl FnOnce() -> Arc<T> + Send + 'static) -> Lazy<T> {
+    Arc::new(LazyLock::new(Box::new(make)))
+}
+
+/// A [`Lazy`] that is ready now.
+pub fn ready<T: Send + Sync + 'static>(value: Arc<T>) -> Lazy<T> {
+    lazy(move || value)
+}
+
 /// What one actor brings to TLS on its connections.
 #[derive(Clone, Default)]
 pub struct TlsSetup {
     /// Its side as a TLS server: its certificate (a server; an intercepting proxy toward
     /// the client). None: it cannot start TLS.
-    pub acceptor: Option<Arc<rustls::ServerConfig>>,
+    pub acceptor: Option<Lazy<rustls::ServerConfig>>,
     /// Its side as a TLS client (a client; a proxy toward the server), and the name it
     /// expects the server's certificate to carry.
-    pub connector: Option<(Arc<rustls::ClientConfig>, String)>,
+    pub connector: Option<(Lazy<rustls::ClientConfig>, String)>,
 }
 
 impl std::fmt::Debug for TlsSetup {
@@ -38,7 +52,7 @@ impl std::fmt::Debug for TlsSetup {
 impl<S: AsyncRead + AsyncWrite + Unpin> Recorded<MaybeTls<S>> {
     /// Runs the server side of a TLS handshake with `setup`'s certificate.
     pub async fn accept_tls(&mut self, setup: &TlsSetup) -> Result<(), String> {
-        let Some(cfg) = setup.acceptor.clone() else {
+        let Some(cfg) = setup.acceptor.as_ref().map(|c| Arc::clone(&**c)) else {
             return self.tls_failed("no certificate on this side".into());
         };
         let handshake =
@@ -48,7 +62,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Recorded<MaybeTls<S>> {
 
     /// Runs the client side of a TLS handshake with `setup`'s client configuration.
     pub async fn connect_tls(&mut self, setup: &TlsSetup) -> Result<(), String> {
-        let Some((cfg, name)) = setup.connector.clone() else {
+        let Some((cfg, name)) = setup
+            .connector
+            .as_ref()
+            .map(|(c, name)| (Arc::clone(&**c), name.clone()))
+        else {
             return self.tls_failed("no TLS client configuration on this side".into());
         };
         let handshake =

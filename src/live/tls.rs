@@ -1,6 +1,7 @@
 //! TLS for live mode: `serve --tls` (a certificate made at start, or `--cert/--key`) and the
 //! proxy's own certificate for TLS inspection, with the operating system's randomness.
 
+use crate::actor::starttls::ready;
 use crate::actor::TlsSetup;
 use crate::tls::{self, Identity, Verify};
 use std::path::Path;
@@ -23,7 +24,7 @@ pub fn server_setup(
     let acceptor = tls::server_config(&identity, tls::live_provider(), None, None);
     Ok((
         TlsSetup {
-            acceptor: Some(acceptor),
+            acceptor: Some(ready(acceptor)),
             connector: None,
         },
         Some(what),
@@ -41,9 +42,14 @@ pub fn proxy_setup(upstream: &str) -> TlsSetup {
     let identity = Identity::generated(host);
     let provider = tls::live_provider();
     TlsSetup {
-        acceptor: Some(tls::server_config(&identity, provider.clone(), None, None)),
+        acceptor: Some(ready(tls::server_config(
+            &identity,
+            provider.clone(),
+            None,
+            None,
+        ))),
         connector: Some((
-            tls::client_config(Verify::Nothing, provider, None, None),
+            ready(tls::client_config(Verify::Nothing, provider, None, None)),
             host.to_string(),
         )),
     }

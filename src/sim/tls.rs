@@ -3,12 +3,13 @@
 //! configuration, and the key log. The handshakes' randomness is the `Tls` stream of the
 //! seed, installed on the run's thread for the length of the run.
 
+use crate::actor::starttls::lazy;
 use crate::actor::TlsSetup;
 use crate::proto::client::TlsPolicy;
 use crate::scenario::Scenario;
 use crate::seeds::{self, Stream};
 use crate::tls::{self, Identity, KeyLogLines, SimClock, Verify};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use super::EPOCH_SECS;
 
@@ -34,11 +35,20 @@ impl RunTls {
     /// The material of `scenario` at `seed`; installs the handshakes' randomness on this
     /// thread (until [`RunTls::finish`]).
     pub fn new(scenario: &Scenario, seed: u64) -> RunTls {
-        let mut rng = seeds::rng(seed, Stream::Certificates);
-        let host = scenario.server.hostname.clone();
-        let server_id = Identity::seeded(&mut rng, SERVER_CA, &host, EPOCH_SECS);
-        let interceptor_id = Identity::seeded(&mut rng, INTERCEPTOR_CA, &host, EPOCH_SECS);
         tls::random::seed_thread(seeds::rng(seed, Stream::Tls));
+        let host = scenario.server.hostname.clone();
+        // Each identity from its own stream, so the order of first use changes nothing.
+        let identity = |stream, ca: &'static str, host: String| {
+            Arc::new(LazyLock::new(move || {
+                Identity::seeded(&mut seeds::rng(seed, stream), ca, &host, EPOCH_SECS)
+            }))
+        };
+        let server_id = identity(Stream::Certificates, SERVER_CA, host.clone());
+        let interceptor_id = identity(
+            Stream::InterceptorCertificates,
+            INTERCEPTOR_CA,
+            host.clone(),
+        );
         let keylog = KeyLogLines::new();
         let provider = tls::seeded_provider();
         let clock = || -> Option<Arc<dyn rustls::time_provider::TimeProvider>> {
@@ -46,20 +56,35 @@ impl RunTls {
                 epoch_secs: EPOCH_SECS,
             }))
         };
-        let log = || -> Option<Arc<dyn rustls::KeyLog>> { Some(Arc::new(keylog.clone())) };
-        let acceptor = |id: &Identity| tls::server_config(id, provider.clone(), clock(), log());
-        let connector = |verify: Verify| {
-            let cfg = tls::client_config(verify, provider.clone(), clock(), log());
-            Some((cfg, host.clone()))
+        let log = {
+            let keylog = keylog.clone();
+            move || -> Option<Arc<dyn rustls::KeyLog>> { Some(Arc::new(keylog.clone())) }
         };
-        let client_verify = if scenario.client.tls == TlsPolicy::Verify {
-            let mut anchors = vec![server_id.ca().clone()];
-            if scenario.client.trust_interceptor_ca {
-                anchors.push(interceptor_id.ca().clone());
-            }
-            Verify::Roots(anchors)
-        } else {
-            Verify::Nothing
+        let acceptor = |id: &Arc<LazyLock<Identity, _>>| {
+            let (id, provider, log) = (id.clone(), provider.clone(), log.clone());
+            lazy(move || tls::server_config(&id, provider, clock(), log()))
+        };
+        let verify = scenario.client.tls == TlsPolicy::Verify;
+        let trust_interceptor = scenario.client.trust_interceptor_ca;
+        let client_connector = {
+            let (server_id, interceptor_id) = (server_id.clone(), interceptor_id.clone());
+            let (provider, log) = (provider.clone(), log.clone());
+            lazy(move || {
+                let check = if verify {
+                    let mut anchors = vec![server_id.ca().clone()];
+                    if trust_interceptor {
+                        anchors.push(interceptor_id.ca().clone());
+                    }
+                    Verify::Roots(anchors)
+                } else {
+                    Verify::Nothing
+                };
+                tls::client_config(check, provider, clock(), log())
+            })
+        };
+        let interceptor_connector = {
+            let (provider, log) = (provider.clone(), log.clone());
+            lazy(move || tls::client_config(Verify::Nothing, provider, clock(), log()))
         };
         RunTls {
             server: TlsSetup {
@@ -68,11 +93,11 @@ impl RunTls {
             },
             interceptor: TlsSetup {
                 acceptor: Some(acceptor(&interceptor_id)),
-                connector: connector(Verify::Nothing),
+                connector: Some((interceptor_connector, host.clone())),
             },
             client: TlsSetup {
                 acceptor: None,
-                connector: connector(client_verify),
+                connector: Some((client_connector, host)),
             },
             keylog,
         }
