@@ -53,8 +53,6 @@ pub enum TlsEvent {
         /// Read as protected commands (true) or thrown away.
         executed: bool,
     },
-    /// `from`, an interceptor, relays from here on TLS records it cannot read.
-    Blind,
 }
 
 /// How the bytes of a data event travelled.

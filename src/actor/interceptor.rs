@@ -7,7 +7,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::starttls::TlsSetup;
 use super::Recorded;
 use crate::tls::MaybeTls;
-use crate::transcript::TlsEvent;
 
 /// Relays one intercepted connection until both sides are closed. `tls`: the interceptor's
 /// own certificate toward the client and its TLS client toward the server (TLS inspection).
@@ -42,7 +41,6 @@ pub async fn intercept<C, S>(
                 }
                 InterceptorEvent::ToClient(_) | InterceptorEvent::ToServer(_) => {}
                 InterceptorEvent::Blind => {
-                    client.record_tls(TlsEvent::Blind);
                     client.go_blind();
                     server.go_blind();
                 }

@@ -171,7 +171,6 @@ pub fn tls_text(tls: &TlsEvent) -> String {
                 escape(bytes)
             )
         }
-        TlsEvent::Blind => "relaying TLS records unread from here on".to_string(),
     }
 }
 

@@ -266,10 +266,8 @@ impl InterceptorSession {
                 self.push(now, InterceptorEvent::ToClient(ready.to_wire()));
                 self.push(now, InterceptorEvent::TlsToClient);
             }
-            Err(why) => {
-                self.note(now, format!("TLS toward the server failed: {why}"));
-                self.close_both(now);
-            }
+            // The driver has said why in the transcript.
+            Err(_) => self.close_both(now),
         }
     }
 
@@ -282,10 +280,7 @@ impl InterceptorSession {
                  certificate; everything is read in clear"
                     .into(),
             ),
-            Err(why) => {
-                self.note(now, format!("TLS with the client failed: {why}"));
-                self.close_both(now);
-            }
+            Err(_) => self.close_both(now),
         }
     }
 
@@ -837,7 +832,6 @@ impl InterceptorSession {
                     format!("{} bytes sent after STARTTLS discarded", pending.len()),
                 );
             }
-            self.flush_relay(now, &mut Vec::new());
             if !relay.is_empty() {
                 self.push(now, InterceptorEvent::ToClient(std::mem::take(relay)));
             }
