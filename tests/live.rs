@@ -659,20 +659,31 @@ fn shutdown_lets_sessions_finish_and_leaves_nothing_half_written() {
 
 #[test]
 fn a_recorded_swaks_session_replays_in_the_simulation_with_the_same_commands() {
-    if !have("swaks") {
-        return;
+    if have("swaks") {
+        record_swaks_and_replay(false);
     }
-    let dir = temp_dir("record");
+}
+
+#[test]
+fn a_recorded_swaks_tls_session_replays_with_starttls_in_the_simulation() {
+    if have("swaks") {
+        record_swaks_and_replay(true);
+    }
+}
+
+/// swaks against `serve --record` (with `--tls` on both if `tls`), then the recording replayed
+/// in the simulation: the replay sends what swaks sent (inside TLS after STARTTLS, when on).
+fn record_swaks_and_replay(tls: bool) {
+    let dir = temp_dir(if tls { "record-tls" } else { "record" });
     let file = dir.join("swaks-session.toml");
-    let (mut server, addr) = Proc::smtpsim(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        LOCAL,
-        "--record",
-        file.to_str().unwrap(),
-    ]);
+    let mut serve = vec!["serve", "--listen", "127.0.0.1:0", LOCAL, "--record"];
+    serve.push(file.to_str().unwrap());
+    if tls {
+        serve.push("--tls");
+    }
+    let (mut server, addr) = Proc::smtpsim(&serve);
     let out = Command::new("swaks")
+        .args(tls.then_some("--tls"))
         .args([
             "--server",
             &addr,
@@ -693,7 +704,7 @@ fn a_recorded_swaks_session_replays_in_the_simulation_with_the_same_commands() {
     server.terminate(Duration::from_secs(15));
     let live: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.strip_prefix(" -> "))
+        .filter_map(|l| l.strip_prefix(" -> ").or_else(|| l.strip_prefix(" ~> ")))
         .map(str::to_string)
         .collect();
 
@@ -731,6 +742,16 @@ fn a_recorded_swaks_session_replays_in_the_simulation_with_the_same_commands() {
     assert_eq!(
         result.report.messages[0].verdict,
         smtpsim::oracle::Verdict::Delivered
+    );
+    let handshakes = result
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, smtpsim::transcript::EventKind::Tls(_)))
+        .count();
+    assert_eq!(
+        handshakes,
+        if tls { 2 } else { 0 },
+        "client and server note the handshake"
     );
 }
 

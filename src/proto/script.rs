@@ -32,6 +32,8 @@ pub struct ScriptStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Expect {
     Other,
+    /// STARTTLS: a 220 means a TLS handshake before the next step.
+    StartTls,
     Mail(usize),
     Rcpt(usize, String),
     Data(usize),
@@ -111,6 +113,7 @@ impl ScriptReader {
                 self.data = Some(DataReceiver::new(None));
                 Expect::Data(self.messages.len() - 1)
             }
+            Verb::StartTls => Expect::StartTls,
             _ => Expect::Other,
         };
         self.expects.push_back(expect);
@@ -156,6 +159,8 @@ pub struct ScriptSession {
     /// Per message, what the replies said so far.
     progress: Vec<Progress>,
     closed: bool,
+    /// A TLS handshake was asked for: no step goes out until it is reported.
+    handshake: bool,
 }
 
 impl ScriptSession {
@@ -172,6 +177,7 @@ impl ScriptSession {
             wake_at: None,
             progress: vec![Progress::default(); count],
             closed: false,
+            handshake: false,
         };
         session.advance(now);
         session
@@ -201,12 +207,20 @@ impl ScriptSession {
             Some(Expect::Dot(id)) => {
                 self.decide(now, id, Decision::by_reply(Stage::DataDone, reply))
             }
+            // The recorded client went on inside TLS: so does the replay.
+            Some(Expect::StartTls) if reply.code == 220 => {
+                self.handshake = true;
+                self.outbox.push(now, ClientEvent::StartTls);
+            }
             _ => {}
         }
     }
 
     /// Sends every step whose time has come; arms the timer for the next one.
     fn advance(&mut self, now: Time) {
+        if self.handshake {
+            return;
+        }
         while let Some(step) = self.steps.front() {
             let received = self.reply_times.len() as u32;
             if step.after_replies > received {
@@ -278,7 +292,7 @@ impl super::client::ClientProtocol for ScriptSession {
                 Expect::Data(id) | Expect::Mail(id) | Expect::Rcpt(id, _) => {
                     (id, Stage::Mail, false)
                 }
-                Expect::Other => continue,
+                Expect::Other | Expect::StartTls => continue,
             };
             let reason = format!("connection {why}");
             self.decide(
@@ -321,6 +335,16 @@ impl super::client::ClientProtocol for ScriptSession {
 
     fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
         self.outbox.poll(now).map(|(_, e)| e)
+    }
+
+    fn handle_tls(&mut self, now: Time, result: Result<(), String>) {
+        if !std::mem::take(&mut self.handshake) {
+            return;
+        }
+        match result {
+            Ok(()) => self.advance(now),
+            Err(why) => self.handle_eof(now, &format!("lost: TLS handshake failed ({why})")),
+        }
     }
 
     fn poll_timeout(&self) -> Option<Time> {
