@@ -87,20 +87,39 @@ fn the_origin_case_log_reads_like_the_story() {
 /// `PROGRAM: TEXT` of the smtpd, cleanup, qmgr and local lines of a log, with queue ids
 /// numbered in order of appearance, and what depends on the clock or on the headers Postfix
 /// adds (message sizes) replaced by placeholders.
+/// Lines of messages the session did not queue (no smtpd line names their queue id: the
+/// reference's deferred queue being retried, bounces of earlier tests) are another client's
+/// and left out.
 fn normalise(lines: &[String]) -> Vec<String> {
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     let mut out = Vec::new();
+    let split = |line: &String| -> Option<(String, String)> {
+        let (head, text) = line.split_once("]: ")?;
+        let program = head.rsplit_once("postfix/")?.1.split('[').next()?;
+        Some((program.to_string(), text.to_string()))
+    };
+    let first_word = |text: &str| {
+        text.split(' ')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(':')
+            .to_string()
+    };
+    let queued_here: Vec<String> = lines
+        .iter()
+        .filter_map(split)
+        .filter(|(program, _)| program == "smtpd")
+        .map(|(_, text)| first_word(&text))
+        .collect();
     for line in lines {
-        let Some((head, text)) = line.split_once("]: ") else {
+        let Some((program, text)) = split(line) else {
             continue;
         };
-        let Some(program) = head
-            .rsplit_once("postfix/")
-            .map(|(_, p)| p.split('[').next().unwrap())
-        else {
-            continue;
-        };
+        let (program, text) = (program.as_str(), text.as_str());
         if !matches!(program, "smtpd" | "cleanup" | "qmgr" | "local") {
+            continue;
+        }
+        if program != "smtpd" && !queued_here.contains(&first_word(text)) {
             continue;
         }
         let mut words = Vec::new();
@@ -194,11 +213,31 @@ fn settled(mut read: impl FnMut() -> Vec<String>) -> Vec<String> {
     let (mut seen, mut since) = (usize::MAX, Instant::now());
     loop {
         let lines = read();
+        // Only the messages this session queued (smtpd's `QUEUEID: client=` line) count.
+        let queued: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.contains("postfix/smtpd[") && l.contains(": client="))
+            .filter_map(|l| l.split("]: ").nth(1)?.split(':').next())
+            .collect();
+        let ours = |l: &&String| {
+            l.split("]: ")
+                .nth(1)
+                .and_then(|t| t.split(':').next())
+                .is_some_and(|id| queued.contains(&id))
+        };
         let finished = lines
             .iter()
             .any(|l| l.contains("postfix/smtpd[") && l.contains("disconnect from"))
-            && lines.iter().filter(|l| l.contains(", nrcpt=")).count()
-                == lines.iter().filter(|l| l.ends_with(": removed")).count();
+            && lines
+                .iter()
+                .filter(ours)
+                .filter(|l| l.contains(", nrcpt="))
+                .count()
+                == lines
+                    .iter()
+                    .filter(ours)
+                    .filter(|l| l.ends_with(": removed"))
+                    .count();
         if lines.len() != seen {
             (seen, since) = (lines.len(), Instant::now());
         }
