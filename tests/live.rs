@@ -1145,15 +1145,7 @@ fn swaks_tls_and_smtplib_starttls_deliver_through_serve_tls() {
         return;
     }
     let dir = temp_dir("tls");
-    let (server, addr) = Proc::smtpsim(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--tls",
-        LOCAL,
-        "--maildir",
-        dir.to_str().unwrap(),
-    ]);
+    let (server, addr) = serve_tls_into(&dir);
     let said = swaks_tls_via(&addr, "via swaks over TLS");
     assert!(said.contains("<-  220 2.0.0 Ready to start TLS"), "{said}");
     assert!(said.contains(" ~> MAIL FROM:<alice@example.org>"), "{said}");
@@ -1196,6 +1188,20 @@ fn swaks_tls_and_smtplib_starttls_deliver_through_serve_tls() {
     drop(plain);
 }
 
+/// `serve --tls` for the local domain, storing into `dir`.
+fn serve_tls_into(dir: &Path) -> (Proc, String) {
+    let maildir = dir.to_str().unwrap();
+    Proc::smtpsim(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls",
+        LOCAL,
+        "--maildir",
+        maildir,
+    ])
+}
+
 /// swaks --tls against `server` (serve --tls, or a proxy in front of it); what swaks printed.
 fn swaks_tls_via(server: &str, body: &str) -> String {
     let out = Command::new("swaks")
@@ -1224,15 +1230,7 @@ fn proxy_relays_tls_unread_or_intercepts_it_per_profile() {
         return;
     }
     let dir = temp_dir("proxy-tls");
-    let (server, upstream) = Proc::smtpsim(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--tls",
-        LOCAL,
-        "--maildir",
-        dir.to_str().unwrap(),
-    ]);
+    let (server, upstream) = serve_tls_into(&dir);
     // passthrough: STARTTLS goes to the server; the proxy relays records it cannot read.
     let (relay, addr) = Proc::smtpsim(&[
         "proxy",
