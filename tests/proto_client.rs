@@ -468,6 +468,21 @@ const EHLO_CHUNKING: &str =
 /// `message()`'s content as BDAT sends it: canonical line ends, no dot-stuffing (32 bytes).
 const CONTENT: &str = "> Subject: t | >  | > .hidden dot | > bye";
 
+/// The exchange client in lock step with 10-byte chunks, MAIL and RCPT accepted: the first
+/// chunk is on its way.
+fn lock_step_past_the_envelope() -> Drive<ClientSession> {
+    let mut c = exchange(10, false, vec![message()]);
+    for r in [
+        BANNER,
+        EHLO_CHUNKING,
+        "250 2.1.0 Ok\r\n",
+        "250 2.1.5 Ok\r\n",
+    ] {
+        c.reply(r);
+    }
+    c
+}
+
 fn exchange(chunk_size: u64, pipelining: bool, messages: Vec<Message>) -> Drive<ClientSession> {
     let mut cfg = ClientConfig::preset("exchange").unwrap();
     cfg.chunk_size = chunk_size;
@@ -576,15 +591,7 @@ fn each_chunk_reply_decides_as_the_replies_to_data_do() {
         ),
     ];
     for (oks, reply, expected) in cases {
-        let mut c = exchange(10, false, vec![message()]);
-        for r in [
-            BANNER,
-            EHLO_CHUNKING,
-            "250 2.1.0 Ok\r\n",
-            "250 2.1.5 Ok\r\n",
-        ] {
-            c.reply(r);
-        }
+        let mut c = lock_step_past_the_envelope();
         for _ in 0..*oks {
             c.reply("250 2.0.0 Ok: 10 bytes\r\n");
         }
@@ -603,30 +610,14 @@ fn each_chunk_reply_decides_as_the_replies_to_data_do() {
 
 #[test]
 fn a_connection_lost_mid_message_is_in_the_rfc1047_gap_only_once_the_last_chunk_went() {
-    let mut c = exchange(10, false, vec![message()]);
-    for r in [
-        BANNER,
-        EHLO_CHUNKING,
-        "250 2.1.0 Ok\r\n",
-        "250 2.1.5 Ok\r\n",
-    ] {
-        c.reply(r);
-    }
+    let mut c = lock_step_past_the_envelope();
     c.session.handle_eof(c.now, "reset");
     assert_eq!(
         c.settle(),
         ["OUTCOME deferred bdat", "CLOSE"],
         "the first chunk"
     );
-    let mut c = exchange(10, false, vec![message()]);
-    for r in [
-        BANNER,
-        EHLO_CHUNKING,
-        "250 2.1.0 Ok\r\n",
-        "250 2.1.5 Ok\r\n",
-    ] {
-        c.reply(r);
-    }
+    let mut c = lock_step_past_the_envelope();
     for _ in 0..3 {
         c.reply("250 2.0.0 Ok: 10 bytes\r\n");
     }
