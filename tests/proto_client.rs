@@ -379,6 +379,15 @@ fn postfix_pipelines_size_orcpt_and_quit_after_the_dot_and_leaves_a_failure_with
 }
 
 #[test]
+fn postfix_defers_a_5xx_greeting_where_other_clients_bounce_it() {
+    let banner = "554 5.3.2 mail.example.org not accepting mail\r\n";
+    let mut c = client("postfix-queue");
+    assert_eq!(c.reply(banner), ["OUTCOME deferred greeting", "> QUIT"]);
+    let mut c = client("nullmailer");
+    assert_eq!(c.reply(banner), ["OUTCOME rejected greeting", "> QUIT"]);
+}
+
+#[test]
 fn postfix_msmtp_and_smtplib_fall_back_to_helo_after_a_4xx_to_ehlo() {
     for profile in ["postfix-queue", "msmtp", "smtplib"] {
         let mut c = client(profile);

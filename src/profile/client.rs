@@ -123,7 +123,8 @@ impl ClientConfig {
             // in one write, deferred; a 4xx to one recipient of two: the other delivered,
             // the refused one kept queued and delivered on the retry; the reply to '.' lost:
             // deferred and retried (two copies, RFC 1047); one connection per message
-            // without a cache. Postfix's defaults (postconf): smtp_*_timeout,
+            // without a cache; a 5xx greeting deferred, not bounced (smtp_skip_5xx_greeting =
+            // yes), and delivered on the retry. Postfix's defaults (postconf): smtp_*_timeout,
             // queue_run_delay, minimal/maximal_backoff_time, maximal_queue_lifetime.
             // Not modelled: a backlog goes out on parallel connections (here one at a time).
             "postfix-queue" => ClientConfig {
@@ -134,6 +135,7 @@ impl ClientConfig {
                 rcpt_orcpt: true,
                 quit_after_dot: true,
                 on_failure: Farewell::RsetQuitPipelined,
+                skip_5xx_greeting: true,
                 tls: TlsPolicy::May,
                 timeout_connect: Dur::secs(30),
                 timeout_data_init: Dur::secs(120),
@@ -224,6 +226,7 @@ fn rfc5321() -> ClientConfig {
         quit_after_dot: false,
         on_failure: Farewell::Quit,
         idle_close_without_quit: false,
+        skip_5xx_greeting: false,
         stamp: Stamp::None,
         send_quit: true,
         tls: TlsPolicy::None,

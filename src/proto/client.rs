@@ -147,6 +147,9 @@ config! {
         pub on_failure: crate::proto::client::Farewell,
         /// A cached connection whose idle limit ran out is closed without QUIT (Postfix).
         pub idle_close_without_quit: bool,
+        /// A 5xx greeting defers the message instead of bouncing it (Postfix's
+        /// `smtp_skip_5xx_greeting = yes`: the server is skipped, the mail tried later).
+        pub skip_5xx_greeting: bool,
         /// Headers added to the content before sending: none, ssmtp.
         pub stamp: crate::proto::client::Stamp,
         /// Send QUIT at the end (false: just close).
@@ -495,6 +498,11 @@ impl ClientSession {
         }
         match expect {
             Expect::Greeting => {
+                if reply.class() == 5 && self.cfg.skip_5xx_greeting {
+                    let mut skipped = Decision::by_reply(Stage::Greeting, reply);
+                    skipped.status = Status::Deferred;
+                    return self.leave(now, skipped);
+                }
                 if !reply.is_positive() {
                     return self.give_up(now, Stage::Greeting, reply);
                 }
@@ -1005,7 +1013,13 @@ impl ClientSession {
     /// The session cannot go on (a refused greeting or HELO): nothing on this connection is
     /// tried; the messages fail with this reply.
     fn give_up(&mut self, now: Time, stage: Stage, reply: Reply) {
-        self.decide_queued(now, Decision::by_reply(stage, reply));
+        self.leave(now, Decision::by_reply(stage, reply));
+    }
+
+    /// Every message on this connection gets `decision`; the client leaves as it does after
+    /// a failure.
+    fn leave(&mut self, now: Time, decision: Decision) {
+        self.decide_queued(now, decision);
         if self.cfg.on_failure == Farewell::Close {
             self.close(now);
         } else {
