@@ -47,6 +47,7 @@ pub fn execute(cli: Cli) -> u8 {
             report,
             fail_fast,
             max_fail,
+            progress_interval,
         } => sweep(
             &scenario,
             &seeds,
@@ -56,11 +57,22 @@ pub fn execute(cli: Cli) -> u8 {
             json.as_deref(),
             SweepOptions {
                 max_fail: if fail_fast { Some(1) } else { max_fail },
+                progress: &progress_interval,
                 junit: junit.as_deref(),
                 report: report.as_deref(),
             },
         ),
-        Command::Merge { reports, json } => merge(&reports, json.as_deref()),
+        Command::Merge {
+            reports,
+            json,
+            junit,
+            report,
+        } => merge(
+            &reports,
+            json.as_deref(),
+            junit.as_deref(),
+            report.as_deref(),
+        ),
         Command::Shrink {
             scenario,
             seed,
@@ -321,104 +333,12 @@ fn run(
     }
 }
 
-/// Watches a sweep: a progress bar on a terminal, each failing seed printed (to stderr) as it
-/// is found, the count that stops it, Ctrl-C.
-struct SweepWatcher {
-    bar: Option<indicatif::ProgressBar>,
-    failed: std::sync::atomic::AtomicUsize,
-    max_fail: Option<usize>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ran: std::sync::Mutex<Vec<u64>>,
-}
-
-impl SweepWatcher {
-    fn new(total: usize, max_fail: Option<usize>) -> SweepWatcher {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(total as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} seeds · {per_sec} · ETA {eta} · {msg}",
-                )
-                .expect("a valid template"),
-            );
-            bar.set_message("0 failed");
-            bar
-        });
-        SweepWatcher {
-            bar,
-            failed: Default::default(),
-            max_fail,
-            stop: Default::default(),
-            ran: Default::default(),
-        }
-    }
-
-    /// A thread that turns Ctrl-C into a stop; true once it did.
-    fn stop_on_ctrl_c(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-        let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (stop, seen) = (self.stop.clone(), interrupted.clone());
-        std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-                seen.store(true, std::sync::atomic::Ordering::SeqCst);
-                stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-        });
-        interrupted
-    }
-
-    fn seen(&self, p: &crate::sweep::Progress<'_>) -> bool {
-        use std::sync::atomic::Ordering;
-        self.ran.lock().expect("ran").push(p.seed);
-        let failed = if p.violations.is_empty() {
-            self.failed.load(Ordering::SeqCst)
-        } else {
-            let n = self.failed.fetch_add(1, Ordering::SeqCst) + 1;
-            let v = &p.violations[0];
-            let line = format!(
-                "FAIL seed {}: {}: {}\n  replay: {}",
-                v.seed, v.invariant, v.detail, v.replay
-            );
-            match &self.bar {
-                Some(bar) => bar.println(line),
-                None => eprintln!("{line}"),
-            }
-            n
-        };
-        if let Some(bar) = &self.bar {
-            bar.set_position(p.done as u64);
-            bar.set_message(format!("{failed} failed"));
-        }
-        let enough = self.max_fail.is_some_and(|m| failed >= m);
-        !enough && !self.stop.load(Ordering::SeqCst)
-    }
-
-    fn failed(&self) -> usize {
-        self.failed.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn ran(&self) -> Vec<u64> {
-        let mut ran = self.ran.lock().expect("ran").clone();
-        ran.sort_unstable();
-        ran
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 /// How a sweep stops early and what else it writes.
 struct SweepOptions<'a> {
     /// Stop after this many failing seeds.
     max_fail: Option<usize>,
+    /// Without a terminal, a progress line on stderr this often (`--progress-interval`).
+    progress: &'a str,
     junit: Option<&'a Path>,
     report: Option<&'a Path>,
 }
@@ -432,6 +352,16 @@ fn sweep(
     json: Option<&Path>,
     options: SweepOptions<'_>,
 ) -> Result<u8, String> {
+    if options.max_fail == Some(0) {
+        return Err(
+            "--max-fail 0: a sweep stopped before its first failure would pass unchecked; \
+             give N >= 1, or leave --max-fail out for no limit"
+                .into(),
+        );
+    }
+    let progress = crate::proto::dur::Dur::parse(options.progress)
+        .map_err(|e| format!("--progress-interval: {e}"))?
+        .0;
     let scenario = load(path, faults)?;
     let range = crate::sweep::parse_seeds(seeds)?;
     let shard = shard.map(crate::sweep::Shard::parse).transpose()?;
@@ -462,72 +392,49 @@ fn sweep(
     // --jobs 0 (or none): one job per core.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = jobs.filter(|j| *j > 0).unwrap_or(cores);
-    let watcher = SweepWatcher::new(owned, options.max_fail);
+    let watcher = crate::progress::Watcher::new(owned, options.max_fail);
     let interrupted = watcher.stop_on_ctrl_c();
     let file = path.display().to_string();
-    let report = crate::sweep::sweep(&scenario, &file, range, jobs, shard, &|p| watcher.seen(p));
-    watcher.finish();
-    let shard_text = report
-        .shard
-        .as_ref()
-        .map(|s| format!(" · shard {s}"))
-        .unwrap_or_default();
-    println!(
-        "sweep {file} · faults {} · seeds {}{shard_text} · {} runs · {jobs} jobs",
-        report.faults, report.seeds, report.runs
-    );
-    let verdicts: Vec<String> = report
-        .verdicts
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
-    println!("verdicts: {}", verdicts.join(", "));
-    let failing: std::collections::BTreeSet<u64> =
-        report.violations.iter().map(|v| v.seed).collect();
-    println!("seeds passed: {}, failed: {}", report.passed, failing.len());
-    const SHOWN: usize = 20;
-    for v in report.violations.iter().take(SHOWN) {
-        println!(
-            "  seed {}: {}: {}\n    replay: {}",
-            v.seed, v.invariant, v.detail, v.replay
-        );
-    }
-    if report.violations.len() > SHOWN {
-        println!(
-            "  ... and {} more violations (see --json or --junit)",
-            report.violations.len() - SHOWN
-        );
-    }
+    let mut report = std::thread::scope(|scope| {
+        scope.spawn(|| watcher.print_lines(progress));
+        let report =
+            crate::sweep::sweep(&scenario, &file, range, jobs, shard, &|p| watcher.seen(p));
+        watcher.finish();
+        report
+    });
     if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        println!(
-            "interrupted: the summary covers the {} seeds that ran",
-            report.runs
-        );
+        report.stopped = Some("interrupted".into());
     } else if (report.runs as usize) < owned {
-        println!(
-            "stopped after {} failing seeds (--fail-fast / --max-fail): {} of {owned} seeds ran",
-            watcher.failed(),
-            report.runs
-        );
+        report.stopped = Some(format!(
+            "stopped after {} failing seeds (--fail-fast / --max-fail)",
+            watcher.failed()
+        ));
     }
+    // Failing seeds were printed as they were found (stderr): the summary counts them.
+    print!(
+        "{}",
+        crate::format::summary::render(&report, false, crate::progress::SHOWN_FAILURES)
+    );
     if let Some(json) = json {
         write_json(&report, Some(json))?;
     }
     if let Some(html) = options.report {
         let page = crate::format::report::render(&scenario, &file, &report);
         std::fs::write(html, page).map_err(|e| format!("--report {}: {e}", html.display()))?;
+        eprintln!("report: {}", html.display());
     }
     if let Some(junit) = options.junit {
         let xml = crate::format::junit::render(&report, &watcher.ran());
         std::fs::write(junit, xml).map_err(|e| format!("--junit {}: {e}", junit.display()))?;
     }
     // An interrupted sweep did not check every seed: not a pass.
-    let complete = !interrupted.load(std::sync::atomic::Ordering::SeqCst);
-    Ok(if failing.is_empty() && complete {
-        EXIT_OK
-    } else {
-        EXIT_VIOLATION
-    })
+    Ok(
+        if report.violations.is_empty() && report.stopped.is_none() {
+            EXIT_OK
+        } else {
+            EXIT_VIOLATION
+        },
+    )
 }
 
 fn write_json(report: &crate::sweep::SweepReport, path: Option<&Path>) -> Result<(), String> {
@@ -543,17 +450,46 @@ fn write_json(report: &crate::sweep::SweepReport, path: Option<&Path>) -> Result
     }
 }
 
-fn merge(reports: &[std::path::PathBuf], json: Option<&Path>) -> Result<u8, String> {
+fn merge(
+    reports: &[std::path::PathBuf],
+    json: Option<&Path>,
+    junit: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<u8, String> {
     let mut parts = Vec::new();
+    let mut names = Vec::new();
     for path in reports {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let report: crate::sweep::SweepReport = serde_json::from_str(&text)
             .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
         parts.push(report);
+        names.push(path.display().to_string());
     }
-    let merged = crate::sweep::merge(&parts)?;
-    write_json(&merged, json)?;
+    let merged = crate::sweep::merge(&parts, &names)?;
+    // The HTML report needs the scenario: read before anything is written.
+    let scenario = match html {
+        Some(_) => Some(load(Path::new(&merged.scenario), Some(&merged.faults))?),
+        None => None,
+    };
+    if let Some(json) = json {
+        write_json(&merged, Some(json))?;
+    }
+    if let Some(junit) = junit {
+        // A merged report is complete: every seed of the range ran.
+        let ran: Vec<u64> = crate::sweep::parse_seeds(&merged.seeds)?.collect();
+        let xml = crate::format::junit::render(&merged, &ran);
+        std::fs::write(junit, xml).map_err(|e| format!("--junit {}: {e}", junit.display()))?;
+    }
+    if let (Some(html), Some(scenario)) = (html, &scenario) {
+        let page = crate::format::report::render(scenario, &merged.scenario, &merged);
+        std::fs::write(html, page).map_err(|e| format!("--report {}: {e}", html.display()))?;
+        eprintln!("report: {}", html.display());
+    }
+    print!(
+        "{}",
+        crate::format::summary::render(&merged, true, crate::progress::SHOWN_FAILURES)
+    );
     Ok(if merged.violations.is_empty() {
         EXIT_OK
     } else {

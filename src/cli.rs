@@ -74,19 +74,31 @@ pub enum Command {
         /// Stop at the first failing seed (the seeds already running finish).
         #[arg(long)]
         fail_fast: bool,
-        /// Stop after this many failing seeds.
+        /// Stop after this many failing seeds (N >= 1; leave it out for no limit).
         #[arg(long, value_name = "N")]
         max_fail: Option<usize>,
+        /// Without a terminal: print a progress line on stderr this often (done/total, rate,
+        /// failures so far); 0s: never.
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        progress_interval: String,
     },
     /// Merge the JSON reports of a sweep's shards into the report of the whole sweep (every
-    /// shard 1..N of one split, each once, all of the same scenario, faults and seeds).
+    /// shard 1..N of one split, each once and complete, all of the same scenario, faults and
+    /// seeds) and print its summary.
     Merge {
         /// Shard reports (from `sweep --shard I/N --json FILE`).
         #[arg(required = true)]
         reports: Vec<PathBuf>,
-        /// Write the merged report here (default: stdout).
+        /// Write the merged JSON report here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write a JUnit XML report of the whole sweep here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Write the HTML report of the whole sweep here (reads the scenario file the reports
+        /// name).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Shrink a failing seed's fault plan to the smallest plan that still breaks the same invariant.
     Shrink {

@@ -27,6 +27,7 @@
 //! - [`oracle`]: the message ledger and its invariants.
 //! - [`sim`]: scenario + seed → simulated world → transcript, outcomes, report.
 //! - [`sweep`]: many seeds in parallel, sharding, the JSON and JUnit reports.
+//! - [`progress`]: what a sweep prints while it runs (bar or progress lines, failures, stop).
 //! - [`format`](mod@format): every rendering: the text transcript, JSON Lines, pcap, SVG, the
 //!   mail log, live printers, the sweep's HTML report.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
@@ -64,6 +65,7 @@ pub mod live;
 pub mod net;
 pub mod oracle;
 pub mod profile;
+pub mod progress;
 pub mod scenario;
 pub mod seeds;
 pub mod shrink;

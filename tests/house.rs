@@ -131,6 +131,7 @@ fn no_import_cycle_among_top_level_modules() {
         "oracle",
         "sim",
         "sweep",
+        "progress",
         "format",
         "live",
         "diff",

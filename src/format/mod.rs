@@ -7,6 +7,7 @@ pub mod junit;
 pub mod maillog;
 pub mod pcap;
 pub mod report;
+pub mod summary;
 pub mod svg;
 pub mod text;
 
