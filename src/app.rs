@@ -612,6 +612,20 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 /// `--set k=v` pairs as a TOML table: values that parse as TOML stay typed, others are strings.
+/// `--set` pairs read as the section `T` of `header`; a type error names the knob and its form.
+fn set_section<T: serde::de::DeserializeOwned>(text: &str, header: &str) -> Result<T, String> {
+    toml::from_str(text).map_err(|e| {
+        let named = e
+            .span()
+            .and_then(|span| crate::knobs::knob_at(text, span.start))
+            .and_then(|(_, key)| {
+                let knobs = crate::scenario::section_knobs(header)?;
+                crate::knobs::type_error(knobs, &key, e.message())
+            });
+        format!("--set {}", named.unwrap_or_else(|| e.message().to_string()))
+    })
+}
+
 fn overrides_toml(pairs: &[String]) -> Result<String, String> {
     let mut text = String::new();
     for pair in pairs {
@@ -665,8 +679,7 @@ pub fn serve_config(
 ) -> Result<(crate::profile::ServerConfig, toml::Table), String> {
     let mut server = crate::profile::ServerConfig::preset(profile)?;
     let overrides = overrides_toml(set)?;
-    let section: crate::scenario::ServerSection =
-        toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
+    let section: crate::scenario::ServerSection = set_section(&overrides, "server")?;
     let mut server_overrides: toml::Table =
         toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
     section.apply(&mut server);
@@ -689,8 +702,10 @@ pub fn proxy_config(
 ) -> Result<crate::profile::InterceptorConfig, String> {
     let mut interceptor = crate::profile::InterceptorConfig::preset(profile)?;
     let section: crate::scenario::InterceptorSection =
-        toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
+        set_section(&overrides_toml(set)?, "interceptor")?;
     section.apply(&mut interceptor);
+    crate::profile::rules::check_interceptor(&interceptor, &section.set_knobs())
+        .map_err(|(_, message)| format!("--set {message}"))?;
     Ok(interceptor)
 }
 
@@ -758,8 +773,8 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
         return Ok(EXIT_OK);
     }
     let mut server = crate::diff::reference_config();
-    let section: crate::scenario::ServerSection = toml::from_str(&overrides_toml(&args.set)?)
-        .map_err(|e| format!("--set: {}", e.message()))?;
+    let section: crate::scenario::ServerSection =
+        set_section(&overrides_toml(&args.set)?, "server")?;
     section.apply(&mut server);
     let budget = match args.budget.as_deref() {
         Some(text) => Some(

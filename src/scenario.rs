@@ -225,6 +225,38 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Where `key` is set in the `[section]` table of `text`, if it is.
+fn key_span(text: &str, section: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let mut offset = text.find(&format!("[{section}]"))?;
+    for (i, line) in text[offset..].split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if i > 0 && trimmed.starts_with('[') {
+            return None;
+        }
+        if i > 0
+            && trimmed
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim() == key)
+        {
+            let start = offset + line.len() - trimmed.len();
+            return Some(start..start + key.len());
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The knobs of a scenario section, by its header (`client`, `interceptor`, `server`, `faults`).
+pub fn section_knobs(header: &str) -> Option<&'static [crate::knobs::Knob]> {
+    match header {
+        "client" => Some(ClientSection::KNOBS),
+        "interceptor" => Some(InterceptorSection::KNOBS),
+        "server" => Some(ServerSection::KNOBS),
+        "faults" => Some(crate::fault::FaultSection::KNOBS),
+        _ => None,
+    }
+}
+
 impl Scenario {
     /// Reads and resolves a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -244,8 +276,16 @@ impl Scenario {
             position: span.map(|s| line_col(text, s.start)),
             message,
         };
-        let raw: ScenarioFile =
-            toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let named = e
+                .span()
+                .and_then(|span| crate::knobs::knob_at(text, span.start))
+                .and_then(|(header, key)| {
+                    let knobs = section_knobs(header.as_deref().unwrap_or(""))?;
+                    crate::knobs::type_error(knobs, &key, e.message())
+                });
+            at(e.span(), named.unwrap_or_else(|| e.message().to_string()))
+        })?;
         let preset = |section: Option<&toml::Spanned<String>>,
                       default: &str|
          -> (String, Option<std::ops::Range<usize>>) {
@@ -317,6 +357,8 @@ impl Scenario {
                 let (name, span) = preset(section.profile.as_ref(), "passthrough");
                 let mut cfg = InterceptorConfig::preset(&name).map_err(|e| at(span, e))?;
                 section.apply(&mut cfg);
+                crate::profile::rules::check_interceptor(&cfg, &section.set_knobs())
+                    .map_err(|(knob, message)| at(key_span(text, "interceptor", knob), message))?;
                 Some((name, cfg))
             }
         };
