@@ -133,12 +133,19 @@ pub fn execute(cli: Cli) -> u8 {
             jobs,
         } => soak(sims, &seeds, &faults, jobs),
         Command::Diff(args) => diff(args),
-        Command::List => {
+        Command::List { preset: None } => {
             for (kind, name, about) in crate::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
             }
+            println!(
+                "\nsmtpsim list PRESET: every knob of that preset, with its meaning and value"
+            );
             Ok(EXIT_OK)
         }
+        Command::List { preset: Some(name) } => crate::format::knobs::render(&name).map(|text| {
+            print!("{text}");
+            EXIT_OK
+        }),
     };
     code.unwrap_or_else(|message| {
         eprintln!("error: {message}");

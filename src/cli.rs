@@ -122,8 +122,12 @@ pub enum Command {
         #[arg(long)]
         faults: Option<String>,
     },
-    /// List every built-in profile, one line each.
-    List,
+    /// List every built-in profile, one line each; with a preset's name, every knob of that
+    /// preset: its meaning, its form with an example, and the preset's value.
+    List {
+        /// A preset (e.g. symantec-rset, postfix, lossy-network).
+        preset: Option<String>,
+    },
     /// A real SMTP server on a real socket, with any server profile; prints the transcript live.
     Serve {
         /// Address to listen on (loopback unless you say otherwise).

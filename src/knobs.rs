@@ -96,32 +96,18 @@ pub struct Knob {
 impl Knob {
     /// The doc comment, on one line.
     pub fn doc(&self) -> String {
-        let mut doc = String::new();
+        let mut lines = Vec::new();
         let mut rest = self.attrs;
-        while let Some(start) = rest.find("doc = \"") {
-            rest = &rest[start + 7..];
-            let mut text = String::new();
-            let mut chars = rest.char_indices();
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some((_, next)) = chars.next() {
-                            text.push(next);
-                        }
-                    }
-                    '"' => {
-                        rest = &rest[i + 1..];
-                        break;
-                    }
-                    c => text.push(c),
-                }
-            }
-            if !doc.is_empty() {
-                doc.push(' ');
-            }
-            doc.push_str(text.trim());
+        while let Some(start) = rest.find("doc") {
+            rest = rest[start + 3..].trim_start();
+            let Some(after) = rest.strip_prefix('=') else {
+                continue;
+            };
+            let (text, after) = string_literal(after.trim_start());
+            lines.push(text.trim().to_string());
+            rest = after;
         }
-        doc
+        lines.join(" ")
     }
 
     /// What a value must look like, with an example: `a duration such as "30s"`.
@@ -140,6 +126,35 @@ impl Knob {
             },
         }
     }
+}
+
+/// A Rust string literal at the start of `text` (plain with escapes, or raw `r#"..."#`) as
+/// `stringify!` writes a doc attribute: its value, and the text after it.
+fn string_literal(text: &str) -> (String, &str) {
+    if let Some(raw) = text.strip_prefix('r') {
+        let hashes = raw.len() - raw.trim_start_matches('#').len();
+        let body = &raw[hashes + 1..];
+        let close = format!("\"{}", "#".repeat(hashes));
+        return match body.find(&close) {
+            Some(end) => (body[..end].to_string(), &body[end + close.len()..]),
+            None => (body.to_string(), ""),
+        };
+    }
+    let body = text.strip_prefix('"').unwrap_or(text);
+    let mut value = String::new();
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, 'n')) => value.push('\n'),
+                Some((_, other)) => value.push(other),
+                None => {}
+            },
+            '"' => return (value, &body[i + 1..]),
+            c => value.push(c),
+        }
+    }
+    (value, "")
 }
 
 /// `one of `a`, `b`` for a type deserialized from one of a few words, read off the error for

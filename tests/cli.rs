@@ -1,4 +1,4 @@
-//! The binary's contract: exit codes, file:line:col errors, the profile list.
+//! The binary's contract: exit codes, file:line:col errors, the profile list and each preset's knobs.
 
 use std::process::Command;
 
@@ -307,4 +307,74 @@ fn soak_counts_findings_and_fails_only_on_failures_of_the_simulator() {
     let (code, _, err) = smtpsim(&["soak", "--seeds", "5..5"]);
     assert_eq!(code, 2);
     assert!(err.contains("the range is empty"), "{err}");
+}
+
+// `smtpsim list PRESET`: every knob of a preset with its meaning (the config's doc comment,
+// the text rustdoc shows), its type with an example, and the preset's value.
+
+#[test]
+fn every_knob_has_a_meaning_and_a_form() {
+    let mut count = 0;
+    for (section, knob) in smtpsim::format::knobs::every_knob() {
+        count += 1;
+        let doc = knob.doc();
+        assert!(
+            !doc.is_empty(),
+            "[{section}] {} has no doc comment",
+            knob.name
+        );
+        assert!(!doc.contains("r\"") && !doc.contains("#["), "{doc}");
+        assert!(
+            !knob.form().starts_with("a crate"),
+            "[{section}] {}: {}",
+            knob.name,
+            knob.form()
+        );
+    }
+    assert!(count > 100, "{count}");
+}
+
+#[test]
+fn list_preset_shows_each_knob_with_meaning_type_and_value() {
+    let (code, out, err) = smtpsim(&["list", "symantec-rset"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("interceptor symantec-rset: SEP as the Postfix log showed"),
+        "{out}"
+    );
+    for expected in [
+        "  data_reply = \"354 Please start mail input.\"\n      Answer the client's DATA with this reply and hold the message (empty: relay DATA).\n      type: a string (in quotes in a scenario)\n",
+        "  scan_delay = \"10s\"\n      Scanning time before the held message goes upstream.\n      type: a duration such as \"30s\" (units ms, s, m, h, d, w)\n",
+        "  release_on = \"dot\"\n      When a held message is sent upstream.\n      type: one of `dot`, `quit`\n",
+        "  upstream_resets = 2\n",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    let knobs = smtpsim::scenario::InterceptorSection::KNOBS.len();
+    let shown = out
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .count();
+    assert_eq!(shown, knobs, "{out}");
+
+    // A server and a client share the name: both are shown.
+    let (code, out, _) = smtpsim(&["list", "exchange"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("server exchange: ") && out.contains("client exchange: "),
+        "{out}"
+    );
+    let (code, out, _) = smtpsim(&["list", "lossy-network"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("set them in a scenario's [faults] table"),
+        "{out}"
+    );
+
+    let (code, _, err) = smtpsim(&["list", "symantec"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no preset called \"symantec\"; presets: asa-esmtp, "),
+        "{err}"
+    );
 }

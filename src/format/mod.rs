@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod junit;
+pub mod knobs;
 pub mod maillog;
 pub mod pcap;
 pub mod report;
