@@ -1,7 +1,7 @@
 //! `smtpsim list PRESET`: every knob of a preset with its meaning (the config's doc comment,
 //! the same text rustdoc shows), its form with an example, and the preset's value.
 
-use crate::knobs::Knob;
+pub use crate::knobs::Knob;
 use crate::scenario::{section_knobs, ClientSection, InterceptorSection, ServerSection};
 use std::fmt::Write;
 
