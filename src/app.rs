@@ -133,13 +133,21 @@ pub fn execute(cli: Cli) -> u8 {
             jobs,
         } => soak(sims, &seeds, &faults, jobs),
         Command::Diff(args) => diff(args),
+        Command::New { name, from } => new(&name, &from),
         Command::List { preset: None } => {
             for (kind, name, about) in crate::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
             }
+            for (name, text) in crate::catalogue::SIMS {
+                let about = Scenario::parse(text, name)
+                    .map(|s| s.about)
+                    .unwrap_or_default();
+                println!("{:<12} {name:<16} {about}", "sim");
+            }
             println!(
                 "\nsmtpsim list PRESET: every knob of that preset, with its meaning and value"
             );
+            println!("smtpsim run SIM, smtpsim new NAME --from SIM: the sims are built in");
             Ok(EXIT_OK)
         }
         Command::List { preset: Some(name) } => crate::format::knobs::render(&name).map(|text| {
@@ -153,10 +161,63 @@ pub fn execute(cli: Cli) -> u8 {
     })
 }
 
+/// `smtpsim new NAME --from SIM`: the scenario `from` (built in or a file) written as NAME.toml
+/// with its name changed, never over an existing file.
+fn new(name: &str, from: &str) -> Result<u8, String> {
+    let text = match std::fs::read_to_string(from) {
+        Ok(text) => text,
+        Err(_) => crate::catalogue::find(from)
+            .map(|(_, text)| text.to_string())
+            .ok_or_else(|| {
+                format!("--from {from}: no such file, and no built-in sim of that name (`smtpsim list` names them)")
+            })?,
+    };
+    // Checked before writing: what is written must load.
+    Scenario::parse(&text, from).map_err(|e| e.to_string())?;
+    let file = if name.ends_with(".toml") {
+        name.to_string()
+    } else {
+        format!("{name}.toml")
+    };
+    let stem = Path::new(&file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut out = format!(
+        "# Written by `smtpsim new {name} --from {from}`. Every knob of a preset, with its meaning\n\
+         # and value: `smtpsim list PRESET`. Run it: `smtpsim run {file}`.\n"
+    );
+    let mut named = false;
+    for line in text.lines() {
+        if !named && line.trim_start().starts_with("name") && line.contains('=') {
+            out.push_str(&format!("name = {}\n", toml::Value::String(stem.clone())));
+            named = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&file)
+        .map_err(|e| format!("{file}: {e} (smtpsim new never overwrites a file)"))?;
+    std::io::Write::write_all(&mut f, out.as_bytes()).map_err(|e| format!("{file}: {e}"))?;
+    println!("wrote {file} (from {from}); run it: smtpsim run {file}");
+    Ok(EXIT_OK)
+}
+
 /// The sims named, or every `sims/*.toml`.
 fn sims_or_all(sims: Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
     if !sims.is_empty() {
         return Ok(sims);
+    }
+    if !Path::new("sims").is_dir() {
+        // Outside the project: the built-in sims, by the names they have in it.
+        return Ok(crate::catalogue::SIMS
+            .iter()
+            .map(|(name, _)| PathBuf::from(format!("sims/{name}.toml")))
+            .collect());
     }
     let mut all: Vec<PathBuf> = std::fs::read_dir("sims")
         .map_err(|e| format!("sims/: {e} (run from the project, or name the sims)"))?
@@ -232,10 +293,15 @@ fn soak(sims: Vec<PathBuf>, seeds: &str, faults: &str, jobs: usize) -> Result<u8
 fn check(sims: Vec<PathBuf>, accept: bool, snapshots: &Path) -> Result<u8, String> {
     let sims = sims_or_all(sims)?;
     if !snapshots.is_dir() {
-        return Err(format!(
-            "--snapshots {}: not a directory",
-            snapshots.display()
-        ));
+        if !accept {
+            return Err(format!(
+                "--snapshots {}: not a directory (`smtpsim check --accept` writes the first \
+                 snapshots there)",
+                snapshots.display()
+            ));
+        }
+        std::fs::create_dir_all(snapshots)
+            .map_err(|e| format!("--snapshots {}: {e}", snapshots.display()))?;
     }
     let colour = std::io::stdout().is_terminal();
     let (mut same, mut differ) = (0, 0);

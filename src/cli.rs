@@ -128,6 +128,14 @@ pub enum Command {
         /// A preset (e.g. symantec-rset, postfix, lossy-network).
         preset: Option<String>,
     },
+    /// Write a scenario to edit, NAME.toml, starting from a built-in sim or a scenario file.
+    New {
+        /// The new scenario's name (the file is NAME.toml unless NAME ends in .toml).
+        name: String,
+        /// The sim to start from: a built-in name (see `smtpsim list`) or a file.
+        #[arg(long, default_value = "symantec-rset")]
+        from: String,
+    },
     /// A real SMTP server on a real socket, with any server profile; prints the transcript live.
     Serve {
         /// Address to listen on (loopback unless you say otherwise).

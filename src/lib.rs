@@ -17,6 +17,7 @@
 //! - `knobs`: how presets and their overrides are declared.
 //! - [`fault`]: fault presets, seeded fault plans, and their application as connections open.
 //! - [`profile`]: presets for servers, clients and interceptors.
+//! - [`catalogue`]: the sims of `sims/`, built into the binary.
 //! - [`scenario`]: the TOML scenario format (its sections override any knob of a preset).
 //! - [`seeds`]: every random stream of a seed, and the replay command.
 //! - [`net`]: real sockets for live mode, and the clock every actor reads.
@@ -56,6 +57,7 @@ pub mod proto;
 pub mod actor;
 pub mod app;
 pub mod bench;
+pub mod catalogue;
 pub mod check;
 pub mod cli;
 pub mod diff;

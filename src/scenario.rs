@@ -261,11 +261,29 @@ impl Scenario {
     /// Reads and resolves a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: file.clone(),
-            position: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            // No such file, but a built-in sim of that name: `smtpsim run symantec-rset`.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match crate::catalogue::find(&file) {
+                    Some((_, text)) => text.to_string(),
+                    None => {
+                        return Err(ScenarioError {
+                            file,
+                            position: None,
+                            message: "no such file, and no built-in sim of that name (`smtpsim list` names them)".into(),
+                        })
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(ScenarioError {
+                    file,
+                    position: None,
+                    message: format!("cannot read: {e}"),
+                })
+            }
+        };
         Scenario::parse(&text, &file)
     }
 

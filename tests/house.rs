@@ -122,6 +122,7 @@ fn no_import_cycle_among_top_level_modules() {
         "knobs",
         "fault",
         "profile",
+        "catalogue",
         "scenario",
         "seeds",
         "net",
