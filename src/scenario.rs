@@ -163,6 +163,8 @@ pub struct ScenarioFile {
 pub struct Scenario {
     /// Short name.
     pub name: String,
+    /// The TOML it was read from (the sweep's HTML report shows it).
+    pub source: String,
     /// What it shows.
     pub about: String,
     /// Pinned seeds.
@@ -400,6 +402,7 @@ impl Scenario {
         }
         Ok(Scenario {
             name: raw.name,
+            source: text.to_string(),
             about: raw.about,
             seeds: raw.seeds,
             expect_violations: raw.expect_violations,

@@ -204,3 +204,30 @@ fn merge_refuses_an_interrupted_or_stopped_shard_by_name() {
         "{err}"
     );
 }
+
+#[test]
+fn the_report_embeds_the_scenario_explains_the_plans_and_its_path_is_named() {
+    let html = temp("telnet.html");
+    let (code, _, err) = smtpsim(&[
+        "sweep",
+        "sims/symantec-telnet.toml",
+        "--seeds",
+        "0..30",
+        "--faults",
+        "lossy-network",
+        "--report",
+        &html,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("report: {html}")), "{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<summary>the scenario (sims/symantec-telnet.toml)</summary><pre>name = &quot;symantec-telnet&quot;"),
+        "the scenario that defines the middlebox is in the page"
+    );
+    assert!(
+        page.contains("This seed's faults (what the lossy-network preset drew, and the scenario's own events), listed in full")
+            && page.contains("It says <code>profile = \"none\"</code> because nothing more is to be drawn"),
+        "the plans' form is explained"
+    );
+}
