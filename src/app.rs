@@ -93,6 +93,7 @@ pub fn execute(cli: Cli) -> u8 {
         Command::Serve {
             listen,
             profile,
+            scenario,
             set,
             maildir,
             faults,
@@ -104,6 +105,7 @@ pub fn execute(cli: Cli) -> u8 {
         } => serve(
             listen,
             profile,
+            scenario.as_deref(),
             &set,
             maildir,
             faults.as_deref(),
@@ -117,10 +119,20 @@ pub fn execute(cli: Cli) -> u8 {
             upstream,
             listen,
             profile,
+            scenario,
+            no_probe,
             set,
             format,
             max_connections,
-        } => proxy(listen, upstream, profile, &set, format, max_connections),
+        } => proxy(
+            listen,
+            upstream,
+            (profile, scenario.as_deref()),
+            &set,
+            format,
+            max_connections,
+            !no_probe,
+        ),
         Command::Check {
             sims,
             accept,
@@ -750,7 +762,14 @@ pub fn serve_config(
     profile: &str,
     set: &[String],
 ) -> Result<(crate::profile::ServerConfig, toml::Table), String> {
-    let mut server = crate::profile::ServerConfig::preset(profile)?;
+    serve_config_from(crate::profile::ServerConfig::preset(profile)?, set)
+}
+
+/// As [`serve_config`], from a server config already built (a scenario's).
+fn serve_config_from(
+    mut server: crate::profile::ServerConfig,
+    set: &[String],
+) -> Result<(crate::profile::ServerConfig, toml::Table), String> {
     let overrides = overrides_toml(set)?;
     let section: crate::scenario::ServerSection = set_section(&overrides, "server")?;
     let mut server_overrides: toml::Table =
@@ -773,7 +792,14 @@ pub fn proxy_config(
     profile: &str,
     set: &[String],
 ) -> Result<crate::profile::InterceptorConfig, String> {
-    let mut interceptor = crate::profile::InterceptorConfig::preset(profile)?;
+    proxy_config_from(crate::profile::InterceptorConfig::preset(profile)?, set)
+}
+
+/// As [`proxy_config`], from an interceptor config already built (a scenario's).
+fn proxy_config_from(
+    mut interceptor: crate::profile::InterceptorConfig,
+    set: &[String],
+) -> Result<crate::profile::InterceptorConfig, String> {
     let section: crate::scenario::InterceptorSection =
         set_section(&overrides_toml(set)?, "interceptor")?;
     section.apply(&mut interceptor);
@@ -783,9 +809,11 @@ pub fn proxy_config(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 fn serve(
     listen: String,
     profile: String,
+    scenario: Option<&Path>,
     set: &[String],
     maildir: Option<std::path::PathBuf>,
     faults: Option<&str>,
@@ -795,7 +823,24 @@ fn serve(
     max_connections: usize,
     tls: &crate::cli::ServeTls,
 ) -> Result<u8, String> {
-    let (server, server_overrides) = serve_config(&profile, set)?;
+    let (profile, server, server_overrides) = match scenario {
+        None => {
+            let (server, overrides) = serve_config(&profile, set)?;
+            (profile, server, overrides)
+        }
+        Some(path) => {
+            let scenario = load(path, None)?;
+            let mut table: toml::Table = toml::from_str(&scenario.source).unwrap_or_default();
+            let mut overrides = match table.remove("server") {
+                Some(toml::Value::Table(t)) => t,
+                _ => toml::Table::new(),
+            };
+            overrides.remove("profile");
+            let (server, set_overrides) = serve_config_from(scenario.server, set)?;
+            overrides.extend(set_overrides);
+            (scenario.server_profile, server, overrides)
+        }
+    };
     let (tls, tls_line) = crate::live::tls::server_setup(
         tls.tls,
         tls.cert.as_deref(),
@@ -877,12 +922,27 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
 fn proxy(
     listen: String,
     upstream: String,
-    profile: String,
+    (profile, scenario): (String, Option<&Path>),
     set: &[String],
     format: crate::format::LiveFormat,
     max_connections: usize,
+    probe: bool,
 ) -> Result<u8, String> {
-    let interceptor = proxy_config(&profile, set)?;
+    let (profile, interceptor) = match scenario {
+        None => {
+            let interceptor = proxy_config(&profile, set)?;
+            (profile, interceptor)
+        }
+        Some(path) => {
+            let (name, cfg) = load(path, None)?.interceptor.ok_or_else(|| {
+                format!(
+                    "--scenario {}: the scenario has no [interceptor] section",
+                    path.display()
+                )
+            })?;
+            (name, proxy_config_from(cfg, set)?)
+        }
+    };
     let opts = crate::live::ProxyOptions {
         listen,
         upstream,
@@ -890,6 +950,7 @@ fn proxy(
         interceptor,
         format,
         max_connections,
+        probe,
     };
     live_runtime()?
         .block_on(crate::live::proxy(opts, shutdown_signal()))

@@ -144,6 +144,10 @@ pub enum Command {
         /// Server profile (see `smtpsim list`).
         #[arg(long, default_value = "postfix")]
         profile: String,
+        /// Serve the [server] section of this scenario (a file or a built-in sim) instead of a
+        /// profile; --set still applies on top.
+        #[arg(long, value_name = "FILE", conflicts_with = "profile")]
+        scenario: Option<PathBuf>,
         /// Override a profile knob, e.g. --set message_size_limit=60000000 --set timeout=30s.
         #[arg(long = "set", value_name = "KNOB=VALUE")]
         set: Vec<String>,
@@ -218,6 +222,16 @@ pub enum Command {
         /// Interceptor profile (see `smtpsim list`).
         #[arg(long, default_value = "symantec-telnet")]
         profile: String,
+        /// Run the [interceptor] section of this scenario (a file or a built-in sim) instead of
+        /// a profile; --set still applies on top.
+        #[arg(long, value_name = "FILE", conflicts_with = "profile")]
+        scenario: Option<PathBuf>,
+        /// Do not open the test connection to --upstream at start. By default the proxy
+        /// connects once and closes at once, so a wrong address shows before the first client;
+        /// the server logs it as a connection that sent nothing (Postfix: `lost connection
+        /// after CONNECT`).
+        #[arg(long)]
+        no_probe: bool,
         /// Override a profile knob, e.g. --set keepalive_interval=2s.
         #[arg(long = "set", value_name = "KNOB=VALUE")]
         set: Vec<String>,
