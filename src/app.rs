@@ -809,7 +809,6 @@ fn proxy_config_from(
 }
 
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 fn serve(
     listen: String,
     profile: String,

@@ -43,7 +43,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         keylog: Option<PathBuf>,
     },
-    /// Run many seeds; print a verdict summary and every failing seed with its replay command.
+    /// Run many seeds; print each failing seed with its replay command as it is found (20, then
+    /// a count) and a verdict summary.
     Sweep {
         /// The scenario file.
         scenario: PathBuf,
