@@ -775,6 +775,8 @@ fn serve_config_from(
     let mut server_overrides: toml::Table =
         toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
     section.apply(&mut server);
+    crate::profile::rules::check_server(&server, &section.set_knobs())
+        .map_err(|(_, message)| format!("--set {message}"))?;
     // Out of the box, a test server takes whatever it is sent (as smtp-sink and Mailpit do);
     // Postfix's relay and user checks start once the local mail is named.
     if server.mailboxes.is_empty() && server.local_domains.is_empty() {

@@ -386,6 +386,8 @@ impl Scenario {
         let (server_profile, span) = preset(raw.server.profile.as_ref(), "postfix");
         let mut server = ServerConfig::preset(&server_profile).map_err(|e| at(span, e))?;
         raw.server.apply(&mut server);
+        crate::profile::rules::check_server(&server, &raw.server.set_knobs())
+            .map_err(|(knob, message)| at(key_span(text, "server", &knob), message))?;
 
         let fault_section = raw.faults.clone().unwrap_or_default();
         let (faults, span) = preset(fault_section.profile.as_ref(), "none");

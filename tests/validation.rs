@@ -212,3 +212,34 @@ fn every_interceptor_preset_passes_the_rules_and_a_knob_with_its_needs_is_accept
         "accepted (the run's verdict aside): {err}"
     );
 }
+
+#[test]
+fn server_reply_templates_set_are_checked() {
+    refused(
+        "server-banner-without-code",
+        "",
+        "reply_banner = \"welcome {host}\"",
+        "reply_banner = \"welcome {host}\" is not a valid reply: a reply starts with a three-digit code (e.g. \"250 2.0.0 Ok\")",
+    );
+    refused(
+        "server-queued-class-1",
+        "",
+        "reply_queued = \"150 queued\"",
+        "reply_queued = \"150 queued\" is not a valid reply: here a reply is 2xx or 3xx or 4xx or 5xx, not 1xx",
+    );
+    let (code, err) = smtpsim(&["serve", "--set", "reply_quit=bye"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--set reply_quit = \"bye\" is not a valid reply: a reply starts with a three-digit code"),
+        "{err}"
+    );
+    let (code, err) = run_with(
+        "server-reply-ok",
+        "",
+        "reply_queued = \"250 2.0.0 queued as {queue_id}\"",
+    );
+    assert!(
+        code == 0 || code == 1,
+        "a valid template is accepted (the run's verdict aside): {err}"
+    );
+}

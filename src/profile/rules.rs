@@ -1,9 +1,10 @@
-//! What an interceptor config may not be, checked where a scenario or `--set` builds one: a
-//! reply template that is not a reply of the class its place needs, or a knob set explicitly
-//! that has no effect given the others. The error says what the knob needs.
+//! What a config may not be, checked where a scenario or `--set` builds one: a reply template
+//! that is not a reply (of the class its place needs, for an interceptor's), or an interceptor
+//! knob set explicitly that has no effect given the others. The error says what the knob needs.
 
 use crate::proto::interceptor::{InterceptorConfig, StartTls};
 use crate::proto::reply::Reply;
+use crate::proto::server::ServerConfig;
 
 /// The reply templates of an interceptor, with the classes their place allows and an example.
 const TEMPLATES: &[(&str, &[u8], &str)] = &[
@@ -48,28 +49,25 @@ fn template_problem(text: &str, classes: &[u8]) -> Option<String> {
             "the code {code} must be followed by a space and the text"
         ));
     }
+    let class = code.as_bytes()[0] - b'0';
+    if !classes.contains(&class) {
+        let wanted: Vec<String> = classes.iter().map(|c| format!("{c}xx")).collect();
+        return Some(format!(
+            "here a reply is {}, not {class}xx",
+            wanted.join(" or ")
+        ));
+    }
+    if code.as_bytes()[1] > b'5' {
+        return Some(format!("{code} is not a reply code (second digit 0-5)"));
+    }
     if text
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
         return Some("the text has a control character (lines are separated by \\n)".into());
     }
-    let Some(reply) = Reply::from_template(text) else {
+    if Reply::from_template(text).is_none() {
         return Some("it does not parse as a reply".into());
-    };
-    if !classes.contains(&reply.class()) {
-        let wanted: Vec<String> = classes.iter().map(|c| format!("{c}xx")).collect();
-        return Some(format!(
-            "here a reply is {}, not {}xx",
-            wanted.join(" or "),
-            reply.class()
-        ));
-    }
-    if reply.code % 100 / 10 > 5 {
-        return Some(format!(
-            "{} is not a reply code (second digit 0-5)",
-            reply.code
-        ));
     }
     None
 }
@@ -145,6 +143,28 @@ pub fn check_interceptor(
                 .copied()
                 .unwrap_or("interceptor");
             return Err((knob, format!("{knob} has no effect here: {needs}")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the server's reply templates (`reply_*`) set explicitly in `set`: each must be a
+/// reply (a code of class 2 to 5, a space, the text; `{host}`-style fields are filled in later).
+pub fn check_server(cfg: &ServerConfig, set: &[&str]) -> Result<(), (String, String)> {
+    let Ok(toml::Value::Table(values)) = toml::Value::try_from(cfg) else {
+        return Ok(());
+    };
+    for knob in set.iter().filter(|k| k.starts_with("reply_")) {
+        let Some(toml::Value::String(text)) = values.get(*knob) else {
+            continue;
+        };
+        if let Some(problem) = template_problem(text, &[2, 3, 4, 5]) {
+            return Err((
+                knob.to_string(),
+                format!(
+                    "{knob} = {text:?} is not a valid reply: {problem} (e.g. \"250 2.0.0 Ok\")"
+                ),
+            ));
         }
     }
     Ok(())
