@@ -76,13 +76,11 @@ impl Watcher {
         }
         let (lock, wake) = &*self.over;
         let mut over = lock.lock().expect("over");
-        loop {
+        // Checked before each wait: a sweep may be over before this thread first runs.
+        while !*over {
             let (guard, timeout) = wake.wait_timeout(over, interval).expect("over");
             over = guard;
-            if *over {
-                return;
-            }
-            if timeout.timed_out() {
+            if timeout.timed_out() && !*over {
                 eprintln!("{}", self.line());
             }
         }
