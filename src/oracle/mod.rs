@@ -8,9 +8,11 @@
 //! RFC 1047's gap; chunks without their LAST are never a delivery (`partial` if they were).
 //!
 //! - [`ledger`]: who holds which copy, what the client was told per recipient, the verdicts;
+//! - [`change`]: what changed in a copy that differs from what the client sent;
 //! - [`mod@tls`]: the TLS invariants;
 //! - [`mod@stuck`]: the liveness violation of a run stopped by its time limit.
 
+pub mod change;
 mod ledger;
 mod stuck;
 mod tls;
@@ -163,6 +165,12 @@ pub fn interceptor_story(notes: &[String]) -> Vec<String> {
         "lost",
         "held (",
         "unscanned",
+        "dropped",
+        "blocked",
+        "refused",
+        "signature",
+        "tagged",
+        "appended",
     ];
     let mut story: Vec<String> = Vec::new();
     for note in notes {
