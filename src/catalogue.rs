@@ -60,9 +60,14 @@ pub const SIMS: &[(&str, &str)] = &[
         "passthrough-baseline",
         include_str!("../sims/passthrough-baseline.toml"),
     ),
+    ("pix-mailguard", include_str!("../sims/pix-mailguard.toml")),
     (
         "pix-split-dot-duplicates",
         include_str!("../sims/pix-split-dot-duplicates.toml"),
+    ),
+    (
+        "pix-ssmtp-split-dot",
+        include_str!("../sims/pix-ssmtp-split-dot.toml"),
     ),
     (
         "postfix-connection-cache",
@@ -76,6 +81,7 @@ pub const SIMS: &[(&str, &str)] = &[
         "reset-mid-data",
         include_str!("../sims/reset-mid-data.toml"),
     ),
+    ("rfc821-abort", include_str!("../sims/rfc821-abort.toml")),
     (
         "scan-longer-than-client-timeout",
         include_str!("../sims/scan-longer-than-client-timeout.toml"),
@@ -108,6 +114,7 @@ pub const SIMS: &[(&str, &str)] = &[
         "symantec-mail-security-bdat",
         include_str!("../sims/symantec-mail-security-bdat.toml"),
     ),
+    ("symantec-rset", include_str!("../sims/symantec-rset.toml")),
     (
         "symantec-telnet",
         include_str!("../sims/symantec-telnet.toml"),
