@@ -51,6 +51,11 @@ fn untangle_sends_ehlo_upstream_as_helo_with_the_same_name() {
         ["C< 250 mail.example.org"]
     );
     assert_eq!(d.client_sends("HELO x\r\n"), ["S> HELO x"]);
+    assert_eq!(
+        d.client_sends(" \x0bEHLO y\r\n"),
+        ["S> HELO y"],
+        "blanks before the verb"
+    );
 }
 
 #[test]

@@ -736,8 +736,11 @@ impl InterceptorSession {
         let rcpt_line = (verb == Verb::Rcpt).then(|| line.wire());
         if verb == Verb::Ehlo && self.cfg.ehlo_as_helo {
             self.note(now, "EHLO rewritten to HELO".into());
+            // The verb, after any blanks before it, is the four bytes replaced.
+            let blank = |b: &&u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c);
+            let blanks = line.bytes.iter().take_while(blank).count();
             relay.extend_from_slice(b"HELO");
-            relay.extend_from_slice(&line.wire()[4..]);
+            relay.extend_from_slice(&line.wire()[blanks + 4..]);
         } else {
             relay.extend_from_slice(&line.wire());
         }
