@@ -369,3 +369,65 @@ fn the_tagging_shield_corrupts_the_message_and_the_oracle_says_how() {
     );
     assert!(r.report.messages[0].server.contains("content changed"));
 }
+
+/// The tagging sim with its `[interceptor]` table replaced by `interceptor`.
+fn tagging_through(interceptor: &str) -> smtpsim::sim::RunResult {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/mail-shield-tagging.toml"
+    ))
+    .unwrap()
+    .replace(
+        "profile = \"mail-shield-tagging\"\nsubject_tag = \"[checked]\"",
+        interceptor,
+    );
+    let s = Scenario::parse(&text, "dkim-variant.toml").expect("valid");
+    smtpsim::sim::run(&s, 0).expect("runs")
+}
+
+#[test]
+fn the_tagged_message_fails_dkim_at_the_server_and_an_unchanged_one_passes() {
+    let r = run("mail-shield-tagging");
+    let dkim = r.report.messages[0].dkim.clone().unwrap_or_default();
+    assert!(dkim.starts_with("signed d=example.net s=sim;"), "{dkim}");
+    assert!(
+        dkim.ends_with(": fail (body hash did not verify)"),
+        "{dkim}"
+    );
+    assert!(wire(&r, "client", "interceptor").starts_with("EHLO"));
+    assert!(
+        wire(&r, "interceptor", "server").contains("\r\nDKIM-Signature: v=1; a=ed25519-sha256;")
+    );
+
+    let r = tagging_through("profile = \"passthrough\"");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    let dkim = r.report.messages[0].dkim.clone().unwrap_or_default();
+    assert!(dkim.ends_with(": pass"), "{dkim}");
+
+    let r = tagging_through(
+        "profile = \"mail-shield-tagging\"\nbody_footer = \"\"\nsubject_tag = \"[x]\"",
+    );
+    let dkim = r.report.messages[0].dkim.clone().unwrap_or_default();
+    assert!(
+        dkim.ends_with(": fail (signature did not verify)"),
+        "a header change alone: {dkim}"
+    );
+}
+
+#[test]
+fn the_dkim_key_comes_from_the_seed() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/mail-shield-tagging.toml"
+    ))
+    .unwrap();
+    let s = Scenario::parse(&text, "mail-shield-tagging.toml").expect("valid");
+    let signature = |seed| {
+        let r = smtpsim::sim::run(&s, seed).expect("runs");
+        let sent = wire(&r, "client", "interceptor");
+        let at = sent.find("DKIM-Signature:").expect("signed");
+        sent[at..].lines().next().unwrap().to_string()
+    };
+    assert_eq!(signature(0), signature(0));
+    assert_ne!(signature(0), signature(1));
+}

@@ -123,6 +123,7 @@ pub fn judge(
                     verdict: j.0,
                 })
                 .collect(),
+            dkim: None,
         });
     }
     for (i, d) in deliveries.iter().enumerate() {
@@ -164,7 +165,10 @@ fn gravity(v: Verdict) -> u8 {
 /// message's good delivery: first one intact copy each, then further intact copies, then
 /// damaged copies by envelope. A copy may be for some of the recipients only (a retry of
 /// those a queue kept).
-fn assign_deliveries(messages: &[Message], deliveries: &[Delivery]) -> Vec<Option<(usize, bool)>> {
+pub(super) fn assign_deliveries(
+    messages: &[Message],
+    deliveries: &[Delivery],
+) -> Vec<Option<(usize, bool)>> {
     let keyed: Vec<(String, Vec<String>, Vec<u8>)> = messages
         .iter()
         .map(|m| {
