@@ -12,6 +12,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("ssmtp", "ssmtp 2.64 (measured): HELO, lock-step, the content a line per write, 1 s pause, '.' alone; adds Received/From/Date; any refusal (one recipient too) closes without QUIT; no queue"),
     ("msmtp", "msmtp 1.8.23 (measured): EHLO (HELO after a refusal), MAIL/RCPT/DATA pipelined as separate writes, a line per write; a refused recipient fails the message, closes without QUIT; no queue"),
     ("smtplib", "Python 3.11 smtplib sendmail() (measured): lower-case verbs, size=, lock-step, HELO fallback; refused recipients reported, the rest delivered; RSET then QUIT after a failure; no queue"),
+    ("swaks", "swaks 20201014 with --data (measured): EHLO (HELO after a refusal), lock-step, an empty line added before '.', refused recipients skipped, QUIT after a failure, 30 s timeouts; no queue"),
     ("nullmailer", "nullmailer 2.2's smtp module (measured): HELO, lock-step, QUIT after any error, no retry of its own (nullmailer-send's queue is not modelled)"),
     ("telnet", "a person typing at a telnet prompt: every line typed after a delay, body line by line (assumed)"),
     ("bare-helo", "the origin case's closed-source client: HELO with no name, gives up (QUIT) on any error (from the origin case)"),
@@ -82,6 +83,27 @@ impl ClientConfig {
                 on_failure: Farewell::RsetQuit,
                 retries: 0,
                 ..no_timeouts(base)
+            },
+            // Measured (swaks 20201014.0, `--data FILE`, strace and serve's transcript): EHLO
+            // and, when it is refused, HELO (its source: do_smtp_helo); one command per write
+            // and reply, no pipelining without --pipeline; the content in one write with an
+            // empty line of its own before '.'; a refused recipient skipped, the rest sent
+            // (exit 24 only when none is left); QUIT after any failure (do_smtp_quit);
+            // --timeout's default of 30 s for every reply; no retry.
+            "swaks" => ClientConfig {
+                greeting: Greeting::Ehlo,
+                fall_back_to_helo: true,
+                stamp: Stamp::Swaks,
+                retries: 0,
+                timeout_greeting: Dur::secs(30),
+                timeout_helo: Dur::secs(30),
+                timeout_mail: Dur::secs(30),
+                timeout_rcpt: Dur::secs(30),
+                timeout_data_init: Dur::secs(30),
+                timeout_data_done: Dur::secs(30),
+                timeout_rset: Dur::secs(30),
+                timeout_quit: Dur::secs(30),
+                ..base
             },
             // Measured (nullmailer 2.2-4, its `smtp` protocol module alone): HELO, lock-step,
             // QUIT after any error (exit 16 for a 451 at HELO, RCPT, DATA or after '.', 11

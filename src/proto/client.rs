@@ -93,6 +93,9 @@ pub enum Stamp {
     /// ssmtp 2.64: `Received: by HELO-NAME (sSMTP sendmail emulation); DATE` first, then
     /// `From:` (the envelope sender) and `Date:` where the content has none.
     Ssmtp,
+    /// swaks 20201014 given the message with `--data`: the content, then an empty line of
+    /// its own before the final `.`.
+    Swaks,
 }
 
 config! {

@@ -254,21 +254,11 @@ fn add_hosts(
 ) {
     let Shared {
         transcript,
-        deliveries,
         open_sessions,
         faults,
         ..
     } = shared;
-    let server = hosts::server(
-        scenario,
-        seeds::queue_salt(seed),
-        transcript,
-        deliveries,
-        open_sessions,
-        faults,
-        &run_tls.server,
-        shared.mutant,
-    );
+    let server = hosts::server(scenario, seeds::queue_salt(seed), shared, &run_tls.server);
     engine.host("server", server);
     if let Some((_, cfg)) = &scenario.interceptor {
         engine.host(
