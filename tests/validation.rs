@@ -259,6 +259,12 @@ fn the_catalogue_knobs_are_refused_without_what_they_need() {
         "detection_reply has no effect here: it answers a message with block_signature in it: set block_signature",
     );
     refused(
+        "strip-under-ehlo-as-helo",
+        "profile = \"untangle\"\nstrip_ehlo_keywords = [\"CHUNKING\"]",
+        "",
+        "strip_ehlo_keywords has no effect here: under ehlo_as_helo the server answers a HELO",
+    );
+    refused(
         "quit-reply-not-2xx",
         "quit_reply = \"500 no\"",
         "",

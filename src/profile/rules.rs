@@ -120,6 +120,9 @@ fn no_effect(cfg: &InterceptorConfig, knob: &str) -> Option<&'static str> {
         "blocked_reply" if cfg.blocked_commands.is_empty() => {
             Some("it answers the verbs in blocked_commands: set blocked_commands (e.g. [\"BDAT\"])")
         }
+        "strip_ehlo_keywords" if cfg.ehlo_as_helo => Some(
+            "under ehlo_as_helo the server answers a HELO, whose reply has no keywords to strip",
+        ),
         "detection_reply" if cfg.block_signature.is_empty() => Some(
             "it answers a message with block_signature in it: set block_signature \
              (e.g. \"EICAR-STANDARD-ANTIVIRUS-TEST-FILE\")",
@@ -151,7 +154,11 @@ pub fn check_interceptor(
             let knob = HOLDING
                 .iter()
                 .chain(TEMPLATES.iter().map(|t| &t.0))
-                .chain(&["keepalive_interval", "reset_interval"])
+                .chain(&[
+                    "keepalive_interval",
+                    "reset_interval",
+                    "strip_ehlo_keywords",
+                ])
                 .find(|k| *k == knob)
                 .copied()
                 .unwrap_or("interceptor");
