@@ -13,6 +13,10 @@ pub const SIMS: &[(&str, &str)] = &[
         include_str!("../sims/asa-too-many-recipients.toml"),
     ),
     (
+        "av-tls-refused-plaintext",
+        include_str!("../sims/av-tls-refused-plaintext.toml"),
+    ),
+    (
         "bare-helo-exchange",
         include_str!("../sims/bare-helo-exchange.toml"),
     ),

@@ -431,3 +431,12 @@ fn the_dkim_key_comes_from_the_seed() {
     assert_eq!(signature(0), signature(0));
     assert_ne!(signature(0), signature(1));
 }
+
+#[test]
+fn a_proxy_refusing_starttls_leaves_an_opportunistic_client_in_plaintext() {
+    let r = run("av-tls-refused-plaintext");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert!(!wire(&r, "interceptor", "server").contains("STARTTLS"));
+    assert!(wire(&r, "interceptor", "client").contains("454 4.7.0"));
+    assert_eq!(r.report.messages[0].verdict, Verdict::Downgraded);
+}
