@@ -2,10 +2,11 @@
 //! its virtual time, connection and direction, the exact bytes escaped, then the verdicts.
 //! Live mode prints the same rows as they happen ([`printer`]).
 
+use crate::format::Render;
 use crate::oracle::Report;
 use crate::proto::dur::Dur;
 use crate::sim::RunResult;
-use crate::transcript::{Event, EventKind, Layer, Tap, TlsEvent};
+use crate::transcript::{Event, EventKind, Layer, TlsEvent};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -22,19 +23,16 @@ pub fn render(result: &RunResult) -> String {
     out
 }
 
-/// Prints each event as it happens: text rows, or JSON Lines (the `--format json` schema).
-/// Live, only our side records: what the peer sent shows as what we received.
-pub fn printer(json: bool) -> Tap {
-    Box::new(move |event: &Event| {
-        let mut text = String::new();
-        if json {
-            if let Some(line) = crate::format::json::event_line(event) {
-                text = line + "\n";
-            }
-        } else {
-            render_event_with(&mut text, event, true);
+/// Renders each event as it happens (live mode): text rows, or JSON Lines (the `--format json`
+/// schema). Live, only our side records: what the peer sent shows as what we received.
+pub fn renderer(json: bool) -> Render {
+    Box::new(move |event: &Event, out: &mut String| {
+        if !json {
+            render_event_with(out, event, true);
+        } else if let Some(line) = crate::format::json::event_line(event) {
+            out.push_str(&line);
+            out.push('\n');
         }
-        print!("{text}");
     })
 }
 

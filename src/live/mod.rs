@@ -3,6 +3,7 @@
 //! application faults from a seed); `proxy` is a real interceptor in front of a real server.
 
 pub mod maildir;
+pub mod output;
 pub mod record;
 pub mod tls;
 
@@ -127,8 +128,23 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         opts.faults.events.len(),
         opts.tls_about.as_deref().unwrap_or("no STARTTLS (--tls to offer it)"),
     ), opts.format);
-    let transcript = Transcript::streaming(opts.format.printer());
-    run_server(listener, opts, maildir, transcript, shutdown).await
+    printed(opts.format, |transcript| {
+        run_server(listener, opts, maildir, transcript, shutdown)
+    })
+    .await
+}
+
+/// Runs `body` with a transcript printed on stdout in `format`, writing what is left at the end.
+async fn printed<F: Future>(
+    format: crate::format::LiveFormat,
+    body: impl FnOnce(Transcript) -> F,
+) -> F::Output {
+    let output = output::Output::stdout(format);
+    let flusher = tokio::spawn(output.clone().keep_flushing());
+    let result = body(Transcript::streaming(output.sink())).await;
+    flusher.abort();
+    output.flush();
+    result
 }
 
 /// A server as [`serve`] runs it, on a listener the caller bound, printing nothing and storing
@@ -220,7 +236,19 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
         ),
         opts.format,
     );
-    let transcript = Transcript::streaming(opts.format.printer());
+    printed(opts.format, |transcript| {
+        run_proxy(listener, opts, transcript, shutdown)
+    })
+    .await
+}
+
+/// Accepts connections until `shutdown`, one interceptor session each.
+async fn run_proxy(
+    listener: net::LiveListener,
+    opts: ProxyOptions,
+    transcript: Transcript,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let cfg = Arc::new(opts.interceptor.clone());
     let tls = tls::proxy_setup(&opts.upstream);
     let mut sessions = JoinSet::new();
