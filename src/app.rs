@@ -88,6 +88,7 @@ pub fn execute(cli: Cli) -> u8 {
             format,
             record,
             max_connections,
+            threads,
             tls,
         } => serve(
             listen,
@@ -99,6 +100,7 @@ pub fn execute(cli: Cli) -> u8 {
             record,
             format,
             max_connections,
+            threads,
             &tls,
         ),
         Command::Proxy {
@@ -108,7 +110,16 @@ pub fn execute(cli: Cli) -> u8 {
             set,
             format,
             max_connections,
-        } => proxy(listen, upstream, profile, &set, format, max_connections),
+            threads,
+        } => proxy(
+            listen,
+            upstream,
+            profile,
+            &set,
+            format,
+            max_connections,
+            threads,
+        ),
         Command::Check {
             sims,
             accept,
@@ -696,11 +707,17 @@ fn overrides_toml(pairs: &[String]) -> Result<String, String> {
     Ok(text)
 }
 
-fn live_runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
+/// The runtime live mode runs on: one thread (every session on it, no hand-offs between
+/// threads: the least work per message), or `threads` worker threads.
+fn live_runtime(threads: usize) -> Result<tokio::runtime::Runtime, String> {
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads);
+        builder
+    };
+    builder.enable_all().build().map_err(|e| e.to_string())
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -769,8 +786,12 @@ fn serve(
     record: Option<std::path::PathBuf>,
     format: crate::format::LiveFormat,
     max_connections: usize,
+    threads: Option<usize>,
     tls: &crate::cli::ServeTls,
 ) -> Result<u8, String> {
+    // An fsync per message holds its thread: with a Maildir, one thread per core by default.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = threads.unwrap_or(if maildir.is_some() { cores } else { 1 });
     let (server, server_overrides) = serve_config(&profile, set)?;
     let (tls, tls_line) = crate::live::tls::server_setup(
         tls.tls,
@@ -804,7 +825,7 @@ fn serve(
         tls,
         tls_about: tls_line,
     };
-    live_runtime()?
+    live_runtime(threads)?
         .block_on(crate::live::serve(opts, shutdown_signal()))
         .map_err(|e| e.to_string())?;
     Ok(EXIT_OK)
@@ -857,6 +878,7 @@ fn proxy(
     set: &[String],
     format: crate::format::LiveFormat,
     max_connections: usize,
+    threads: usize,
 ) -> Result<u8, String> {
     let interceptor = proxy_config(&profile, set)?;
     let opts = crate::live::ProxyOptions {
@@ -867,7 +889,7 @@ fn proxy(
         format,
         max_connections,
     };
-    live_runtime()?
+    live_runtime(threads)?
         .block_on(crate::live::proxy(opts, shutdown_signal()))
         .map_err(|e| e.to_string())?;
     Ok(EXIT_OK)

@@ -69,6 +69,11 @@ impl LiveFormat {
         self != LiveFormat::Text
     }
 
+    /// Whether mail log records show (all but text, which shows the wire instead).
+    pub fn shows_log(self) -> bool {
+        self != LiveFormat::Text
+    }
+
     /// What turns each event into the lines printed as it happens.
     pub fn renderer(self) -> Render {
         match self {

@@ -141,7 +141,7 @@ async fn printed<F: Future>(
 ) -> F::Output {
     let output = output::Output::stdout(format);
     let flusher = tokio::spawn(output.clone().keep_flushing());
-    let result = body(Transcript::streaming(output.sink())).await;
+    let result = body(output.transcript()).await;
     flusher.abort();
     output.flush();
     result
@@ -154,7 +154,7 @@ pub async fn serve_quietly(
     opts: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let transcript = Transcript::streaming(Box::new(|_| {}));
+    let transcript = Transcript::unheard();
     run_server(listener, opts, None, transcript, shutdown).await
 }
 
@@ -197,9 +197,11 @@ async fn run_server(
                 let stream = plumbing::accepted(stream, &transcript, "server", "client", &faults.transport(Writer::Server, net::now()));
                 let mut session = ServerSession::with_faults(cfg.clone(), &peer.ip().to_string(), net::now(), salt ^ accepted, faults.server_session());
                 session.set_streaming(true);
+                // Boxed: the task then holds a pointer, not the session's large state, which
+                // would be copied as the task is made and again as it ends.
                 match &maildir {
-                    Some(m) => { sessions.spawn(actor::server::serve(stream, session, m.writer(), opts.tls.clone())); }
-                    None => { sessions.spawn(actor::server::serve(stream, session, maildir::Discard, opts.tls.clone())); }
+                    Some(m) => { sessions.spawn(Box::pin(actor::server::serve(stream, session, m.writer(), opts.tls.clone()))); }
+                    None => { sessions.spawn(Box::pin(actor::server::serve(stream, session, maildir::Discard, opts.tls.clone()))); }
                 }
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
@@ -262,13 +264,16 @@ async fn run_proxy(
                     continue;
                 };
                 // The client side as an smtpd would log it (shown by --format maillog).
-                let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[])
-                    .observed(&peer.ip().to_string(), PROXY_LOG_HOST);
+                let mut client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[]);
+                if opts.format.shows_log() {
+                    client_side = client_side.observed(&peer.ip().to_string(), PROXY_LOG_HOST);
+                }
                 let (cfg, transcript, upstream, tls) = (cfg.clone(), transcript.clone(), opts.upstream.clone(), tls.clone());
-                sessions.spawn(async move {
+                // Boxed, as serve's sessions are.
+                sessions.spawn(Box::pin(async move {
                     let upstream = Upstream { connect: net::live_connect(&upstream), faults: Vec::new, record_connect: true };
                     plumbing::intercept(client_side, upstream, cfg, &tls, &transcript).await;
-                });
+                }));
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
         }

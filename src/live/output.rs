@@ -3,7 +3,7 @@
 //! costs a write per batch rather than per line; nothing is formatted when stdout is /dev/null.
 
 use crate::format::{LiveFormat, Render};
-use crate::transcript::{Event, Tap};
+use crate::transcript::{Event, Transcript};
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,10 +63,13 @@ impl Output {
         }
     }
 
-    /// The transcript's sink: renders each event into the buffer.
-    pub fn sink(&self) -> Tap {
+    /// The live log, rendering each event into the buffer (one nobody hears for /dev/null).
+    pub fn transcript(&self) -> Transcript {
+        if self.shared.state.is_none() {
+            return Transcript::unheard();
+        }
         let shared = self.shared.clone();
-        Box::new(move |event: &Event| {
+        Transcript::streaming(Box::new(move |event: &Event| {
             let Some(state) = &shared.state else {
                 return;
             };
@@ -79,7 +82,7 @@ impl Output {
             } else if was_empty && !state.buf.is_empty() {
                 shared.waiting.notify_one();
             }
-        })
+        }))
     }
 
     /// Writes what is buffered now.
