@@ -6,14 +6,19 @@
 # Prints every run, then the medians in messages/s and their ratio. Not a test: nothing is
 # asserted; the figures are for people.
 #
-#   benches/live.sh [--runs N] [--sessions S] [--messages M] [--length L] [--maildir] [--only serve|proxy|maildir]
+#   benches/live.sh [--runs N] [--sessions S] [--messages M] [--length L] [--maildir]
+#                   [--transcript-file] [--only serve|proxy|maildir]
+#
+# --transcript-file: serve's and proxy's transcript goes to a file (under a temporary
+# directory) instead of /dev/null, so its formatting and writing are measured too.
+# SERVE_ARGS / PROXY_ARGS: more arguments for serve / proxy (e.g. SERVE_ARGS="--threads 2").
 #
 # Needs a release build (cargo build --release), smtp-source and smtp-sink (Postfix) on PATH
 # or in /usr/sbin; --maildir needs root and a Postfix installation (its `postfix` user).
 # Every server it starts listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
 
-RUNS=3 SESSIONS=10 MESSAGES=5000 LENGTH=1000 MAILDIR=0 ONLY=
+RUNS=3 SESSIONS=10 MESSAGES=5000 LENGTH=1000 MAILDIR=0 ONLY= TRANSCRIPT_FILE=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) RUNS=$2; shift 2 ;;
@@ -21,8 +26,9 @@ while [ $# -gt 0 ]; do
         --messages) MESSAGES=$2; shift 2 ;;
         --length) LENGTH=$2; shift 2 ;;
         --maildir) MAILDIR=1; shift ;;
+        --transcript-file) TRANSCRIPT_FILE=1; shift ;;
         --only) ONLY=$2; shift 2 ;;
-        *) echo "usage: $0 [--runs N] [--sessions S] [--messages M] [--length L] [--maildir] [--only serve|proxy|maildir]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--runs N] [--sessions S] [--messages M] [--length L] [--maildir] [--transcript-file] [--only serve|proxy|maildir]" >&2; exit 2 ;;
     esac
 done
 # Bounded: at most 20 runs a side of at most 50,000 messages.
@@ -88,9 +94,13 @@ compare() {
         'BEGIN { printf "median: %s %.0f messages/s, %s %.0f messages/s: %.2fx\n\n", na, ma, nb, mb, ma / mb }'
 }
 
+# Where a transcript goes: /dev/null, or a file named $1 under $WORK (--transcript-file).
+transcript() { if [ "$TRANSCRIPT_FILE" = 1 ]; then echo "$WORK/$1.out"; else echo /dev/null; fi; }
+
 start_serve() { # port [extra args...]
     local port=$1; shift
-    "$SMTPSIM" serve --listen "127.0.0.1:$port" "$@" >/dev/null 2>"$WORK/serve-$port.err" &
+    # shellcheck disable=SC2086 # SERVE_ARGS is a list of words
+    "$SMTPSIM" serve --listen "127.0.0.1:$port" "$@" ${SERVE_ARGS:-} >"$(transcript "serve-$port")" 2>"$WORK/serve-$port.err" &
     PIDS+=($!)
     wait_port "$port"
 }
@@ -165,17 +175,18 @@ EOF
 }
 
 echo "# benches/live.sh $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH, $RUNS alternating runs a side after one warm-up each"
-echo "# $("$SMTPSIM" --version 2>/dev/null || echo smtpsim) at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "# $("$SMTPSIM" --version 2>/dev/null || echo smtpsim) at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); transcripts to $(if [ "$TRANSCRIPT_FILE" = 1 ]; then echo a file; else echo /dev/null; fi); SERVE_ARGS='${SERVE_ARGS:-}' PROXY_ARGS='${PROXY_ARGS:-}'"
 echo
 
 SERVE=$BASE_PORT SINK=$((BASE_PORT + 1)) PROXY=$((BASE_PORT + 2)) MSERVE=$((BASE_PORT + 3)) POSTFIX=$((BASE_PORT + 4))
 start_sink "$SINK"
 if [ -z "$ONLY" ] || [ "$ONLY" = serve ]; then
     start_serve "$SERVE"
-    compare "serve (transcript to /dev/null) against smtp-sink" "$SERVE" serve "$SINK" smtp-sink
+    compare "serve against smtp-sink" "$SERVE" serve "$SINK" smtp-sink
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = proxy ]; then
-    "$SMTPSIM" proxy --listen "127.0.0.1:$PROXY" --upstream "127.0.0.1:$SINK" --profile passthrough >/dev/null 2>"$WORK/proxy.err" &
+    # shellcheck disable=SC2086 # PROXY_ARGS is a list of words
+    "$SMTPSIM" proxy --listen "127.0.0.1:$PROXY" --upstream "127.0.0.1:$SINK" --profile passthrough ${PROXY_ARGS:-} >"$(transcript proxy)" 2>"$WORK/proxy.err" &
     PIDS+=($!)
     wait_port "$PROXY"
     compare "proxy --profile passthrough in front of smtp-sink against smtp-sink alone" "$PROXY" proxy "$SINK" smtp-sink

@@ -40,45 +40,70 @@ pub fn renderer(json: bool) -> Render {
 /// `\xNN` for everything else.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
+    escape_into(&mut out, bytes);
+    out
+}
+
+/// [`escape`], appended to `out`.
+fn escape_into(out: &mut String, bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // Runs of bytes shown as they are go in at once.
+        let plain = rest
+            .iter()
+            .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'\\')
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(plain);
+        out.push_str(std::str::from_utf8(run).expect("printable ASCII"));
+        let Some((&b, tail)) = tail.split_first() else {
+            break;
+        };
         match b {
             b'\r' => out.push_str("\\r"),
             b'\n' => out.push_str("\\n"),
             b'\t' => out.push_str("\\t"),
             b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
             _ => {
                 let _ = write!(out, "\\x{b:02x}");
             }
         }
+        rest = tail;
     }
-    out
+}
+
+/// The display lines of one write: each with the bytes to show (a CRLF-terminated line
+/// without its CRLF, any other line with its ending) and whether it had no terminator.
+fn wire_lines(bytes: &[u8]) -> impl Iterator<Item = (&[u8], bool)> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(i) = rest.iter().position(|&b| b == b'\n') else {
+            return Some((std::mem::take(&mut rest), true));
+        };
+        let (line, next) = rest.split_at(i + 1);
+        rest = next;
+        Some((line.strip_suffix(b"\r\n").unwrap_or(line), false))
+    })
 }
 
 /// Splits one write into display lines: CRLF-terminated lines show their content only; any
 /// other ending is shown escaped, and a piece with no terminator is marked `[partial]`.
 pub fn wire_rows(bytes: &[u8]) -> Vec<String> {
-    let mut rows = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                let (line, next) = rest.split_at(i + 1);
-                if line.ends_with(b"\r\n") {
-                    rows.push(escape(&line[..line.len() - 2]));
-                } else {
-                    rows.push(escape(line));
-                }
-                rest = next;
+    wire_lines(bytes)
+        .map(|(line, partial)| {
+            let mut row = escape(line);
+            if partial {
+                row.push_str(PARTIAL);
             }
-            None => {
-                rows.push(format!("{} [partial]", escape(rest)));
-                rest = &[];
-            }
-        }
-    }
-    rows
+            row
+        })
+        .collect()
 }
+
+/// After a piece of a line that came without its terminator.
+const PARTIAL: &str = " [partial]";
 
 /// Formats a time as seconds with millisecond precision, right-aligned.
 pub fn format_time(at: Duration) -> String {
@@ -101,15 +126,27 @@ pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
     };
     // Like swaks: `~>` for lines inside TLS.
     let head = if e.layer == Layer::Plain { "->" } else { "~>" };
+    // The columns before the text, the same for every row of the event.
+    let arrow_columns = || format!("{time} {conn:<3} {:>11} {head} {:<11}  ", e.from, e.to);
     let arrow = |out: &mut String, text: &str| {
-        let _ = writeln!(
-            out,
-            "{time} {conn:<3} {:>11} {head} {:<11}  {text}",
-            e.from, e.to
-        );
+        out.push_str(&arrow_columns());
+        out.push_str(text);
+        out.push('\n');
     };
     let mark = |out: &mut String, text: &str| {
         let _ = writeln!(out, "{time} {conn:<3} {:>11} ** {:<11}  {text}", e.from, "");
+    };
+    // A write's (or a read's) lines, escaped straight into `out`.
+    let rows = |out: &mut String, bytes: &[u8]| {
+        let columns = arrow_columns();
+        for (line, partial) in wire_lines(bytes) {
+            out.push_str(&columns);
+            escape_into(out, line);
+            if partial {
+                out.push_str(PARTIAL);
+            }
+            out.push('\n');
+        }
     };
     match &e.kind {
         EventKind::Connect => arrow(out, "[connect]"),
@@ -119,16 +156,8 @@ pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
                 arrow(out, &format!("[TLS records, {} bytes]", bytes.len()));
             }
         }
-        EventKind::Data(bytes) => {
-            for row in wire_rows(bytes) {
-                arrow(out, &row);
-            }
-        }
-        EventKind::Received(bytes) if show_reads => {
-            for row in wire_rows(bytes) {
-                arrow(out, &row);
-            }
-        }
+        EventKind::Data(bytes) => rows(out, bytes),
+        EventKind::Received(bytes) if show_reads => rows(out, bytes),
         EventKind::Received(_) | EventKind::Log(_) => {}
         EventKind::Close => arrow(out, "[close]"),
         EventKind::Reset(why) => mark(out, &format!("[{why}]")),
