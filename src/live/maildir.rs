@@ -94,6 +94,17 @@ impl Maildir {
     }
 }
 
+/// Runs `f`, which waits for the disk (fsync). On a multi-threaded runtime the thread's other
+/// sessions move to another thread meanwhile, so that the fsyncs of many sessions overlap and
+/// the file system commits them together, as it does for Postfix's many processes.
+fn on_the_disk<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// The writer's pid in one of our `tmp/` file names, `None` for anybody else's file.
 fn writer_pid(name: &str) -> Option<u32> {
     let stem = name.strip_suffix(SUFFIX)?;
@@ -156,7 +167,7 @@ impl ServerHooks for MaildirWriter {
             // The rename itself is durable only once the directory is.
             File::open(&new)?.sync_all()
         };
-        finish().map_err(|e| {
+        on_the_disk(finish).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             e.to_string()
         })
