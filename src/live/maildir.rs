@@ -27,6 +27,10 @@ pub struct Maildir {
 /// The Maildir convention's age after which any file in `tmp/` is abandoned (qmail's 36 hours).
 pub const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
 
+/// Bytes gathered per write into a message file (a session's read buffer is as large): every
+/// session receiving a message holds one.
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// Our files in `tmp/`: `<secs>.P<pid>Q<n>.smtpsim`.
 const SUFFIX: &str = ".smtpsim";
 
@@ -125,8 +129,13 @@ impl MaildirWriter {
     fn append(&mut self, bytes: &[u8]) {
         if self.current.is_none() {
             let path = self.maildir.root.join("tmp").join(self.maildir.unique());
-            let opened = File::create(&path)
-                .map(|f| (path.clone(), BufWriter::with_capacity(64 * 1024, f), Ok(())));
+            let opened = File::create(&path).map(|f| {
+                (
+                    path.clone(),
+                    BufWriter::with_capacity(WRITE_BUFFER, f),
+                    Ok(()),
+                )
+            });
             self.current = Some(opened.unwrap_or_else(|e| {
                 let sink = File::open("/dev/null").expect("/dev/null opens");
                 (path, BufWriter::new(sink), Err(e))
