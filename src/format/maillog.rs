@@ -77,7 +77,14 @@ impl Maillog {
                 self.conns.insert(e.conn, conn);
                 self.record(&mut out, e, record);
             }
-            EventKind::Log(record) => self.record(&mut out, e, record),
+            EventKind::Log(record) => {
+                self.record(&mut out, e, record);
+                // The session's last line: a live log would otherwise grow by a connection
+                // each time.
+                if matches!(record, LogRecord::Disconnect(_)) {
+                    self.conns.remove(&e.conn);
+                }
+            }
             _ => {}
         }
         out
