@@ -4,7 +4,6 @@
 
 use crate::format::Render;
 use crate::oracle::Report;
-use crate::proto::dur::Dur;
 use crate::sim::RunResult;
 use crate::transcript::{Event, EventKind, Layer, TlsEvent};
 use std::fmt::Write as _;
@@ -107,7 +106,8 @@ const PARTIAL: &str = " [partial]";
 
 /// Formats a time as seconds with millisecond precision, right-aligned.
 pub fn format_time(at: Duration) -> String {
-    format!("{:>9}", Dur(at).clock())
+    // `Dur::clock` padded to 9 columns, in one go: the seconds take what the rest leaves.
+    format!("{:>4}.{:03}s", at.as_secs(), at.subsec_millis())
 }
 
 /// Renders one event as text rows (appended to `out`). Reads are not shown: in a simulation
@@ -118,6 +118,15 @@ pub fn render_event(out: &mut String, e: &Event) {
 
 /// As [`render_event`]; `show_reads` also renders reads, for a log with only one side's view.
 pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
+    // Rows for what has any: nothing is formatted for the others.
+    let shown = match e.kind {
+        EventKind::Log(_) => false,
+        EventKind::Received(_) => show_reads,
+        _ => true,
+    };
+    if !shown {
+        return;
+    }
     let time = format_time(e.at);
     let conn = if e.conn == 0 {
         "  ".to_string()
