@@ -174,6 +174,11 @@ pub enum Command {
         /// descriptors).
         #[arg(long, default_value_t = 5000)]
         max_connections: usize,
+        /// Threads running the sessions. Default 1 (every session on one thread, no hand-offs
+        /// between threads: the least work per message); with --maildir one per core, as each
+        /// message's fsync holds its thread.
+        #[arg(long)]
+        threads: Option<usize>,
         /// STARTTLS (--tls, --cert, --key).
         #[command(flatten)]
         tls: ServeTls,
@@ -244,6 +249,10 @@ pub enum Command {
         /// Sessions at once; a client beyond them gets a 421 and a close.
         #[arg(long, default_value_t = 5000)]
         max_connections: usize,
+        /// Threads running the sessions (1: every session on one thread, the least work per
+        /// message; more spread them over cores).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Measure the simulator. Without --jobs: wall time per simulated session and the
     /// virtual/wall ratio on one thread. With --jobs (repeatable): a sweep of the same seeds

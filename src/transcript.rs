@@ -1,6 +1,7 @@
 //! The event log every actor writes to: events as data, kept for the run's result or handed
 //! to a sink as they happen (live mode). How they look is `format`'s business.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -112,7 +113,14 @@ impl std::fmt::Debug for Inner {
 /// A shared, append-only event log. Cheap to clone; every actor holds one.
 #[derive(Debug, Clone, Default)]
 pub struct Transcript {
-    inner: Arc<Mutex<Inner>>,
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    log: Mutex<Inner>,
+    /// Nobody will see events (a live log printed to /dev/null, no tap): recording is free.
+    unheard: AtomicBool,
 }
 
 impl Transcript {
@@ -124,24 +132,49 @@ impl Transcript {
     /// A log that hands each event to `sink` as it happens and keeps nothing (live mode).
     pub fn streaming(sink: Tap) -> Self {
         let t = Self::default();
-        t.inner.lock().expect("transcript lock").sink = Some(sink);
+        t.inner.log.lock().expect("transcript lock").sink = Some(sink);
         t
+    }
+
+    /// A live log nobody sees (its output goes nowhere), until a tap is set.
+    pub fn unheard() -> Self {
+        let t = Self::streaming(Box::new(|_| {}));
+        t.inner.unheard.store(true, Ordering::Relaxed);
+        t
+    }
+
+    /// True when events recorded now would be seen by someone: a caller may skip the work of
+    /// making them otherwise.
+    pub fn is_heard(&self) -> bool {
+        !self.inner.unheard.load(Ordering::Relaxed)
+    }
+
+    /// True for a log that keeps its events (the simulation's), false for a live one.
+    pub fn keeps_events(&self) -> bool {
+        self.inner
+            .log
+            .lock()
+            .expect("transcript lock")
+            .sink
+            .is_none()
     }
 
     /// A fresh connection number.
     pub fn new_conn(&self) -> u32 {
-        let mut inner = self.inner.lock().expect("transcript lock");
+        let mut inner = self.inner.log.lock().expect("transcript lock");
         inner.next_conn += 1;
         inner.next_conn
     }
 
     /// Hands every event recorded from now on to `tap` as well.
     pub fn set_tap(&self, tap: Tap) {
-        self.inner.lock().expect("transcript lock").tap = Some(tap);
+        self.inner.log.lock().expect("transcript lock").tap = Some(tap);
+        self.inner.unheard.store(false, Ordering::Relaxed);
     }
 
     /// The number of the connection from `initiator` to `acceptor` (the same number whichever
-    /// end asks first; each end passes the connecting side first).
+    /// end asks first; each end passes the connecting side first). For logs that keep events:
+    /// the pairs are kept too.
     pub fn conn_for(&self, initiator: impl ToString, acceptor: impl ToString) -> u32 {
         let (a, b) = (initiator.to_string(), acceptor.to_string());
         let key = if a <= b {
@@ -149,7 +182,7 @@ impl Transcript {
         } else {
             (b.clone(), a.clone())
         };
-        let mut inner = self.inner.lock().expect("transcript lock");
+        let mut inner = self.inner.log.lock().expect("transcript lock");
         if let Some(n) = inner.conns.get(&key) {
             return *n;
         }
@@ -163,6 +196,7 @@ impl Transcript {
     /// Every connection's (initiator, acceptor) addresses, by connection number.
     pub fn endpoints(&self) -> std::collections::BTreeMap<u32, (String, String)> {
         self.inner
+            .log
             .lock()
             .expect("transcript lock")
             .endpoints
@@ -184,6 +218,9 @@ impl Transcript {
         to: &str,
         kind: EventKind,
     ) {
+        if !self.is_heard() {
+            return;
+        }
         let event = Event {
             at,
             conn,
@@ -192,7 +229,7 @@ impl Transcript {
             kind,
             layer,
         };
-        let mut inner = self.inner.lock().expect("transcript lock");
+        let mut inner = self.inner.log.lock().expect("transcript lock");
         if let Some(tap) = inner.tap.as_mut() {
             tap(&event);
         }
@@ -204,6 +241,11 @@ impl Transcript {
 
     /// A copy of every event so far.
     pub fn events(&self) -> Vec<Event> {
-        self.inner.lock().expect("transcript lock").events.clone()
+        self.inner
+            .log
+            .lock()
+            .expect("transcript lock")
+            .events
+            .clone()
     }
 }

@@ -19,8 +19,8 @@ pub async fn intercept<C, S>(
     C: AsyncRead + AsyncWrite + Unpin,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut client_buf = vec![0u8; 16 * 1024];
-    let mut server_buf = vec![0u8; 16 * 1024];
+    let mut client_buf = super::read_buffer();
+    let mut server_buf = super::read_buffer();
     let (mut client_open, mut server_open) = (true, true);
     let (mut client_shut, mut server_shut) = (false, false);
     loop {
@@ -78,13 +78,13 @@ pub async fn intercept<C, S>(
         }
         let deadline = session.poll_timeout();
         tokio::select! {
-            read = client.read(&mut client_buf), if client_open => match read {
+            read = client.read_buf(&mut client_buf), if client_open => match read {
                 Ok(0) | Err(_) => { client_open = false; session.handle_client_eof(net::now()) }
-                Ok(n) => session.handle_client_input(net::now(), &client_buf[..n]),
+                Ok(_) => { session.handle_client_input(net::now(), &client_buf); client_buf.clear() }
             },
-            read = server.read(&mut server_buf), if server_open => match read {
+            read = server.read_buf(&mut server_buf), if server_open => match read {
                 Ok(0) | Err(_) => { server_open = false; session.handle_server_eof(net::now()) }
-                Ok(n) => session.handle_server_input(net::now(), &server_buf[..n]),
+                Ok(_) => { session.handle_server_input(net::now(), &server_buf); server_buf.clear() }
             },
             _ = net::sleep_until(deadline.unwrap_or_default()), if deadline.is_some() => {
                 session.handle_timeout(net::now());

@@ -13,3 +13,9 @@ pub mod starttls;
 
 pub use recorder::Recorded;
 pub use starttls::TlsSetup;
+
+/// A driver's buffer for one read of a stream: empty, with room for 16 KiB, to be filled with
+/// `read_buf` and cleared after each read (spare capacity: nothing is zeroed per connection).
+fn read_buffer() -> Vec<u8> {
+    Vec::with_capacity(16 * 1024)
+}

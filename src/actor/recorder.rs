@@ -83,6 +83,9 @@ impl<S> Recorded<S> {
     /// Also writes the log an smtpd named `server` would write about this peer (at address
     /// `client`): its commands from what it sent, their outcome from what went back.
     pub fn observed(mut self, client: &str, server: &str) -> Self {
+        if !self.transcript.is_heard() {
+            return self;
+        }
         self.log(LogRecord::Connect {
             client: client.to_string(),
             server: server.to_string(),
@@ -216,6 +219,12 @@ impl<S> Recorded<S> {
         }
     }
 
+    /// Whether the bytes crossing here are wanted: someone hears the transcript (the smtpd log
+    /// is written into it too), or a client's own STARTTLS is being followed.
+    fn needs_bytes(&self) -> bool {
+        self.transcript.is_heard() || self.starttls != FollowTls::Off
+    }
+
     /// True when this event is the peer's 220 to this side's STARTTLS.
     fn follow_starttls(&mut self, from_me: bool, kind: &EventKind) -> bool {
         let is_line = |bytes: &[u8], line: &str| {
@@ -258,6 +267,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Recorded<S> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         match &result {
+            Poll::Ready(Ok(())) if buf.filled().len() > before && !self.needs_bytes() => {}
             Poll::Ready(Ok(())) if buf.filled().len() > before => {
                 let bytes = buf.filled()[before..].to_vec();
                 self.record(false, EventKind::Received(bytes));
@@ -339,7 +349,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
         match &result {
             Poll::Ready(Ok(n)) if *n > 0 => {
                 self.faults.written += *n as u64;
-                self.record(true, EventKind::Data(buf[..*n].to_vec()));
+                if self.needs_bytes() {
+                    self.record(true, EventKind::Data(buf[..*n].to_vec()));
+                }
                 if self
                     .faults
                     .drop_after

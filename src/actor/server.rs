@@ -39,7 +39,7 @@ pub async fn serve<S, H>(
     H: ServerHooks,
 {
     session.set_tls_available(tls.acceptor.is_some());
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = super::read_buffer();
     let mut peer_gone = false;
     // A message the hooks could not store is not acknowledged: its 250 becomes a tempfail.
     let mut store_failed = false;
@@ -112,12 +112,15 @@ pub async fn serve<S, H>(
             break;
         }
         tokio::select! {
-            read = stream.read(&mut buf), if !peer_gone => match read {
+            read = stream.read_buf(&mut buf), if !peer_gone => match read {
                 Ok(0) | Err(_) => {
                     peer_gone = true;
                     session.handle_eof(net::now());
                 }
-                Ok(n) => session.handle_input(net::now(), &buf[..n]),
+                Ok(_) => {
+                    session.handle_input(net::now(), &buf);
+                    buf.clear();
+                }
             },
             _ = net::sleep_until(deadline.unwrap_or_default()), if deadline.is_some() => {
                 session.handle_timeout(net::now());

@@ -78,7 +78,14 @@ impl Maillog {
                 self.conns.insert(e.conn, conn);
                 self.record(&mut out, e, record);
             }
-            EventKind::Log(record) => self.record(&mut out, e, record),
+            EventKind::Log(record) => {
+                self.record(&mut out, e, record);
+                // The session's last line: a live log would otherwise grow by a connection
+                // each time.
+                if matches!(record, LogRecord::Disconnect(_)) {
+                    self.conns.remove(&e.conn);
+                }
+            }
             _ => {}
         }
         out
@@ -144,18 +151,10 @@ pub fn render(result: &crate::sim::RunResult, verbose: bool) -> String {
     result.events.iter().map(|e| log.event(e)).collect()
 }
 
-/// A live printer: each event's log lines on stdout as it happens.
-pub fn printer(verbose: bool) -> crate::transcript::Tap {
+/// A live renderer: each event's log lines as it happens.
+pub fn renderer(verbose: bool) -> crate::format::Render {
     let mut log = Maillog::new(verbose, Naming::Addresses);
-    Box::new(move |event: &Event| {
-        let text = log.event(event);
-        if !text.is_empty() {
-            use std::io::Write as _;
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(text.as_bytes());
-            let _ = stdout.flush();
-        }
-    })
+    Box::new(move |event: &Event, out: &mut String| out.push_str(&log.event(event)))
 }
 
 /// What a record says, as `postfix/PROGRAM: TEXT` lines, for formats that show events one

@@ -71,16 +71,24 @@ impl LiveFormat {
         self != LiveFormat::Text
     }
 
-    /// The sink that prints events as they happen.
-    pub fn printer(self) -> crate::transcript::Tap {
+    /// Whether mail log records show (all but text, which shows the wire instead).
+    pub fn shows_log(self) -> bool {
+        self != LiveFormat::Text
+    }
+
+    /// What turns each event into the lines printed as it happens.
+    pub fn renderer(self) -> Render {
         match self {
-            LiveFormat::Text => text::printer(false),
-            LiveFormat::Json => text::printer(true),
-            LiveFormat::Maillog => maillog::printer(false),
-            LiveFormat::MaillogVerbose => maillog::printer(true),
+            LiveFormat::Text => text::renderer(false),
+            LiveFormat::Json => text::renderer(true),
+            LiveFormat::Maillog => maillog::renderer(false),
+            LiveFormat::MaillogVerbose => maillog::renderer(true),
         }
     }
 }
+
+/// Appends the lines one event gives (none for some) to a live printer's buffer.
+pub type Render = Box<dyn FnMut(&crate::transcript::Event, &mut String) + Send>;
 
 /// Renders a run in `format`.
 pub fn render(format: Format, result: &crate::sim::RunResult, scenario_file: &str) -> Vec<u8> {

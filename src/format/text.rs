@@ -2,10 +2,10 @@
 //! its virtual time, connection and direction, the exact bytes escaped, then the verdicts.
 //! Live mode prints the same rows as they happen ([`printer`]).
 
+use crate::format::Render;
 use crate::oracle::Report;
-use crate::proto::dur::Dur;
 use crate::sim::RunResult;
-use crate::transcript::{Event, EventKind, Layer, Tap, TlsEvent};
+use crate::transcript::{Event, EventKind, Layer, TlsEvent};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -22,19 +22,16 @@ pub fn render(result: &RunResult) -> String {
     out
 }
 
-/// Prints each event as it happens: text rows, or JSON Lines (the `--format json` schema).
-/// Live, only our side records: what the peer sent shows as what we received.
-pub fn printer(json: bool) -> Tap {
-    Box::new(move |event: &Event| {
-        let mut text = String::new();
-        if json {
-            if let Some(line) = crate::format::json::event_line(event) {
-                text = line + "\n";
-            }
-        } else {
-            render_event_with(&mut text, event, true);
+/// Renders each event as it happens (live mode): text rows, or JSON Lines (the `--format json`
+/// schema). Live, only our side records: what the peer sent shows as what we received.
+pub fn renderer(json: bool) -> Render {
+    Box::new(move |event: &Event, out: &mut String| {
+        if !json {
+            render_event_with(out, event, true);
+        } else if let Some(line) = crate::format::json::event_line(event) {
+            out.push_str(&line);
+            out.push('\n');
         }
-        print!("{text}");
     })
 }
 
@@ -42,49 +39,75 @@ pub fn printer(json: bool) -> Tap {
 /// `\xNN` for everything else.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
+    escape_into(&mut out, bytes);
+    out
+}
+
+/// [`escape`], appended to `out`.
+fn escape_into(out: &mut String, bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // Runs of bytes shown as they are go in at once.
+        let plain = rest
+            .iter()
+            .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'\\')
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(plain);
+        out.push_str(std::str::from_utf8(run).expect("printable ASCII"));
+        let Some((&b, tail)) = tail.split_first() else {
+            break;
+        };
         match b {
             b'\r' => out.push_str("\\r"),
             b'\n' => out.push_str("\\n"),
             b'\t' => out.push_str("\\t"),
             b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
             _ => {
                 let _ = write!(out, "\\x{b:02x}");
             }
         }
+        rest = tail;
     }
-    out
+}
+
+/// The display lines of one write: each with the bytes to show (a CRLF-terminated line
+/// without its CRLF, any other line with its ending) and whether it had no terminator.
+fn wire_lines(bytes: &[u8]) -> impl Iterator<Item = (&[u8], bool)> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(i) = rest.iter().position(|&b| b == b'\n') else {
+            return Some((std::mem::take(&mut rest), true));
+        };
+        let (line, next) = rest.split_at(i + 1);
+        rest = next;
+        Some((line.strip_suffix(b"\r\n").unwrap_or(line), false))
+    })
 }
 
 /// Splits one write into display lines: CRLF-terminated lines show their content only; any
 /// other ending is shown escaped, and a piece with no terminator is marked `[partial]`.
 pub fn wire_rows(bytes: &[u8]) -> Vec<String> {
-    let mut rows = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                let (line, next) = rest.split_at(i + 1);
-                if line.ends_with(b"\r\n") {
-                    rows.push(escape(&line[..line.len() - 2]));
-                } else {
-                    rows.push(escape(line));
-                }
-                rest = next;
+    wire_lines(bytes)
+        .map(|(line, partial)| {
+            let mut row = escape(line);
+            if partial {
+                row.push_str(PARTIAL);
             }
-            None => {
-                rows.push(format!("{} [partial]", escape(rest)));
-                rest = &[];
-            }
-        }
-    }
-    rows
+            row
+        })
+        .collect()
 }
+
+/// After a piece of a line that came without its terminator.
+const PARTIAL: &str = " [partial]";
 
 /// Formats a time as seconds with millisecond precision, right-aligned.
 pub fn format_time(at: Duration) -> String {
-    format!("{:>9}", Dur(at).clock())
+    // `Dur::clock` padded to 9 columns, in one go: the seconds take what the rest leaves.
+    format!("{:>4}.{:03}s", at.as_secs(), at.subsec_millis())
 }
 
 /// Renders one event as text rows (appended to `out`). Reads are not shown: in a simulation
@@ -95,6 +118,15 @@ pub fn render_event(out: &mut String, e: &Event) {
 
 /// As [`render_event`]; `show_reads` also renders reads, for a log with only one side's view.
 pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
+    // Rows for what has any: nothing is formatted for the others.
+    let shown = match e.kind {
+        EventKind::Log(_) => false,
+        EventKind::Received(_) => show_reads,
+        _ => true,
+    };
+    if !shown {
+        return;
+    }
     let time = format_time(e.at);
     let conn = if e.conn == 0 {
         "  ".to_string()
@@ -103,15 +135,27 @@ pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
     };
     // Like swaks: `~>` for lines inside TLS.
     let head = if e.layer == Layer::Plain { "->" } else { "~>" };
+    // The columns before the text, the same for every row of the event.
+    let arrow_columns = || format!("{time} {conn:<3} {:>11} {head} {:<11}  ", e.from, e.to);
     let arrow = |out: &mut String, text: &str| {
-        let _ = writeln!(
-            out,
-            "{time} {conn:<3} {:>11} {head} {:<11}  {text}",
-            e.from, e.to
-        );
+        out.push_str(&arrow_columns());
+        out.push_str(text);
+        out.push('\n');
     };
     let mark = |out: &mut String, text: &str| {
         let _ = writeln!(out, "{time} {conn:<3} {:>11} ** {:<11}  {text}", e.from, "");
+    };
+    // A write's (or a read's) lines, escaped straight into `out`.
+    let rows = |out: &mut String, bytes: &[u8]| {
+        let columns = arrow_columns();
+        for (line, partial) in wire_lines(bytes) {
+            out.push_str(&columns);
+            escape_into(out, line);
+            if partial {
+                out.push_str(PARTIAL);
+            }
+            out.push('\n');
+        }
     };
     match &e.kind {
         EventKind::Connect => arrow(out, "[connect]"),
@@ -121,16 +165,8 @@ pub fn render_event_with(out: &mut String, e: &Event, show_reads: bool) {
                 arrow(out, &format!("[TLS records, {} bytes]", bytes.len()));
             }
         }
-        EventKind::Data(bytes) => {
-            for row in wire_rows(bytes) {
-                arrow(out, &row);
-            }
-        }
-        EventKind::Received(bytes) if show_reads => {
-            for row in wire_rows(bytes) {
-                arrow(out, &row);
-            }
-        }
+        EventKind::Data(bytes) => rows(out, bytes),
+        EventKind::Received(bytes) if show_reads => rows(out, bytes),
         EventKind::Received(_) | EventKind::Log(_) => {}
         EventKind::Close => arrow(out, "[close]"),
         EventKind::Reset(why) => mark(out, &format!("[{why}]")),

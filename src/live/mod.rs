@@ -3,6 +3,7 @@
 //! application faults from a seed); `proxy` is a real interceptor in front of a real server.
 
 pub mod maildir;
+pub mod output;
 pub mod record;
 pub mod tls;
 
@@ -129,8 +130,23 @@ pub async fn serve(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> io
         opts.faults.events.len(),
         opts.tls_about.as_deref().unwrap_or("no STARTTLS (--tls to offer it)"),
     ), opts.format);
-    let transcript = Transcript::streaming(opts.format.printer());
-    run_server(listener, opts, maildir, transcript, shutdown).await
+    printed(opts.format, |transcript| {
+        run_server(listener, opts, maildir, transcript, shutdown)
+    })
+    .await
+}
+
+/// Runs `body` with a transcript printed on stdout in `format`, writing what is left at the end.
+async fn printed<F: Future>(
+    format: crate::format::LiveFormat,
+    body: impl FnOnce(Transcript) -> F,
+) -> F::Output {
+    let output = output::Output::stdout(format);
+    let flusher = tokio::spawn(output.clone().keep_flushing());
+    let result = body(output.transcript()).await;
+    flusher.abort();
+    output.flush();
+    result
 }
 
 /// A server as [`serve`] runs it, on a listener the caller bound, printing nothing and storing
@@ -140,7 +156,7 @@ pub async fn serve_quietly(
     opts: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let transcript = Transcript::streaming(Box::new(|_| {}));
+    let transcript = Transcript::unheard();
     run_server(listener, opts, None, transcript, shutdown).await
 }
 
@@ -183,9 +199,11 @@ async fn run_server(
                 let stream = plumbing::accepted(stream, &transcript, "server", "client", &faults.transport(Writer::Server, net::now()));
                 let mut session = ServerSession::with_faults(cfg.clone(), &peer.ip().to_string(), net::now(), salt ^ accepted, faults.server_session());
                 session.set_streaming(true);
+                // Boxed: the task then holds a pointer, not the session's large state, which
+                // would be copied as the task is made and again as it ends.
                 match &maildir {
-                    Some(m) => { sessions.spawn(actor::server::serve(stream, session, m.writer(), opts.tls.clone())); }
-                    None => { sessions.spawn(actor::server::serve(stream, session, maildir::Discard, opts.tls.clone())); }
+                    Some(m) => { sessions.spawn(Box::pin(actor::server::serve(stream, session, m.writer(), opts.tls.clone()))); }
+                    None => { sessions.spawn(Box::pin(actor::server::serve(stream, session, maildir::Discard, opts.tls.clone()))); }
                 }
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
@@ -225,7 +243,19 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
         ),
         opts.format,
     );
-    let transcript = Transcript::streaming(opts.format.printer());
+    printed(opts.format, |transcript| {
+        run_proxy(listener, opts, transcript, shutdown)
+    })
+    .await
+}
+
+/// Accepts connections until `shutdown`, one interceptor session each.
+async fn run_proxy(
+    listener: net::LiveListener,
+    opts: ProxyOptions,
+    transcript: Transcript,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let cfg = Arc::new(opts.interceptor.clone());
     let tls = tls::proxy_setup(&opts.upstream);
     let mut sessions = JoinSet::new();
@@ -239,13 +269,16 @@ pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io
                     continue;
                 };
                 // The client side as an smtpd would log it (shown by --format maillog).
-                let client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[])
-                    .observed(&peer.ip().to_string(), PROXY_LOG_HOST);
+                let mut client_side = plumbing::accepted(downstream, &transcript, "interceptor", "client", &[]);
+                if opts.format.shows_log() {
+                    client_side = client_side.observed(&peer.ip().to_string(), PROXY_LOG_HOST);
+                }
                 let (cfg, transcript, upstream, tls) = (cfg.clone(), transcript.clone(), opts.upstream.clone(), tls.clone());
-                sessions.spawn(async move {
+                // Boxed, as serve's sessions are.
+                sessions.spawn(Box::pin(async move {
                     let upstream = Upstream { connect: net::live_connect(&upstream), faults: Vec::new, record_connect: true };
                     plumbing::intercept(client_side, upstream, cfg, &tls, &transcript).await;
-                });
+                }));
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
         }

@@ -134,18 +134,20 @@ impl Reply {
 
     /// The wire form, CRLF-terminated, one `code-text` line per continuation line.
     pub fn to_wire(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let code = self.code.to_string();
+        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.len() + 6).sum());
         let last = self.lines.len().saturating_sub(1);
         for (i, text) in self.lines.iter().enumerate() {
-            let sep = if i == last { ' ' } else { '-' };
-            if text.is_empty() && i == last {
-                out.extend_from_slice(format!("{}\r\n", self.code).as_bytes());
-            } else {
-                out.extend_from_slice(format!("{}{}{}\r\n", self.code, sep, text).as_bytes());
+            out.extend_from_slice(code.as_bytes());
+            if !(text.is_empty() && i == last) {
+                out.push(if i == last { b' ' } else { b'-' });
+                out.extend_from_slice(text.as_bytes());
             }
+            out.extend_from_slice(b"\r\n");
         }
         if self.lines.is_empty() {
-            out.extend_from_slice(format!("{}\r\n", self.code).as_bytes());
+            out.extend_from_slice(code.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         out
     }

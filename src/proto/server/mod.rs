@@ -375,6 +375,9 @@ impl ServerSession {
 
     /// A reply template with its variables filled in.
     fn expand(&self, template: &str, vars: &[(&str, &str)]) -> String {
+        if !template.contains('{') {
+            return template.to_string();
+        }
         let mut text = template
             .replace("{host}", &self.cfg.hostname)
             .replace("{client}", &self.client);

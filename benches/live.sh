@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Live throughput on loopback: Postfix's smtp-source against `smtpsim serve` and against
+# Postfix's smtp-sink, alternately; `smtpsim proxy --profile passthrough` in front of smtp-sink
+# against smtp-sink alone; with --maildir, `serve --maildir` (an fsync per message) against a
+# private Postfix (smtpd + cleanup, delivering to a Maildir) set up under a temporary directory.
+# Prints every run, then the medians in messages/s and their ratio. Not a test: nothing is
+# asserted; the figures are for people.
+#
+#   benches/live.sh [--runs N] [--sessions S] [--messages M] [--length L] [--maildir]
+#                   [--transcript-file] [--only serve|proxy|maildir]
+#
+# --transcript-file: serve's and proxy's transcript goes to a file (under a temporary
+# directory) instead of /dev/null, so its formatting and writing are measured too.
+# SERVE_ARGS / PROXY_ARGS: more arguments for serve / proxy (e.g. SERVE_ARGS="--threads 2").
+#
+# Needs a release build (cargo build --release), smtp-source and smtp-sink (Postfix) on PATH
+# or in /usr/sbin; --maildir needs root and a Postfix installation (its `postfix` user).
+# Every server it starts listens on 127.0.0.1 and is stopped on exit.
+set -euo pipefail
+
+RUNS=3 SESSIONS=10 MESSAGES=5000 LENGTH=1000 MAILDIR=0 ONLY= TRANSCRIPT_FILE=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) RUNS=$2; shift 2 ;;
+        --sessions) SESSIONS=$2; shift 2 ;;
+        --messages) MESSAGES=$2; shift 2 ;;
+        --length) LENGTH=$2; shift 2 ;;
+        --maildir) MAILDIR=1; shift ;;
+        --transcript-file) TRANSCRIPT_FILE=1; shift ;;
+        --only) ONLY=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--sessions S] [--messages M] [--length L] [--maildir] [--transcript-file] [--only serve|proxy|maildir]" >&2; exit 2 ;;
+    esac
+done
+# Bounded: at most 20 runs a side of at most 50,000 messages.
+[ "$RUNS" -ge 1 ] && [ "$RUNS" -le 20 ] && [ "$MESSAGES" -le 50000 ] || { echo "runs 1..20, messages <= 50000" >&2; exit 2; }
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SMTPSIM=${SMTPSIM:-$ROOT/target/release/smtpsim}
+PATH=$PATH:/usr/sbin
+for tool in "$SMTPSIM" smtp-source smtp-sink; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
+done
+# A free port range of our own (override with BASE_PORT).
+BASE_PORT=${BASE_PORT:-$((20000 + $$ % 20000))}
+WORK=$(mktemp -d /tmp/smtpsim-live-bench.XXXXXX)
+PIDS=()
+POSTFIX_CONF= PF_LOG=
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ -n "$POSTFIX_CONF" ]; then postfix -c "$POSTFIX_CONF" stop >/dev/null 2>&1 || true; fi
+    [ -z "$PF_LOG" ] || rm -f "$PF_LOG"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Waits until something accepts on 127.0.0.1:$1 (at most 10 s).
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on 127.0.0.1:$1" >&2; exit 1
+}
+
+# One smtp-source run against port $1: prints messages per second.
+run_source() {
+    local start end
+    start=$(date +%s%N)
+    timeout 300 smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" -f bench@localhost -t bench@localhost "127.0.0.1:$1" >/dev/null
+    end=$(date +%s%N)
+    awk -v m="$MESSAGES" -v ns=$((end - start)) 'BEGIN { printf "%.0f\n", m / (ns / 1e9) }'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Alternates smtp-source runs against ports $2 (named $3) and $4 (named $5), $RUNS each,
+# starting with a warm-up run against each that is not counted; prints the medians and ratio.
+compare() {
+    local title=$1 port_a=$2 name_a=$3 port_b=$4 name_b=$5 a=() b=() i
+    echo "## $title"
+    run_source "$port_a" >/dev/null
+    run_source "$port_b" >/dev/null
+    for i in $(seq "$RUNS"); do
+        a+=("$(run_source "$port_a")")
+        b+=("$(run_source "$port_b")")
+        echo "run $i: $name_a ${a[-1]}/s, $name_b ${b[-1]}/s"
+    done
+    local ma mb
+    ma=$(printf '%s\n' "${a[@]}" | median)
+    mb=$(printf '%s\n' "${b[@]}" | median)
+    awk -v ma="$ma" -v mb="$mb" -v na="$name_a" -v nb="$name_b" \
+        'BEGIN { printf "median: %s %.0f messages/s, %s %.0f messages/s: %.2fx\n\n", na, ma, nb, mb, ma / mb }'
+}
+
+# Where a transcript goes: /dev/null, or a file named $1 under $WORK (--transcript-file).
+transcript() { if [ "$TRANSCRIPT_FILE" = 1 ]; then echo "$WORK/$1.out"; else echo /dev/null; fi; }
+
+start_serve() { # port [extra args...]
+    local port=$1; shift
+    # shellcheck disable=SC2086 # SERVE_ARGS is a list of words
+    "$SMTPSIM" serve --listen "127.0.0.1:$port" "$@" ${SERVE_ARGS:-} >"$(transcript "serve-$port")" 2>"$WORK/serve-$port.err" &
+    PIDS+=($!)
+    wait_port "$port"
+}
+
+start_sink() { # port
+    smtp-sink -u nobody "127.0.0.1:$1" 100 2>"$WORK/sink-$1.err" &
+    PIDS+=($!)
+    wait_port "$1"
+}
+
+# A private Postfix: its own configuration, queue and data directories under $WORK, smtpd on
+# 127.0.0.1:$1 only, mail for @localhost delivered by virtual(8) into $WORK/pf-mail/Maildir/.
+start_postfix() {
+    local port=$1 conf=$WORK/pf-conf
+    # Postfix writes its log only under its maillog_file_prefixes (/var by default).
+    PF_LOG=/var/tmp/$(basename "$WORK").maillog
+    mkdir -p "$conf" "$WORK/pf-queue" "$WORK/pf-data" "$WORK/pf-mail/Maildir"
+    chown -R postfix "$WORK/pf-data" "$WORK/pf-mail"
+    chmod 755 "$WORK"
+    cat >"$conf/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $WORK/pf-queue
+data_directory = $WORK/pf-data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = bench.localdomain
+mydestination =
+local_transport = error:no local delivery
+virtual_mailbox_domains = localhost
+virtual_mailbox_base = $WORK/pf-mail
+virtual_mailbox_maps = static:Maildir/
+virtual_uid_maps = static:$(id -u postfix)
+virtual_gid_maps = static:$(id -g postfix)
+mynetworks = 127.0.0.0/8
+smtpd_recipient_restrictions = permit_mynetworks, reject
+maillog_file = $PF_LOG
+default_process_limit = 100
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+EOF
+    cat >"$conf/master.cf" <<EOF
+127.0.0.1:$port inet n - n - - smtpd
+pickup    unix n - n 60 1 pickup
+cleanup   unix n - n - 0 cleanup
+qmgr      unix n - n 300 1 qmgr
+rewrite   unix - - n - - trivial-rewrite
+bounce    unix - - n - 0 bounce
+defer     unix - - n - 0 bounce
+trace     unix - - n - 0 bounce
+verify    unix - - n - 1 verify
+flush     unix n - n 1000? 0 flush
+proxymap  unix - - n - - proxymap
+smtp      unix - - n - - smtp
+relay     unix - - n - - smtp
+showq     unix n - n - - showq
+error     unix - - n - - error
+retry     unix - - n - - error
+discard   unix - - n - - discard
+local     unix - n n - - local
+virtual   unix - n n - - virtual
+lmtp      unix - - n - - lmtp
+anvil     unix - - n - 1 anvil
+scache    unix - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOF
+    POSTFIX_CONF=$conf
+    postfix -c "$conf" check >"$WORK/pf-check" 2>&1 || { cat "$WORK/pf-check" >&2; exit 1; }
+    postfix -c "$conf" start >"$WORK/pf-start" 2>&1 || { cat "$WORK/pf-start" >&2; exit 1; }
+    wait_port "$port"
+}
+
+echo "# benches/live.sh $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH, $RUNS alternating runs a side after one warm-up each"
+echo "# $("$SMTPSIM" --version 2>/dev/null || echo smtpsim) at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); transcripts to $(if [ "$TRANSCRIPT_FILE" = 1 ]; then echo a file; else echo /dev/null; fi); SERVE_ARGS='${SERVE_ARGS:-}' PROXY_ARGS='${PROXY_ARGS:-}'"
+echo
+
+SERVE=$BASE_PORT SINK=$((BASE_PORT + 1)) PROXY=$((BASE_PORT + 2)) MSERVE=$((BASE_PORT + 3)) POSTFIX=$((BASE_PORT + 4))
+start_sink "$SINK"
+if [ -z "$ONLY" ] || [ "$ONLY" = serve ]; then
+    start_serve "$SERVE"
+    compare "serve against smtp-sink" "$SERVE" serve "$SINK" smtp-sink
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = proxy ]; then
+    # shellcheck disable=SC2086 # PROXY_ARGS is a list of words
+    "$SMTPSIM" proxy --listen "127.0.0.1:$PROXY" --upstream "127.0.0.1:$SINK" --profile passthrough ${PROXY_ARGS:-} >"$(transcript proxy)" 2>"$WORK/proxy.err" &
+    PIDS+=($!)
+    wait_port "$PROXY"
+    compare "proxy --profile passthrough in front of smtp-sink against smtp-sink alone" "$PROXY" proxy "$SINK" smtp-sink
+fi
+if [ "$MAILDIR" = 1 ] || [ "$ONLY" = maildir ]; then
+    start_serve "$MSERVE" --maildir "$WORK/serve-maildir"
+    start_postfix "$POSTFIX"
+    compare "serve --maildir (fsync per message) against Postfix smtpd+cleanup (queue file fsync; virtual(8) to a Maildir)" "$MSERVE" "serve --maildir" "$POSTFIX" postfix
+fi
