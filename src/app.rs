@@ -89,6 +89,7 @@ pub fn execute(cli: Cli) -> u8 {
             record,
             max_connections,
             tls,
+            postconf,
         } => serve(
             listen,
             profile,
@@ -100,6 +101,7 @@ pub fn execute(cli: Cli) -> u8 {
             format,
             max_connections,
             &tls,
+            &postconf,
         ),
         Command::Proxy {
             upstream,
@@ -259,6 +261,9 @@ fn check(sims: Vec<PathBuf>, accept: bool, snapshots: &Path) -> Result<u8, Strin
 /// Loads a scenario, under another fault preset if asked. Errors are bad input.
 fn load(path: &Path, faults: Option<&str>) -> Result<Scenario, String> {
     let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+    for note in &scenario.server_notes {
+        eprintln!("{}: {note}", path.display());
+    }
     match faults {
         Some(name) => scenario.with_fault_profile(name),
         None => Ok(scenario),
@@ -723,11 +728,23 @@ async fn shutdown_signal() {
 
 /// `serve`'s server configuration: the preset `profile` with the `--set` pairs applied, and
 /// the overrides as a table (for `--record`).
+/// With `--postconf`, the file configures the profile before the `--set` pairs apply; its
+/// notes go to stderr and its STARTTLS setting is returned.
 pub fn serve_config(
     profile: &str,
     set: &[String],
-) -> Result<(crate::profile::ServerConfig, toml::Table), String> {
+    postconf: &crate::cli::Postconf,
+) -> Result<ServeConfig, String> {
     let mut server = crate::profile::ServerConfig::preset(profile)?;
+    let mut tls = None;
+    if let Some(path) = &postconf.postconf {
+        let from = crate::profile::from_main_cf::load(path, server, postconf.strict)?;
+        for note in from.notes() {
+            eprintln!("{note}");
+        }
+        server = from.server;
+        tls = Some(from.tls);
+    }
     let overrides = overrides_toml(set)?;
     let section: crate::scenario::ServerSection =
         toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
@@ -743,8 +760,16 @@ pub fn serve_config(
             toml::Value::Array(vec![toml::Value::String("*".into())]),
         );
     }
-    Ok((server, server_overrides))
+    Ok((server, server_overrides, tls))
 }
+
+/// `serve`'s server configuration, its `--set` pairs as a table (for recordings), and the
+/// STARTTLS setting of a `--postconf` file.
+pub type ServeConfig = (
+    crate::profile::ServerConfig,
+    toml::Table,
+    Option<crate::profile::from_main_cf::Tls>,
+);
 
 /// `proxy`'s interceptor configuration: the preset `profile` with the `--set` pairs applied.
 pub fn proxy_config(
@@ -770,14 +795,16 @@ fn serve(
     format: crate::format::LiveFormat,
     max_connections: usize,
     tls: &crate::cli::ServeTls,
+    postconf: &crate::cli::Postconf,
 ) -> Result<u8, String> {
-    let (server, server_overrides) = serve_config(&profile, set)?;
-    let (tls, tls_line) = crate::live::tls::server_setup(
-        tls.tls,
-        tls.cert.as_deref(),
-        tls.key.as_deref(),
-        &server.hostname,
-    )?;
+    let (server, server_overrides, postconf_tls) = serve_config(&profile, set, postconf)?;
+    let (cert, key) = match &postconf_tls {
+        Some(crate::profile::from_main_cf::Tls::Files(cert, key)) if tls.cert.is_none() => {
+            (Some(cert.as_path()), Some(key.as_path()))
+        }
+        _ => (tls.cert.as_deref(), tls.key.as_deref()),
+    };
+    let (tls, tls_line) = crate::live::tls::server_setup(tls.tls, cert, key, &server.hostname)?;
 
     let plan = match faults {
         None => crate::fault::FaultPlan::default(),
@@ -822,6 +849,23 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
         return Ok(EXIT_OK);
     }
     let mut server = crate::diff::reference_config();
+    let mut tls = true;
+    if let Some(path) = &args.postconf.postconf {
+        let mut base = crate::profile::ServerConfig::preset("postfix")?;
+        // The reference's local users (tests/parity/postfix-instances.sh).
+        base.mailboxes = crate::diff::gen::LOCAL_USERS
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        let from = crate::profile::from_main_cf::load(path, base, args.postconf.strict)?;
+        for note in from.notes() {
+            eprintln!("{note}");
+        }
+        server = from.server;
+        // The reference's diff port runs without error delays, as reference_config does.
+        server.error_sleep = crate::proto::dur::Dur::default();
+        tls = from.tls != crate::profile::from_main_cf::Tls::Off;
+    }
     let section: crate::scenario::ServerSection = toml::from_str(&overrides_toml(&args.set)?)
         .map_err(|e| format!("--set: {}", e.message()))?;
     section.apply(&mut server);
@@ -841,6 +885,7 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
         jobs: args.jobs.max(1),
         budget,
         shrink: !args.no_shrink,
+        tls,
     };
     let summary = crate::diff::run(&opts)?;
     Ok(if summary.code.is_empty() {

@@ -131,6 +131,7 @@ pub fn extract(word: &str) -> Result<String, ()> {
     let groups: Vec<&String> = groups.iter().filter(|g| !g.trim().is_empty()).collect();
     match groups.as_slice() {
         [] => Ok(String::new()),
+        [one] if !one.contains('<') && adjacent_words(one) => Err(()),
         [one] => {
             // A route address inside a phrase: the part in the last brackets.
             let spec = match (one.rfind('<'), one.rfind('>')) {
@@ -145,6 +146,51 @@ pub fn extract(word: &str) -> Result<String, ()> {
         }
         _ => Err(()),
     }
+}
+
+/// True if two words (atoms, quoted strings, domain literals) follow each other with only
+/// white space between them: Postfix's RFC 822 parser reads `bob smith@example.org` as two
+/// addresses (`bob` and `smith@example.org`), where `bob @example.org` and `bob. smith` are
+/// one (an operator joins the words).
+fn adjacent_words(spec: &str) -> bool {
+    let mut chars = spec.chars().peekable();
+    let (mut word_before, mut gap) = (false, false);
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => gap = true,
+            '"' | '[' => {
+                if word_before && gap {
+                    return true;
+                }
+                let close = if c == '"' { '"' } else { ']' };
+                while let Some(n) = chars.next() {
+                    if n == '\\' {
+                        chars.next();
+                    } else if n == close {
+                        break;
+                    }
+                }
+                (word_before, gap) = (true, false);
+            }
+            '@' | '.' | ':' | ',' | ';' | '<' | '>' | ']' | '(' | ')' => {
+                (word_before, gap) = (false, false);
+            }
+            '\\' => {
+                chars.next();
+                if word_before && gap {
+                    return true;
+                }
+                (word_before, gap) = (true, false);
+            }
+            _ => {
+                if word_before && gap {
+                    return true;
+                }
+                (word_before, gap) = (true, false);
+            }
+        }
+    }
+    false
 }
 
 /// Unquotes quoted strings and drops white space outside them.
@@ -278,7 +324,7 @@ pub fn valid_hostname(name: &str) -> bool {
 }
 
 /// `[1.2.3.4]` or `[IPv6:...]`.
-fn valid_literal(literal: &str) -> bool {
+pub fn valid_literal(literal: &str) -> bool {
     let Some(inner) = literal.strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
         return false;
     };
@@ -307,6 +353,24 @@ pub fn check_addr(
     }
     let r = resolve(address, is_local, myhostname);
     !r.error && (smtputf8 || r.domain.is_ascii())
+}
+
+/// The local part without its extension: cut at the first of the `delimiters` that is not
+/// its first character (Postfix's `split_addr`; with `-`, `owner-*` and `*-request` are
+/// left whole). None if there is nothing to cut.
+pub fn strip_extension<'a>(local: &'a str, delimiters: &str) -> Option<&'a str> {
+    if delimiters.is_empty() {
+        return None;
+    }
+    if delimiters.contains('-') && (local.starts_with("owner-") || local.ends_with("-request")) {
+        return None;
+    }
+    let i = local
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| delimiters.contains(*c))?
+        .0;
+    Some(&local[..i])
 }
 
 /// RFC 3461 xtext: printable ASCII but `+` and `=`, and `+HH` for the rest.

@@ -15,6 +15,7 @@ mod config;
 mod faults;
 mod log;
 mod postfix;
+pub mod restrictions;
 mod session;
 mod starttls;
 mod transaction;
@@ -113,6 +114,8 @@ pub struct ServerSession {
     lines: LineBuffer,
     state: State,
     helo: Option<String>,
+    /// Everything after HELO/EHLO: Postfix's HELO name for its restrictions.
+    helo_args: Option<String>,
     txn: Option<Transaction>,
     error_count: u32,
     junk_cmds: u32,
@@ -165,6 +168,7 @@ impl ServerSession {
             client: client.to_string(),
             state: State::Command,
             helo: None,
+            helo_args: None,
             txn: None,
             error_count: 0,
             junk_cmds: 0,
