@@ -17,6 +17,7 @@
 //! - `knobs`: how presets and their overrides are declared.
 //! - [`fault`]: fault presets, seeded fault plans, and their application as connections open.
 //! - [`profile`]: presets for servers, clients and interceptors.
+//! - [`catalogue`]: the sims of `sims/`, built into the binary.
 //! - [`scenario`]: the TOML scenario format (its sections override any knob of a preset).
 //! - [`seeds`]: every random stream of a seed, and the replay command.
 //! - [`net`]: real sockets for live mode, and the clock every actor reads.
@@ -27,6 +28,7 @@
 //! - [`oracle`]: the message ledger and its invariants.
 //! - [`sim`]: scenario + seed → simulated world → transcript, outcomes, report.
 //! - [`sweep`]: many seeds in parallel, sharding, the JSON and JUnit reports.
+//! - [`progress`]: what a sweep prints while it runs (bar or progress lines, failures, stop).
 //! - [`format`](mod@format): every rendering: the text transcript, JSON Lines, pcap, SVG, the
 //!   mail log, live printers, the sweep's HTML report.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
@@ -55,6 +57,7 @@ pub mod proto;
 pub mod actor;
 pub mod app;
 pub mod bench;
+pub mod catalogue;
 pub mod check;
 pub mod cli;
 pub mod diff;
@@ -64,6 +67,7 @@ pub mod live;
 pub mod net;
 pub mod oracle;
 pub mod profile;
+pub mod progress;
 pub mod scenario;
 pub mod seeds;
 pub mod shrink;

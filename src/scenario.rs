@@ -169,6 +169,8 @@ pub struct ScenarioFile {
 pub struct Scenario {
     /// Short name.
     pub name: String,
+    /// The TOML it was read from (the sweep's HTML report shows it).
+    pub source: String,
     /// What it shows.
     pub about: String,
     /// Pinned seeds.
@@ -233,15 +235,65 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Where `key` is set in the `[section]` table of `text`, if it is.
+fn key_span(text: &str, section: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let mut offset = text.find(&format!("[{section}]"))?;
+    for (i, line) in text[offset..].split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if i > 0 && trimmed.starts_with('[') {
+            return None;
+        }
+        if i > 0
+            && trimmed
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim() == key)
+        {
+            let start = offset + line.len() - trimmed.len();
+            return Some(start..start + key.len());
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The knobs of a scenario section, by its header (`client`, `interceptor`, `server`, `faults`).
+pub fn section_knobs(header: &str) -> Option<&'static [crate::knobs::Knob]> {
+    match header {
+        "client" => Some(ClientSection::KNOBS),
+        "interceptor" => Some(InterceptorSection::KNOBS),
+        "server" => Some(ServerSection::KNOBS),
+        "faults" => Some(crate::fault::FaultSection::KNOBS),
+        _ => None,
+    }
+}
+
 impl Scenario {
     /// Reads and resolves a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: file.clone(),
-            position: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            // No such file, but a built-in sim of that name: `smtpsim run symantec-rset`.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match crate::catalogue::find(&file) {
+                    Some((_, text)) => text.to_string(),
+                    None => {
+                        return Err(ScenarioError {
+                            file,
+                            position: None,
+                            message: "no such file, and no built-in sim of that name (`smtpsim list` names them)".into(),
+                        })
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(ScenarioError {
+                    file,
+                    position: None,
+                    message: format!("cannot read: {e}"),
+                })
+            }
+        };
         Scenario::parse(&text, &file)
     }
 
@@ -252,8 +304,16 @@ impl Scenario {
             position: span.map(|s| line_col(text, s.start)),
             message,
         };
-        let raw: ScenarioFile =
-            toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let named = e
+                .span()
+                .and_then(|span| crate::knobs::knob_at(text, span.start))
+                .and_then(|(header, key)| {
+                    let knobs = section_knobs(header.as_deref().unwrap_or(""))?;
+                    crate::knobs::type_error(knobs, &key, e.message())
+                });
+            at(e.span(), named.unwrap_or_else(|| e.message().to_string()))
+        })?;
         let preset = |section: Option<&toml::Spanned<String>>,
                       default: &str|
          -> (String, Option<std::ops::Range<usize>>) {
@@ -325,6 +385,8 @@ impl Scenario {
                 let (name, span) = preset(section.profile.as_ref(), "passthrough");
                 let mut cfg = InterceptorConfig::preset(&name).map_err(|e| at(span, e))?;
                 section.apply(&mut cfg);
+                crate::profile::rules::check_interceptor(&cfg, &section.set_knobs())
+                    .map_err(|(knob, message)| at(key_span(text, "interceptor", knob), message))?;
                 Some((name, cfg))
             }
         };
@@ -341,6 +403,8 @@ impl Scenario {
             server = from.server;
         }
         raw.server.apply(&mut server);
+        crate::profile::rules::check_server(&server, &raw.server.set_knobs())
+            .map_err(|(knob, message)| at(key_span(text, "server", &knob), message))?;
 
         let fault_section = raw.faults.clone().unwrap_or_default();
         let (faults, span) = preset(fault_section.profile.as_ref(), "none");
@@ -357,6 +421,7 @@ impl Scenario {
         }
         Ok(Scenario {
             name: raw.name,
+            source: text.to_string(),
             about: raw.about,
             seeds: raw.seeds,
             expect_violations: raw.expect_violations,

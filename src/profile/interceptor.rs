@@ -82,7 +82,8 @@ impl InterceptorConfig {
                 starttls: StartTls::Refuse,
                 ..base
             },
-            // Kaspersky scans SMTP "including SSL" (smtp-facts.md, middleboxes); products that
+            // Kaspersky scans SMTP "including SSL"
+            // (https://support.kaspersky.com/help/Kaspersky/Win21.9/en-US/70873.htm); products that
             // do so terminate TLS with a certificate of their own CA, installed in the
             // system's trust store (clients with their own trust, like Postfix, refuse it).
             "av-tls-inspect" => InterceptorConfig {

@@ -6,6 +6,7 @@ pub mod client;
 pub mod from_main_cf;
 pub mod interceptor;
 pub mod postconf;
+pub mod rules;
 pub mod server;
 
 pub use crate::proto::client::ClientConfig;

@@ -416,12 +416,12 @@ pub fn mail_params(words: &[Token], size: &mut Option<u64>) -> Result<(), String
                 }
             }
         } else if upper.starts_with("AUTH=") {
-            if value(5) != "<>" {
-                if auth {
-                    return Err("503 5.5.4 Error: multiple AUTH= options".into());
-                }
-                auth = true;
+            // After an AUTH= with an address, any other is refused (`<>` included, as
+            // Postfix 3.7.11 answered `AUTH=bob@example.org AUTH=<>`); `<>` alone sets none.
+            if auth {
+                return Err("503 5.5.4 Error: multiple AUTH= options".into());
             }
+            auth = value(5) != "<>";
         } else if upper.starts_with("RET=") {
             let v = value(4).to_ascii_uppercase();
             if ret || (v != "FULL" && v != "HDRS") {

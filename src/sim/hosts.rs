@@ -23,6 +23,7 @@ use std::rc::Rc;
 struct SimStore {
     deliveries: Arc<Mutex<Vec<Delivery>>>,
     faults: Arc<FaultState>,
+    mutant: Option<super::Mutant>,
 }
 
 impl actor::server::ServerHooks for SimStore {
@@ -30,7 +31,7 @@ impl actor::server::ServerHooks for SimStore {
         self.deliveries
             .lock()
             .expect("deliveries")
-            .push(delivery.clone());
+            .extend(super::mutant::stored(self.mutant, delivery));
         Ok(())
     }
 
@@ -65,12 +66,18 @@ impl Drop for SessionGuard {
 pub(super) fn server(
     scenario: &Scenario,
     queue_salt: u64,
-    transcript: &Transcript,
-    deliveries: &Arc<Mutex<Vec<Delivery>>>,
-    open: &Arc<AtomicUsize>,
-    faults: &Arc<FaultState>,
+    shared: &super::Shared,
     tls: &TlsSetup,
 ) -> Software {
+    let super::Shared {
+        transcript,
+        deliveries,
+        open_sessions: open,
+        faults,
+        mutant,
+        ..
+    } = shared;
+    let mutant = *mutant;
     let cfg = Arc::new(scenario.server.clone());
     let tls = tls.clone();
     let (transcript, deliveries, open, faults) = (
@@ -113,6 +120,7 @@ pub(super) fn server(
                 let hooks = SimStore {
                     deliveries: deliveries.clone(),
                     faults: faults.clone(),
+                    mutant,
                 };
                 let guard = SessionGuard::new(&open);
                 let tls = tls.clone();

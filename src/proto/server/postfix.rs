@@ -101,9 +101,12 @@ impl ServerSession {
             self.reply(now, &cfg.reply_mail_syntax, &[]);
             return false;
         }
-        let smtputf8 = words[2..]
-            .iter()
-            .any(|w| w.text.eq_ignore_ascii_case("SMTPUTF8"));
+        // SMTPUTF8 is requested only where it is enabled (else the parameter is refused
+        // later, after the address was checked as ASCII).
+        let smtputf8 = self.offers("SMTPUTF8")
+            && words[2..]
+                .iter()
+                .any(|w| w.text.eq_ignore_ascii_case("SMTPUTF8"));
         let address = match envelope::extract(&words[1].text) {
             Ok(a)
                 if !words[1].unclosed
