@@ -46,6 +46,10 @@ pub const SIMS: &[(&str, &str)] = &[
         include_str!("../sims/pix-split-dot-duplicates.toml"),
     ),
     (
+        "pix-ssmtp-split-dot",
+        include_str!("../sims/pix-ssmtp-split-dot.toml"),
+    ),
+    (
         "postfix-connection-cache",
         include_str!("../sims/postfix-connection-cache.toml"),
     ),
