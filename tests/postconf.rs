@@ -253,3 +253,41 @@ fn serve_postconf_answers_like_postfix_under_each_configuration() {
     assert!(scripts >= 7, "{scripts} scripts");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn a_scenario_names_its_main_cf_relative_to_itself() {
+    let dir =
+        std::env::temp_dir().join(format!("smtpsim-postconf-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("etc")).unwrap();
+    std::fs::write(
+        dir.join("etc/main.cf"),
+        "myhostname = mx.example.net\nrecipient_delimiter = +\nsmtpd_recipient_limit = 7\n",
+    )
+    .unwrap();
+    let scenario = "name = \"p\"\nseeds = [0]\n[client]\nprofile = \"ssmtp\"\n\
+                    [[client.message]]\nfrom = \"a@example.com\"\nto = [\"bob+x@mx.example.net\"]\n\
+                    body = \"x\\n\"\n[server]\nprofile = \"postfix\"\npostconf = \"etc/main.cf\"\n\
+                    recipient_limit = 3\n";
+    let path = dir.join("s.toml");
+    std::fs::write(&path, scenario).unwrap();
+    let loaded = smtpsim::scenario::Scenario::load(&path);
+    std::fs::write(
+        dir.join("bad.toml"),
+        scenario.replace("etc/main.cf", "etc/none.cf"),
+    )
+    .unwrap();
+    let missing = smtpsim::scenario::Scenario::load(&dir.join("bad.toml"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    let server = loaded.expect("loads").server;
+    assert_eq!(server.hostname, "mx.example.net");
+    assert_eq!(server.recipient_delimiter, "+");
+    // The scenario's own knobs apply over the file.
+    assert_eq!(server.recipient_limit, 3);
+    let err = missing
+        .expect_err("a missing main.cf is an error")
+        .to_string();
+    assert!(
+        err.contains("server.postconf: --postconf") && err.contains("none.cf"),
+        "{err}"
+    );
+}
