@@ -1,6 +1,7 @@
 //! The session generator: from a seed, a random but plausible SMTP client session as a
 //! parity script. A grammar of every verb with valid, odd and invalid arguments, address
-//! forms, ESMTP parameters, pipelined groups, RSET/HELO/EHLO at any stage, bare LF and CR,
+//! forms (address extensions, unquoted spaces inside `<...>`, interface literals), several-word
+//! VRFY, ESMTP parameters, pipelined groups, RSET/HELO/EHLO at any stage, bare LF and CR,
 //! over-long and empty lines, content with dots and NULs, and junk commands up to the limits.
 //!
 //! A light model of the server (greeted? in a transaction? a recipient surely accepted?)

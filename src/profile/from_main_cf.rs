@@ -40,8 +40,8 @@ pub const MODELLED: &[&str] = &[
     "mail_name",
 ];
 
-/// Parameters with no bearing on what smtpd answers: delivery, the SMTP client, paths,
-/// logging. `alias_maps` and `local_recipient_maps` name users, which come from `mailboxes`.
+/// Parameters with no bearing on what smtpd answers: delivery, paths, logging (and every
+/// `smtp_*` / `lmtp_*` one: the SMTP client). `alias_maps` and `local_recipient_maps` name users, which come from `mailboxes`.
 pub const NO_EFFECT: &[&str] = &[
     "biff",
     "append_dot_mydomain",
@@ -150,7 +150,8 @@ pub fn configure(cf: &MainCf, base: ServerConfig) -> Result<FromMainCf, String> 
     let mut unmodelled = Vec::new();
     let mut no_effect = Vec::new();
     for name in cf.names() {
-        if NO_EFFECT.contains(&name) {
+        // smtp_* and lmtp_*: Postfix's SMTP/LMTP client, not its server.
+        if NO_EFFECT.contains(&name) || name.starts_with("smtp_") || name.starts_with("lmtp_") {
             no_effect.push(name.to_string());
         } else if !MODELLED.contains(&name) {
             unmodelled.push(name.to_string());

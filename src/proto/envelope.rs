@@ -148,18 +148,18 @@ pub fn extract(word: &str) -> Result<String, ()> {
     }
 }
 
-/// True if two words (atoms, quoted strings, domain literals) follow each other with only
-/// white space between them: Postfix's RFC 822 parser reads `bob smith@example.org` as two
-/// addresses (`bob` and `smith@example.org`), where `bob @example.org` and `bob. smith` are
-/// one (an operator joins the words).
+/// True if two words (atoms, quoted strings, domain literals) follow each other with no
+/// operator between them: Postfix's RFC 822 parser reads `bob smith@example.org` and
+/// `"bob"smith@example.org` as two addresses, where `bob @example.org`, `bob. smith` and
+/// `"b"."c"` are one (an operator joins the words).
 fn adjacent_words(spec: &str) -> bool {
-    let mut chars = spec.chars().peekable();
-    let (mut word_before, mut gap) = (false, false);
+    let mut chars = spec.chars();
+    let (mut word_before, mut in_atom) = (false, false);
     while let Some(c) = chars.next() {
         match c {
-            c if c.is_whitespace() => gap = true,
+            c if c.is_whitespace() => in_atom = false,
             '"' | '[' => {
-                if word_before && gap {
+                if word_before {
                     return true;
                 }
                 let close = if c == '"' { '"' } else { ']' };
@@ -170,23 +170,19 @@ fn adjacent_words(spec: &str) -> bool {
                         break;
                     }
                 }
-                (word_before, gap) = (true, false);
+                (word_before, in_atom) = (true, false);
             }
             '@' | '.' | ':' | ',' | ';' | '<' | '>' | ']' | '(' | ')' => {
-                (word_before, gap) = (false, false);
-            }
-            '\\' => {
-                chars.next();
-                if word_before && gap {
-                    return true;
-                }
-                (word_before, gap) = (true, false);
+                (word_before, in_atom) = (false, false);
             }
             _ => {
-                if word_before && gap {
+                if c == '\\' {
+                    chars.next();
+                }
+                if !in_atom && word_before {
                     return true;
                 }
-                (word_before, gap) = (true, false);
+                (word_before, in_atom) = (true, true);
             }
         }
     }

@@ -6,8 +6,9 @@
 //! time has come) and [`ServerSession::poll_timeout`] (when to call back).
 //!
 //! Modules: `config` (the knobs), `session` (a line read and dispatched), `transaction`
-//! (MAIL/RCPT/DATA), `postfix` (the envelope as Postfix reads it), `bdat`, `starttls`,
-//! `faults` (injected faults), `log` (mail-log records and rejections).
+//! (MAIL/RCPT/DATA), `postfix` (the envelope as Postfix reads it), [`restrictions`]
+//! (Postfix's HELO/sender/relay/recipient restrictions), `bdat`, `starttls`, `faults`
+//! (injected faults), `log` (mail-log records and rejections).
 
 mod bdat;
 #[macro_use]
