@@ -180,6 +180,15 @@ config! {
 }
 
 impl ServerConfig {
+    /// The EHLO keyword `name` (its first word) is in `ehlo_keywords`.
+    pub fn offers(&self, name: &str) -> bool {
+        self.ehlo_keywords.iter().any(|k| {
+            k.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case(name))
+        })
+    }
+
     /// Lower-cased domains delivered locally.
     pub fn local_domain_set(&self) -> Vec<String> {
         let mut domains: Vec<String> = vec![self.hostname.to_ascii_lowercase()];

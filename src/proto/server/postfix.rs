@@ -13,11 +13,7 @@ impl ServerSession {
 
     /// The EHLO keyword `name` is announced (a discarded one is refused as a parameter).
     pub(super) fn offers(&self, name: &str) -> bool {
-        self.cfg.ehlo_keywords.iter().any(|k| {
-            k.split_whitespace()
-                .next()
-                .is_some_and(|w| w.eq_ignore_ascii_case(name))
-        })
+        self.cfg.offers(name)
     }
 
     /// The HELO name as Postfix keeps it: the words joined, each byte that is not

@@ -182,11 +182,7 @@ fn evaluate(cfg: &ServerConfig, s: &Subject, item: &str, relay_denied: &str) -> 
 
 /// Postfix's `valid_hostname`: non-ASCII labels only when SMTPUTF8 is enabled.
 fn hostname(cfg: &ServerConfig, name: &str) -> bool {
-    let utf8 = cfg
-        .ehlo_keywords
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case("SMTPUTF8"));
-    (utf8 || name.is_ascii()) && envelope::valid_hostname(name)
+    (cfg.offers("SMTPUTF8") || name.is_ascii()) && envelope::valid_hostname(name)
 }
 
 /// An address with a fully-qualified domain (a name with a dot, or an address literal).
