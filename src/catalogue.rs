@@ -9,6 +9,14 @@ pub const SIMS: &[(&str, &str)] = &[
         include_str!("../sims/asa-starttls-stripped.toml"),
     ),
     (
+        "asa-too-many-recipients",
+        include_str!("../sims/asa-too-many-recipients.toml"),
+    ),
+    (
+        "av-tls-refused-plaintext",
+        include_str!("../sims/av-tls-refused-plaintext.toml"),
+    ),
+    (
         "bare-helo-exchange",
         include_str!("../sims/bare-helo-exchange.toml"),
     ),
@@ -29,8 +37,24 @@ pub const SIMS: &[(&str, &str)] = &[
         include_str!("../sims/bdat-through-av-proxy.toml"),
     ),
     (
+        "fortigate-splice-detection",
+        include_str!("../sims/fortigate-splice-detection.toml"),
+    ),
+    (
+        "mail-shield-early-ack",
+        include_str!("../sims/mail-shield-early-ack.toml"),
+    ),
+    (
+        "mail-shield-tagging",
+        include_str!("../sims/mail-shield-tagging.toml"),
+    ),
+    (
         "noop-keepalive-junk-limit",
         include_str!("../sims/noop-keepalive-junk-limit.toml"),
+    ),
+    (
+        "norton-av-starttls",
+        include_str!("../sims/norton-av-starttls.toml"),
     ),
     (
         "partition-heals",
@@ -71,20 +95,28 @@ pub const SIMS: &[(&str, &str)] = &[
         include_str!("../sims/server-crash-after-dot.toml"),
     ),
     (
-        "starttls-command-injection-fixed",
-        include_str!("../sims/starttls-command-injection-fixed.toml"),
-    ),
-    (
         "starttls-command-injection",
         include_str!("../sims/starttls-command-injection.toml"),
+    ),
+    (
+        "starttls-command-injection-fixed",
+        include_str!("../sims/starttls-command-injection-fixed.toml"),
     ),
     (
         "starttls-stripped-downgrade",
         include_str!("../sims/starttls-stripped-downgrade.toml"),
     ),
     (
+        "stormshield-blocks-bdat",
+        include_str!("../sims/stormshield-blocks-bdat.toml"),
+    ),
+    (
         "symantec-early-ack",
         include_str!("../sims/symantec-early-ack.toml"),
+    ),
+    (
+        "symantec-mail-security-bdat",
+        include_str!("../sims/symantec-mail-security-bdat.toml"),
     ),
     ("symantec-rset", include_str!("../sims/symantec-rset.toml")),
     (
@@ -94,6 +126,10 @@ pub const SIMS: &[(&str, &str)] = &[
     (
         "tls-intercepting-av",
         include_str!("../sims/tls-intercepting-av.toml"),
+    ),
+    (
+        "untangle-ehlo-to-helo",
+        include_str!("../sims/untangle-ehlo-to-helo.toml"),
     ),
 ];
 

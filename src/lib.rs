@@ -20,6 +20,7 @@
 //! - [`catalogue`]: the sims of `sims/`, built into the binary.
 //! - [`scenario`]: the TOML scenario format (its sections override any knob of a preset).
 //! - [`seeds`]: every random stream of a seed, and the replay command.
+//! - [`dkim`]: DKIM signatures on the client's messages, checked on the server's copies.
 //! - [`net`]: real sockets for live mode, and the clock every actor reads.
 //! - [`tls`]: STARTTLS's TLS layer on rustls, seeded in the simulation.
 //! - [`transcript`]: the event log (data, kept or handed to a sink).
@@ -61,6 +62,7 @@ pub mod catalogue;
 pub mod check;
 pub mod cli;
 pub mod diff;
+pub mod dkim;
 pub mod fault;
 pub mod format;
 pub mod live;

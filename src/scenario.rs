@@ -162,6 +162,24 @@ pub struct ScenarioFile {
     /// Faults: a preset, knob overrides and explicit events.
     #[serde(default)]
     pub faults: Option<FaultSection>,
+    /// DKIM: sign the client's messages and check the signature on the server's copies.
+    #[serde(default)]
+    pub dkim: Option<DkimSection>,
+}
+
+/// A scenario's `[dkim]` table: the client's messages are signed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSection {
+    /// The signing domain (`d=`), usually the sender's.
+    pub domain: String,
+    /// The selector (`s=`): the key's record is `SELECTOR._domainkey.DOMAIN`.
+    #[serde(default = "default_selector")]
+    pub selector: String,
+}
+
+fn default_selector() -> String {
+    "sim".into()
 }
 
 /// A scenario resolved to full configs, ready to run.
@@ -203,6 +221,8 @@ pub struct Scenario {
     pub server_notes: Vec<String>,
     /// The scenario's own `[faults]` overrides, kept to re-apply over another preset.
     fault_section: FaultSection,
+    /// The client's messages are signed with DKIM.
+    pub dkim: Option<DkimSection>,
 }
 
 /// A scenario that could not be loaded: where and why.
@@ -438,6 +458,7 @@ impl Scenario {
             fault_events: fault_section.event.clone(),
             fault_section,
             server_notes,
+            dkim: raw.dkim,
         })
     }
 

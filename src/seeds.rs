@@ -22,6 +22,8 @@ pub enum Stream {
     Tls = 5,
     /// The interceptor's certificates (TLS inspection).
     InterceptorCertificates = 6,
+    /// The key that signs the client's messages with DKIM.
+    Dkim = 7,
 }
 
 /// The generator for `stream` of `seed`.

@@ -436,8 +436,8 @@ fn outside_the_project_sims_run_by_name_new_writes_one_and_check_keeps_snapshots
     assert_eq!(code, 1, "the README's example from anywhere: {err}");
     let (code, out, _) = at(&["soak", "--seeds", "0..1"]);
     assert_eq!(code, 0, "{out}");
-    let runs = format!("{} runs", smtpsim::catalogue::SIMS.len());
-    assert!(out.contains(&runs), "{out}");
+    let runs = format!("{} runs ·", smtpsim::catalogue::SIMS.len());
+    assert!(out.contains(&runs), "one run per built-in sim: {out}");
     let (code, out, _) = at(&["list"]);
     assert_eq!(code, 0);
     assert!(out.contains("\nsim          symantec-rset    "), "{out}");

@@ -11,10 +11,11 @@ use std::process::Command;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const BIN: &str = env!("CARGO_BIN_EXE_smtpsim");
 
-/// A fenced ```sh block: the file, its opening line, whether it is runnable, its lines.
+/// A fenced block: the file, its opening line, its language, whether it is runnable, its lines.
 struct Block {
     file: String,
     line: usize,
+    lang: String,
     runnable: bool,
     lines: Vec<String>,
 }
@@ -32,6 +33,10 @@ fn doc_files() -> Vec<PathBuf> {
 }
 
 fn sh_blocks() -> Vec<Block> {
+    blocks().into_iter().filter(|b| b.lang == "sh").collect()
+}
+
+fn blocks() -> Vec<Block> {
     let mut blocks = Vec::new();
     for path in doc_files() {
         let text = std::fs::read_to_string(&path).expect("doc readable");
@@ -48,28 +53,18 @@ fn sh_blocks() -> Vec<Block> {
                 None => {
                     if let Some(info) = trimmed.strip_prefix("```") {
                         let words: Vec<&str> = info.split_whitespace().collect();
-                        if words.first() == Some(&"sh") {
-                            open = Some(Block {
-                                file: file.clone(),
-                                line: n + 1,
-                                runnable: words.contains(&"runnable"),
-                                lines: Vec::new(),
-                            });
-                        } else if !info.is_empty() {
-                            // Another language's block: skip to its end.
-                            open = Some(Block {
-                                file: String::new(),
-                                line: 0,
-                                runnable: false,
-                                lines: Vec::new(),
-                            });
-                        }
+                        open = Some(Block {
+                            file: file.clone(),
+                            line: n + 1,
+                            lang: words.first().unwrap_or(&"").to_string(),
+                            runnable: words.contains(&"runnable"),
+                            lines: Vec::new(),
+                        });
                     }
                 }
             }
         }
     }
-    blocks.retain(|b| !b.file.is_empty());
     blocks
 }
 
@@ -217,9 +212,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn runnable_blocks_run_as_documented() {
-    let dir = std::env::temp_dir().join(format!("smtpsim-docs-{}", std::process::id()));
+/// A directory holding a copy of `sims/`, and a PATH whose `smtpsim` is the built binary.
+fn sandbox(name: &str) -> (PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("smtpsim-docs-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     copy_dir(&Path::new(ROOT).join("sims"), &dir.join("sims"));
     let bin_dir = Path::new(BIN).parent().unwrap();
@@ -228,6 +223,60 @@ fn runnable_blocks_run_as_documented() {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    (dir, path)
+}
+
+/// Runs a shell command line in `dir` with `path`: exit code and stdout.
+fn sh(cmd: &str, dir: &Path, path: &str) -> (i32, String, String) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .env("PATH", path)
+        .output()
+        .expect("sh runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Output shown in a ```text block after a `$ smtpsim ...` line is what that command prints:
+/// every line shown (but `...`) is a line of its output.
+#[test]
+fn shown_output_is_what_the_command_prints() {
+    let (dir, path) = sandbox("output");
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for block in blocks().into_iter().filter(|b| b.lang == "text") {
+        let Some(cmd) = block
+            .lines
+            .first()
+            .and_then(|l| l.strip_prefix("$ smtpsim "))
+        else {
+            continue;
+        };
+        let (_, out, err) = sh(&format!("smtpsim {cmd}"), &dir, &path);
+        let printed: Vec<&str> = out.lines().chain(err.lines()).map(str::trim_end).collect();
+        for line in block.lines.iter().skip(1).filter(|l| l.trim() != "...") {
+            checked += 1;
+            if !printed.contains(&line.trim_end()) {
+                wrong.push(format!(
+                    "{}:{}: not printed: {line}",
+                    block.file, block.line
+                ));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(checked >= 10, "only {checked} lines of shown output");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn runnable_blocks_run_as_documented() {
+    let (dir, path) = sandbox("run");
     let mut ran = 0;
     let mut wrong = Vec::new();
     for block in sh_blocks().into_iter().filter(|b| b.runnable) {
@@ -249,21 +298,13 @@ fn runnable_blocks_run_as_documented() {
                 .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
-            let out = Command::new("sh")
-                .arg("-c")
-                .arg(&cmd)
-                .current_dir(&dir)
-                .env("PATH", &path)
-                .output()
-                .expect("sh runs");
+            let (code, _, err) = sh(&cmd, &dir, &path);
             ran += 1;
-            let code = out.status.code().unwrap_or(-1);
             if code != expected {
                 wrong.push(format!(
-                    "{}:{}: `{cmd}` exited {code}, the docs say {expected}\n{}",
+                    "{}:{}: `{cmd}` exited {code}, the docs say {expected}\n{err}",
                     block.file,
-                    block.line + 1 + k,
-                    String::from_utf8_lossy(&out.stderr)
+                    block.line + 1 + k
                 ));
             }
         }

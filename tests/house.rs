@@ -125,6 +125,7 @@ fn no_import_cycle_among_top_level_modules() {
         "catalogue",
         "scenario",
         "seeds",
+        "dkim",
         "net",
         "tls",
         "transcript",

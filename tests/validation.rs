@@ -243,3 +243,43 @@ fn server_reply_templates_set_are_checked() {
         "a valid template is accepted (the run's verdict aside): {err}"
     );
 }
+
+#[test]
+fn the_catalogue_knobs_are_refused_without_what_they_need() {
+    refused(
+        "blocked-reply-without-list",
+        "blocked_reply = \"502 5.5.1 no\"",
+        "",
+        "blocked_reply has no effect here: it answers the verbs in blocked_commands: set blocked_commands",
+    );
+    refused(
+        "detection-reply-without-signature",
+        "detection_reply = \"554 5.7.1 virus\"",
+        "",
+        "detection_reply has no effect here: it answers a message with block_signature in it: set block_signature",
+    );
+    refused(
+        "strip-under-ehlo-as-helo",
+        "profile = \"untangle\"\nstrip_ehlo_keywords = [\"CHUNKING\"]",
+        "",
+        "strip_ehlo_keywords has no effect here: under ehlo_as_helo the server answers a HELO",
+    );
+    refused(
+        "quit-reply-not-2xx",
+        "quit_reply = \"500 no\"",
+        "",
+        "quit_reply = \"500 no\" is not a valid reply: here a reply is 2xx, not 5xx",
+    );
+    refused(
+        "blocked-reply-not-a-reply",
+        "blocked_commands = [\"BDAT\"]\nblocked_reply = \"no\"",
+        "",
+        "blocked_reply = \"no\" is not a valid reply: a reply starts with a three-digit code",
+    );
+    let (code, err) = run_with(
+        "blocked-reply-with-list",
+        "blocked_commands = [\"VRFY\"]\nblocked_reply = \"502 5.5.1 no\"",
+        "",
+    );
+    assert!(code == 0 || code == 1, "accepted: {err}");
+}

@@ -22,6 +22,9 @@ const TEMPLATES: &[(&str, &[u8], &str)] = &[
         "421 4.3.2 Service not available",
     ),
     ("starttls_refusal", &[4, 5], "454 4.7.0 TLS not available"),
+    ("quit_reply", &[2], "221 Closing connection. Good bye."),
+    ("blocked_reply", &[4, 5], "502 5.5.1 Command not allowed"),
+    ("detection_reply", &[4, 5], "554 5.7.1 Virus found"),
 ];
 
 fn template<'a>(cfg: &'a InterceptorConfig, knob: &str) -> &'a str {
@@ -31,6 +34,9 @@ fn template<'a>(cfg: &'a InterceptorConfig, knob: &str) -> &'a str {
         "rewritten_reply" => &cfg.rewritten_reply,
         "buffer_overflow_reply" => &cfg.buffer_overflow_reply,
         "upstream_failure_reply" => &cfg.upstream_failure_reply,
+        "quit_reply" => &cfg.quit_reply,
+        "blocked_reply" => &cfg.blocked_reply,
+        "detection_reply" => &cfg.detection_reply,
         _ => &cfg.starttls_refusal,
     }
 }
@@ -111,6 +117,16 @@ fn no_effect(cfg: &InterceptorConfig, knob: &str) -> Option<&'static str> {
         "starttls_refusal" if cfg.starttls != StartTls::Refuse => {
             Some("it answers STARTTLS only under starttls = \"refuse\"")
         }
+        "blocked_reply" if cfg.blocked_commands.is_empty() => {
+            Some("it answers the verbs in blocked_commands: set blocked_commands (e.g. [\"BDAT\"])")
+        }
+        "strip_ehlo_keywords" if cfg.ehlo_as_helo => Some(
+            "under ehlo_as_helo the server answers a HELO, whose reply has no keywords to strip",
+        ),
+        "detection_reply" if cfg.block_signature.is_empty() => Some(
+            "it answers a message with block_signature in it: set block_signature \
+             (e.g. \"EICAR-STANDARD-ANTIVIRUS-TEST-FILE\")",
+        ),
         _ => None,
     }
 }
@@ -138,7 +154,11 @@ pub fn check_interceptor(
             let knob = HOLDING
                 .iter()
                 .chain(TEMPLATES.iter().map(|t| &t.0))
-                .chain(&["keepalive_interval", "reset_interval"])
+                .chain(&[
+                    "keepalive_interval",
+                    "reset_interval",
+                    "strip_ehlo_keywords",
+                ])
                 .find(|k| *k == knob)
                 .copied()
                 .unwrap_or("interceptor");

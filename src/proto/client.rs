@@ -74,10 +74,13 @@ impl TlsPolicy {
 pub enum Farewell {
     /// QUIT, and wait for its reply (RSET first only when more messages follow).
     Quit,
-    /// RSET, its reply, then QUIT; after a refused DATA only QUIT (Python's smtplib, whose
-    /// caller's `quit()` follows the exception).
+    /// RSET, its reply, then QUIT; after a refused DATA only QUIT; after a refused greeting
+    /// a close and nothing else (Python's smtplib: the caller's `quit()` follows the
+    /// exception, but a refused greeting raises in the constructor, before the caller's
+    /// `with` block).
     RsetQuit,
-    /// RSET and QUIT in one write (Postfix's smtp client).
+    /// Postfix's smtp client: RSET and QUIT, in one write when PIPELINING was offered (else
+    /// QUIT after RSET's reply); after a refusal of the final `.` only QUIT.
     RsetQuitPipelined,
     /// Close the connection without RSET or QUIT (ssmtp, msmtp); pipelined replies still
     /// owed are read first.
@@ -758,7 +761,8 @@ impl ClientSession {
             Farewell::RsetQuitPipelined if more && self.cfg.reuse_connection => {
                 self.send_commands(now, &[rset()])
             }
-            Farewell::RsetQuitPipelined => {
+            Farewell::RsetQuitPipelined if self.failed_at == Stage::DataDone => self.quit(now),
+            Farewell::RsetQuitPipelined if self.pipelining => {
                 self.quitting = true;
                 self.wake_at = None;
                 let quit = (Command::bare(Verb::Quit), Expect::Quit);
@@ -766,7 +770,7 @@ impl ClientSession {
             }
             // smtplib: SMTPDataError is raised without a RSET when DATA itself is refused.
             Farewell::RsetQuit if self.failed_at == Stage::DataInit => self.quit(now),
-            Farewell::RsetQuit => {
+            Farewell::RsetQuit | Farewell::RsetQuitPipelined => {
                 let rset = (Command::bare(Verb::Rset), Expect::FarewellRset);
                 self.send_commands(now, &[rset]);
             }
@@ -1022,8 +1026,14 @@ impl ClientSession {
     /// Every message on this connection gets `decision`; the client leaves as it does after
     /// a failure.
     fn leave(&mut self, now: Time, decision: Decision) {
+        let refused_greeting = decision.stage == Stage::Greeting;
         self.decide_queued(now, decision);
-        if self.cfg.on_failure == Farewell::Close {
+        let close = match self.cfg.on_failure {
+            Farewell::Close => true,
+            Farewell::RsetQuit => refused_greeting,
+            Farewell::Quit | Farewell::RsetQuitPipelined => false,
+        };
+        if close {
             self.close(now);
         } else {
             self.quit(now);
