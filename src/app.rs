@@ -103,6 +103,7 @@ pub fn execute(cli: Cli) -> u8 {
             max_connections,
             threads,
             tls,
+            postconf,
         } => serve(
             listen,
             profile,
@@ -116,6 +117,7 @@ pub fn execute(cli: Cli) -> u8 {
             max_connections,
             threads,
             &tls,
+            &postconf,
         ),
         Command::Proxy {
             upstream,
@@ -360,6 +362,9 @@ fn check(sims: Vec<PathBuf>, accept: bool, snapshots: &Path) -> Result<u8, Strin
 /// Loads a scenario, under another fault preset if asked. Errors are bad input.
 fn load(path: &Path, faults: Option<&str>) -> Result<Scenario, String> {
     let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+    for note in &scenario.server_notes {
+        eprintln!("{}: {note}", path.display());
+    }
     match faults {
         Some(name) => scenario.with_fault_profile(name),
         None => Ok(scenario),
@@ -771,11 +776,25 @@ async fn shutdown_signal() {
 
 /// `serve`'s server configuration: the preset `profile` with the `--set` pairs applied, and
 /// the overrides as a table (for `--record`).
+/// With `--postconf`, the file configures the profile before the `--set` pairs apply; its
+/// notes go to stderr and its STARTTLS setting is returned.
 pub fn serve_config(
     profile: &str,
     set: &[String],
-) -> Result<(crate::profile::ServerConfig, toml::Table), String> {
-    serve_config_from(crate::profile::ServerConfig::preset(profile)?, set)
+    postconf: &crate::cli::Postconf,
+) -> Result<ServeConfig, String> {
+    let mut server = crate::profile::ServerConfig::preset(profile)?;
+    let mut tls = None;
+    if let Some(path) = &postconf.postconf {
+        let from = crate::profile::from_main_cf::load(path, server, postconf.strict)?;
+        for note in from.notes() {
+            eprintln!("{note}");
+        }
+        server = from.server;
+        tls = Some(from.tls);
+    }
+    let (server, overrides) = serve_config_from(server, set)?;
+    Ok((server, overrides, tls))
 }
 
 /// As [`serve_config`], from a server config already built (a scenario's).
@@ -801,6 +820,14 @@ fn serve_config_from(
     }
     Ok((server, server_overrides))
 }
+
+/// `serve`'s server configuration, its `--set` pairs as a table (for recordings), and the
+/// STARTTLS setting of a `--postconf` file.
+pub type ServeConfig = (
+    crate::profile::ServerConfig,
+    toml::Table,
+    Option<crate::profile::from_main_cf::Tls>,
+);
 
 /// `proxy`'s interceptor configuration: the preset `profile` with the `--set` pairs applied.
 pub fn proxy_config(
@@ -837,14 +864,19 @@ fn serve(
     max_connections: usize,
     threads: Option<usize>,
     tls: &crate::cli::ServeTls,
+    postconf: &crate::cli::Postconf,
 ) -> Result<u8, String> {
     // An fsync per message holds its thread: with a Maildir, one thread per core by default.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = threads.unwrap_or(if maildir.is_some() { cores } else { 1 });
-    let (profile, server, server_overrides) = match scenario {
-        None => {
-            let (server, overrides) = serve_config(&profile, set)?;
-            (profile, server, overrides)
+    let (profile, server, server_overrides, postconf_tls) = match scenario {
+        None => serve_config(&profile, set, postconf)
+            .map(|(server, overrides, tls)| (profile, server, overrides, tls))?,
+        Some(_) if postconf.postconf.is_some() => {
+            return Err(
+                "--postconf with --scenario: set postconf in the scenario's [server] section"
+                    .into(),
+            )
         }
         Some(path) => {
             let scenario = load(path, None)?;
@@ -856,15 +888,16 @@ fn serve(
             overrides.remove("profile");
             let (server, set_overrides) = serve_config_from(scenario.server, set)?;
             overrides.extend(set_overrides);
-            (scenario.server_profile, server, overrides)
+            (scenario.server_profile, server, overrides, None)
         }
     };
-    let (tls, tls_line) = crate::live::tls::server_setup(
-        tls.tls,
-        tls.cert.as_deref(),
-        tls.key.as_deref(),
-        &server.hostname,
-    )?;
+    let (cert, key) = match &postconf_tls {
+        Some(crate::profile::from_main_cf::Tls::Files(cert, key)) if tls.cert.is_none() => {
+            (Some(cert.as_path()), Some(key.as_path()))
+        }
+        _ => (tls.cert.as_deref(), tls.key.as_deref()),
+    };
+    let (tls, tls_line) = crate::live::tls::server_setup(tls.tls, cert, key, &server.hostname)?;
 
     let plan = match faults {
         None => crate::fault::FaultPlan::default(),
@@ -909,6 +942,23 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
         return Ok(EXIT_OK);
     }
     let mut server = crate::diff::reference_config();
+    let mut tls = true;
+    if let Some(path) = &args.postconf.postconf {
+        let mut base = crate::profile::ServerConfig::preset("postfix")?;
+        // The reference's local users (tests/parity/postfix-instances.sh).
+        base.mailboxes = crate::diff::gen::LOCAL_USERS
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        let from = crate::profile::from_main_cf::load(path, base, args.postconf.strict)?;
+        for note in from.notes() {
+            eprintln!("{note}");
+        }
+        server = from.server;
+        // The reference's diff port runs without error delays, as reference_config does.
+        server.error_sleep = crate::proto::dur::Dur::default();
+        tls = from.tls != crate::profile::from_main_cf::Tls::Off;
+    }
     let section: crate::scenario::ServerSection =
         set_section(&overrides_toml(&args.set)?, "server")?;
     section.apply(&mut server);
@@ -928,6 +978,7 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
         jobs: args.jobs.max(1),
         budget,
         shrink: !args.no_shrink,
+        tls,
     };
     let summary = crate::diff::run(&opts)?;
     Ok(if summary.code.is_empty() {

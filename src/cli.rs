@@ -182,6 +182,9 @@ pub enum Command {
         /// STARTTLS (--tls, --cert, --key).
         #[command(flatten)]
         tls: ServeTls,
+        /// A Postfix main.cf (--postconf, --strict).
+        #[command(flatten)]
+        postconf: Postconf,
     },
     /// Sweep every sim under a fault preset looking for failures of the simulator itself: a
     /// panic, a run that cannot complete, a run stuck until its time limit (liveness). The
@@ -304,6 +307,23 @@ pub struct DiffArgs {
     /// Report each kind of difference with its first session as generated, unshrunk.
     #[arg(long)]
     pub no_shrink: bool,
+    /// Configure smtpsim's side from the reference's main.cf (--postconf, --strict); the
+    /// local users stay bob, carol, root and postmaster.
+    #[command(flatten)]
+    pub postconf: Postconf,
+}
+
+/// Configuring the postfix profile from a Postfix `main.cf`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Postconf {
+    /// A Postfix main.cf or `postconf -n` output: myhostname, mydestination, relay_domains,
+    /// mynetworks, restrictions, limits... configure the profile (before any --set);
+    /// parameters not modelled are listed on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub postconf: Option<PathBuf>,
+    /// With --postconf: a parameter that is not modelled is an error (exit 2).
+    #[arg(long, requires = "postconf")]
+    pub strict: bool,
 }
 
 /// `serve`'s STARTTLS (RFC 3207).

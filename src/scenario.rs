@@ -102,7 +102,13 @@ server_config_fields! {
     section {
         /// The `[server]` table: a server preset and any of its knobs.
         pub struct ServerSection
-        extra {}
+        extra {
+            /// A Postfix `main.cf` (or `postconf -n` output) configuring the postfix
+            /// profile, relative to the scenario file; the knobs here apply over it.
+            pub postconf: Option<String>,
+            /// Parameters of `postconf` that are not modelled are an error, not a note.
+            pub strict: bool,
+        }
     }
 }
 
@@ -211,6 +217,8 @@ pub struct Scenario {
     pub fault_config: FaultConfig,
     /// Explicit fault events from the scenario (used besides any drawn ones).
     pub fault_events: Vec<FaultEvent>,
+    /// What `[server] postconf` did not model (for stderr).
+    pub server_notes: Vec<String>,
     /// The scenario's own `[faults]` overrides, kept to re-apply over another preset.
     fault_section: FaultSection,
     /// The client's messages are signed with DKIM.
@@ -405,6 +413,15 @@ impl Scenario {
 
         let (server_profile, span) = preset(raw.server.profile.as_ref(), "postfix");
         let mut server = ServerConfig::preset(&server_profile).map_err(|e| at(span, e))?;
+        let mut server_notes = Vec::new();
+        if let Some(postconf) = &raw.server.postconf {
+            let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+            let from =
+                crate::profile::from_main_cf::load(&dir.join(postconf), server, raw.server.strict)
+                    .map_err(|e| at(None, format!("server.postconf: {e}")))?;
+            server_notes = from.notes();
+            server = from.server;
+        }
         raw.server.apply(&mut server);
         crate::profile::rules::check_server(&server, &raw.server.set_knobs())
             .map_err(|(knob, message)| at(key_span(text, "server", &knob), message))?;
@@ -440,6 +457,7 @@ impl Scenario {
             fault_config,
             fault_events: fault_section.event.clone(),
             fault_section,
+            server_notes,
             dkim: raw.dkim,
         })
     }

@@ -1,6 +1,7 @@
 //! The session generator: from a seed, a random but plausible SMTP client session as a
 //! parity script. A grammar of every verb with valid, odd and invalid arguments, address
-//! forms, ESMTP parameters, pipelined groups, RSET/HELO/EHLO at any stage, bare LF and CR,
+//! forms (address extensions, unquoted spaces inside `<...>`, interface literals), several-word
+//! VRFY, ESMTP parameters, pipelined groups, RSET/HELO/EHLO at any stage, bare LF and CR,
 //! over-long and empty lines, content with dots and NULs, and junk commands up to the limits.
 //!
 //! A light model of the server (greeted? in a transaction? a recipient surely accepted?)
@@ -168,7 +169,12 @@ impl Gen {
             0..=7 => (self.pick(LOCAL_USERS).to_string(), true),
             8 => (self.pick(LOCAL_USERS).to_ascii_uppercase(), true),
             9..=10 => (self.pick(UNKNOWN_USERS).to_string(), false),
-            11 => (format!("{}+tag", self.pick(LOCAL_USERS)), false),
+            // Address extensions (recipient_delimiter): `+`, `-`, several, empty, leading.
+            11 => {
+                let user = self.pick(LOCAL_USERS);
+                let form = self.pick(&["{}+tag", "{}-tag", "{}+a+b", "{}+", "+{}", "{}-request"]);
+                (form.replace("{}", user), false)
+            }
             12 => (format!("\"{}\"", self.pick(LOCAL_USERS)), false),
             13 => (
                 self.pick(&["\"b o b\"", "\"bob@x\"", "\"\"", "\"b\\\"ob\""])
@@ -248,7 +254,7 @@ impl Gen {
         let (domain, local_domain) = self.domain();
         let addr = format!("{local}@{domain}");
         let sure = known && local_domain;
-        match self.rng.random_range(0..24) {
+        match self.rng.random_range(0..25) {
             0..=13 => (format!("<{addr}>"), sure),
             14 => (addr, sure),
             15 => ("<>".into(), false),
@@ -284,6 +290,21 @@ impl Gen {
                 false,
             ),
             22 => (format!("<{addr}>(comment)"), false),
+            // Unquoted white space inside the brackets: two words are two addresses to
+            // Postfix, one word and an operator are one.
+            23 if self.chance(0.5) => {
+                let form = self.pick(&[
+                    "<{l} smith@{d}>",
+                    "<alice {l}@{d}>",
+                    "<{l}@{d} x>",
+                    "<{l} @{d}>",
+                    "<{l}@ {d}>",
+                    "<{l}. smith@{d}>",
+                    "<\"{l} smith\"@{d}>",
+                    "<Bob Smith <{l}@{d}>>",
+                ]);
+                (form.replace("{l}", &local).replace("{d}", &domain), false)
+            }
             _ => (format!("<{}>", local), false),
         }
     }
@@ -569,10 +590,14 @@ impl Gen {
             1 => {
                 let (local, _) = self.local_part();
                 let (domain, _) = self.domain();
-                match self.rng.random_range(0..4) {
+                match self.rng.random_range(0..7) {
                     0 => format!("VRFY {local}"),
                     1 => format!("VRFY <{local}@{domain}>"),
                     2 => "VRFY".into(),
+                    // Several words: Postfix joins them and reads one address (or two).
+                    3 => format!("VRFY Bob Smith <{local}@{domain}>"),
+                    4 => format!("VRFY {local} smith"),
+                    5 => format!("VRFY \"Bob\" <{local}@{domain}> SMTPUTF8"),
                     _ => format!("VRFY {local}@{domain} SMTPUTF8"),
                 }
             }

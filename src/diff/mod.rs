@@ -53,6 +53,8 @@ pub struct DiffOptions {
     pub budget: Option<Duration>,
     /// Shrink each kind of difference to its shortest session.
     pub shrink: bool,
+    /// Our side offers STARTTLS (as the reference does unless its TLS level is `none`).
+    pub tls: bool,
 }
 
 /// How one session compared.
@@ -278,7 +280,7 @@ pub fn run(opts: &DiffOptions) -> Result<Summary, String> {
         format: crate::format::LiveFormat::Text,
         max_connections: usize::MAX,
         // As the reference: STARTTLS offered (with a certificate made now).
-        tls: crate::live::tls::server_setup(true, None, None, &opts.server.hostname)?.0,
+        tls: crate::live::tls::server_setup(opts.tls, None, None, &opts.server.hostname)?.0,
         tls_about: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

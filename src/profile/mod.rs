@@ -3,7 +3,9 @@
 //! in [`crate::scenario`]). New behaviour is a new preset, not code.
 
 pub mod client;
+pub mod from_main_cf;
 pub mod interceptor;
+pub mod postconf;
 pub mod rules;
 pub mod server;
 

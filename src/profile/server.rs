@@ -48,6 +48,20 @@ fn postfix() -> ServerConfig {
         hostname: s("mail.example.org"),
         mailboxes: Vec::new(),
         local_domains: Vec::new(),
+        origin: String::new(),
+        recipient_delimiter: String::new(),
+        relay_domains: Vec::new(),
+        mynetworks: Vec::new(),
+        helo_restrictions: Vec::new(),
+        sender_restrictions: Vec::new(),
+        relay_restrictions: [
+            "permit_mynetworks",
+            "permit_sasl_authenticated",
+            "defer_unauth_destination",
+        ]
+        .map(s)
+        .to_vec(),
+        recipient_restrictions: Vec::new(),
         helo_requires_name: true,
         helo_required: false,
         ehlo_keywords: [
@@ -113,6 +127,7 @@ fn postfix() -> ServerConfig {
         reply_quit: s("221 2.0.0 Bye"),
         reply_vrfy: s("252 2.0.0 {addr}"),
         reply_vrfy_syntax: s("501 5.5.4 Syntax: VRFY address [SMTPUTF8]"),
+        reply_vrfy_disabled: String::new(),
         // smtpd.c starttls_cmd(); observed: 220 after STARTTLS, 554 for a second one.
         reply_starttls: s("220 2.0.0 Ready to start TLS"),
         reply_starttls_syntax: s("501 5.5.4 Syntax: STARTTLS"),

@@ -131,6 +131,7 @@ pub fn extract(word: &str) -> Result<String, ()> {
     let groups: Vec<&String> = groups.iter().filter(|g| !g.trim().is_empty()).collect();
     match groups.as_slice() {
         [] => Ok(String::new()),
+        [one] if !one.contains('<') && adjacent_words(one) => Err(()),
         [one] => {
             // A route address inside a phrase: the part in the last brackets.
             let spec = match (one.rfind('<'), one.rfind('>')) {
@@ -145,6 +146,47 @@ pub fn extract(word: &str) -> Result<String, ()> {
         }
         _ => Err(()),
     }
+}
+
+/// True if two words (atoms, quoted strings, domain literals) follow each other with no
+/// operator between them: Postfix's RFC 822 parser reads `bob smith@example.org` and
+/// `"bob"smith@example.org` as two addresses, where `bob @example.org`, `bob. smith` and
+/// `"b"."c"` are one (an operator joins the words).
+fn adjacent_words(spec: &str) -> bool {
+    let mut chars = spec.chars();
+    let (mut word_before, mut in_atom) = (false, false);
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => in_atom = false,
+            '"' | '[' => {
+                if word_before {
+                    return true;
+                }
+                let close = if c == '"' { '"' } else { ']' };
+                while let Some(n) = chars.next() {
+                    if n == '\\' {
+                        chars.next();
+                    } else if n == close {
+                        break;
+                    }
+                }
+                (word_before, in_atom) = (true, false);
+            }
+            '@' | '.' | ':' | ',' | ';' | '<' | '>' | ']' | '(' | ')' => {
+                (word_before, in_atom) = (false, false);
+            }
+            _ => {
+                if c == '\\' {
+                    chars.next();
+                }
+                if !in_atom && word_before {
+                    return true;
+                }
+                (word_before, in_atom) = (true, true);
+            }
+        }
+    }
+    false
 }
 
 /// Unquotes quoted strings and drops white space outside them.
@@ -278,7 +320,7 @@ pub fn valid_hostname(name: &str) -> bool {
 }
 
 /// `[1.2.3.4]` or `[IPv6:...]`.
-fn valid_literal(literal: &str) -> bool {
+pub fn valid_literal(literal: &str) -> bool {
     let Some(inner) = literal.strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
         return false;
     };
@@ -307,6 +349,24 @@ pub fn check_addr(
     }
     let r = resolve(address, is_local, myhostname);
     !r.error && (smtputf8 || r.domain.is_ascii())
+}
+
+/// The local part without its extension: cut at the first of the `delimiters` that is not
+/// its first character (Postfix's `split_addr`; with `-`, `owner-*` and `*-request` are
+/// left whole). None if there is nothing to cut.
+pub fn strip_extension<'a>(local: &'a str, delimiters: &str) -> Option<&'a str> {
+    if delimiters.is_empty() {
+        return None;
+    }
+    if delimiters.contains('-') && (local.starts_with("owner-") || local.ends_with("-request")) {
+        return None;
+    }
+    let i = local
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| delimiters.contains(*c))?
+        .0;
+    Some(&local[..i])
 }
 
 /// RFC 3461 xtext: printable ASCII but `+` and `=`, and `+HH` for the rest.
@@ -352,12 +412,12 @@ pub fn mail_params(words: &[Token], size: &mut Option<u64>) -> Result<(), String
                 }
             }
         } else if upper.starts_with("AUTH=") {
-            if value(5) != "<>" {
-                if auth {
-                    return Err("503 5.5.4 Error: multiple AUTH= options".into());
-                }
-                auth = true;
+            // After an AUTH= with an address, any other is refused (`<>` included, as
+            // Postfix 3.7.11 answered `AUTH=bob@example.org AUTH=<>`); `<>` alone sets none.
+            if auth {
+                return Err("503 5.5.4 Error: multiple AUTH= options".into());
             }
+            auth = value(5) != "<>";
         } else if upper.starts_with("RET=") {
             let v = value(4).to_ascii_uppercase();
             if ret || (v != "FULL" && v != "HDRS") {

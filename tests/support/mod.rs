@@ -56,6 +56,21 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(format: &str) -> Serve {
+        Serve::start_with(
+            format,
+            &[
+                // Like the reference (Debian's snakeoil certificate, smtpd_tls_security_level = may).
+                "--tls",
+                "--set",
+                "mailboxes=[\"bob@example.org\", \"carol@example.org\", \"root@example.org\", \"postmaster@example.org\"]",
+                "--set",
+                "local_domains=[\"example.org\", \"localhost\", \"[127.0.0.1]\"]",
+            ],
+        )
+    }
+
+    /// `serve --profile postfix --format FORMAT` with these arguments besides.
+    pub fn start_with(format: &str, args: &[&str]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
             .args([
                 "serve",
@@ -63,15 +78,10 @@ impl Serve {
                 "127.0.0.1:0",
                 "--profile",
                 "postfix",
-                // Like the reference (Debian's snakeoil certificate, smtpd_tls_security_level = may).
-                "--tls",
                 "--format",
                 format,
-                "--set",
-                "mailboxes=[\"bob@example.org\", \"carol@example.org\", \"root@example.org\", \"postmaster@example.org\"]",
-                "--set",
-                "local_domains=[\"example.org\", \"localhost\", \"[127.0.0.1]\"]",
             ])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -12,6 +12,24 @@ config! {
         /// Domains delivered locally, besides `hostname` and the domains of `mailboxes`;
         /// `"*"`: every domain (what `serve` uses when neither this nor `mailboxes` is set).
         pub local_domains: Vec<String>,
+        /// The domain an address without one belongs to (Postfix's `myorigin`; empty: `hostname`).
+        pub origin: String,
+        /// Characters that start an address extension (Postfix's `recipient_delimiter`):
+        /// `bob+tag` is delivered to `bob` when `bob+tag` itself is not a mailbox.
+        pub recipient_delimiter: String,
+        /// Domains relayed to (Postfix's `relay_domains`; `.domain` also matches subdomains).
+        pub relay_domains: Vec<String>,
+        /// Client networks trusted by `permit_mynetworks`: addresses and CIDR blocks
+        /// (`127.0.0.0/8`, `[::1]/128`), matched against the client's address.
+        pub mynetworks: Vec<String>,
+        /// Postfix's `smtpd_helo_restrictions`, evaluated at RCPT and VRFY (delayed reject).
+        pub helo_restrictions: Vec<String>,
+        /// Postfix's `smtpd_sender_restrictions`, evaluated at RCPT and VRFY.
+        pub sender_restrictions: Vec<String>,
+        /// Postfix's `smtpd_relay_restrictions`, evaluated at RCPT and VRFY.
+        pub relay_restrictions: Vec<String>,
+        /// Postfix's `smtpd_recipient_restrictions`, evaluated after the relay restrictions.
+        pub recipient_restrictions: Vec<String>,
         /// A bare `HELO`/`EHLO` gets the syntax error (false: accepted).
         pub helo_requires_name: bool,
         /// MAIL before HELO/EHLO gets `reply_need_helo`.
@@ -117,6 +135,8 @@ config! {
         pub reply_quit: String,
         /// VRFY of a known local address.
         pub reply_vrfy: String,
+        /// VRFY when disabled (Postfix's `disable_vrfy_command`; empty: VRFY enabled).
+        pub reply_vrfy_disabled: String,
         /// VRFY without an argument.
         pub reply_vrfy_syntax: String,
         /// STARTTLS accepted: the TLS handshake follows (RFC 3207).
@@ -160,6 +180,15 @@ config! {
 }
 
 impl ServerConfig {
+    /// The EHLO keyword `name` (its first word) is in `ehlo_keywords`.
+    pub fn offers(&self, name: &str) -> bool {
+        self.ehlo_keywords.iter().any(|k| {
+            k.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case(name))
+        })
+    }
+
     /// Lower-cased domains delivered locally.
     pub fn local_domain_set(&self) -> Vec<String> {
         let mut domains: Vec<String> = vec![self.hostname.to_ascii_lowercase()];

@@ -6,8 +6,9 @@
 //! time has come) and [`ServerSession::poll_timeout`] (when to call back).
 //!
 //! Modules: `config` (the knobs), `session` (a line read and dispatched), `transaction`
-//! (MAIL/RCPT/DATA), `postfix` (the envelope as Postfix reads it), `bdat`, `starttls`,
-//! `faults` (injected faults), `log` (mail-log records and rejections).
+//! (MAIL/RCPT/DATA), `postfix` (the envelope as Postfix reads it), [`restrictions`]
+//! (Postfix's HELO/sender/relay/recipient restrictions), `bdat`, `starttls`, `faults`
+//! (injected faults), `log` (mail-log records and rejections).
 
 mod bdat;
 #[macro_use]
@@ -15,6 +16,7 @@ mod config;
 mod faults;
 mod log;
 mod postfix;
+pub mod restrictions;
 mod session;
 mod starttls;
 mod transaction;
@@ -113,6 +115,8 @@ pub struct ServerSession {
     lines: LineBuffer,
     state: State,
     helo: Option<String>,
+    /// Everything after HELO/EHLO: Postfix's HELO name for its restrictions.
+    helo_args: Option<String>,
     txn: Option<Transaction>,
     error_count: u32,
     junk_cmds: u32,
@@ -165,6 +169,7 @@ impl ServerSession {
             client: client.to_string(),
             state: State::Command,
             helo: None,
+            helo_args: None,
             txn: None,
             error_count: 0,
             junk_cmds: 0,

@@ -148,6 +148,7 @@ impl ServerSession {
                     return false;
                 }
                 self.helo = Some(name.unwrap_or("").to_string());
+                self.helo_args = Some(command.args.clone());
                 self.reset_transaction(now);
                 if command.verb == Verb::Ehlo {
                     let size = cfg.message_size_limit.to_string();
@@ -188,6 +189,10 @@ impl ServerSession {
                 self.close(now);
                 true
             }
+            Verb::Vrfy if !cfg.reply_vrfy_disabled.is_empty() => {
+                self.reply(now, &cfg.reply_vrfy_disabled, &[]);
+                false
+            }
             Verb::Vrfy => {
                 let arg = command
                     .args
@@ -212,28 +217,7 @@ impl ServerSession {
             {
                 self.starttls(now, command)
             }
-            Verb::Etrn if !cfg.reply_etrn_syntax.is_empty() => {
-                let domain = command.args.split_whitespace().next().unwrap_or("");
-                let text = if self.txn.is_some() {
-                    &cfg.reply_etrn_in_transaction
-                } else if domain.is_empty() {
-                    &cfg.reply_etrn_syntax
-                } else {
-                    self.push(
-                        now,
-                        ServerEvent::Log(LogRecord::EtrnRefused(
-                            domain.trim_start_matches(['@', '#']).to_string(),
-                        )),
-                    );
-                    &cfg.reply_etrn_unavailable
-                };
-                self.reply(
-                    now,
-                    text,
-                    &[("addr", domain.trim_start_matches(['@', '#']))],
-                );
-                false
-            }
+            Verb::Etrn if !cfg.reply_etrn_syntax.is_empty() => self.etrn(now, command),
             Verb::Other(name)
                 if (name == "XCLIENT" || name == "XFORWARD")
                     && !cfg.reply_xclient_denied.is_empty() =>
@@ -247,7 +231,12 @@ impl ServerSession {
                 false
             }
             Verb::Auth if !cfg.ehlo_keywords.is_empty() => {
-                self.reply(now, &cfg.reply_auth, &[]);
+                let text = if cfg.helo_required && self.helo.is_none() && cfg.postfix_envelope {
+                    &cfg.reply_need_helo
+                } else {
+                    &cfg.reply_auth
+                };
+                self.reply(now, text, &[]);
                 false
             }
             _ => {

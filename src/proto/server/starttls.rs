@@ -85,6 +85,7 @@ impl ServerSession {
         } else {
             self.reply(now, &cfg.reply_starttls, &[]);
             self.helo = None;
+            self.helo_args = None;
             self.reset_transaction(now);
             self.tls = Tls::Handshake;
             self.push(now, ServerEvent::StartTls);
