@@ -811,6 +811,9 @@ fn serve(
 }
 
 fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
+    if let Some(name) = args.client.as_deref() {
+        return client_diff(name, &args);
+    }
     if args.print {
         for seed in args.seed..args.seed.saturating_add(args.sessions) {
             println!("# smtpsim diff session {seed}");
@@ -825,14 +828,7 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
     let section: crate::scenario::ServerSection = toml::from_str(&overrides_toml(&args.set)?)
         .map_err(|e| format!("--set: {}", e.message()))?;
     section.apply(&mut server);
-    let budget = match args.budget.as_deref() {
-        Some(text) => Some(
-            crate::proto::dur::Dur::parse(text)
-                .map_err(|e| format!("--budget {text:?}: {e}"))?
-                .into(),
-        ),
-        None => None,
-    };
+    let budget = parse_budget(args.budget.as_deref())?;
     let opts = crate::diff::DiffOptions {
         against: args.against.unwrap_or_default(),
         server,
@@ -871,4 +867,63 @@ fn proxy(
         .block_on(crate::live::proxy(opts, shutdown_signal()))
         .map_err(|e| e.to_string())?;
     Ok(EXIT_OK)
+}
+
+/// `smtpsim diff --client NAME`.
+fn client_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, String> {
+    use crate::diff::client::{self, programs};
+    let program = programs::by_name(name)?;
+    let path = programs::locate(program, args.program.as_deref())?;
+    let budget = parse_budget(args.budget.as_deref())?;
+    let opts = client::ClientDiffOptions {
+        program,
+        path,
+        seed: args.seed,
+        behaviours: args.behaviours,
+        jobs: args.jobs,
+        budget,
+        shrink: !args.no_shrink,
+    };
+    let version = program.version(&opts.path);
+    if let Err(skip) = client::profile_exists(program) {
+        println!("{version}: SKIPPED: {skip}");
+        return Ok(EXIT_OK);
+    }
+    if let Some(file) = &args.replay {
+        let (sides, difference) = client::replay(&opts, file)?;
+        println!("{version}: replay of {}", file.display());
+        for (side, obs) in [("real", &sides.real), ("profile", &sides.sim)] {
+            println!("{side}:");
+            for (k, v) in obs.lines() {
+                println!("    {k}: {v}");
+            }
+        }
+        return Ok(match difference {
+            None => {
+                println!("no difference");
+                EXIT_OK
+            }
+            Some(d) => {
+                println!("difference: {}", d.kind);
+                EXIT_VIOLATION
+            }
+        });
+    }
+    let summary = client::run(&opts)?;
+    print!("{}", client::render(&opts, &summary));
+    Ok(if summary.clean() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    })
+}
+
+/// `--budget`, e.g. `60s`.
+fn parse_budget(text: Option<&str>) -> Result<Option<std::time::Duration>, String> {
+    text.map(|text| {
+        crate::proto::dur::Dur::parse(text)
+            .map(Into::into)
+            .map_err(|e| format!("--budget {text:?}: {e}"))
+    })
+    .transpose()
 }

@@ -22,6 +22,8 @@ pub enum Stream {
     Tls = 5,
     /// The interceptor's certificates (TLS inspection).
     InterceptorCertificates = 6,
+    /// `smtpsim diff --client`'s generated server behaviour (each behaviour is its own seed).
+    ClientBehaviour = 7,
 }
 
 /// The generator for `stream` of `seed`.

@@ -7,6 +7,7 @@
 //! - [`script`]: the parity script format and the player;
 //! - [`known`]: the known divergences and their reasons.
 
+pub mod client;
 pub mod gen;
 pub mod known;
 pub mod script;

@@ -138,7 +138,18 @@ pub async fn serve_quietly(
     opts: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let transcript = Transcript::streaming(Box::new(|_| {}));
+    serve_observed(listener, opts, Box::new(|_| {}), shutdown).await
+}
+
+/// [`serve_quietly`], handing every transcript event to `sink` (`smtpsim diff --client`
+/// reads the commands a real client sent, and how they arrived, from them).
+pub async fn serve_observed(
+    listener: net::LiveListener,
+    opts: ServeOptions,
+    sink: crate::transcript::Tap,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let transcript = Transcript::streaming(sink);
     run_server(listener, opts, None, transcript, shutdown).await
 }
 

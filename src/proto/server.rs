@@ -36,6 +36,18 @@ pub enum ServerStage {
     Dot,
 }
 
+impl ServerStage {
+    /// Every stage, in the order a session meets them.
+    pub const ALL: [ServerStage; 6] = [
+        ServerStage::Connect,
+        ServerStage::Helo,
+        ServerStage::Mail,
+        ServerStage::Rcpt,
+        ServerStage::Data,
+        ServerStage::Dot,
+    ];
+}
+
 config! {
     $
     /// Everything a server session does that a scenario may change.
@@ -262,6 +274,13 @@ enum Tls {
 pub enum StageFault {
     /// Answer with this reply instead of doing the stage's work (421 also closes).
     Reply(String),
+    /// The same, at the `nth` command of that stage in the session only (e.g. the second RCPT).
+    ReplyAt {
+        /// Which command of the stage, from 1.
+        nth: u32,
+        /// The reply.
+        text: String,
+    },
     /// Do the work but delay the reply by this long.
     Delay(Time),
     /// At the final '.': queue the message, then crash before the 250.
@@ -365,6 +384,8 @@ pub struct ServerSession {
     queue_salt: u64,
     queued: u64,
     faults: Vec<(ServerStage, StageFault)>,
+    /// Commands seen per stage (for [`StageFault::ReplyAt`]).
+    stage_seen: [u32; 6],
     /// Added to the next reply's delay (an injected stall).
     extra_delay: Time,
     /// Hand content out as it arrives instead of keeping it (live mode, large messages).
@@ -429,6 +450,7 @@ impl ServerSession {
             queue_salt,
             queued: 0,
             faults,
+            stage_seen: [0; 6],
             extra_delay: Time::ZERO,
             streaming: false,
             log: SmtpdLog::new(),
@@ -449,37 +471,48 @@ impl ServerSession {
         session
     }
 
-    /// Applies an injected fault for `stage`, if one is pending. `Some(false)`: the fault
-    /// answered instead of the stage (an error); `None`: carry on (maybe with a delay).
+    /// Applies the injected faults for `stage`: every pending delay, then a pending reply.
+    /// `Some(false)`: the fault answered instead of the stage (an error); `None`: carry on
+    /// (maybe with a delay).
     fn stage_fault(&mut self, now: Time, stage: ServerStage) -> Option<bool> {
-        let i = self
+        let seen = &mut self.stage_seen[stage as usize];
+        *seen += 1;
+        let seen = *seen;
+        while let Some(i) = self
             .faults
             .iter()
-            .position(|(s, f)| *s == stage && !matches!(f, StageFault::CrashAfterDot(_)))?;
-        let (_, fault) = self.faults.remove(i);
-        match fault {
-            StageFault::Reply(text) => {
-                self.push(
-                    now,
-                    ServerEvent::Note(format!("fault: answering {stage:?} with {text:?}")),
-                );
-                let closes = text.starts_with("421");
-                self.reply(now, &text, &[]);
-                if closes {
-                    self.close(now);
-                }
-                Some(false)
-            }
-            StageFault::Delay(d) => {
+            .position(|(s, f)| *s == stage && matches!(f, StageFault::Delay(_)))
+        {
+            if let (_, StageFault::Delay(d)) = self.faults.remove(i) {
                 self.push(
                     now,
                     ServerEvent::Note(format!("fault: {stage:?} reply delayed by {}", Dur(d))),
                 );
                 self.extra_delay += d;
-                None
             }
-            StageFault::CrashAfterDot(_) => None,
         }
+        let i = self.faults.iter().position(|(s, f)| {
+            *s == stage
+                && match f {
+                    StageFault::Reply(_) => true,
+                    StageFault::ReplyAt { nth, .. } => *nth == seen,
+                    _ => false,
+                }
+        })?;
+        let (StageFault::Reply(text) | StageFault::ReplyAt { text, .. }) = self.faults.remove(i).1
+        else {
+            unreachable!("matched above")
+        };
+        self.push(
+            now,
+            ServerEvent::Note(format!("fault: answering {stage:?} with {text:?}")),
+        );
+        let closes = text.starts_with("421");
+        self.reply(now, &text, &[]);
+        if closes {
+            self.close(now);
+        }
+        Some(false)
     }
 
     /// Streams message content out as [`ServerEvent::Content`] as it arrives (memory stays
@@ -1271,7 +1304,7 @@ impl ServerSession {
             *s == ServerStage::Data && !matches!(f, StageFault::CrashAfterDot(_))
         })?;
         match self.faults.remove(i).1 {
-            StageFault::Reply(text) => {
+            StageFault::Reply(text) | StageFault::ReplyAt { text, .. } => {
                 let note = format!("fault: answering the first BDAT with {text:?}");
                 self.push(now, ServerEvent::Note(note));
                 Some(text)

@@ -1,0 +1,353 @@
+//! Differential testing of client profiles against the real programs they model
+//! (`smtpsim diff --client NAME`): generated server behaviours run twice, live (`serve` in
+//! this process, the real program sending to it) and simulated (the program's client
+//! profile against the same server knobs and fault plan); the two are compared on the
+//! commands and how they arrived, the outcome, the attempts and the copies held. Each kind
+//! of difference is confirmed by running its behaviour again, shrunk to its smallest
+//! behaviour, and printed as a scenario that replays it.
+//!
+//! - [`behaviour`]: the seeded behaviour generator (a behaviour is a scenario file);
+//! - [`live`] and [`sim`]: the two sides; [`observe`]: what a side showed, and the comparison;
+//! - [`programs`]: one adapter per real program; [`known`]: the known differences.
+
+pub mod behaviour;
+pub mod known;
+pub mod live;
+pub mod observe;
+pub mod programs;
+pub mod sim;
+
+use crate::scenario::Scenario;
+use behaviour::{Behaviour, Limits};
+use observe::{compare, Difference, Observation};
+use programs::Program;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What `smtpsim diff --client` runs.
+pub struct ClientDiffOptions {
+    /// The program's adapter.
+    pub program: &'static dyn Program,
+    /// The program's path.
+    pub path: PathBuf,
+    /// The first behaviour's seed.
+    pub seed: u64,
+    /// How many behaviours.
+    pub behaviours: u64,
+    /// Behaviours run at once (1 for a program with a shared queue).
+    pub jobs: usize,
+    /// Start no new behaviour after this long.
+    pub budget: Option<Duration>,
+    /// Shrink each kind of difference.
+    pub shrink: bool,
+}
+
+/// One kind of difference: how many behaviours showed it, and its smallest one.
+#[derive(Debug, Clone)]
+pub struct Kind {
+    /// Behaviours that showed it.
+    pub count: u64,
+    /// The first (and, shrunk, the smallest) behaviour that shows it.
+    pub behaviour: Behaviour,
+    /// The difference that behaviour shows.
+    pub difference: Difference,
+    /// The known difference it is, if listed.
+    pub known: Option<known::Divergence>,
+    /// Whether a second live run showed it again.
+    pub confirmed: bool,
+}
+
+/// The result of a run.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// `name version`.
+    pub version: String,
+    /// Behaviours run.
+    pub behaviours: u64,
+    /// Behaviours with a difference.
+    pub differences: u64,
+    /// Of them, known.
+    pub known: u64,
+    /// Every kind, by its description.
+    pub kinds: BTreeMap<String, Kind>,
+}
+
+impl Summary {
+    /// Exit 1 unless every difference is known.
+    pub fn clean(&self) -> bool {
+        self.differences == self.known
+    }
+}
+
+/// The profile's knobs as the adapter configures the program, and the limits of what may
+/// be generated for it.
+fn limits(program: &dyn Program) -> Limits {
+    Limits {
+        timeout: program.timeout(),
+    }
+}
+
+/// The scenario of `behaviour` for `program`.
+pub fn scenario(program: &dyn Program, behaviour: &Behaviour) -> Result<Scenario, String> {
+    let text = behaviour.scenario(program.name(), program.profile(), &program.profile_knobs());
+    Scenario::parse(&text, &format!("behaviour {}", behaviour.seed)).map_err(|e| e.to_string())
+}
+
+/// Whether `program`'s profile exists on this build (else the program is skipped).
+pub fn profile_exists(program: &dyn Program) -> Result<(), String> {
+    crate::proto::client::ClientConfig::preset(program.profile())
+        .map(|_| ())
+        .map_err(|_| {
+            format!(
+                "no client profile {:?} on this build: {} skipped (nothing compared)",
+                program.profile(),
+                program.name()
+            )
+        })
+}
+
+/// Both sides of one scenario.
+pub struct Sides {
+    /// The real program's.
+    pub real: Observation,
+    /// The profile's.
+    pub sim: Observation,
+}
+
+/// Runs `scenario` on both sides.
+pub fn both(
+    runtime: &tokio::runtime::Runtime,
+    opts: &ClientDiffOptions,
+    scenario: &Scenario,
+    work: &Path,
+) -> Result<Sides, String> {
+    let seed = scenario.seeds.first().copied().unwrap_or(0);
+    let sim = sim::run(scenario, seed)?;
+    let dir = work.join(format!("run-{}", NEXT_DIR.fetch_add(1, Ordering::SeqCst)));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let real = live::run(runtime, opts.program, &opts.path, scenario, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Sides { real: real?, sim })
+}
+
+static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
+
+/// A runtime for the live servers.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// A fresh work directory under the system's temporary directory.
+pub fn work_dir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("smtpsim-client-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Runs the behaviours; prints progress of nothing (the caller prints the summary).
+pub fn run(opts: &ClientDiffOptions) -> Result<Summary, String> {
+    let runtime = runtime()?;
+    let work = work_dir()?;
+    let started = Instant::now();
+    let next = AtomicU64::new(0);
+    let summary = Mutex::new(Summary {
+        version: opts.program.version(&opts.path),
+        ..Summary::default()
+    });
+    let error = Mutex::new(None::<String>);
+    let jobs = if opts.program.parallel() {
+        opts.jobs.max(1)
+    } else {
+        1
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                if error.lock().expect("error").is_some()
+                    || opts.budget.is_some_and(|b| started.elapsed() >= b)
+                {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= opts.behaviours {
+                    return;
+                }
+                let behaviour = Behaviour::generate(opts.seed + i, limits(opts.program));
+                let outcome = scenario(opts.program, &behaviour)
+                    .and_then(|s| both(&runtime, opts, &s, &work));
+                let sides = match outcome {
+                    Ok(sides) => sides,
+                    Err(e) => {
+                        *error.lock().expect("error") =
+                            Some(format!("behaviour {}: {e}", behaviour.seed));
+                        return;
+                    }
+                };
+                let mut summary = summary.lock().expect("summary");
+                summary.behaviours += 1;
+                let Some(difference) = compare(&sides.real, &sides.sim) else {
+                    continue;
+                };
+                summary.differences += 1;
+                let known = known::find(opts.program.name(), &difference.kind);
+                if known.is_some() {
+                    summary.known += 1;
+                }
+                summary
+                    .kinds
+                    .entry(difference.kind.clone())
+                    .or_insert_with(|| Kind {
+                        count: 0,
+                        behaviour: behaviour.clone(),
+                        difference: difference.clone(),
+                        known,
+                        confirmed: false,
+                    })
+                    .count += 1;
+            });
+        }
+    });
+    if let Some(e) = error.into_inner().expect("error") {
+        let _ = std::fs::remove_dir_all(&work);
+        return Err(e);
+    }
+    let mut summary = summary.into_inner().expect("summary");
+    for kind in summary.kinds.values_mut() {
+        kind.confirmed = confirm(&runtime, opts, kind, &work)?;
+        if opts.shrink && kind.confirmed {
+            shrink(&runtime, opts, kind, &work)?;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(summary)
+}
+
+/// Runs a kind's behaviour again: does the same difference show?
+fn confirm(
+    runtime: &tokio::runtime::Runtime,
+    opts: &ClientDiffOptions,
+    kind: &Kind,
+    work: &Path,
+) -> Result<bool, String> {
+    let s = scenario(opts.program, &kind.behaviour)?;
+    let sides = both(runtime, opts, &s, work)?;
+    Ok(compare(&sides.real, &sides.sim).is_some_and(|d| d.kind == kind.difference.kind))
+}
+
+/// Makes a kind's behaviour as small as it goes while the same difference shows.
+fn shrink(
+    runtime: &tokio::runtime::Runtime,
+    opts: &ClientDiffOptions,
+    kind: &mut Kind,
+    work: &Path,
+) -> Result<(), String> {
+    'smaller: loop {
+        for candidate in kind.behaviour.smaller() {
+            let s = scenario(opts.program, &candidate)?;
+            let sides = both(runtime, opts, &s, work)?;
+            if let Some(d) = compare(&sides.real, &sides.sim) {
+                if d.kind == kind.difference.kind {
+                    kind.behaviour = candidate;
+                    kind.difference = d;
+                    continue 'smaller;
+                }
+            }
+        }
+        return Ok(());
+    }
+}
+
+/// Replays one behaviour file on both sides: the two observations and their difference.
+pub fn replay(
+    opts: &ClientDiffOptions,
+    file: &Path,
+) -> Result<(Sides, Option<Difference>), String> {
+    let scenario = Scenario::load(file).map_err(|e| e.to_string())?;
+    let runtime = runtime()?;
+    let work = work_dir()?;
+    let sides = both(&runtime, opts, &scenario, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let sides = sides?;
+    let difference = compare(&sides.real, &sides.sim);
+    Ok((sides, difference))
+}
+
+/// The report: the per-program line, then each kind of difference with its behaviour.
+pub fn render(opts: &ClientDiffOptions, summary: &Summary) -> String {
+    let mut out = format!(
+        "{}: {} behaviours, {} differences ({} known)\n",
+        summary.version, summary.behaviours, summary.differences, summary.known
+    );
+    for (i, kind) in summary.kinds.values().enumerate() {
+        out.push_str(&format!(
+            "\ndifference {} ({} behaviours{}{}): {}\n",
+            i + 1,
+            kind.count,
+            if kind.confirmed {
+                ""
+            } else {
+                ", NOT confirmed by a second run"
+            },
+            kind.known
+                .as_ref()
+                .map_or(String::new(), |k| format!(", known: {}", k.id)),
+            kind.difference.kind
+        ));
+        out.push_str(&format!("  behaviour: {}\n", kind.behaviour.describe()));
+        out.push_str(&render_sides(&kind.difference));
+        out.push_str(&format!(
+            "  replay: save the scenario below as FILE, then `smtpsim diff --client {} --replay FILE` (live and simulated) or `smtpsim run FILE` (simulated)\n",
+            opts.program.name()
+        ));
+        let text = kind.behaviour.scenario(
+            opts.program.name(),
+            opts.program.profile(),
+            &opts.program.profile_knobs(),
+        );
+        for line in text.lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
+    out
+}
+
+/// The two sides of a difference, line by line (differing lines marked).
+pub fn render_sides(d: &Difference) -> String {
+    let mut out = String::new();
+    let sim: BTreeMap<&str, &str> = d
+        .sim
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let real: BTreeMap<&str, &str> = d
+        .real
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut names: Vec<&str> = d.real.iter().map(|(k, _)| k.as_str()).collect();
+    for (k, _) in &d.sim {
+        if !names.contains(&k.as_str()) {
+            names.push(k);
+        }
+    }
+    for name in names {
+        let (r, s) = (real.get(name).copied(), sim.get(name).copied());
+        if r == s {
+            out.push_str(&format!("    {name}: {}\n", r.unwrap_or("")));
+        } else {
+            out.push_str(&format!(
+                "  * {name}:\n      real:    {}\n      profile: {}\n",
+                r.unwrap_or("<none>"),
+                s.unwrap_or("<none>")
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,278 @@
+//! What one run of a behaviour showed, read from the server's side of the transcript (the
+//! same events live and simulated): per connection the commands as they arrived, grouped by
+//! the server's replies (commands that came in before the server's next write are one group:
+//! a pipelined MAIL, RCPT and DATA, a QUIT sent straight after `.`), whether `.` came on its
+//! own after a pause, the copies the server holds, and the sender's outcome; and how two
+//! observations differ.
+
+use crate::transcript::{Event, EventKind};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// A `.` that arrives this long after the content before it came in its own write, after
+/// a pause (ssmtp sleeps a second before it).
+pub const DOT_PAUSE: Duration = Duration::from_millis(500);
+
+/// What became of the message, as the sender's user or queue sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Handed over; the program reports success.
+    Delivered,
+    /// Still queued: the program (its queue) will try again.
+    Deferred,
+    /// Given up on and returned to the sender (a bounce).
+    Bounced,
+    /// Not handed over; the program exits with an error (its caller is told) and keeps nothing.
+    Failed,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Deferred => "deferred",
+            Outcome::Bounced => "bounced",
+            Outcome::Failed => "failed-and-told",
+        })
+    }
+}
+
+/// One run, seen from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// Per connection, its groups of normalised commands.
+    pub connections: Vec<Vec<Vec<String>>>,
+    /// Per copy the server holds, its recipients.
+    pub copies: Vec<Vec<String>>,
+    /// The sender's outcome.
+    pub outcome: Outcome,
+    /// Delivery status notifications the program sent back through the server (`MAIL
+    /// FROM:<>`): left out of the connections and copies, shown beside them.
+    pub notifications: usize,
+}
+
+#[derive(Default)]
+struct Conn {
+    pending: Vec<u8>,
+    in_data: bool,
+    content_at: Option<Duration>,
+    groups: Vec<Vec<String>>,
+    current: Vec<String>,
+    notification: bool,
+    copies: Vec<Vec<String>>,
+}
+
+impl Conn {
+    fn close_group(&mut self) {
+        if !self.current.is_empty() {
+            self.groups.push(std::mem::take(&mut self.current));
+        }
+    }
+
+    fn read(&mut self, at: Duration, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end_matches(['\r', '\n']);
+            if self.in_data {
+                if line == "." {
+                    self.in_data = false;
+                    let paused = self
+                        .content_at
+                        .is_some_and(|before| at.saturating_sub(before) >= DOT_PAUSE);
+                    self.current
+                        .push(if paused { ". (after a pause)" } else { "." }.into());
+                } else {
+                    self.content_at = Some(at);
+                }
+                continue;
+            }
+            let command = normalise(line);
+            if command == "MAIL FROM:<>" || command.starts_with("MAIL FROM:<> ") {
+                self.notification = true;
+            }
+            self.current.push(command);
+        }
+        if self.in_data && !bytes.is_empty() {
+            self.content_at = Some(at);
+        }
+    }
+
+    fn wrote(&mut self, bytes: &[u8]) {
+        self.close_group();
+        if bytes.starts_with(b"354") {
+            self.in_data = true;
+            self.content_at = None;
+        }
+    }
+}
+
+/// Reads the server's side of `events`; `outcome` is the sender's.
+pub fn observe(events: &[Event], outcome: Outcome) -> Observation {
+    let mut conns: BTreeMap<u32, Conn> = BTreeMap::new();
+    for e in events {
+        match &e.kind {
+            EventKind::Received(bytes) if e.to == "server" => {
+                conns.entry(e.conn).or_default().read(e.at, bytes)
+            }
+            EventKind::Data(bytes) if e.from == "server" => {
+                conns.entry(e.conn).or_default().wrote(bytes)
+            }
+            EventKind::Delivered { rcpt_to, .. } => conns
+                .entry(e.conn)
+                .or_default()
+                .copies
+                .push(rcpt_to.clone()),
+            _ => {}
+        }
+    }
+    let mut obs = Observation {
+        connections: Vec::new(),
+        copies: Vec::new(),
+        outcome,
+        notifications: 0,
+    };
+    for (_, mut c) in conns {
+        c.close_group();
+        if c.notification {
+            obs.notifications += 1;
+            continue;
+        }
+        obs.copies.extend(c.copies);
+        obs.connections.push(c.groups);
+    }
+    obs
+}
+
+/// A command line with the names that differ between runs normalised: the verb and
+/// `FROM:`/`TO:` and parameter names upper-case, the HELO/EHLO name as `<name>`, SIZE's
+/// value as `*` (programs add different headers).
+pub fn normalise(line: &str) -> String {
+    let mut words = line.split(' ');
+    let verb = words.next().unwrap_or("").to_ascii_uppercase();
+    let rest: Vec<&str> = words.filter(|w| !w.is_empty()).collect();
+    match verb.as_str() {
+        "HELO" | "EHLO" if rest.is_empty() => verb,
+        "HELO" | "EHLO" => format!("{verb} <name>"),
+        "MAIL" | "RCPT" => {
+            let mut out = vec![verb];
+            for (i, w) in rest.iter().enumerate() {
+                let (name, value) = w.split_once([':', '=']).unwrap_or((w, ""));
+                let sep = if i == 0 && w.contains(':') { ":" } else { "=" };
+                let value = if name.eq_ignore_ascii_case("SIZE") {
+                    "*"
+                } else {
+                    value
+                };
+                if w.contains([':', '=']) {
+                    out.push(format!("{}{sep}{value}", name.to_ascii_uppercase()));
+                } else {
+                    out.push(w.to_string());
+                }
+            }
+            out.join(" ")
+        }
+        _ if rest.is_empty() => verb,
+        _ => format!("{verb} {}", rest.join(" ")),
+    }
+}
+
+impl Observation {
+    /// The lines a difference is read from (and shown as).
+    pub fn lines(&self) -> Vec<(String, String)> {
+        let mut out = vec![
+            ("outcome".to_string(), self.outcome.to_string()),
+            ("attempts".to_string(), self.connections.len().to_string()),
+        ];
+        for (i, groups) in self.connections.iter().enumerate() {
+            let text: Vec<String> = groups.iter().map(|g| g.join(" + ")).collect();
+            out.push((format!("connection {}", i + 1), text.join(" | ")));
+        }
+        let copies: Vec<String> = self.copies.iter().map(|c| c.join(",")).collect();
+        out.push((
+            "copies".to_string(),
+            if copies.is_empty() {
+                "none".into()
+            } else {
+                format!("{} ({})", copies.len(), copies.join("; "))
+            },
+        ));
+        out
+    }
+}
+
+/// How `real` and `sim` differ: the first differing part, as a kind (the same for every
+/// behaviour that shows it) and the two versions of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// E.g. `connection 1: real HELO | MAIL / profile HELO | MAIL + RCPT`.
+    pub kind: String,
+    /// Every line of both sides.
+    pub real: Vec<(String, String)>,
+    /// The profile's.
+    pub sim: Vec<(String, String)>,
+}
+
+/// The first difference between two observations, if any. Outcome first, then the attempts,
+/// then each connection's commands (the first group that differs), then the copies.
+pub fn compare(real: &Observation, sim: &Observation) -> Option<Difference> {
+    let (r, s) = (real.lines(), sim.lines());
+    let kind = if real.outcome != sim.outcome {
+        format!("outcome: real {} / profile {}", real.outcome, sim.outcome)
+    } else if real.connections.len() != sim.connections.len() {
+        format!(
+            "attempts: real {} / profile {}",
+            real.connections.len(),
+            sim.connections.len()
+        )
+    } else if let Some(i) =
+        (0..real.connections.len()).find(|&i| real.connections[i] != sim.connections[i])
+    {
+        let (a, b) = (&real.connections[i], &sim.connections[i]);
+        let at = (0..a.len().max(b.len()))
+            .find(|&g| a.get(g) != b.get(g))
+            .unwrap_or(0);
+        let show = |g: Option<&Vec<String>>| g.map_or("<nothing>".to_string(), |g| g.join(" + "));
+        format!(
+            "connection {}: real {} / profile {}",
+            i + 1,
+            show(a.get(at)),
+            show(b.get(at))
+        )
+    } else if real.copies != sim.copies {
+        format!(
+            "copies: real {} / profile {}",
+            real.copies.len(),
+            sim.copies.len()
+        )
+    } else {
+        return None;
+    };
+    Some(Difference {
+        kind,
+        real: r,
+        sim: s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_sizes_are_normalised() {
+        assert_eq!(normalise("ehlo host.example"), "EHLO <name>");
+        assert_eq!(normalise("HELO"), "HELO");
+        assert_eq!(
+            normalise("mail FROM:<a@b> size=123"),
+            "MAIL FROM:<a@b> SIZE=*"
+        );
+        assert_eq!(
+            normalise("RCPT TO:<a@b> ORCPT=rfc822;a@b"),
+            "RCPT TO:<a@b> ORCPT=rfc822;a@b"
+        );
+        assert_eq!(normalise("quit"), "QUIT");
+    }
+}
