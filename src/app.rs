@@ -878,6 +878,10 @@ fn client_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, String> {
     let opts = client::ClientDiffOptions {
         program,
         path,
+        profile: args
+            .profile
+            .clone()
+            .unwrap_or_else(|| program.profile().to_string()),
         seed: args.seed,
         behaviours: args.behaviours,
         jobs: args.jobs,
@@ -885,7 +889,7 @@ fn client_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, String> {
         shrink: !args.no_shrink,
     };
     let version = program.version(&opts.path);
-    if let Err(skip) = client::profile_exists(program) {
+    if let Err(skip) = opts.profile_exists() {
         println!("{version}: SKIPPED: {skip}");
         return Ok(EXIT_OK);
     }

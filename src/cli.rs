@@ -249,6 +249,10 @@ pub struct DiffArgs {
     /// With --client: the program to run (default: where its package puts it).
     #[arg(long, value_name = "PATH", requires = "client")]
     pub program: Option<PathBuf>,
+    /// With --client: compare with this client profile instead of the program's own (see
+    /// `smtpsim list`).
+    #[arg(long, value_name = "NAME", requires = "client")]
+    pub profile: Option<String>,
     /// With --client: run this behaviour file (a scenario printed by a difference) on both
     /// sides and show what each did.
     #[arg(long, value_name = "FILE", requires = "client")]

@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 const SETTLE: Duration = Duration::from_secs(5);
 
 /// Runs a behaviour's `scenario` (its server, fault plan and first message's envelope) with
-/// the program at `path`; `dir` is a fresh directory for the program's files.
+/// the program at `path`, serve listening on `listen`; `dir` is a fresh directory for the
+/// program's files.
 pub fn run(
     runtime: &tokio::runtime::Runtime,
+    listen: &str,
     program: &dyn Program,
     path: &Path,
     scenario: &Scenario,
@@ -28,7 +30,7 @@ pub fn run(
         .first()
         .ok_or("the behaviour has no [[client.message]]")?;
     let listener = runtime
-        .block_on(crate::net::live_listen("127.0.0.1:0"))
+        .block_on(crate::net::live_listen(listen))
         .map_err(|e| format!("serve: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let tls = if scenario

@@ -33,6 +33,8 @@ pub struct ClientDiffOptions {
     pub program: &'static dyn Program,
     /// The program's path.
     pub path: PathBuf,
+    /// The client profile it is compared with (its adapter's, unless `--profile` says).
+    pub profile: String,
     /// The first behaviour's seed.
     pub seed: u64,
     /// How many behaviours.
@@ -90,23 +92,34 @@ fn limits(program: &dyn Program) -> Limits {
     }
 }
 
-/// The scenario of `behaviour` for `program`.
-pub fn scenario(program: &dyn Program, behaviour: &Behaviour) -> Result<Scenario, String> {
-    let text = behaviour.scenario(program.name(), program.profile(), &program.profile_knobs());
-    Scenario::parse(&text, &format!("behaviour {}", behaviour.seed)).map_err(|e| e.to_string())
+impl ClientDiffOptions {
+    /// The scenario text of `behaviour`.
+    pub fn scenario_text(&self, behaviour: &Behaviour) -> String {
+        behaviour.scenario(
+            self.program.name(),
+            &self.profile,
+            &self.program.profile_knobs(),
+        )
+    }
+
+    /// Whether the profile exists on this build (else the program is skipped).
+    pub fn profile_exists(&self) -> Result<(), String> {
+        crate::proto::client::ClientConfig::preset(&self.profile)
+            .map(|_| ())
+            .map_err(|_| {
+                format!(
+                    "no client profile {:?} on this build: {} skipped, nothing compared (--profile NAME compares it with another)",
+                    self.profile,
+                    self.program.name()
+                )
+            })
+    }
 }
 
-/// Whether `program`'s profile exists on this build (else the program is skipped).
-pub fn profile_exists(program: &dyn Program) -> Result<(), String> {
-    crate::proto::client::ClientConfig::preset(program.profile())
-        .map(|_| ())
-        .map_err(|_| {
-            format!(
-                "no client profile {:?} on this build: {} skipped (nothing compared)",
-                program.profile(),
-                program.name()
-            )
-        })
+/// The scenario of `behaviour`.
+pub fn scenario(opts: &ClientDiffOptions, behaviour: &Behaviour) -> Result<Scenario, String> {
+    let text = opts.scenario_text(behaviour);
+    Scenario::parse(&text, &format!("behaviour {}", behaviour.seed)).map_err(|e| e.to_string())
 }
 
 /// Both sides of one scenario.
@@ -117,44 +130,76 @@ pub struct Sides {
     pub sim: Observation,
 }
 
+/// What a run needs besides its options: the live servers' runtime, where they listen,
+/// the work directory.
+pub struct Bench {
+    runtime: tokio::runtime::Runtime,
+    listen: String,
+    work: PathBuf,
+}
+
+impl Bench {
+    /// A runtime, a listen address (one port for the run when the program needs it), a
+    /// fresh work directory.
+    pub fn new(program: &dyn Program) -> Result<Bench, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let listen = if program.fixed_port() {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            probe.local_addr().map_err(|e| e.to_string())?.to_string()
+        } else {
+            "127.0.0.1:0".to_string()
+        };
+        let work = std::env::temp_dir().join(format!("smtpsim-client-diff-{}", std::process::id()));
+        std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+        Ok(Bench {
+            runtime,
+            listen,
+            work,
+        })
+    }
+
+    /// Stops what the program's adapter started and removes the work directory.
+    pub fn finish(self, opts: &ClientDiffOptions) {
+        opts.program.finish(&opts.path);
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
 /// Runs `scenario` on both sides.
-pub fn both(
-    runtime: &tokio::runtime::Runtime,
-    opts: &ClientDiffOptions,
-    scenario: &Scenario,
-    work: &Path,
-) -> Result<Sides, String> {
+pub fn both(bench: &Bench, opts: &ClientDiffOptions, scenario: &Scenario) -> Result<Sides, String> {
     let seed = scenario.seeds.first().copied().unwrap_or(0);
     let sim = sim::run(scenario, seed)?;
-    let dir = work.join(format!("run-{}", NEXT_DIR.fetch_add(1, Ordering::SeqCst)));
+    let dir = bench
+        .work
+        .join(format!("run-{}", NEXT_DIR.fetch_add(1, Ordering::SeqCst)));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let real = live::run(runtime, opts.program, &opts.path, scenario, &dir);
+    let real = live::run(
+        &bench.runtime,
+        &bench.listen,
+        opts.program,
+        &opts.path,
+        scenario,
+        &dir,
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(Sides { real: real?, sim })
 }
 
 static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
 
-/// A runtime for the live servers.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-/// A fresh work directory under the system's temporary directory.
-pub fn work_dir() -> Result<PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!("smtpsim-client-diff-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok(dir)
-}
-
 /// Runs the behaviours; prints progress of nothing (the caller prints the summary).
 pub fn run(opts: &ClientDiffOptions) -> Result<Summary, String> {
-    let runtime = runtime()?;
-    let work = work_dir()?;
+    let bench = Bench::new(opts.program)?;
+    let result = run_on(&bench, opts);
+    bench.finish(opts);
+    result
+}
+
+fn run_on(bench: &Bench, opts: &ClientDiffOptions) -> Result<Summary, String> {
     let started = Instant::now();
     let next = AtomicU64::new(0);
     let summary = Mutex::new(Summary {
@@ -180,8 +225,7 @@ pub fn run(opts: &ClientDiffOptions) -> Result<Summary, String> {
                     return;
                 }
                 let behaviour = Behaviour::generate(opts.seed + i, limits(opts.program));
-                let outcome = scenario(opts.program, &behaviour)
-                    .and_then(|s| both(&runtime, opts, &s, &work));
+                let outcome = scenario(opts, &behaviour).and_then(|s| both(bench, opts, &s));
                 let sides = match outcome {
                     Ok(sides) => sides,
                     Err(e) => {
@@ -215,43 +259,31 @@ pub fn run(opts: &ClientDiffOptions) -> Result<Summary, String> {
         }
     });
     if let Some(e) = error.into_inner().expect("error") {
-        let _ = std::fs::remove_dir_all(&work);
         return Err(e);
     }
     let mut summary = summary.into_inner().expect("summary");
     for kind in summary.kinds.values_mut() {
-        kind.confirmed = confirm(&runtime, opts, kind, &work)?;
+        kind.confirmed = confirm(bench, opts, kind)?;
         if opts.shrink && kind.confirmed {
-            shrink(&runtime, opts, kind, &work)?;
+            shrink(bench, opts, kind)?;
         }
     }
-    let _ = std::fs::remove_dir_all(&work);
     Ok(summary)
 }
 
 /// Runs a kind's behaviour again: does the same difference show?
-fn confirm(
-    runtime: &tokio::runtime::Runtime,
-    opts: &ClientDiffOptions,
-    kind: &Kind,
-    work: &Path,
-) -> Result<bool, String> {
-    let s = scenario(opts.program, &kind.behaviour)?;
-    let sides = both(runtime, opts, &s, work)?;
+fn confirm(bench: &Bench, opts: &ClientDiffOptions, kind: &Kind) -> Result<bool, String> {
+    let s = scenario(opts, &kind.behaviour)?;
+    let sides = both(bench, opts, &s)?;
     Ok(compare(&sides.real, &sides.sim).is_some_and(|d| d.kind == kind.difference.kind))
 }
 
 /// Makes a kind's behaviour as small as it goes while the same difference shows.
-fn shrink(
-    runtime: &tokio::runtime::Runtime,
-    opts: &ClientDiffOptions,
-    kind: &mut Kind,
-    work: &Path,
-) -> Result<(), String> {
+fn shrink(bench: &Bench, opts: &ClientDiffOptions, kind: &mut Kind) -> Result<(), String> {
     'smaller: loop {
         for candidate in kind.behaviour.smaller() {
-            let s = scenario(opts.program, &candidate)?;
-            let sides = both(runtime, opts, &s, work)?;
+            let s = scenario(opts, &candidate)?;
+            let sides = both(bench, opts, &s)?;
             if let Some(d) = compare(&sides.real, &sides.sim) {
                 if d.kind == kind.difference.kind {
                     kind.behaviour = candidate;
@@ -270,10 +302,9 @@ pub fn replay(
     file: &Path,
 ) -> Result<(Sides, Option<Difference>), String> {
     let scenario = Scenario::load(file).map_err(|e| e.to_string())?;
-    let runtime = runtime()?;
-    let work = work_dir()?;
-    let sides = both(&runtime, opts, &scenario, &work);
-    let _ = std::fs::remove_dir_all(&work);
+    let bench = Bench::new(opts.program)?;
+    let sides = both(&bench, opts, &scenario);
+    bench.finish(opts);
     let sides = sides?;
     let difference = compare(&sides.real, &sides.sim);
     Ok((sides, difference))
@@ -306,11 +337,7 @@ pub fn render(opts: &ClientDiffOptions, summary: &Summary) -> String {
             "  replay: save the scenario below as FILE, then `smtpsim diff --client {} --replay FILE` (live and simulated) or `smtpsim run FILE` (simulated)\n",
             opts.program.name()
         ));
-        let text = kind.behaviour.scenario(
-            opts.program.name(),
-            opts.program.profile(),
-            &opts.program.profile_knobs(),
-        );
+        let text = opts.scenario_text(&kind.behaviour);
         for line in text.lines() {
             out.push_str(&format!("    {line}\n"));
         }

@@ -102,7 +102,8 @@ impl Conn {
 
     fn wrote(&mut self, bytes: &[u8]) {
         self.close_group();
-        if bytes.starts_with(b"354") {
+        // Pipelined replies may come in one write: 354 is the last line of it.
+        if bytes.starts_with(b"354") || bytes.windows(5).any(|w| w == b"\n354 ") {
             self.in_data = true;
             self.content_at = None;
         }
@@ -235,9 +236,9 @@ pub fn compare(real: &Observation, sim: &Observation) -> Option<Difference> {
             .find(|&g| a.get(g) != b.get(g))
             .unwrap_or(0);
         let show = |g: Option<&Vec<String>>| g.map_or("<nothing>".to_string(), |g| g.join(" + "));
+        let _ = i;
         format!(
-            "connection {}: real {} / profile {}",
-            i + 1,
+            "commands: real {} / profile {}",
             show(a.get(at)),
             show(b.get(at))
         )

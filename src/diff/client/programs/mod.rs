@@ -5,6 +5,7 @@
 mod msmtp;
 mod nullmailer;
 mod postfix;
+mod postfix_instance;
 mod smtplib;
 mod ssmtp;
 mod swaks;
@@ -87,6 +88,12 @@ pub trait Program: Sync {
     fn parallel(&self) -> bool {
         true
     }
+    /// Whether the live server keeps one port for the whole run (a program configured once).
+    fn fixed_port(&self) -> bool {
+        false
+    }
+    /// Stops what the adapter started for the run (called once at its end).
+    fn finish(&self, _path: &Path) {}
     /// Sends one message; the outcome as the program tells it.
     fn send(&self, path: &Path, msg: &Send) -> Result<Outcome, String>;
 }
