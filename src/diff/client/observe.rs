@@ -228,15 +228,17 @@ pub fn compare(real: &Observation, sim: &Observation) -> Option<Difference> {
             real.connections.len(),
             sim.connections.len()
         )
-    } else if let Some(i) =
-        (0..real.connections.len()).find(|&i| real.connections[i] != sim.connections[i])
+    } else if let Some((a, b)) = real
+        .connections
+        .iter()
+        .zip(&sim.connections)
+        .find(|(a, b)| a != b)
     {
-        let (a, b) = (&real.connections[i], &sim.connections[i]);
+        // The first group that differs, wherever it is: the kind is the same on any attempt.
         let at = (0..a.len().max(b.len()))
             .find(|&g| a.get(g) != b.get(g))
             .unwrap_or(0);
         let show = |g: Option<&Vec<String>>| g.map_or("<nothing>".to_string(), |g| g.join(" + "));
-        let _ = i;
         format!(
             "commands: real {} / profile {}",
             show(a.get(at)),
