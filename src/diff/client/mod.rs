@@ -60,6 +60,8 @@ pub struct Kind {
     pub known: Option<known::Divergence>,
     /// Whether a second live run showed it again.
     pub confirmed: bool,
+    /// Confirming or shrinking stopped at the budget.
+    pub unfinished: bool,
 }
 
 /// The result of a run.
@@ -253,6 +255,7 @@ fn run_on(bench: &Bench, opts: &ClientDiffOptions) -> Result<Summary, String> {
                         difference: difference.clone(),
                         known,
                         confirmed: false,
+                        unfinished: false,
                     })
                     .count += 1;
             });
@@ -263,9 +266,15 @@ fn run_on(bench: &Bench, opts: &ClientDiffOptions) -> Result<Summary, String> {
     }
     let mut summary = summary.into_inner().expect("summary");
     for kind in summary.kinds.values_mut() {
+        // Confirming and shrinking get as long again as the budget.
+        if opts.budget.is_some_and(|b| started.elapsed() >= b * 2) {
+            kind.unfinished = true;
+            continue;
+        }
         kind.confirmed = confirm(bench, opts, kind)?;
         if opts.shrink && kind.confirmed {
-            shrink(bench, opts, kind)?;
+            let deadline = opts.budget.map(|b| started + b * 2);
+            kind.unfinished = !shrink(bench, opts, kind, deadline)?;
         }
     }
     Ok(summary)
@@ -278,10 +287,19 @@ fn confirm(bench: &Bench, opts: &ClientDiffOptions, kind: &Kind) -> Result<bool,
     Ok(compare(&sides.real, &sides.sim).is_some_and(|d| d.kind == kind.difference.kind))
 }
 
-/// Makes a kind's behaviour as small as it goes while the same difference shows.
-fn shrink(bench: &Bench, opts: &ClientDiffOptions, kind: &mut Kind) -> Result<(), String> {
+/// Makes a kind's behaviour as small as it goes while the same difference shows (false if
+/// `deadline` came first).
+fn shrink(
+    bench: &Bench,
+    opts: &ClientDiffOptions,
+    kind: &mut Kind,
+    deadline: Option<Instant>,
+) -> Result<bool, String> {
     'smaller: loop {
         for candidate in kind.behaviour.smaller() {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
             let s = scenario(opts, &candidate)?;
             let sides = both(bench, opts, &s)?;
             if let Some(d) = compare(&sides.real, &sides.sim) {
@@ -292,7 +310,7 @@ fn shrink(bench: &Bench, opts: &ClientDiffOptions, kind: &mut Kind) -> Result<()
                 }
             }
         }
-        return Ok(());
+        return Ok(true);
     }
 }
 
