@@ -283,3 +283,52 @@ fn postfix_seen_live_retries_a_deferral_and_delivers() {
     assert_eq!(line(&out, "real", "attempts"), "2", "{out}");
     assert_eq!(line(&out, "real", "copies"), "1 (bob@example.org)", "{out}");
 }
+
+#[test]
+fn nullmailer_seen_live_quits_after_a_refused_rcpt() {
+    let Some(path) = program(
+        "SMTPSIM_NULLMAILER",
+        &[
+            "/usr/lib/nullmailer/smtp",
+            "/tmp/debs/x/usr/lib/nullmailer/smtp",
+        ],
+    ) else {
+        return;
+    };
+    let refuse = FaultEvent::ServerReply {
+        connection: 1,
+        stage: ServerStage::Rcpt,
+        reply: "451 4.3.0 Local error in processing".into(),
+        nth: None,
+    };
+    let b = plain(8, &["PIPELINING"], 1, vec![refuse]);
+    let (_, out) = replay("nullmailer", &path, "ssmtp", &b, &[]);
+    assert_eq!(
+        line(&out, "real", "connection 1"),
+        "HELO <name> | MAIL FROM:<alice@example.org> | RCPT TO:<bob@example.org> | QUIT",
+        "{out}"
+    );
+    assert_eq!(line(&out, "real", "outcome"), "failed-and-told");
+}
+
+#[test]
+fn smtplib_seen_live_goes_on_past_a_refused_recipient() {
+    let Some(path) = program("SMTPSIM_PYTHON", &["/usr/bin/python3"]) else {
+        return;
+    };
+    let refuse = FaultEvent::ServerReply {
+        connection: 1,
+        stage: ServerStage::Rcpt,
+        reply: "550 5.1.1 Mailbox unavailable".into(),
+        nth: Some(1),
+    };
+    let b = plain(9, &["SIZE {size_limit}"], 2, vec![refuse]);
+    let (_, out) = replay("smtplib", &path, "ssmtp", &b, &[]);
+    assert_eq!(
+        line(&out, "real", "connection 1"),
+        "EHLO <name> | MAIL FROM:<alice@example.org> SIZE=* | RCPT TO:<bob@example.org> | RCPT TO:<carol@example.org> | DATA | . | QUIT",
+        "{out}"
+    );
+    assert_eq!(line(&out, "real", "outcome"), "delivered");
+    assert_eq!(line(&out, "real", "copies"), "1 (carol@example.org)");
+}
