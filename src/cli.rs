@@ -140,6 +140,11 @@ pub enum Command {
         /// sessions go to FILE-2.toml, FILE-3.toml, ...
         #[arg(long)]
         record: Option<PathBuf>,
+        /// With --record: every read its own step and every pause as measured, loopback
+        /// jitter included (default: reads under 50 ms apart with no reply between them are
+        /// one write, as pipelined commands are; pauses under 50 ms are recorded as none).
+        #[arg(long, requires = "record")]
+        record_exact: bool,
         /// Sessions at once; a client beyond them gets `421 4.7.0 ... Error: too many
         /// connections` and a close (so does every client while the process is out of file
         /// descriptors).

@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub seed: u64,
     /// Write each client's session as a replayable scenario here.
     pub record: Option<PathBuf>,
+    /// Record every read as its own step and every pause as measured (loopback jitter too).
+    pub record_exact: bool,
     /// The knobs given on the command line (written into recorded scenarios).
     pub server_overrides: toml::Table,
     /// What is printed on stdout.
@@ -166,6 +168,7 @@ async fn run_server(
             file,
             &opts.profile,
             opts.server_overrides.clone(),
+            opts.record_exact,
         )))
     });
     if let Some(recorder) = &recorder {

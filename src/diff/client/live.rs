@@ -53,6 +53,7 @@ pub fn run(
         },
         seed: scenario.seeds.first().copied().unwrap_or(0),
         record: None,
+        record_exact: false,
         server_overrides: toml::Table::new(),
         format: crate::format::LiveFormat::Text,
         max_connections: usize::MAX,
