@@ -332,3 +332,100 @@ fn smtplib_seen_live_goes_on_past_a_refused_recipient() {
     assert_eq!(line(&out, "real", "outcome"), "delivered");
     assert_eq!(line(&out, "real", "copies"), "1 (carol@example.org)");
 }
+
+#[test]
+fn a_recorded_ssmtp_session_keeps_its_body_as_one_write_and_its_lone_dot_after_the_pause() {
+    let Some(path) = ssmtp() else { return };
+    let dir = std::env::temp_dir().join(format!("smtpsim-record-ssmtp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("ssmtp.toml");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = runtime
+        .block_on(smtpsim::net::live_listen("127.0.0.1:0"))
+        .expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let mut server = smtpsim::profile::ServerConfig::preset("postfix").expect("postfix");
+    server.local_domains = vec!["*".into()];
+    let opts = smtpsim::live::ServeOptions {
+        listen: format!("127.0.0.1:{port}"),
+        profile: "postfix".into(),
+        server,
+        maildir: None,
+        faults: Default::default(),
+        seed: 0,
+        record: Some(file.clone()),
+        record_exact: false,
+        server_overrides: toml::Table::new(),
+        format: smtpsim::format::LiveFormat::Text,
+        max_connections: 10,
+        tls: Default::default(),
+        tls_about: None,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = runtime.spawn(smtpsim::live::serve_observed(
+        listener,
+        opts,
+        Box::new(|_| {}),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let conf = dir.join("ssmtp.conf");
+    std::fs::write(
+        &conf,
+        format!("mailhub=127.0.0.1:{port}\nhostname=ws1.example.org\n"),
+    )
+    .expect("conf");
+    let mut child = Command::new(&path)
+        .arg("-C")
+        .arg(&conf)
+        .arg("bob@example.org")
+        .env("HOME", &dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("ssmtp runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"Subject: x\n\none\ntwo\nthree\n")
+        .expect("write");
+    assert!(child.wait().expect("ssmtp ends").success());
+    let _ = stop.send(());
+    runtime.block_on(serve).expect("joined").expect("served");
+    let scenario = smtpsim::scenario::Scenario::load(&file).expect("recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+    let steps: Vec<(u32, std::time::Duration, String)> = scenario
+        .script
+        .iter()
+        .map(|s| {
+            (
+                s.after_replies,
+                s.delay,
+                String::from_utf8_lossy(&s.bytes).into_owned(),
+            )
+        })
+        .collect();
+    // Lock-step envelope, the body (one write per line from ssmtp) as one step, then the '.'
+    // alone after ssmtp's one-second sleep, then QUIT.
+    let dot = steps
+        .iter()
+        .position(|s| s.2 == ".\r\n")
+        .expect("a step that is only the '.'");
+    let body = &steps[dot - 1];
+    assert!(body.2.ends_with("one\r\ntwo\r\nthree\r\n"), "{steps:?}");
+    assert_eq!(
+        body.0, steps[dot].0,
+        "no reply between body and '.': {steps:?}"
+    );
+    assert!(
+        steps[dot].1 >= std::time::Duration::from_millis(900),
+        "{steps:?}"
+    );
+    assert!(
+        steps[..dot - 1].iter().all(|s| s.1.is_zero()),
+        "no loopback jitter: {steps:?}"
+    );
+    assert_eq!(steps.last().map(|s| s.2.as_str()), Some("QUIT\r\n"));
+}
