@@ -896,7 +896,7 @@ fn client_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, String> {
         return Ok(EXIT_OK);
     }
     if let Some(file) = &args.replay {
-        let (sides, difference) = client::replay(&opts, file)?;
+        let (sides, differences) = client::replay(&opts, file)?;
         println!("{version}: replay of {}", file.display());
         for (side, obs) in [("real", &sides.real), ("profile", &sides.sim)] {
             println!("{side}:");
@@ -904,15 +904,16 @@ fn client_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, String> {
                 println!("    {k}: {v}");
             }
         }
-        return Ok(match difference {
-            None => {
-                println!("no difference");
-                EXIT_OK
-            }
-            Some(d) => {
-                println!("difference: {}", d.kind);
-                EXIT_VIOLATION
-            }
+        for d in &differences {
+            println!("difference: {}", d.kind);
+        }
+        if differences.is_empty() {
+            println!("no difference");
+        }
+        return Ok(if differences.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_VIOLATION
         });
     }
     let summary = client::run(&opts)?;

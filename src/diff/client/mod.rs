@@ -236,28 +236,33 @@ fn run_on(bench: &Bench, opts: &ClientDiffOptions) -> Result<Summary, String> {
                         return;
                     }
                 };
+                let differences = compare(&sides.real, &sides.sim);
                 let mut summary = summary.lock().expect("summary");
                 summary.behaviours += 1;
-                let Some(difference) = compare(&sides.real, &sides.sim) else {
+                if differences.is_empty() {
                     continue;
-                };
+                }
                 summary.differences += 1;
-                let known = known::find(opts.program.name(), &difference.kind);
-                if known.is_some() {
+                let mut all_known = true;
+                for difference in differences {
+                    let known = known::find(opts.program.name(), &difference.kind);
+                    all_known &= known.is_some();
+                    summary
+                        .kinds
+                        .entry(difference.kind.clone())
+                        .or_insert_with(|| Kind {
+                            count: 0,
+                            behaviour: behaviour.clone(),
+                            difference,
+                            known,
+                            confirmed: false,
+                            unfinished: false,
+                        })
+                        .count += 1;
+                }
+                if all_known {
                     summary.known += 1;
                 }
-                summary
-                    .kinds
-                    .entry(difference.kind.clone())
-                    .or_insert_with(|| Kind {
-                        count: 0,
-                        behaviour: behaviour.clone(),
-                        difference: difference.clone(),
-                        known,
-                        confirmed: false,
-                        unfinished: false,
-                    })
-                    .count += 1;
             });
         }
     });
@@ -284,7 +289,7 @@ fn run_on(bench: &Bench, opts: &ClientDiffOptions) -> Result<Summary, String> {
 fn confirm(bench: &Bench, opts: &ClientDiffOptions, kind: &Kind) -> Result<bool, String> {
     let s = scenario(opts, &kind.behaviour)?;
     let sides = both(bench, opts, &s)?;
-    Ok(compare(&sides.real, &sides.sim).is_some_and(|d| d.kind == kind.difference.kind))
+    Ok(shows(&sides, &kind.difference.kind).is_some())
 }
 
 /// Makes a kind's behaviour as small as it goes while the same difference shows (false if
@@ -302,30 +307,32 @@ fn shrink(
             }
             let s = scenario(opts, &candidate)?;
             let sides = both(bench, opts, &s)?;
-            if let Some(d) = compare(&sides.real, &sides.sim) {
-                if d.kind == kind.difference.kind {
-                    kind.behaviour = candidate;
-                    kind.difference = d;
-                    continue 'smaller;
-                }
+            if let Some(d) = shows(&sides, &kind.difference.kind) {
+                kind.behaviour = candidate;
+                kind.difference = d;
+                continue 'smaller;
             }
         }
         return Ok(true);
     }
 }
 
+/// The difference of kind `kind` the two sides show, if they do.
+fn shows(sides: &Sides, kind: &str) -> Option<Difference> {
+    compare(&sides.real, &sides.sim)
+        .into_iter()
+        .find(|d| d.kind == kind)
+}
+
 /// Replays one behaviour file on both sides: the two observations and their difference.
-pub fn replay(
-    opts: &ClientDiffOptions,
-    file: &Path,
-) -> Result<(Sides, Option<Difference>), String> {
+pub fn replay(opts: &ClientDiffOptions, file: &Path) -> Result<(Sides, Vec<Difference>), String> {
     let scenario = Scenario::load(file).map_err(|e| e.to_string())?;
     let bench = Bench::new(opts.program)?;
     let sides = both(&bench, opts, &scenario);
     bench.finish(opts);
     let sides = sides?;
-    let difference = compare(&sides.real, &sides.sim);
-    Ok((sides, difference))
+    let differences = compare(&sides.real, &sides.sim);
+    Ok((sides, differences))
 }
 
 /// The report: the per-program line, then each kind of difference with its behaviour.
@@ -334,6 +341,12 @@ pub fn render(opts: &ClientDiffOptions, summary: &Summary) -> String {
         "{}: {} behaviours, {} differences ({} known)\n",
         summary.version, summary.behaviours, summary.differences, summary.known
     );
+    if !summary.kinds.is_empty() {
+        out.push_str(&format!(
+            "(a difference is a behaviour whose two sides differ; {} kinds of difference below, a behaviour can show several)\n",
+            summary.kinds.len()
+        ));
+    }
     for (i, kind) in summary.kinds.values().enumerate() {
         out.push_str(&format!(
             "\ndifference {} ({} behaviours{}{}): {}\n",

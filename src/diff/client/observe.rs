@@ -204,60 +204,72 @@ impl Observation {
     }
 }
 
-/// How `real` and `sim` differ: the first differing part, as a kind (the same for every
-/// behaviour that shows it) and the two versions of it.
+/// One way `real` and `sim` differ, as a kind (the same for every behaviour that shows it)
+/// and the two sides in full.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Difference {
-    /// E.g. `connection 1: real HELO | MAIL / profile HELO | MAIL + RCPT`.
+    /// E.g. `commands: real HELO <name> / profile EHLO <name>`.
     pub kind: String,
-    /// Every line of both sides.
+    /// Every line of the real program's side.
     pub real: Vec<(String, String)>,
     /// The profile's.
     pub sim: Vec<(String, String)>,
 }
 
-/// The first difference between two observations, if any. Outcome first, then the attempts,
-/// then each connection's commands (the first group that differs), then the copies.
-pub fn compare(real: &Observation, sim: &Observation) -> Option<Difference> {
-    let (r, s) = (real.lines(), sim.lines());
-    let kind = if real.outcome != sim.outcome {
-        format!("outcome: real {} / profile {}", real.outcome, sim.outcome)
-    } else if real.connections.len() != sim.connections.len() {
-        format!(
+/// Every way two observations differ: the outcome; with the same outcome, the attempts and
+/// the copies; and the commands (the first group that differs on any attempt both made).
+pub fn compare(real: &Observation, sim: &Observation) -> Vec<Difference> {
+    let mut kinds = Vec::new();
+    let same_outcome = real.outcome == sim.outcome;
+    if !same_outcome {
+        kinds.push(format!(
+            "outcome: real {} / profile {}",
+            real.outcome, sim.outcome
+        ));
+    }
+    if same_outcome && real.connections.len() != sim.connections.len() {
+        kinds.push(format!(
             "attempts: real {} / profile {}",
             real.connections.len(),
             sim.connections.len()
-        )
-    } else if let Some((a, b)) = real
+        ));
+    }
+    if let Some((a, b)) = real
         .connections
         .iter()
         .zip(&sim.connections)
         .find(|(a, b)| a != b)
     {
-        // The first group that differs, wherever it is: the kind is the same on any attempt.
         let at = (0..a.len().max(b.len()))
             .find(|&g| a.get(g) != b.get(g))
             .unwrap_or(0);
         let show = |g: Option<&Vec<String>>| g.map_or("<nothing>".to_string(), |g| g.join(" + "));
-        format!(
+        kinds.push(format!(
             "commands: real {} / profile {}",
             show(a.get(at)),
             show(b.get(at))
-        )
-    } else if real.copies != sim.copies {
-        format!(
+        ));
+    }
+    if same_outcome && real.copies != sim.copies {
+        let show = |c: &[Vec<String>]| {
+            let each: Vec<String> = c.iter().map(|r| r.join(",")).collect();
+            format!("{} [{}]", c.len(), each.join("; "))
+        };
+        kinds.push(format!(
             "copies: real {} / profile {}",
-            real.copies.len(),
-            sim.copies.len()
-        )
-    } else {
-        return None;
-    };
-    Some(Difference {
-        kind,
-        real: r,
-        sim: s,
-    })
+            show(&real.copies),
+            show(&sim.copies)
+        ));
+    }
+    let (r, s) = (real.lines(), sim.lines());
+    kinds
+        .into_iter()
+        .map(|kind| Difference {
+            kind,
+            real: r.clone(),
+            sim: s.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
