@@ -79,6 +79,22 @@ fn line<'a>(report: &'a str, side: &str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} for {side} in {report}"))
 }
 
+fn refuse_rcpt(reply: &str, nth: Option<u32>) -> FaultEvent {
+    FaultEvent::ServerReply {
+        connection: 1,
+        stage: ServerStage::Rcpt,
+        reply: reply.into(),
+        nth,
+    }
+}
+
+/// Asserts what the real program did: its first connection, outcome and copies.
+fn assert_real(out: &str, connection: &str, outcome: &str, copies: &str) {
+    assert_eq!(line(out, "real", "connection 1"), connection, "{out}");
+    assert_eq!(line(out, "real", "outcome"), outcome, "{out}");
+    assert_eq!(line(out, "real", "copies"), copies, "{out}");
+}
+
 fn plain(seed: u64, keywords: &[&str], recipients: usize, events: Vec<FaultEvent>) -> Behaviour {
     Behaviour {
         seed,
@@ -195,12 +211,7 @@ fn a_fault_at_the_second_rcpt_refuses_only_the_second_recipient() {
         1,
         &[],
         3,
-        vec![FaultEvent::ServerReply {
-            connection: 1,
-            stage: ServerStage::Rcpt,
-            reply: "550 5.1.1 Mailbox unavailable".into(),
-            nth: Some(2),
-        }],
+        vec![refuse_rcpt("550 5.1.1 Mailbox unavailable", Some(2))],
     );
     let text = b.scenario("test", "pipelining", &[]);
     let scenario = smtpsim::scenario::Scenario::parse(&text, "test").expect("parses");
@@ -220,36 +231,21 @@ fn ssmtp_seen_live_helo_lock_step_and_a_lone_dot_after_a_pause() {
     let Some(path) = ssmtp() else { return };
     let b = plain(3, &["PIPELINING"], 2, Vec::new());
     let (_, out) = replay("ssmtp", &path, "ssmtp", &b, &[]);
-    assert_eq!(
-        line(&out, "real", "connection 1"),
-        "HELO <name> | MAIL FROM:<alice@example.org> | RCPT TO:<bob@example.org> | RCPT TO:<carol@example.org> | DATA | . (after a pause) | QUIT",
-        "{out}"
-    );
-    assert_eq!(line(&out, "real", "outcome"), "delivered");
-    assert_eq!(
-        line(&out, "real", "copies"),
-        "1 (bob@example.org,carol@example.org)"
-    );
+    assert_real(&out, "HELO <name> | MAIL FROM:<alice@example.org> | RCPT TO:<bob@example.org> | RCPT TO:<carol@example.org> | DATA | . (after a pause) | QUIT", "delivered", "1 (bob@example.org,carol@example.org)");
 }
 
 #[test]
 fn ssmtp_seen_live_gives_up_at_a_refused_rcpt_without_quit() {
     let Some(path) = ssmtp() else { return };
-    let refuse = FaultEvent::ServerReply {
-        connection: 1,
-        stage: ServerStage::Rcpt,
-        reply: "451 4.3.0 Local error in processing".into(),
-        nth: Some(2),
-    };
+    let refuse = refuse_rcpt("451 4.3.0 Local error in processing", Some(2));
     let b = plain(4, &[], 2, vec![refuse]);
     let (_, out) = replay("ssmtp", &path, "ssmtp", &b, &[]);
-    assert_eq!(
-        line(&out, "real", "connection 1"),
+    assert_real(
+        &out,
         "HELO <name> | MAIL FROM:<alice@example.org> | RCPT TO:<bob@example.org> | RCPT TO:<carol@example.org>",
-        "{out}"
+        "failed-and-told",
+        "none",
     );
-    assert_eq!(line(&out, "real", "outcome"), "failed-and-told");
-    assert_eq!(line(&out, "real", "copies"), "none");
 }
 
 #[test]
@@ -295,12 +291,7 @@ fn nullmailer_seen_live_quits_after_a_refused_rcpt() {
     ) else {
         return;
     };
-    let refuse = FaultEvent::ServerReply {
-        connection: 1,
-        stage: ServerStage::Rcpt,
-        reply: "451 4.3.0 Local error in processing".into(),
-        nth: None,
-    };
+    let refuse = refuse_rcpt("451 4.3.0 Local error in processing", None);
     let b = plain(8, &["PIPELINING"], 1, vec![refuse]);
     let (_, out) = replay("nullmailer", &path, "ssmtp", &b, &[]);
     assert_eq!(
@@ -316,21 +307,15 @@ fn smtplib_seen_live_goes_on_past_a_refused_recipient() {
     let Some(path) = program("SMTPSIM_PYTHON", &["/usr/bin/python3"]) else {
         return;
     };
-    let refuse = FaultEvent::ServerReply {
-        connection: 1,
-        stage: ServerStage::Rcpt,
-        reply: "550 5.1.1 Mailbox unavailable".into(),
-        nth: Some(1),
-    };
+    let refuse = refuse_rcpt("550 5.1.1 Mailbox unavailable", Some(1));
     let b = plain(9, &["SIZE {size_limit}"], 2, vec![refuse]);
     let (_, out) = replay("smtplib", &path, "ssmtp", &b, &[]);
-    assert_eq!(
-        line(&out, "real", "connection 1"),
+    assert_real(
+        &out,
         "EHLO <name> | MAIL FROM:<alice@example.org> SIZE=* | RCPT TO:<bob@example.org> | RCPT TO:<carol@example.org> | DATA | . | QUIT",
-        "{out}"
+        "delivered",
+        "1 (carol@example.org)",
     );
-    assert_eq!(line(&out, "real", "outcome"), "delivered");
-    assert_eq!(line(&out, "real", "copies"), "1 (carol@example.org)");
 }
 
 #[test]
