@@ -240,15 +240,7 @@ pub fn compare(real: &Observation, sim: &Observation) -> Vec<Difference> {
         .zip(&sim.connections)
         .find(|(a, b)| a != b)
     {
-        let at = (0..a.len().max(b.len()))
-            .find(|&g| a.get(g) != b.get(g))
-            .unwrap_or(0);
-        let show = |g: Option<&Vec<String>>| g.map_or("<nothing>".to_string(), |g| g.join(" + "));
-        kinds.push(format!(
-            "commands: real {} / profile {}",
-            show(a.get(at)),
-            show(b.get(at))
-        ));
+        kinds.push(commands_kind(a, b));
     }
     if same_outcome && real.copies != sim.copies {
         let show = |c: &[Vec<String>]| {
@@ -272,6 +264,62 @@ pub fn compare(real: &Observation, sim: &Observation) -> Vec<Difference> {
         .collect()
 }
 
+/// The kind of a difference in one attempt's commands: the first command that differs
+/// (`command: ...`), or, when the commands are the same, how they were grouped
+/// (`grouping: ...`, verbs only). Addresses are left out: the kind is the same whichever
+/// recipient shows it.
+fn commands_kind(real: &[Vec<String>], sim: &[Vec<String>]) -> String {
+    let flat = |c: &[Vec<String>]| c.concat();
+    let (r, s) = (flat(real), flat(sim));
+    let show = |c: Option<&String>| c.map_or("<nothing>".to_string(), |c| addressless(c));
+    if let Some(i) = (0..r.len().max(s.len())).find(|&i| r.get(i) != s.get(i)) {
+        return format!(
+            "command: real {} / profile {}",
+            show(r.get(i)),
+            show(s.get(i))
+        );
+    }
+    format!("grouping: real {} / profile {}", shape(real), shape(sim))
+}
+
+/// Groups as verbs, `+` within a group, `|` between groups, a run of the same verb once.
+fn shape(groups: &[Vec<String>]) -> String {
+    let each: Vec<String> = groups
+        .iter()
+        .map(|g| {
+            let mut verbs: Vec<&str> = g
+                .iter()
+                .map(|c| c.split(' ').next().unwrap_or(""))
+                .collect();
+            verbs.dedup();
+            verbs.join("+")
+        })
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for e in each {
+        if out.last() != Some(&e) {
+            out.push(e);
+        }
+    }
+    out.join(" | ")
+}
+
+/// `cmd` with every `<address>` as `<addr>` and ORCPT's address as `addr`.
+fn addressless(cmd: &str) -> String {
+    cmd.split(' ')
+        .map(|w| {
+            if let Some((name, _)) = w.split_once(":<") {
+                format!("{name}:<addr>")
+            } else if let Some((name, _)) = w.split_once(";") {
+                format!("{name};addr")
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +337,38 @@ mod tests {
             "RCPT TO:<a@b> ORCPT=rfc822;a@b"
         );
         assert_eq!(normalise("quit"), "QUIT");
+    }
+
+    #[test]
+    fn kinds_leave_addresses_and_repeats_out() {
+        let g = |groups: &[&[&str]]| -> Vec<Vec<String>> {
+            groups
+                .iter()
+                .map(|g| g.iter().map(|c| c.to_string()).collect())
+                .collect()
+        };
+        let piped = g(&[
+            &["EHLO <name>"],
+            &["MAIL FROM:<a@b>", "RCPT TO:<c@d>", "RCPT TO:<e@f>", "DATA"],
+            &["."],
+        ]);
+        let lock = g(&[
+            &["EHLO <name>"],
+            &["MAIL FROM:<a@b>"],
+            &["RCPT TO:<c@d>"],
+            &["RCPT TO:<e@f>"],
+            &["DATA"],
+            &["."],
+        ]);
+        assert_eq!(
+            commands_kind(&piped, &lock),
+            "grouping: real EHLO | MAIL+RCPT+DATA | . / profile EHLO | MAIL | RCPT | DATA | ."
+        );
+        let orcpt = g(&[&["RCPT TO:<c@d> ORCPT=rfc822;c@d"]]);
+        let plain = g(&[&["RCPT TO:<c@d>"]]);
+        assert_eq!(
+            commands_kind(&orcpt, &plain),
+            "command: real RCPT TO:<addr> ORCPT=rfc822;addr / profile RCPT TO:<addr>"
+        );
     }
 }
