@@ -77,12 +77,14 @@ pub struct Summary {
     pub known: u64,
     /// Every kind, by its description.
     pub kinds: BTreeMap<String, Kind>,
+    /// Behaviours the harness could not run (the program hung, its log said nothing).
+    pub errors: Vec<String>,
 }
 
 impl Summary {
-    /// Exit 1 unless every difference is known.
+    /// Exit 1 unless every difference is known and every behaviour ran.
     pub fn clean(&self) -> bool {
-        self.differences == self.known
+        self.differences == self.known && self.errors.is_empty()
     }
 }
 
@@ -193,6 +195,9 @@ pub fn both(bench: &Bench, opts: &ClientDiffOptions, scenario: &Scenario) -> Res
 
 static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
 
+/// Behaviours the harness may fail to run before the whole run stops.
+const MAX_ERRORS: usize = 5;
+
 /// Runs the behaviours; prints progress of nothing (the caller prints the summary).
 pub fn run(opts: &ClientDiffOptions) -> Result<Summary, String> {
     let bench = Bench::new(opts.program)?;
@@ -231,9 +236,16 @@ fn run_on(bench: &Bench, opts: &ClientDiffOptions) -> Result<Summary, String> {
                 let sides = match outcome {
                     Ok(sides) => sides,
                     Err(e) => {
-                        *error.lock().expect("error") =
-                            Some(format!("behaviour {}: {e}", behaviour.seed));
-                        return;
+                        // One behaviour the harness could not run is reported and the run
+                        // goes on; many mean it cannot run at all.
+                        let e = format!("behaviour {}: {e}", behaviour.seed);
+                        let mut summary = summary.lock().expect("summary");
+                        summary.errors.push(e.clone());
+                        if summary.errors.len() >= MAX_ERRORS {
+                            *error.lock().expect("error") = Some(e);
+                            return;
+                        }
+                        continue;
                     }
                 };
                 let differences = compare(&sides.real, &sides.sim);
@@ -341,6 +353,9 @@ pub fn render(opts: &ClientDiffOptions, summary: &Summary) -> String {
         "{}: {} behaviours, {} differences ({} known)\n",
         summary.version, summary.behaviours, summary.differences, summary.known
     );
+    for e in &summary.errors {
+        out.push_str(&format!("harness error (not compared): {e}\n"));
+    }
     if !summary.kinds.is_empty() {
         out.push_str(&format!(
             "(a difference is a behaviour whose two sides differ; {} kinds of difference below, a behaviour can show several)\n",

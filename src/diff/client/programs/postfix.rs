@@ -77,54 +77,65 @@ impl Program for Postfix {
         if guard.is_none() {
             *guard = Some(Instance::start(&sbin, msg.port)?);
         }
-        let instance = guard.as_ref().expect("started");
-        // What an earlier behaviour left queued goes; a flush forgets dead destinations.
-        instance.command(&sbin, "postsuper", &["-d", "ALL"])?;
-        instance.command(&sbin, "postqueue", &["-f"])?;
-        let mut log = Log::at_end(instance.log());
-        let mut submit = Command::new(sbin.join("sendmail"));
-        submit
-            .arg("-C")
-            .arg(instance.config())
-            .arg("-f")
-            .arg(msg.from)
-            .args(msg.to);
-        let (status, printed) = super::run(submit, msg.body.as_bytes())?;
-        if !status.success() {
-            return Err(format!("postfix sendmail: {status}: {printed}"));
-        }
-        let mut pending: Vec<String> = msg.to.to_vec();
-        let mut bounced = false;
-        let mut queue_id = None;
-        for attempt in 1..=ATTEMPTS {
-            if attempt > 1 {
-                let id = queue_id
-                    .as_deref()
-                    .ok_or("postfix: no queue id in its log")?;
-                instance.command(&sbin, "postqueue", &["-i", id])?;
-            }
-            let decided = log.attempt(&mut queue_id, pending.len())?;
-            pending.clear();
-            for (rcpt, status) in decided {
-                match status.as_str() {
-                    "deferred" => pending.push(rcpt),
-                    "bounced" => bounced = true,
-                    _ => {}
-                }
-            }
-            if pending.is_empty() {
-                break;
+        let result = deliver(guard.as_ref().expect("started"), &sbin, msg);
+        if result.is_err() {
+            // Whatever went wrong, the next behaviour gets a fresh instance.
+            if let Some(instance) = guard.take() {
+                instance.stop(&sbin);
             }
         }
-        wait_for_notifications(instance, &sbin, queue_id.as_deref(), !pending.is_empty())?;
-        Ok(if bounced {
-            Outcome::Bounced
-        } else if !pending.is_empty() {
-            Outcome::Deferred
-        } else {
-            Outcome::Delivered
-        })
+        result
     }
+}
+
+/// Submits `msg` to `instance` and follows its delivery attempts.
+fn deliver(instance: &Instance, sbin: &Path, msg: &Send) -> Result<Outcome, String> {
+    // What an earlier behaviour left queued goes; a flush forgets dead destinations.
+    instance.command(sbin, "postsuper", &["-d", "ALL"])?;
+    instance.command(sbin, "postqueue", &["-f"])?;
+    let mut log = Log::at_end(instance.log());
+    let mut submit = Command::new(sbin.join("sendmail"));
+    submit
+        .arg("-C")
+        .arg(instance.config())
+        .arg("-f")
+        .arg(msg.from)
+        .args(msg.to);
+    let (status, printed) = super::run(submit, msg.body.as_bytes())?;
+    if !status.success() {
+        return Err(format!("postfix sendmail: {status}: {printed}"));
+    }
+    let mut pending: Vec<String> = msg.to.to_vec();
+    let mut bounced = false;
+    let mut queue_id = None;
+    for attempt in 1..=ATTEMPTS {
+        if attempt > 1 {
+            let id = queue_id
+                .as_deref()
+                .ok_or("postfix: no queue id in its log")?;
+            instance.command(sbin, "postqueue", &["-i", id])?;
+        }
+        let decided = log.attempt(&mut queue_id, pending.len())?;
+        pending.clear();
+        for (rcpt, status) in decided {
+            match status.as_str() {
+                "deferred" => pending.push(rcpt),
+                "bounced" => bounced = true,
+                _ => {}
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+    }
+    wait_for_notifications(instance, sbin, queue_id.as_deref(), !pending.is_empty())?;
+    Ok(if bounced {
+        Outcome::Bounced
+    } else if !pending.is_empty() {
+        Outcome::Deferred
+    } else {
+        Outcome::Delivered
+    })
 }
 
 /// The directory of `postfix` (where sendmail, postqueue, postsuper and postconf are).
@@ -207,10 +218,12 @@ impl Log {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let log = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(6).collect();
         Err(format!(
-            "postfix: {} of {count} recipients decided within {ATTEMPT_LIMIT:?} (see {})",
+            "postfix: {} of {count} recipients decided within {ATTEMPT_LIMIT:?}; its log ends: {}",
             decided.len(),
-            self.path.display()
+            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
         ))
     }
 }
