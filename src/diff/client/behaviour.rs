@@ -148,13 +148,25 @@ impl Behaviour {
     }
 
     /// Smaller behaviours than this one, one change each (for shrinking): one fault event
-    /// left out, one keyword left out, one recipient fewer (when no event names it).
+    /// left out, a multi-line reply as its last line, one keyword left out, one recipient
+    /// fewer (when no event names it).
     pub fn smaller(&self) -> Vec<Behaviour> {
         let mut out = Vec::new();
         for i in 0..self.events.len() {
             let mut b = self.clone();
             b.events.remove(i);
             out.push(b);
+        }
+        for (i, e) in self.events.iter().enumerate() {
+            if let FaultEvent::ServerReply { reply, .. } = e {
+                if let Some((_, last)) = reply.rsplit_once('\n') {
+                    let mut b = self.clone();
+                    if let FaultEvent::ServerReply { reply, .. } = &mut b.events[i] {
+                        *reply = last.to_string();
+                    }
+                    out.push(b);
+                }
+            }
         }
         for i in 0..self.keywords.len() {
             let mut b = self.clone();
