@@ -34,6 +34,29 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 ";
 
+/// The start of an instance directory's name; the process id of its run follows.
+const PREFIX: &str = "smtpsim-postfix-client-";
+
+/// Stops and removes the instances whose run is gone (killed before it could stop them).
+fn stop_orphans(sbin: &Path) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            Instance {
+                dir: entry.path(),
+                port: 0,
+            }
+            .stop(sbin);
+        }
+    }
+}
+
 /// A running instance.
 #[derive(Debug)]
 pub struct Instance {
@@ -54,9 +77,11 @@ impl Instance {
         self.dir.join("maillog")
     }
 
-    /// Writes the configuration and starts it, relaying to 127.0.0.1:`port`.
+    /// Writes the configuration and starts it, relaying to 127.0.0.1:`port` (first
+    /// stopping the instances of runs that were killed before they could stop theirs).
     pub fn start(sbin: &Path, port: u16) -> Result<Instance, String> {
-        let dir = std::env::temp_dir().join(format!("smtpsim-postfix-{}", std::process::id()));
+        stop_orphans(sbin);
+        let dir = std::env::temp_dir().join(format!("{PREFIX}{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for sub in ["etc", "spool", "data"] {
             std::fs::create_dir_all(dir.join(sub))
