@@ -379,14 +379,18 @@ pub fn render(opts: &ClientDiffOptions, summary: &Summary) -> String {
         ));
         out.push_str(&format!("  behaviour: {}\n", kind.behaviour.describe()));
         out.push_str(&render_sides(&kind.difference));
+        let name = format!(
+            "client-diff-{}-{}.toml",
+            opts.program.name(),
+            kind.behaviour.seed
+        );
         out.push_str(&format!(
-            "  replay: save the scenario below as FILE, then `smtpsim diff --client {} --replay FILE` (live and simulated) or `smtpsim run FILE` (simulated)\n",
+            "  replay: save the lines between the markers as {name}, then `smtpsim diff --client {} --replay {name}` (live and simulated) or `smtpsim run {name}` (simulated)\n",
             opts.program.name()
         ));
-        let text = opts.scenario_text(&kind.behaviour);
-        for line in text.lines() {
-            out.push_str(&format!("    {line}\n"));
-        }
+        out.push_str(&format!("----- {name} -----\n"));
+        out.push_str(&opts.scenario_text(&kind.behaviour));
+        out.push_str(&format!("----- end of {name} -----\n"));
     }
     out
 }
