@@ -192,11 +192,11 @@ fn check_passes_on_main_fails_with_a_diff_after_a_knob_change_and_accept_fixes_i
     assert_eq!(code, 1);
     assert!(out.contains("changed  "), "{out}");
     assert!(
-        out.contains("-   1.141s c1  interceptor **              scanning the message for 10s"),
+        out.contains("-   2.132s c1  interceptor **              scanning the message for 10s"),
         "{out}"
     );
     assert!(
-        out.contains("+   1.141s c1  interceptor **              scanning the message for 12s"),
+        out.contains("+   2.132s c1  interceptor **              scanning the message for 12s"),
         "{out}"
     );
     let (code, out, _) = smtpsim(&[&args[..], &["--accept"]].concat());

@@ -69,7 +69,8 @@ fn a_partition_shorter_than_the_give_up_is_only_slower() {
     assert_eq!(r.outcomes.len(), 1, "no SMTP retry");
     assert_eq!(connects(&r, "client").len(), 1);
     assert!(resets(&r, "interceptor").is_empty());
-    // The end of data reached the server only after the partition healed (6.5 s + 5 s).
+    // ssmtp writes its last line at 12.1 s and, after its 1 s pause, '.' at 14.1 s: after
+    // the partition healed (6.5 s + 5 s); the lines written into it were retransmitted.
     let delivered_at = r
         .events
         .iter()
@@ -77,11 +78,11 @@ fn a_partition_shorter_than_the_give_up_is_only_slower() {
         .map(|e| e.at)
         .unwrap();
     assert!(
-        delivered_at >= Duration::from_millis(11_500),
+        delivered_at >= Duration::from_millis(14_113),
         "{delivered_at:?}"
     );
     assert!(
-        delivered_at < Duration::from_millis(11_800),
+        delivered_at < Duration::from_millis(14_400),
         "{delivered_at:?}"
     );
     assert!(
@@ -111,8 +112,10 @@ fn a_partition_longer_than_the_give_up_resets_the_connection() {
         "{reset:?}"
     );
     assert!(r.report.passed(), "{:?}", r.report.violations);
-    assert_eq!(r.deliveries.len(), 1, "the client's retry delivered it");
-    assert!(connects(&r, "client").len() >= 2);
+    // ssmtp has no queue: it reports the failure and does not retry; nothing half-delivered.
+    assert!(r.deliveries.is_empty());
+    assert_eq!(connects(&r, "client").len(), 1);
+    assert_eq!(r.report.messages[0].verdict, Verdict::Failed);
 }
 
 #[test]
@@ -283,7 +286,9 @@ fn the_pcap_is_the_simulated_packets() {
 
 #[test]
 fn an_unreachable_upstream_gets_the_interceptor_s_421_in_the_simulation_as_live() {
-    let s = load("passthrough-baseline");
+    let mut s = load("passthrough-baseline");
+    // A client with a queue, so that the restart can be seen to deliver it.
+    s.client = smtpsim::profile::ClientConfig::preset("postfix-queue").expect("preset");
     let plan = FaultPlan {
         events: vec![FaultEvent::Crash {
             host: Host::Server,
@@ -309,7 +314,7 @@ fn an_unreachable_upstream_gets_the_interceptor_s_421_in_the_simulation_as_live(
     assert_eq!(
         r.deliveries.len(),
         1,
-        "delivered by a retry after the restart"
+        "delivered by a queue retry after the restart"
     );
 }
 

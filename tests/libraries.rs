@@ -40,8 +40,10 @@ fn outcome(
         stage,
         reply,
         reason,
+        to: Vec::new(),
         refused: Vec::new(),
         in_sync_gap: false,
+        retry_at: None,
     }
 }
 

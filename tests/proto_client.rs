@@ -120,7 +120,7 @@ fn converse<C: ClientProtocol>(drive: &mut Drive<C>, exchanges: &[Exchange<'_>],
     }
 }
 
-const SSMTP_SESSION: &[Exchange<'static>] = &[
+const LOCKSTEP_SESSION: &[Exchange<'static>] = &[
     (BANNER, &["> HELO ws1.example.org"]),
     (
         "250 mail.example.org\r\n",
@@ -140,11 +140,11 @@ const SSMTP_SESSION: &[Exchange<'static>] = &[
 ];
 
 #[test]
-fn ssmtp_sends_one_message_in_lock_step_whatever_the_reply_chunks() {
+fn a_lock_step_client_sends_one_message_whatever_the_reply_chunks() {
     for chunk in [1, 3, 17, usize::MAX] {
-        let mut c = client("ssmtp");
+        let mut c = client("nullmailer");
         assert!(c.settle().is_empty(), "nothing before the banner");
-        converse(&mut c, SSMTP_SESSION, chunk);
+        converse(&mut c, LOCKSTEP_SESSION, chunk);
     }
 }
 
@@ -182,7 +182,7 @@ fn the_reply_at_each_stage_decides_the_outcome() {
         ),
     ];
     for (before, reply, expected) in cases {
-        let mut c = client("ssmtp");
+        let mut c = client("nullmailer");
         for r in &happy[..*before] {
             c.reply(r);
         }
@@ -196,11 +196,11 @@ fn the_reply_at_each_stage_decides_the_outcome() {
 
 #[test]
 fn no_reply_after_the_dot_is_a_deferral_in_the_rfc1047_gap() {
-    let mut c = client("ssmtp");
-    for r in &SSMTP_SESSION[..5] {
+    let mut c = client("nullmailer");
+    for r in &LOCKSTEP_SESSION[..5] {
         c.reply(r.0);
     }
-    let timeout = preset("ssmtp").timeout_data_done.0;
+    let timeout = preset("nullmailer").timeout_data_done.0;
     assert_eq!(
         c.session.poll_timeout(),
         Some(timeout),
@@ -268,12 +268,128 @@ fn the_typist_waits_before_every_line() {
 
 #[test]
 fn a_lost_connection_defers_what_was_not_decided() {
-    let mut c = client("ssmtp");
+    let mut c = client("nullmailer");
     c.reply(BANNER);
     c.reply("250 mail.example.org\r\n");
     c.session.handle_eof(c.now, "reset");
     let out = c.settle();
     assert_eq!(out, ["OUTCOME deferred mail", "CLOSE"]);
+}
+
+/// Postfix's EHLO reply as the postfix server profile writes it.
+const EHLO_REPLY: &str = "250-mail.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n\
+                          250-DSN\r\n250 CHUNKING\r\n";
+
+#[test]
+fn ssmtp_writes_the_content_a_line_at_a_time_then_the_dot_alone_a_second_later() {
+    let mut c = client("ssmtp");
+    for r in &LOCKSTEP_SESSION[..4] {
+        c.reply(r.0);
+    }
+    let content = c.reply("354 End data with <CR><LF>.<CR><LF>\r\n");
+    assert_eq!(content, ["> Subject: t", "> ", "> ..hidden dot", "> bye"]);
+    assert_eq!(c.settle_until(secs(2)), [(secs(1), "> .".to_string())]);
+}
+
+#[test]
+fn ssmtp_and_msmtp_leave_without_rset_or_quit_after_a_refusal() {
+    for profile in ["ssmtp", "msmtp"] {
+        let mut c = client(profile);
+        c.reply(BANNER);
+        let after_helo = c.reply(EHLO_REPLY);
+        assert!(
+            after_helo[0].starts_with("> MAIL"),
+            "{profile}: {after_helo:?}"
+        );
+        // msmtp reads the replies its pipelined RCPT and DATA are owed before it leaves.
+        let out = match profile {
+            "msmtp" => c.reply(
+                "553 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need RCPT\r\n",
+            ),
+            _ => c.reply("553 5.7.1 sender refused\r\n"),
+        };
+        let rest: Vec<String> = c.settle_until(secs(10)).into_iter().map(|e| e.1).collect();
+        let all = [out, rest].concat();
+        assert!(
+            all.contains(&"OUTCOME rejected mail".to_string()),
+            "{profile}: {all:?}"
+        );
+        assert!(
+            all.iter()
+                .all(|e| !e.contains("QUIT") && !e.contains("RSET")),
+            "{profile}: {all:?}"
+        );
+        assert_eq!(
+            all.last().map(String::as_str),
+            Some("CLOSE"),
+            "{profile}: {all:?}"
+        );
+    }
+}
+
+#[test]
+fn msmtp_pipelines_the_envelope_as_separate_writes() {
+    let mut c = client("msmtp");
+    assert_eq!(c.reply(BANNER), ["> EHLO ws1.example.org"]);
+    assert_eq!(
+        c.reply(EHLO_REPLY),
+        [
+            "> MAIL FROM:<alice@example.org>",
+            "> RCPT TO:<bob@example.org>",
+            "> DATA"
+        ]
+    );
+}
+
+#[test]
+fn smtplib_writes_lower_case_verbs_and_size() {
+    let mut c = client("smtplib");
+    assert_eq!(c.reply(BANNER), ["> ehlo ws1.example.org"]);
+    let mail = c.reply(EHLO_REPLY);
+    assert_eq!(mail.len(), 1, "lock-step: {mail:?}");
+    assert!(
+        mail[0].starts_with("> mail FROM:<alice@example.org> size="),
+        "{mail:?}"
+    );
+    assert_eq!(c.reply("250 2.1.0 Ok\r\n"), ["> rcpt TO:<bob@example.org>"]);
+}
+
+#[test]
+fn postfix_pipelines_size_orcpt_and_quit_after_the_dot_and_leaves_a_failure_with_rset_quit() {
+    let mut c = client("postfix-queue");
+    assert_eq!(c.reply(BANNER), ["> EHLO ws1.example.org"]);
+    let group = c.reply(EHLO_REPLY);
+    assert_eq!(group.len(), 1, "one write: {group:?}");
+    assert!(group[0].contains("SIZE="), "{group:?}");
+    assert!(
+        group[0].contains("ORCPT=rfc822;bob@example.org | > DATA"),
+        "{group:?}"
+    );
+    let out = c.reply("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n");
+    assert_eq!(
+        out,
+        ["> Subject: t | >  | > ..hidden dot | > bye | > . | > QUIT"]
+    );
+
+    let mut c = client("postfix-queue");
+    c.reply(BANNER);
+    c.reply(EHLO_REPLY);
+    let out = c.reply("451 4.3.0 try later\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need RCPT\r\n");
+    assert_eq!(out, ["OUTCOME deferred mail", "> RSET | > QUIT"]);
+}
+
+#[test]
+fn postfix_msmtp_and_smtplib_fall_back_to_helo_after_a_4xx_to_ehlo() {
+    for profile in ["postfix-queue", "msmtp", "smtplib"] {
+        let mut c = client(profile);
+        c.reply(BANNER);
+        let out = c.reply("451 4.3.0 try again\r\n");
+        assert!(
+            out.iter()
+                .any(|e| e.eq_ignore_ascii_case("> HELO ws1.example.org")),
+            "{profile}: {out:?}"
+        );
+    }
 }
 
 fn step(after_replies: u32, delay_ms: u64, bytes: &str) -> ScriptStep {

@@ -7,7 +7,8 @@
 //!   (a read, same fields), `close`, `reset` (+`reason`), `note` (+`text`), `delivered`
 //!   (+`queue_id`, `mail_from`, `rcpt_to`, `size`). `t_us` is virtual microseconds since the
 //!   start; `text` is the bytes as UTF-8 (lossy), `hex` the exact bytes.
-//! - `{"type":"message", "id", "from", "to", "client", "interceptor":[text], "server", "verdict"}`
+//! - `{"type":"message", "id", "from", "to", "client", "interceptor":[text], "server", "verdict",
+//!   "recipients":[{"address", "verdict"}]}`
 //! - `{"type":"verdict", "passed", "violations":[{"message", "invariant", "detail"}]}`
 
 use crate::sim::RunResult;
@@ -60,6 +61,13 @@ struct MessageOut<'a> {
     client: &'a str,
     interceptor: &'a [String],
     server: &'a str,
+    verdict: &'static str,
+    recipients: Vec<RecipientOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct RecipientOut<'a> {
+    address: &'a str,
     verdict: &'static str,
 }
 
@@ -183,6 +191,14 @@ pub fn render(result: &RunResult, file: &str) -> String {
             interceptor: &m.interceptor,
             server: &m.server,
             verdict: m.verdict.name(),
+            recipients: m
+                .recipients
+                .iter()
+                .map(|r| RecipientOut {
+                    address: &r.address,
+                    verdict: r.verdict.name(),
+                })
+                .collect(),
         };
         lines.push(serde_json::to_string(&out).expect("plain data serialises"));
     }

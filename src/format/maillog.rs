@@ -3,6 +3,7 @@
 //! cleanup, qmgr and local for each queued message. With `verbose`, also the dialogue lines
 //! `smtpd -v` adds (`< CLIENT: COMMAND`, `> CLIENT: REPLY`), as in the origin story.
 
+use crate::proto::date::{civil_from_days, MONTHS};
 use crate::proto::maillog::LogRecord;
 use crate::transcript::{Event, EventKind};
 use std::collections::BTreeMap;
@@ -125,9 +126,6 @@ impl Maillog {
         let secs = self.epoch_secs + at.as_secs();
         let (year, month, day) = civil_from_days((secs / 86_400) as i64);
         let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
         pattern
             .replace("%b", MONTHS[(month - 1) as usize])
             .replace("%e", &format!("{day:>2}"))
@@ -343,20 +341,6 @@ pub fn pretty_delay(d: Duration) -> String {
         }
     }
     out
-}
-
-/// (year, month 1-12, day 1-31) of a day count since 1970-01-01 (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -201,6 +201,14 @@ pub fn render_report(report: &Report) -> String {
         }
         out.push_str(&format!("  server       {}\n", m.server));
         out.push_str(&format!("  verdict      {}\n", m.verdict));
+        if m.mixed() {
+            let each: Vec<String> = m
+                .recipients
+                .iter()
+                .map(|r| format!("<{}> {}", r.address, r.verdict))
+                .collect();
+            out.push_str(&format!("  recipients   {}\n", each.join(", ")));
+        }
     }
     if report.violations.is_empty() {
         out.push_str("invariants: all held\n");

@@ -68,6 +68,33 @@ impl TlsPolicy {
     }
 }
 
+/// How a client leaves a connection after a failed transaction or a refused greeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Farewell {
+    /// QUIT, and wait for its reply (RSET first only when more messages follow).
+    Quit,
+    /// RSET, its reply, then QUIT; after a refused DATA only QUIT (Python's smtplib, whose
+    /// caller's `quit()` follows the exception).
+    RsetQuit,
+    /// RSET and QUIT in one write (Postfix's smtp client).
+    RsetQuitPipelined,
+    /// Close the connection without RSET or QUIT (ssmtp, msmtp); pipelined replies still
+    /// owed are read first.
+    Close,
+}
+
+/// Headers a client adds to the content before it sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stamp {
+    /// The content as the scenario gives it.
+    None,
+    /// ssmtp 2.64: `Received: by HELO-NAME (sSMTP sendmail emulation); DATE` first, then
+    /// `From:` (the envelope sender) and `Date:` where the content has none.
+    Ssmtp,
+}
+
 config! {
     $
     /// Everything a client session does that a scenario may change.
@@ -99,6 +126,29 @@ config! {
         pub abort_on_rcpt_reject: bool,
         /// Write the final `.` in a write of its own rather than with the content.
         pub dot_in_own_write: bool,
+        /// Write the content a line per write (ssmtp and msmtp do) rather than at once.
+        pub write_per_line: bool,
+        /// Pause before writing the final `.` in a write of its own (ssmtp sleeps 1 s); 0: none.
+        pub dot_delay: crate::proto::dur::Dur,
+        /// With PIPELINING: each pipelined command in a write of its own (msmtp) rather than
+        /// the whole group in one write (Postfix).
+        pub pipeline_separate_writes: bool,
+        /// Verbs and ESMTP parameter keywords in lower case (`mail FROM:<a> size=12`), as
+        /// Python's smtplib writes them.
+        pub lowercase_verbs: bool,
+        /// `SIZE=n` on MAIL when the server offers SIZE (n: the content's size with CRLF line ends).
+        pub mail_size: bool,
+        /// `ORCPT=rfc822;address` on each RCPT when the server offers DSN (Postfix).
+        pub rcpt_orcpt: bool,
+        /// With PIPELINING offered: QUIT in the same write as the final `.` when the
+        /// connection will not be reused (Postfix).
+        pub quit_after_dot: bool,
+        /// How the client leaves after a failure: quit, rset-quit, rset-quit-pipelined, close.
+        pub on_failure: crate::proto::client::Farewell,
+        /// A cached connection whose idle limit ran out is closed without QUIT (Postfix).
+        pub idle_close_without_quit: bool,
+        /// Headers added to the content before sending: none, ssmtp.
+        pub stamp: crate::proto::client::Stamp,
         /// Send QUIT at the end (false: just close).
         pub send_quit: bool,
         /// STARTTLS policy: none, may, encrypt, verify.
@@ -124,7 +174,8 @@ config! {
         pub timeout_rset: crate::proto::dur::Dur,
         /// Waiting for the QUIT reply.
         pub timeout_quit: crate::proto::dur::Dur,
-        /// Further attempts for a deferred message (4xx, timeout, lost connection); 0: none.
+        /// Further attempts for a deferred message (4xx, timeout, lost connection); 0: the
+        /// client has no queue: it reports the failure to its caller and stops.
         pub retries: u32,
         /// Wait before the first retry; doubles per attempt.
         pub retry_backoff: crate::proto::dur::Dur,
@@ -139,6 +190,14 @@ config! {
         /// `postfix-qmgr`: a message deferred this long after it was queued bounces (Postfix's
         /// `maximal_queue_lifetime`).
         pub queue_lifetime: crate::proto::dur::Dur,
+    }
+}
+
+impl ClientConfig {
+    /// The client keeps deferred mail and tries again (`retries`, or Postfix's qmgr); a
+    /// client without a queue reports a failure to its caller and stops.
+    pub fn has_queue(&self) -> bool {
+        self.retries > 0 || self.retry_schedule == RetrySchedule::PostfixQmgr
     }
 }
 
@@ -176,6 +235,8 @@ pub enum Stage {
     Rcpt,
     /// DATA, before the 354.
     DataInit,
+    /// Writing the content, before the final `.` (or `BDAT n LAST`) went out.
+    Content,
     /// A BDAT chunk that is not the last.
     Chunk,
     /// The `BDAT n LAST` chunk: the end of the message, as the final `.` is for DATA.
@@ -196,6 +257,7 @@ impl Stage {
             Stage::Mail => "mail",
             Stage::Rcpt => "rcpt",
             Stage::DataInit => "data",
+            Stage::Content => "content",
             Stage::Chunk => "bdat",
             Stage::LastChunk => "bdat-last",
             Stage::DataDone => "end-of-data",
@@ -229,11 +291,27 @@ pub struct Outcome {
     pub reply: Option<Reply>,
     /// Why, when there was no reply (timeout, connection lost).
     pub reason: Option<String>,
+    /// The recipients this attempt was for (empty: all of the message's).
+    pub to: Vec<String>,
     /// Recipients refused along the way.
     pub refused: Vec<(String, Reply)>,
     /// True if the final `.` (or `BDAT n LAST` and its chunk) was sent and no reply came: the
     /// server may have the message (RFC 1047's synchronisation gap), so a retry may duplicate it.
     pub in_sync_gap: bool,
+    /// When the client's queue tries again the recipients this attempt left undecided
+    /// (deferred, or refused with a 4xx); `None`: nothing of it is queued any more.
+    pub retry_at: Option<Time>,
+}
+
+impl Outcome {
+    /// The recipients this attempt was for, given the message's.
+    pub fn recipients<'a>(&'a self, message: &'a [String]) -> &'a [String] {
+        if self.to.is_empty() {
+            message
+        } else {
+            &self.to
+        }
+    }
 }
 
 /// Something the client does.
@@ -269,6 +347,8 @@ enum Expect {
         last: bool,
     },
     AbortRset,
+    /// The RSET of [`Farewell::RsetQuit`]: QUIT follows its reply.
+    FarewellRset,
     Quit,
 }
 
@@ -278,7 +358,9 @@ impl Expect {
             Expect::Greeting => Stage::Greeting,
             Expect::Ehlo | Expect::Helo => Stage::Helo,
             Expect::StartTls => Stage::StartTls,
-            Expect::RsetProbe | Expect::AbortRset | Expect::Quit => Stage::RsetProbe,
+            Expect::RsetProbe | Expect::AbortRset | Expect::FarewellRset | Expect::Quit => {
+                Stage::RsetProbe
+            }
             Expect::Mail => Stage::Mail,
             Expect::Rcpt(_) => Stage::Rcpt,
             Expect::DataInit => Stage::DataInit,
@@ -340,6 +422,18 @@ pub struct ClientSession {
     /// Without pipelining: the BDAT chunks still to send (command and bytes, and whether it
     /// is the last), one per reply.
     chunks: VecDeque<(Vec<u8>, bool)>,
+    /// The server offered SIZE and the profile sends `SIZE=`.
+    size_param: bool,
+    /// The server offered DSN and the profile sends `ORCPT=`.
+    orcpt_param: bool,
+    /// Where the last failed transaction failed (how the client leaves depends on it).
+    failed_at: Stage,
+    /// Writes queued and writes handed to the driver so far, and the number of the write
+    /// that ends the message in progress (its `.` or `BDAT n LAST`): only once that one has
+    /// left is a silence RFC 1047's gap.
+    writes_queued: u64,
+    writes_out: u64,
+    end_write: Option<u64>,
 }
 
 impl ClientSession {
@@ -365,6 +459,12 @@ impl ClientSession {
             tls_handshake: false,
             chunking: false,
             chunks: VecDeque::new(),
+            size_param: false,
+            orcpt_param: false,
+            failed_at: Stage::Mail,
+            writes_queued: 0,
+            writes_out: 0,
+            end_write: None,
         }
     }
 
@@ -374,12 +474,14 @@ impl ClientSession {
     }
 
     fn handle_reply(&mut self, now: Time, reply: Reply) {
-        let Some((expect, _)) = self.expecting.pop_front() else {
+        let Some((expect, deadline)) = self.expecting.pop_front() else {
             self.note(now, format!("unexpected reply: {reply}"));
             return;
         };
         if reply.code == 421 && expect != Expect::Quit {
-            // Service closing: the server will hang up; the transaction is deferred.
+            // Service closing: the server will hang up; the transaction is deferred at the
+            // stage this reply answers.
+            self.expecting.push_front((expect, deadline));
             self.abort(now, Some(reply), None);
             return;
         }
@@ -416,6 +518,8 @@ impl ClientSession {
                     let offered = |keyword: &str| expect == Expect::Ehlo && offers(&reply, keyword);
                     self.pipelining = self.cfg.pipelining && offered("PIPELINING");
                     self.chunking = self.cfg.chunking && offered("CHUNKING");
+                    self.size_param = self.cfg.mail_size && offered("SIZE");
+                    self.orcpt_param = self.cfg.rcpt_orcpt && offered("DSN");
                     if self.tls_active || self.cfg.tls == TlsPolicy::None {
                         return self.next_message(now);
                     }
@@ -429,7 +533,9 @@ impl ClientSession {
                     }
                     return self.next_message(now);
                 }
-                if expect == Expect::Ehlo && self.cfg.fall_back_to_helo && reply.is_permanent() {
+                // Postfix, msmtp and smtplib fall back on a 4xx as on a 5xx (421 is handled
+                // above: the server is closing).
+                if expect == Expect::Ehlo && self.cfg.fall_back_to_helo {
                     self.note(now, "EHLO refused; falling back to HELO".into());
                     let name = Some(self.cfg.helo_name.as_str()).filter(|n| !n.is_empty());
                     return self.send_commands(now, &[(Command::helo(name), Expect::Helo)]);
@@ -485,9 +591,12 @@ impl ClientSession {
                 } else {
                     current.refused.push((to, reply.clone()));
                     if self.cfg.abort_on_rcpt_reject {
+                        // The whole message fails; pipelined replies still owed are let pass.
                         self.lockstep.clear();
                         self.fail_current(now, Stage::Rcpt, reply);
-                        self.send_commands(now, &[(Command::bare(Verb::Rset), Expect::AbortRset)]);
+                        if !self.expecting.iter().any(|(e, _)| e.in_transaction()) {
+                            self.after_failed_transaction(now);
+                        }
                         return;
                     }
                 }
@@ -542,11 +651,18 @@ impl ClientSession {
                 }
             }
             Expect::DataDone => {
+                let refused = !reply.is_positive();
                 self.decide(now, Decision::by_reply(Stage::DataDone, reply));
-                self.finish(now);
+                if refused {
+                    self.failed_at = Stage::DataDone;
+                    self.after_failed_transaction(now);
+                } else {
+                    self.finish(now);
+                }
             }
             Expect::Chunk { last } => self.chunk_reply(now, last, reply),
             Expect::AbortRset => self.finish(now),
+            Expect::FarewellRset => self.quit(now),
             Expect::Quit => self.close(now),
         }
     }
@@ -616,12 +732,34 @@ impl ClientSession {
         }
     }
 
-    /// After a failed MAIL/RCPT/DATA: the connection is still fine; RSET if more follow.
+    /// After a failed transaction (MAIL, RCPT, DATA, a chunk or the reply to the final `.`):
+    /// the connection is still fine; how the client goes on is its [`Farewell`]. A client
+    /// that quits or reuses its connection sends RSET first when more messages follow.
     fn after_failed_transaction(&mut self, now: Time) {
-        if self.queue.is_empty() {
-            self.finish(now);
-        } else {
-            self.send_commands(now, &[(Command::bare(Verb::Rset), Expect::AbortRset)]);
+        if self.quitting || self.closed {
+            return;
+        }
+        let rset = || (Command::bare(Verb::Rset), Expect::AbortRset);
+        let more = !self.queue.is_empty();
+        match self.cfg.on_failure {
+            Farewell::Quit if more => self.send_commands(now, &[rset()]),
+            Farewell::Quit => self.finish(now),
+            Farewell::RsetQuitPipelined if more && self.cfg.reuse_connection => {
+                self.send_commands(now, &[rset()])
+            }
+            Farewell::RsetQuitPipelined => {
+                self.quitting = true;
+                self.wake_at = None;
+                let quit = (Command::bare(Verb::Quit), Expect::Quit);
+                self.send_commands(now, &[rset(), quit]);
+            }
+            // smtplib: SMTPDataError is raised without a RSET when DATA itself is refused.
+            Farewell::RsetQuit if self.failed_at == Stage::DataInit => self.quit(now),
+            Farewell::RsetQuit => {
+                let rset = (Command::bare(Verb::Rset), Expect::FarewellRset);
+                self.send_commands(now, &[rset]);
+            }
+            Farewell::Close => self.close(now),
         }
     }
 
@@ -629,9 +767,15 @@ impl ClientSession {
         let Some(next) = self.queue.front() else {
             // A cached connection stays open for the idle limit before it is closed.
             let idle_until = self.last_done + self.cfg.idle_limit.0;
-            if self.cfg.reuse_connection && self.transactions > 0 && now < idle_until {
+            let cached = self.cfg.reuse_connection && self.transactions > 0;
+            if cached && now < idle_until {
                 self.wake_at = Some(idle_until);
                 return;
+            }
+            if cached && self.cfg.idle_close_without_quit && !self.quitting {
+                // Postfix's scache drops an expired connection without a word.
+                self.note(now, "cached connection expired: closed without QUIT".into());
+                return self.close(now);
             }
             return self.quit(now);
         };
@@ -675,9 +819,23 @@ impl ClientSession {
     fn start_transaction(&mut self, now: Time) {
         self.transactions += 1;
         let current = self.current.as_ref().expect("a message is current");
-        let mut group = vec![(Command::mail(&current.message.from, &[]), Expect::Mail)];
+        let size = self.size_param.then(|| {
+            let keyword = if self.cfg.lowercase_verbs {
+                "size"
+            } else {
+                "SIZE"
+            };
+            format!("{keyword}={}", canonical(&current.message.body).len())
+        });
+        let params: Vec<&str> = size.iter().map(String::as_str).collect();
+        let mail = Command::mail(&current.message.from, &params);
+        let mut group = vec![(mail, Expect::Mail)];
         for to in &current.message.to {
-            group.push((Command::rcpt(to), Expect::Rcpt(to.clone())));
+            let orcpt = self
+                .orcpt_param
+                .then(|| format!("ORCPT=rfc822;{}", xtext(to)));
+            let rcpt = Command::rcpt_with(to, orcpt.as_slice());
+            group.push((rcpt, Expect::Rcpt(to.clone())));
         }
         if self.pipelining && self.chunking {
             // The envelope and every chunk in one write (RFC 3030 §4.2 lets BDAT be pipelined).
@@ -690,7 +848,13 @@ impl ClientSession {
             self.send_raw(now, bytes, &expects);
         } else if self.pipelining {
             group.push((Command::bare(Verb::Data), Expect::DataInit));
-            self.send_commands(now, &group);
+            if self.cfg.pipeline_separate_writes {
+                for command in group {
+                    self.send_commands(now, &[command]);
+                }
+            } else {
+                self.send_commands(now, &group);
+            }
         } else {
             // One command at a time: MAIL now, each RCPT queued behind the previous reply.
             let (mail, rest) = group.split_first().expect("MAIL is first");
@@ -699,34 +863,52 @@ impl ClientSession {
         }
     }
 
+    /// The content after the 354: at once, or a line per write (a typist, ssmtp, msmtp);
+    /// the final `.` with it or alone, after `dot_delay`; QUIT pipelined behind it when the
+    /// connection will not be reused (`quit_after_dot`).
     fn send_body(&mut self, now: Time) {
         let current = self.current.as_ref().expect("DATA inside a transaction");
         let lines = stuffed_lines(&current.message.body);
-        let delay = self.cfg.line_delay.0;
-        if delay.is_zero() {
-            let mut content: Vec<u8> = lines.concat();
-            if self.cfg.dot_in_own_write {
-                self.write(now, content);
-                self.write(now, b".\r\n".to_vec());
-            } else {
-                content.extend_from_slice(b".\r\n");
-                self.write(now, content);
-            }
-        } else {
+        let cfg = self.cfg.clone();
+        let per_line = cfg.write_per_line || !cfg.line_delay.0.is_zero();
+        let dot_alone = per_line || cfg.dot_in_own_write || !cfg.dot_delay.0.is_zero();
+        let mut end = b".\r\n".to_vec();
+        let quit = cfg.quit_after_dot && self.pipelining && !cfg.reuse_connection;
+        if quit {
+            end.extend_from_slice(&self.wire(&Command::bare(Verb::Quit)));
+        }
+        if per_line {
             for line in lines {
                 self.write(now, line);
             }
-            self.write(now, b".\r\n".to_vec());
+        } else if dot_alone {
+            self.write(now, lines.concat());
+        } else {
+            let mut content = lines.concat();
+            content.append(&mut end);
+            self.write(now, content);
         }
-        let deadline = self.outbox.last_due() + self.cfg.timeout_data_done.0;
+        if dot_alone {
+            let pause = cfg.line_delay.0 + cfg.dot_delay.0;
+            self.end_write = Some(self.push_write(now, pause, end));
+        } else {
+            self.end_write = Some(self.writes_queued - 1);
+        }
+        let deadline = self.outbox.last_due() + cfg.timeout_data_done.0;
         self.expecting.push_back((Expect::DataDone, deadline));
+        if quit {
+            self.quitting = true;
+            self.wake_at = None;
+            let deadline = self.outbox.last_due() + cfg.timeout_quit.0;
+            self.expecting.push_back((Expect::Quit, deadline));
+        }
     }
 
     /// Writes commands as one group (one write), after the typing delay.
     fn send_commands(&mut self, now: Time, group: &[(Command, Expect)]) {
         let mut bytes = Vec::new();
         for (command, _) in group {
-            bytes.extend_from_slice(&command.to_wire());
+            bytes.extend_from_slice(&self.wire(command));
         }
         let expects: Vec<Expect> = group.iter().map(|(_, e)| e.clone()).collect();
         self.send_raw(now, bytes, &expects);
@@ -735,10 +917,26 @@ impl ClientSession {
     /// Writes `bytes` (one write, after the typing delay) that are owed these replies.
     fn send_raw(&mut self, now: Time, bytes: Vec<u8>, expects: &[Expect]) {
         self.write(now, bytes);
+        if expects.iter().any(Expect::ends_message) {
+            self.end_write = Some(self.writes_queued - 1);
+        }
         for expect in expects {
             let deadline = self.outbox.last_due() + self.timeout_for(expect);
             self.expecting.push_back((expect.clone(), deadline));
         }
+    }
+
+    /// A command as this client writes it (`lowercase_verbs`: `mail FROM:<...>`).
+    fn wire(&self, command: &Command) -> Vec<u8> {
+        let mut bytes = command.to_wire();
+        if self.cfg.lowercase_verbs {
+            let verb_end = bytes
+                .iter()
+                .position(|b| *b == b' ' || *b == b'\r')
+                .unwrap_or(bytes.len());
+            bytes[..verb_end].make_ascii_lowercase();
+        }
+        bytes
     }
 
     fn timeout_for(&self, expect: &Expect) -> Time {
@@ -746,7 +944,7 @@ impl ClientSession {
         match expect {
             Expect::Greeting => c.timeout_greeting.0,
             Expect::Ehlo | Expect::Helo | Expect::StartTls => c.timeout_helo.0,
-            Expect::RsetProbe | Expect::AbortRset => c.timeout_rset.0,
+            Expect::RsetProbe | Expect::AbortRset | Expect::FarewellRset => c.timeout_rset.0,
             Expect::Mail => c.timeout_mail.0,
             Expect::Rcpt(_) => c.timeout_rcpt.0,
             Expect::DataInit => c.timeout_data_init.0,
@@ -757,8 +955,19 @@ impl ClientSession {
     }
 
     fn write(&mut self, now: Time, bytes: Vec<u8>) {
-        self.outbox
-            .push_after(now, self.cfg.line_delay.0, ClientEvent::Send(bytes));
+        self.push_write(now, self.cfg.line_delay.0, bytes);
+    }
+
+    /// Queues one write `delay` after `now` (or after what is queued before it); its number.
+    fn push_write(&mut self, now: Time, delay: Time, bytes: Vec<u8>) -> u64 {
+        self.outbox.push_after(now, delay, ClientEvent::Send(bytes));
+        self.writes_queued += 1;
+        self.writes_queued - 1
+    }
+
+    /// The write that ends the message in progress has been handed to the driver.
+    fn end_left(&self) -> bool {
+        self.end_write.is_some_and(|n| self.writes_out > n)
     }
 
     fn note(&mut self, now: Time, text: String) {
@@ -769,7 +978,8 @@ impl ClientSession {
         let Some(current) = self.current.take() else {
             return;
         };
-        let outcome = decision.outcome(current.message.id, current.refused);
+        let mut outcome = decision.outcome(current.message.id, current.refused);
+        outcome.to = current.message.to;
         self.last_done = now;
         self.outbox.push(now, ClientEvent::Outcome(outcome));
     }
@@ -788,6 +998,7 @@ impl ClientSession {
     }
 
     fn fail_current(&mut self, now: Time, stage: Stage, reply: Reply) {
+        self.failed_at = stage;
         self.decide(now, Decision::by_reply(stage, reply));
     }
 
@@ -795,7 +1006,11 @@ impl ClientSession {
     /// tried; the messages fail with this reply.
     fn give_up(&mut self, now: Time, stage: Stage, reply: Reply) {
         self.decide_queued(now, Decision::by_reply(stage, reply));
-        self.quit(now);
+        if self.cfg.on_failure == Farewell::Close {
+            self.close(now);
+        } else {
+            self.quit(now);
+        }
     }
 
     /// TLS was required and is not to be had on this connection: every message is deferred
@@ -858,9 +1073,10 @@ impl ClientSession {
     /// deferred, the rest goes back untried.
     fn abort(&mut self, now: Time, reply: Option<Reply>, reason: Option<String>) {
         let gap = self.expecting.iter().find(|(e, _)| e.ends_message());
-        let in_gap = gap.is_some() && reply.is_none();
+        let in_gap = gap.is_some() && reply.is_none() && self.end_left();
         let stage = match gap {
             Some((e, _)) if in_gap => e.stage(),
+            Some(_) if reply.is_none() => Stage::Content,
             _ => self
                 .expecting
                 .front()
@@ -931,6 +1147,19 @@ impl ClientSession {
     }
 }
 
+/// An address as an RFC 3461 xtext: `+`, `=`, controls, space and non-ASCII as `+XX`.
+fn xtext(address: &str) -> String {
+    let mut out = String::new();
+    for b in address.bytes() {
+        if (b'!'..=b'~').contains(&b) && b != b'+' && b != b'=' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("+{b:02X}"));
+        }
+    }
+    out
+}
+
 /// True if an EHLO reply lists `keyword` (RFC 5321 §4.1.1.1: a keyword, then parameters).
 fn offers(reply: &Reply, keyword: &str) -> bool {
     reply.lines.iter().skip(1).any(|l| {
@@ -992,6 +1221,8 @@ impl Decision {
     /// The outcome of message `id`.
     pub(crate) fn outcome(self, id: usize, refused: Vec<(String, Reply)>) -> Outcome {
         Outcome {
+            to: Vec::new(),
+            retry_at: None,
             id,
             status: self.status,
             stage: self.stage,
@@ -1056,8 +1287,8 @@ impl ClientProtocol for ClientSession {
                 let what = format!("timeout waiting for the {} reply", expect.stage().name());
                 self.note(now, what.clone());
                 if self.cfg.quit_on_timeout {
-                    self.outbox
-                        .push(now, ClientEvent::Send(Command::bare(Verb::Quit).to_wire()));
+                    let quit = self.wire(&Command::bare(Verb::Quit));
+                    self.push_write(now, Time::ZERO, quit);
                 }
                 self.abort(now, None, Some(what));
                 return;
@@ -1072,7 +1303,11 @@ impl ClientProtocol for ClientSession {
     }
 
     fn poll_event(&mut self, now: Time) -> Option<ClientEvent> {
-        self.outbox.poll(now).map(|(_, e)| e)
+        let event = self.outbox.poll(now).map(|(_, e)| e);
+        if matches!(event, Some(ClientEvent::Send(_))) {
+            self.writes_out += 1;
+        }
+        event
     }
 
     fn handle_tls(&mut self, now: Time, result: Result<(), String>) {

@@ -141,7 +141,12 @@ impl Command {
 
     /// `RCPT TO:<addr>`.
     pub fn rcpt(to: &str) -> Command {
-        Command::new(Verb::Rcpt, format!("TO:<{to}>"))
+        Command::rcpt_with(to, &[])
+    }
+
+    /// `RCPT TO:<addr> PARAM...`.
+    pub fn rcpt_with(to: &str, params: &[String]) -> Command {
+        Command::new(Verb::Rcpt, with_params(format!("TO:<{to}>"), params))
     }
 
     /// A command with no arguments.
@@ -223,10 +228,10 @@ impl Command {
 /// C `isspace()` in the C locale: the separators of Postfix's `smtpd_token()`.
 const BLANKS: [char; 6] = [' ', '\t', '\r', '\n', '\x0b', '\x0c'];
 
-fn with_params(mut base: String, params: &[&str]) -> String {
+fn with_params(mut base: String, params: &[impl AsRef<str>]) -> String {
     for p in params {
         base.push(' ');
-        base.push_str(p);
+        base.push_str(p.as_ref());
     }
     base
 }

@@ -5,9 +5,11 @@
 //! - [`command`]: commands and MAIL/RCPT paths;
 //! - [`reply`]: replies and the multi-line reply parser;
 //! - [`data`]: dot-stuffing and end-of-data detection;
+//! - [`date`]: calendar arithmetic for log stamps and mail headers;
 //! - [`envelope`]: MAIL, RCPT and VRFY arguments read as Postfix reads them;
 //! - [`server`]: a server session driven by a [`server::ServerConfig`];
 //! - [`client`]: a client session driven by a [`client::ClientConfig`];
+//! - [`stamp`]: the headers a client adds to the content before sending it;
 //! - [`interceptor`]: a middlebox's two half-sessions and its rules;
 //! - [`script`]: a recorded client session replayed;
 //! - [`maillog`]: what a Postfix smtpd logs about a session, as data;
@@ -23,6 +25,7 @@ mod config;
 pub mod client;
 pub mod command;
 pub mod data;
+pub mod date;
 pub mod dur;
 pub mod envelope;
 #[macro_use]
@@ -32,6 +35,7 @@ pub mod maillog;
 pub mod outbox;
 pub mod reply;
 pub mod script;
+pub mod stamp;
 #[macro_use]
 pub mod server;
 

@@ -27,15 +27,18 @@ struct Pending {
     ready_at: Duration,
 }
 
+/// What the client actor shares with the rest of the world: the transcript, the outcomes
+/// the oracle reads, the fault state and its TLS setup.
+pub type World = (Transcript, Outcomes, Arc<FaultState>, TlsSetup);
+
 /// Sends every message to `target`, retrying as configured, until each has a final outcome.
+/// `forget_refused`: the [`Mutant::ForgetRefusedRecipient`](super::Mutant) defect.
 pub async fn run(
     cfg: Arc<ClientConfig>,
     messages: Vec<Message>,
     target: &'static str,
-    transcript: Transcript,
-    outcomes: Outcomes,
-    faults: Arc<FaultState>,
-    tls: TlsSetup,
+    (transcript, outcomes, faults, tls): World,
+    forget_refused: bool,
 ) {
     // After a failed handshake under `may`, the next connection goes without TLS (Postfix's
     // plaintext fallback, RETRY_AS_PLAINTEXT); the one after that tries TLS again.
@@ -122,6 +125,10 @@ pub async fn run(
                 continue;
             };
             let p = batch.swap_remove(i);
+            if forget_refused && outcome.status == Status::Accepted {
+                outcomes.lock().expect("outcomes").push((conn, outcome));
+                continue;
+            }
             requeue(&cfg, &transcript, &outcomes, &mut queue, p, conn, outcome);
         }
         // Anything the session did not report on goes round again.
@@ -156,6 +163,9 @@ fn requeue(
         });
         return;
     }
+    if outcome.status == Status::Accepted && cfg.has_queue() {
+        return requeue_refused_recipients(cfg, transcript, outcomes, queue, p, conn, outcome);
+    }
     let deferred = matches!(outcome.status, Status::Deferred | Status::NotAttempted);
     let next = if deferred {
         next_attempt(cfg, &p, now)
@@ -165,6 +175,8 @@ fn requeue(
     match next {
         Next::Final => outcomes.lock().expect("outcomes").push((conn, outcome)),
         Next::At(ready_at) => {
+            let mut outcome = outcome;
+            outcome.retry_at = Some(ready_at);
             transcript.record(
                 now,
                 conn,
@@ -196,6 +208,83 @@ fn requeue(
                     status: Status::Rejected,
                     reason: Some(reason),
                     ..outcome
+                },
+            ));
+        }
+    }
+}
+
+/// A message the server accepted with some recipients refused with a 4xx: a client with a
+/// queue keeps those recipients queued and tries them again (Postfix does, measured), or
+/// bounces them when they are too old.
+fn requeue_refused_recipients(
+    cfg: &ClientConfig,
+    transcript: &Transcript,
+    outcomes: &Outcomes,
+    queue: &mut Vec<Pending>,
+    p: Pending,
+    conn: u32,
+    mut outcome: Outcome,
+) {
+    let now = net::now();
+    let left: Vec<String> = outcome
+        .refused
+        .iter()
+        .filter(|(_, reply)| reply.class() == 4)
+        .map(|(to, _)| to.clone())
+        .collect();
+    if left.is_empty() {
+        outcomes.lock().expect("outcomes").push((conn, outcome));
+        return;
+    }
+    let rest = Pending {
+        message: Message {
+            to: left.clone(),
+            ..p.message
+        },
+        ..p
+    };
+    match next_attempt(cfg, &rest, now) {
+        Next::At(ready_at) => {
+            let who = left.iter().map(|a| format!("<{a}>")).collect::<Vec<_>>();
+            transcript.record(
+                now,
+                conn,
+                "client",
+                "",
+                EventKind::Note(format!(
+                    "message {} to {} deferred: next attempt at {}",
+                    outcome.id + 1,
+                    who.join(", "),
+                    Dur(ready_at).clock()
+                )),
+            );
+            outcome.retry_at = Some(ready_at);
+            outcomes.lock().expect("outcomes").push((conn, outcome));
+            queue.push(Pending {
+                ready_at,
+                failures: rest.failures + 1,
+                message: rest.message,
+            });
+        }
+        Next::Final | Next::Expired => {
+            let id = outcome.id;
+            let stage = outcome.stage;
+            outcomes.lock().expect("outcomes").push((conn, outcome));
+            let reason =
+                "recipients refused with a 4xx and no attempt left: returned to the sender";
+            outcomes.lock().expect("outcomes").push((
+                conn,
+                Outcome {
+                    id,
+                    status: Status::Rejected,
+                    stage,
+                    reply: None,
+                    reason: Some(reason.to_string()),
+                    to: left,
+                    refused: Vec::new(),
+                    in_sync_gap: false,
+                    retry_at: None,
                 },
             ));
         }
@@ -251,8 +340,10 @@ fn connect_failure(message: &Message, why: &str) -> Outcome {
         stage: Stage::Connect,
         reply: None,
         reason: Some(format!("connect failed: {why}")),
+        to: message.to.clone(),
         refused: Vec::new(),
         in_sync_gap: false,
+        retry_at: None,
     }
 }
 

@@ -23,6 +23,7 @@ use std::rc::Rc;
 struct SimStore {
     deliveries: Arc<Mutex<Vec<Delivery>>>,
     faults: Arc<FaultState>,
+    mutant: Option<super::Mutant>,
 }
 
 impl actor::server::ServerHooks for SimStore {
@@ -30,7 +31,7 @@ impl actor::server::ServerHooks for SimStore {
         self.deliveries
             .lock()
             .expect("deliveries")
-            .push(delivery.clone());
+            .extend(super::mutant::stored(self.mutant, delivery));
         Ok(())
     }
 
@@ -70,6 +71,7 @@ pub(super) fn server(
     open: &Arc<AtomicUsize>,
     faults: &Arc<FaultState>,
     tls: &TlsSetup,
+    mutant: Option<super::Mutant>,
 ) -> Software {
     let cfg = Arc::new(scenario.server.clone());
     let tls = tls.clone();
@@ -113,6 +115,7 @@ pub(super) fn server(
                 let hooks = SimStore {
                     deliveries: deliveries.clone(),
                     faults: faults.clone(),
+                    mutant,
                 };
                 let guard = SessionGuard::new(&open);
                 let tls = tls.clone();

@@ -7,6 +7,7 @@ mod director;
 pub mod engine;
 pub mod faults;
 mod hosts;
+mod mutant;
 pub mod network;
 mod retx_watch;
 pub mod stream;
@@ -25,6 +26,7 @@ use crate::tls::MaybeTls;
 use crate::transcript::{Event, EventKind, Transcript};
 use director::Director;
 use engine::{Engine, EngineStats, Software, TcpTiming};
+pub use mutant::Mutant;
 use network::{Captured, Latency, Network};
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -133,12 +135,25 @@ fn run_inner(
     plan: FaultPlan,
     custom: Option<CustomClient>,
 ) -> Result<RunResult, SimError> {
-    run_engine(scenario, seed, plan, custom, false)
+    run_engine(scenario, seed, plan, custom, false, None)
+}
+
+/// Runs `scenario` with `seed` and one deliberately broken actor (see [`Mutant`]): the
+/// oracle's own test.
+pub fn run_mutant(scenario: &Scenario, seed: u64, mutant: Mutant) -> Result<RunResult, SimError> {
+    run_engine(
+        scenario,
+        seed,
+        plan_for(scenario, seed),
+        None,
+        false,
+        Some(mutant),
+    )
 }
 
 /// Runs `scenario` with `seed` and keeps every packet that left a host (for pcap).
 pub fn run_captured(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
-    run_engine(scenario, seed, plan_for(scenario, seed), None, true)
+    run_engine(scenario, seed, plan_for(scenario, seed), None, true, None)
 }
 
 /// The network a scenario describes, with latencies drawn from the seed's network stream.
@@ -165,6 +180,7 @@ fn run_engine(
     plan: FaultPlan,
     custom: Option<CustomClient>,
     capture: bool,
+    mutant: Option<Mutant>,
 ) -> Result<RunResult, SimError> {
     let mut network = network_for(scenario, seed);
     if capture {
@@ -188,6 +204,12 @@ fn run_engine(
         client_done: Rc::default(),
         stuck_at: Rc::default(),
         faults: FaultState::new(plan.clone(), heal_at),
+        mutant,
+        messages: if custom.is_some() || !scenario.script.is_empty() {
+            scenario.messages.clone()
+        } else {
+            sent_messages(scenario)
+        },
     };
     let mut engine = Engine::new(network, timing);
     let run_tls = Arc::new(tls::RunTls::new(scenario, seed));
@@ -215,6 +237,10 @@ pub(crate) struct Shared {
     /// The run reached its time limit before the client was done (set by the director).
     pub(crate) stuck_at: Rc<Cell<Option<Duration>>>,
     pub(crate) faults: Arc<FaultState>,
+    /// A deliberately broken actor (the oracle's own test), if any.
+    pub(crate) mutant: Option<Mutant>,
+    /// The scenario's messages as the client sends them (what the oracle compares with).
+    pub(crate) messages: Vec<crate::proto::client::Message>,
 }
 
 /// The server, the interceptor (if any) and the client, in that order (their addresses).
@@ -241,6 +267,7 @@ fn add_hosts(
         open_sessions,
         faults,
         &run_tls.server,
+        shared.mutant,
     );
     engine.host("server", server);
     if let Some((_, cfg)) = &scenario.interceptor {
@@ -263,7 +290,7 @@ fn client_host(
     custom: Option<CustomClient>,
 ) -> Software {
     let cfg = Arc::new(scenario.client.clone());
-    let messages = scenario.messages.clone();
+    let messages = shared.messages.clone();
     let target = if scenario.interceptor.is_some() {
         "interceptor"
     } else {
@@ -277,6 +304,7 @@ fn client_host(
     let script = scenario.script.clone();
     let custom = Rc::new(RefCell::new(custom));
     let done = shared.client_done.clone();
+    let forget_refused = shared.mutant == Some(Mutant::ForgetRefusedRecipient);
     Rc::new(move || {
         let (cfg, messages, script, custom, done, tls) = (
             cfg.clone(),
@@ -291,7 +319,8 @@ fn client_host(
             if let Some(custom) = custom {
                 client::run_custom(custom, target, transcript, outcomes, faults).await;
             } else if script.is_empty() {
-                client::run(cfg, messages, target, transcript, outcomes, faults, tls).await;
+                let world = (transcript, outcomes, faults, tls);
+                client::run(cfg, messages, target, world, forget_refused).await;
             } else {
                 client::run_script(script, target, transcript, outcomes, faults, tls).await;
             }
@@ -308,10 +337,9 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
     let deliveries = shared.deliveries.lock().expect("deliveries").clone();
     let per_message = interceptor_notes_per_message(scenario, &events, &outcomes);
     let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
-    let retrying = scenario.client.retries > 0
-        || scenario.client.retry_schedule == crate::proto::client::RetrySchedule::PostfixQmgr;
+    let retrying = scenario.client.has_queue();
     let mut report = oracle::judge(
-        &scenario.messages,
+        &shared.messages,
         &plain,
         &deliveries,
         &per_message,
@@ -336,6 +364,25 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
         engine: EngineStats::default(),
         keylog: Vec::new(),
     }
+}
+
+/// The scenario's messages as its client profile sends them: with the headers the profile
+/// adds (ssmtp's `Received:`, say), dated by the simulation's clock when each is handed over.
+fn sent_messages(scenario: &Scenario) -> Vec<crate::proto::client::Message> {
+    let cfg = &scenario.client;
+    scenario
+        .messages
+        .iter()
+        .map(|m| crate::proto::client::Message {
+            body: crate::proto::stamp::stamped(
+                cfg.stamp,
+                m,
+                &cfg.helo_name,
+                EPOCH_SECS + m.at.as_secs(),
+            ),
+            ..m.clone()
+        })
+        .collect()
 }
 
 /// Per scenario message, the interceptor's notes on the connections it went over.

@@ -1,0 +1,82 @@
+//! The headers a client adds to the content before it sends it ([`Stamp`]): what the server
+//! stores is the stamped content, so the oracle compares against that.
+
+use super::client::{Message, Stamp};
+use super::data::canonical;
+use super::date::rfc5322;
+
+/// The content `message` is sent with by a client that stamps it as `stamp`, `helo` being
+/// its host name and `unix_secs` the time it was handed the message.
+pub fn stamped(stamp: Stamp, message: &Message, helo: &str, unix_secs: u64) -> Vec<u8> {
+    match stamp {
+        Stamp::None => message.body.clone(),
+        Stamp::Ssmtp => ssmtp(message, helo, unix_secs),
+    }
+}
+
+/// ssmtp 2.64 (measured): `Received: by HOST (sSMTP sendmail emulation); DATE` first, then
+/// `From:` and `Date:` where the content's header has none, then the content as it was.
+/// Assumed: the From display name (the invoking user's full name) is the sender's local part.
+fn ssmtp(message: &Message, helo: &str, unix_secs: u64) -> Vec<u8> {
+    let content = canonical(&message.body);
+    let date = rfc5322(unix_secs);
+    let has = |name: &str| header_names(&content).any(|h| h.eq_ignore_ascii_case(name));
+    let mut out = format!("Received: by {helo} (sSMTP sendmail emulation); {date}\r\n");
+    if !has("From") {
+        let local = message.from.rsplit_once('@').map_or("", |(l, _)| l);
+        out.push_str(&format!("From: \"{local}\" <{}>\r\n", message.from));
+    }
+    if !has("Date") {
+        out.push_str(&format!("Date: {date}\r\n"));
+    }
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&content);
+    bytes
+}
+
+/// The field names of the header section (the lines before the first empty one).
+fn header_names(content: &[u8]) -> impl Iterator<Item = &str> {
+    content
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .filter(|l| !l.starts_with(b" ") && !l.starts_with(b"\t"))
+        .filter_map(|l| std::str::from_utf8(l).ok()?.split_once(':').map(|(n, _)| n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(body: &str) -> Message {
+        Message {
+            id: 0,
+            from: "alice@example.org".into(),
+            to: vec!["bob@example.org".into()],
+            body: body.as_bytes().to_vec(),
+            at: Default::default(),
+        }
+    }
+
+    #[test]
+    fn ssmtp_adds_received_and_the_missing_headers() {
+        let out = stamped(Stamp::Ssmtp, &message("Subject: test\n\nhello\n"), "ws1", 0);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Received: by ws1 (sSMTP sendmail emulation); Thu, 01 Jan 1970 00:00:00 +0000\r\n\
+             From: \"alice\" <alice@example.org>\r\n\
+             Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n\
+             Subject: test\r\n\r\nhello\r\n"
+        );
+        let kept = stamped(
+            Stamp::Ssmtp,
+            &message("from: me\nDate: x\n\nFrom: body line\n"),
+            "ws1",
+            0,
+        );
+        let text = String::from_utf8(kept).unwrap();
+        assert_eq!(text.matches("From:").count(), 1, "{text}");
+        assert_eq!(text.matches("Date:").count(), 1, "{text}");
+        assert_eq!(stamped(Stamp::None, &message("x\n"), "ws1", 0), b"x\n");
+    }
+}
