@@ -113,6 +113,9 @@ fn deliver(instance: &Instance, sbin: &Path, msg: &Send) -> Result<Outcome, Stri
             let id = queue_id
                 .as_deref()
                 .ok_or("postfix: no queue id in its log")?;
+            // A retry request for a message qmgr still holds active is lost: wait until it
+            // has been put back in the deferred queue.
+            wait_until_deferred(instance, sbin, id)?;
             instance.command(sbin, "postqueue", &["-i", id])?;
         }
         let decided = log.attempt(&mut queue_id, pending.len())?;
@@ -142,6 +145,23 @@ fn deliver(instance: &Instance, sbin: &Path, msg: &Send) -> Result<Outcome, Stri
 fn sbin(path: &Path) -> PathBuf {
     path.parent()
         .map_or_else(|| PathBuf::from("/usr/sbin"), Path::to_path_buf)
+}
+
+/// Waits until `postqueue -j` shows message `id` in the deferred queue.
+fn wait_until_deferred(instance: &Instance, sbin: &Path, id: &str) -> Result<(), String> {
+    let started = Instant::now();
+    while started.elapsed() < ATTEMPT_LIMIT {
+        let queue = instance.command(sbin, "postqueue", &["-j"])?;
+        let deferred = queue.lines().any(|l| {
+            l.contains(&format!("\"queue_id\": \"{id}\""))
+                && l.contains("\"queue_name\": \"deferred\"")
+        });
+        if deferred {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("postfix: {id} did not reach the deferred queue"))
 }
 
 /// Waits until the queue holds nothing but the message itself (when `still_queued`): the
