@@ -189,7 +189,12 @@ impl Observation {
         ];
         for (i, groups) in self.connections.iter().enumerate() {
             let text: Vec<String> = groups.iter().map(|g| g.join(" + ")).collect();
-            out.push((format!("connection {}", i + 1), text.join(" | ")));
+            let text = if text.is_empty() {
+                "(connected, sent no command)".to_string()
+            } else {
+                text.join(" | ")
+            };
+            out.push((format!("connection {}", i + 1), text));
         }
         let copies: Vec<String> = self.copies.iter().map(|c| c.join(",")).collect();
         out.push((
