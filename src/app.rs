@@ -47,6 +47,7 @@ pub fn execute(cli: Cli) -> u8 {
             report,
             fail_fast,
             max_fail,
+            progress_interval,
         } => sweep(
             &scenario,
             &seeds,
@@ -56,11 +57,22 @@ pub fn execute(cli: Cli) -> u8 {
             json.as_deref(),
             SweepOptions {
                 max_fail: if fail_fast { Some(1) } else { max_fail },
+                progress: &progress_interval,
                 junit: junit.as_deref(),
                 report: report.as_deref(),
             },
         ),
-        Command::Merge { reports, json } => merge(&reports, json.as_deref()),
+        Command::Merge {
+            reports,
+            json,
+            junit,
+            report,
+        } => merge(
+            &reports,
+            json.as_deref(),
+            junit.as_deref(),
+            report.as_deref(),
+        ),
         Command::Shrink {
             scenario,
             seed,
@@ -81,6 +93,7 @@ pub fn execute(cli: Cli) -> u8 {
         Command::Serve {
             listen,
             profile,
+            scenario,
             set,
             maildir,
             faults,
@@ -93,6 +106,7 @@ pub fn execute(cli: Cli) -> u8 {
         } => serve(
             listen,
             profile,
+            scenario.as_deref(),
             &set,
             maildir,
             faults.as_deref(),
@@ -106,10 +120,20 @@ pub fn execute(cli: Cli) -> u8 {
             upstream,
             listen,
             profile,
+            scenario,
+            no_probe,
             set,
             format,
             max_connections,
-        } => proxy(listen, upstream, profile, &set, format, max_connections),
+        } => proxy(
+            listen,
+            upstream,
+            (profile, scenario.as_deref()),
+            &set,
+            format,
+            max_connections,
+            !no_probe,
+        ),
         Command::Check {
             sims,
             accept,
@@ -122,12 +146,27 @@ pub fn execute(cli: Cli) -> u8 {
             jobs,
         } => soak(sims, &seeds, &faults, jobs),
         Command::Diff(args) => diff(args),
-        Command::List => {
+        Command::New { name, from } => new(&name, &from),
+        Command::List { preset: None } => {
             for (kind, name, about) in crate::profile::catalogue() {
                 println!("{kind:<12} {name:<16} {about}");
             }
+            for (name, text) in crate::catalogue::SIMS {
+                let about = Scenario::parse(text, name)
+                    .map(|s| s.about)
+                    .unwrap_or_default();
+                println!("{:<12} {name:<16} {about}", "sim");
+            }
+            println!(
+                "\nsmtpsim list PRESET: every knob of that preset, with its meaning and value"
+            );
+            println!("smtpsim run SIM, smtpsim new NAME --from SIM: the sims are built in");
             Ok(EXIT_OK)
         }
+        Command::List { preset: Some(name) } => crate::format::knobs::render(&name).map(|text| {
+            print!("{text}");
+            EXIT_OK
+        }),
     };
     code.unwrap_or_else(|message| {
         eprintln!("error: {message}");
@@ -135,10 +174,63 @@ pub fn execute(cli: Cli) -> u8 {
     })
 }
 
+/// `smtpsim new NAME --from SIM`: the scenario `from` (built in or a file) written as NAME.toml
+/// with its name changed, never over an existing file.
+fn new(name: &str, from: &str) -> Result<u8, String> {
+    let text = match std::fs::read_to_string(from) {
+        Ok(text) => text,
+        Err(_) => crate::catalogue::find(from)
+            .map(|(_, text)| text.to_string())
+            .ok_or_else(|| {
+                format!("--from {from}: no such file, and no built-in sim of that name (`smtpsim list` names them)")
+            })?,
+    };
+    // Checked before writing: what is written must load.
+    Scenario::parse(&text, from).map_err(|e| e.to_string())?;
+    let file = if name.ends_with(".toml") {
+        name.to_string()
+    } else {
+        format!("{name}.toml")
+    };
+    let stem = Path::new(&file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut out = format!(
+        "# Written by `smtpsim new {name} --from {from}`. Every knob of a preset, with its meaning\n\
+         # and value: `smtpsim list PRESET`. Run it: `smtpsim run {file}`.\n"
+    );
+    let mut named = false;
+    for line in text.lines() {
+        if !named && line.trim_start().starts_with("name") && line.contains('=') {
+            out.push_str(&format!("name = {}\n", toml::Value::String(stem.clone())));
+            named = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&file)
+        .map_err(|e| format!("{file}: {e} (smtpsim new never overwrites a file)"))?;
+    std::io::Write::write_all(&mut f, out.as_bytes()).map_err(|e| format!("{file}: {e}"))?;
+    println!("wrote {file} (from {from}); run it: smtpsim run {file}");
+    Ok(EXIT_OK)
+}
+
 /// The sims named, or every `sims/*.toml`.
 fn sims_or_all(sims: Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
     if !sims.is_empty() {
         return Ok(sims);
+    }
+    if !Path::new("sims").is_dir() {
+        // Outside the project: the built-in sims, by the names they have in it.
+        return Ok(crate::catalogue::SIMS
+            .iter()
+            .map(|(name, _)| PathBuf::from(format!("sims/{name}.toml")))
+            .collect());
     }
     let mut all: Vec<PathBuf> = std::fs::read_dir("sims")
         .map_err(|e| format!("sims/: {e} (run from the project, or name the sims)"))?
@@ -214,10 +306,15 @@ fn soak(sims: Vec<PathBuf>, seeds: &str, faults: &str, jobs: usize) -> Result<u8
 fn check(sims: Vec<PathBuf>, accept: bool, snapshots: &Path) -> Result<u8, String> {
     let sims = sims_or_all(sims)?;
     if !snapshots.is_dir() {
-        return Err(format!(
-            "--snapshots {}: not a directory",
-            snapshots.display()
-        ));
+        if !accept {
+            return Err(format!(
+                "--snapshots {}: not a directory (`smtpsim check --accept` writes the first \
+                 snapshots there)",
+                snapshots.display()
+            ));
+        }
+        std::fs::create_dir_all(snapshots)
+            .map_err(|e| format!("--snapshots {}: {e}", snapshots.display()))?;
     }
     let colour = std::io::stdout().is_terminal();
     let (mut same, mut differ) = (0, 0);
@@ -322,104 +419,12 @@ fn run(
     }
 }
 
-/// Watches a sweep: a progress bar on a terminal, each failing seed printed (to stderr) as it
-/// is found, the count that stops it, Ctrl-C.
-struct SweepWatcher {
-    bar: Option<indicatif::ProgressBar>,
-    failed: std::sync::atomic::AtomicUsize,
-    max_fail: Option<usize>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ran: std::sync::Mutex<Vec<u64>>,
-}
-
-impl SweepWatcher {
-    fn new(total: usize, max_fail: Option<usize>) -> SweepWatcher {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(total as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} seeds · {per_sec} · ETA {eta} · {msg}",
-                )
-                .expect("a valid template"),
-            );
-            bar.set_message("0 failed");
-            bar
-        });
-        SweepWatcher {
-            bar,
-            failed: Default::default(),
-            max_fail,
-            stop: Default::default(),
-            ran: Default::default(),
-        }
-    }
-
-    /// A thread that turns Ctrl-C into a stop; true once it did.
-    fn stop_on_ctrl_c(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-        let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (stop, seen) = (self.stop.clone(), interrupted.clone());
-        std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-                seen.store(true, std::sync::atomic::Ordering::SeqCst);
-                stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-        });
-        interrupted
-    }
-
-    fn seen(&self, p: &crate::sweep::Progress<'_>) -> bool {
-        use std::sync::atomic::Ordering;
-        self.ran.lock().expect("ran").push(p.seed);
-        let failed = if p.violations.is_empty() {
-            self.failed.load(Ordering::SeqCst)
-        } else {
-            let n = self.failed.fetch_add(1, Ordering::SeqCst) + 1;
-            let v = &p.violations[0];
-            let line = format!(
-                "FAIL seed {}: {}: {}\n  replay: {}",
-                v.seed, v.invariant, v.detail, v.replay
-            );
-            match &self.bar {
-                Some(bar) => bar.println(line),
-                None => eprintln!("{line}"),
-            }
-            n
-        };
-        if let Some(bar) = &self.bar {
-            bar.set_position(p.done as u64);
-            bar.set_message(format!("{failed} failed"));
-        }
-        let enough = self.max_fail.is_some_and(|m| failed >= m);
-        !enough && !self.stop.load(Ordering::SeqCst)
-    }
-
-    fn failed(&self) -> usize {
-        self.failed.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn ran(&self) -> Vec<u64> {
-        let mut ran = self.ran.lock().expect("ran").clone();
-        ran.sort_unstable();
-        ran
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 /// How a sweep stops early and what else it writes.
 struct SweepOptions<'a> {
     /// Stop after this many failing seeds.
     max_fail: Option<usize>,
+    /// Without a terminal, a progress line on stderr this often (`--progress-interval`).
+    progress: &'a str,
     junit: Option<&'a Path>,
     report: Option<&'a Path>,
 }
@@ -433,6 +438,16 @@ fn sweep(
     json: Option<&Path>,
     options: SweepOptions<'_>,
 ) -> Result<u8, String> {
+    if options.max_fail == Some(0) {
+        return Err(
+            "--max-fail 0: a sweep stopped before its first failure would pass unchecked; \
+             give N >= 1, or leave --max-fail out for no limit"
+                .into(),
+        );
+    }
+    let progress = crate::proto::dur::Dur::parse(options.progress)
+        .map_err(|e| format!("--progress-interval: {e}"))?
+        .0;
     let scenario = load(path, faults)?;
     let range = crate::sweep::parse_seeds(seeds)?;
     let shard = shard.map(crate::sweep::Shard::parse).transpose()?;
@@ -463,72 +478,49 @@ fn sweep(
     // --jobs 0 (or none): one job per core.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = jobs.filter(|j| *j > 0).unwrap_or(cores);
-    let watcher = SweepWatcher::new(owned, options.max_fail);
+    let watcher = crate::progress::Watcher::new(owned, options.max_fail);
     let interrupted = watcher.stop_on_ctrl_c();
     let file = path.display().to_string();
-    let report = crate::sweep::sweep(&scenario, &file, range, jobs, shard, &|p| watcher.seen(p));
-    watcher.finish();
-    let shard_text = report
-        .shard
-        .as_ref()
-        .map(|s| format!(" · shard {s}"))
-        .unwrap_or_default();
-    println!(
-        "sweep {file} · faults {} · seeds {}{shard_text} · {} runs · {jobs} jobs",
-        report.faults, report.seeds, report.runs
-    );
-    let verdicts: Vec<String> = report
-        .verdicts
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
-    println!("verdicts: {}", verdicts.join(", "));
-    let failing: std::collections::BTreeSet<u64> =
-        report.violations.iter().map(|v| v.seed).collect();
-    println!("seeds passed: {}, failed: {}", report.passed, failing.len());
-    const SHOWN: usize = 20;
-    for v in report.violations.iter().take(SHOWN) {
-        println!(
-            "  seed {}: {}: {}\n    replay: {}",
-            v.seed, v.invariant, v.detail, v.replay
-        );
-    }
-    if report.violations.len() > SHOWN {
-        println!(
-            "  ... and {} more violations (see --json or --junit)",
-            report.violations.len() - SHOWN
-        );
-    }
+    let mut report = std::thread::scope(|scope| {
+        scope.spawn(|| watcher.print_lines(progress));
+        let report =
+            crate::sweep::sweep(&scenario, &file, range, jobs, shard, &|p| watcher.seen(p));
+        watcher.finish();
+        report
+    });
     if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        println!(
-            "interrupted: the summary covers the {} seeds that ran",
-            report.runs
-        );
+        report.stopped = Some("interrupted".into());
     } else if (report.runs as usize) < owned {
-        println!(
-            "stopped after {} failing seeds (--fail-fast / --max-fail): {} of {owned} seeds ran",
-            watcher.failed(),
-            report.runs
-        );
+        report.stopped = Some(format!(
+            "stopped after {} failing seeds (--fail-fast / --max-fail)",
+            watcher.failed()
+        ));
     }
+    // Failing seeds were printed as they were found (stderr): the summary counts them.
+    print!(
+        "{}",
+        crate::format::summary::render(&report, false, crate::progress::SHOWN_FAILURES)
+    );
     if let Some(json) = json {
         write_json(&report, Some(json))?;
     }
     if let Some(html) = options.report {
         let page = crate::format::report::render(&scenario, &file, &report);
         std::fs::write(html, page).map_err(|e| format!("--report {}: {e}", html.display()))?;
+        eprintln!("report: {}", html.display());
     }
     if let Some(junit) = options.junit {
         let xml = crate::format::junit::render(&report, &watcher.ran());
         std::fs::write(junit, xml).map_err(|e| format!("--junit {}: {e}", junit.display()))?;
     }
     // An interrupted sweep did not check every seed: not a pass.
-    let complete = !interrupted.load(std::sync::atomic::Ordering::SeqCst);
-    Ok(if failing.is_empty() && complete {
-        EXIT_OK
-    } else {
-        EXIT_VIOLATION
-    })
+    Ok(
+        if report.violations.is_empty() && report.stopped.is_none() {
+            EXIT_OK
+        } else {
+            EXIT_VIOLATION
+        },
+    )
 }
 
 fn write_json(report: &crate::sweep::SweepReport, path: Option<&Path>) -> Result<(), String> {
@@ -544,17 +536,46 @@ fn write_json(report: &crate::sweep::SweepReport, path: Option<&Path>) -> Result
     }
 }
 
-fn merge(reports: &[std::path::PathBuf], json: Option<&Path>) -> Result<u8, String> {
+fn merge(
+    reports: &[std::path::PathBuf],
+    json: Option<&Path>,
+    junit: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<u8, String> {
     let mut parts = Vec::new();
+    let mut names = Vec::new();
     for path in reports {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let report: crate::sweep::SweepReport = serde_json::from_str(&text)
             .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
         parts.push(report);
+        names.push(path.display().to_string());
     }
-    let merged = crate::sweep::merge(&parts)?;
-    write_json(&merged, json)?;
+    let merged = crate::sweep::merge(&parts, &names)?;
+    // The HTML report needs the scenario: read before anything is written.
+    let scenario = match html {
+        Some(_) => Some(load(Path::new(&merged.scenario), Some(&merged.faults))?),
+        None => None,
+    };
+    if let Some(json) = json {
+        write_json(&merged, Some(json))?;
+    }
+    if let Some(junit) = junit {
+        // A merged report is complete: every seed of the range ran.
+        let ran: Vec<u64> = crate::sweep::parse_seeds(&merged.seeds)?.collect();
+        let xml = crate::format::junit::render(&merged, &ran);
+        std::fs::write(junit, xml).map_err(|e| format!("--junit {}: {e}", junit.display()))?;
+    }
+    if let (Some(html), Some(scenario)) = (html, &scenario) {
+        let page = crate::format::report::render(scenario, &merged.scenario, &merged);
+        std::fs::write(html, page).map_err(|e| format!("--report {}: {e}", html.display()))?;
+        eprintln!("report: {}", html.display());
+    }
+    print!(
+        "{}",
+        crate::format::summary::render(&merged, true, crate::progress::SHOWN_FAILURES)
+    );
     Ok(if merged.violations.is_empty() {
         EXIT_OK
     } else {
@@ -677,6 +698,20 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 /// `--set k=v` pairs as a TOML table: values that parse as TOML stay typed, others are strings.
+/// `--set` pairs read as the section `T` of `header`; a type error names the knob and its form.
+fn set_section<T: serde::de::DeserializeOwned>(text: &str, header: &str) -> Result<T, String> {
+    toml::from_str(text).map_err(|e| {
+        let named = e
+            .span()
+            .and_then(|span| crate::knobs::knob_at(text, span.start))
+            .and_then(|(_, key)| {
+                let knobs = crate::scenario::section_knobs(header)?;
+                crate::knobs::type_error(knobs, &key, e.message())
+            });
+        format!("--set {}", named.unwrap_or_else(|| e.message().to_string()))
+    })
+}
+
 fn overrides_toml(pairs: &[String]) -> Result<String, String> {
     let mut text = String::new();
     for pair in pairs {
@@ -728,13 +763,21 @@ pub fn serve_config(
     profile: &str,
     set: &[String],
 ) -> Result<(crate::profile::ServerConfig, toml::Table), String> {
-    let mut server = crate::profile::ServerConfig::preset(profile)?;
+    serve_config_from(crate::profile::ServerConfig::preset(profile)?, set)
+}
+
+/// As [`serve_config`], from a server config already built (a scenario's).
+fn serve_config_from(
+    mut server: crate::profile::ServerConfig,
+    set: &[String],
+) -> Result<(crate::profile::ServerConfig, toml::Table), String> {
     let overrides = overrides_toml(set)?;
-    let section: crate::scenario::ServerSection =
-        toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
+    let section: crate::scenario::ServerSection = set_section(&overrides, "server")?;
     let mut server_overrides: toml::Table =
         toml::from_str(&overrides).map_err(|e| format!("--set: {}", e.message()))?;
     section.apply(&mut server);
+    crate::profile::rules::check_server(&server, &section.set_knobs())
+        .map_err(|(_, message)| format!("--set {message}"))?;
     // Out of the box, a test server takes whatever it is sent (as smtp-sink and Mailpit do);
     // Postfix's relay and user checks start once the local mail is named.
     if server.mailboxes.is_empty() && server.local_domains.is_empty() {
@@ -752,10 +795,19 @@ pub fn proxy_config(
     profile: &str,
     set: &[String],
 ) -> Result<crate::profile::InterceptorConfig, String> {
-    let mut interceptor = crate::profile::InterceptorConfig::preset(profile)?;
+    proxy_config_from(crate::profile::InterceptorConfig::preset(profile)?, set)
+}
+
+/// As [`proxy_config`], from an interceptor config already built (a scenario's).
+fn proxy_config_from(
+    mut interceptor: crate::profile::InterceptorConfig,
+    set: &[String],
+) -> Result<crate::profile::InterceptorConfig, String> {
     let section: crate::scenario::InterceptorSection =
-        toml::from_str(&overrides_toml(set)?).map_err(|e| format!("--set: {}", e.message()))?;
+        set_section(&overrides_toml(set)?, "interceptor")?;
     section.apply(&mut interceptor);
+    crate::profile::rules::check_interceptor(&interceptor, &section.set_knobs())
+        .map_err(|(_, message)| format!("--set {message}"))?;
     Ok(interceptor)
 }
 
@@ -763,6 +815,7 @@ pub fn proxy_config(
 fn serve(
     listen: String,
     profile: String,
+    scenario: Option<&Path>,
     set: &[String],
     maildir: Option<std::path::PathBuf>,
     faults: Option<&str>,
@@ -772,7 +825,24 @@ fn serve(
     max_connections: usize,
     tls: &crate::cli::ServeTls,
 ) -> Result<u8, String> {
-    let (server, server_overrides) = serve_config(&profile, set)?;
+    let (profile, server, server_overrides) = match scenario {
+        None => {
+            let (server, overrides) = serve_config(&profile, set)?;
+            (profile, server, overrides)
+        }
+        Some(path) => {
+            let scenario = load(path, None)?;
+            let mut table: toml::Table = toml::from_str(&scenario.source).unwrap_or_default();
+            let mut overrides = match table.remove("server") {
+                Some(toml::Value::Table(t)) => t,
+                _ => toml::Table::new(),
+            };
+            overrides.remove("profile");
+            let (server, set_overrides) = serve_config_from(scenario.server, set)?;
+            overrides.extend(set_overrides);
+            (scenario.server_profile, server, overrides)
+        }
+    };
     let (tls, tls_line) = crate::live::tls::server_setup(
         tls.tls,
         tls.cert.as_deref(),
@@ -827,8 +897,8 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
         return Ok(EXIT_OK);
     }
     let mut server = crate::diff::reference_config();
-    let section: crate::scenario::ServerSection = toml::from_str(&overrides_toml(&args.set)?)
-        .map_err(|e| format!("--set: {}", e.message()))?;
+    let section: crate::scenario::ServerSection =
+        set_section(&overrides_toml(&args.set)?, "server")?;
     section.apply(&mut server);
     let budget = parse_budget(args.budget.as_deref())?;
     let opts = crate::diff::DiffOptions {
@@ -851,12 +921,27 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
 fn proxy(
     listen: String,
     upstream: String,
-    profile: String,
+    (profile, scenario): (String, Option<&Path>),
     set: &[String],
     format: crate::format::LiveFormat,
     max_connections: usize,
+    probe: bool,
 ) -> Result<u8, String> {
-    let interceptor = proxy_config(&profile, set)?;
+    let (profile, interceptor) = match scenario {
+        None => {
+            let interceptor = proxy_config(&profile, set)?;
+            (profile, interceptor)
+        }
+        Some(path) => {
+            let (name, cfg) = load(path, None)?.interceptor.ok_or_else(|| {
+                format!(
+                    "--scenario {}: the scenario has no [interceptor] section",
+                    path.display()
+                )
+            })?;
+            (name, proxy_config_from(cfg, set)?)
+        }
+    };
     let opts = crate::live::ProxyOptions {
         listen,
         upstream,
@@ -864,6 +949,7 @@ fn proxy(
         interceptor,
         format,
         max_connections,
+        probe,
     };
     live_runtime()?
         .block_on(crate::live::proxy(opts, shutdown_signal()))

@@ -26,13 +26,15 @@ pub enum Finding {
     },
 }
 
-/// The snapshot file of the sim at `sim` (`sims/x.toml` → `snapshots/sims@x.toml.snap`).
+/// The snapshot file of the sim at `sim` (`sims/x.toml` or `x` → `snapshots/sims@x.toml.snap`).
 pub fn snapshot_path(snapshots: &Path, sim: &Path) -> PathBuf {
     let name = sim
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    snapshots.join(format!("sims@{name}.snap"))
+    // A built-in sim named without its extension has the snapshot of its file.
+    let toml = if name.ends_with(".toml") { "" } else { ".toml" };
+    snapshots.join(format!("sims@{name}{toml}.snap"))
 }
 
 /// Every seed's transcript of a sim, as the snapshot holds them.
@@ -70,20 +72,36 @@ pub fn check(sim: &Path, snapshots: &Path) -> Result<(Scenario, Finding), String
     Ok((scenario, finding))
 }
 
-/// Writes `text` as the snapshot of `sim`, in insta's format.
+/// Writes `text` as the snapshot of `sim`, in insta's format. An existing snapshot keeps its
+/// header; a new one names the test that keeps it in this project (`tests/sims.rs`, when run
+/// from the project) or else `smtpsim check` and the sim as given.
 pub fn accept(sim: &Path, snapshots: &Path, scenario: &Scenario, text: &str) -> Result<(), String> {
-    let description = scenario.about.replace('\\', "\\\\").replace('"', "\\\"");
-    let input = format!(
-        "sims/{}",
-        sim.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    );
-    let file = format!(
-        "---\nsource: tests/sims.rs\ndescription: \"{description}\"\ninput_file: {input}\n---\n{}\n",
-        text.trim_end()
-    );
     let path = snapshot_path(snapshots, sim);
+    let header = match std::fs::read_to_string(&path) {
+        Ok(old) => old
+            .strip_prefix("---\n")
+            .and_then(|rest| rest.split_once("\n---\n"))
+            .map(|(header, _)| header.to_string()),
+        Err(_) => None,
+    };
+    let header = header.unwrap_or_else(|| {
+        let description = scenario.about.replace('\\', "\\\\").replace('"', "\\\"");
+        let file = sim
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if Path::new("tests/sims.rs").exists() {
+            format!(
+                "source: tests/sims.rs\ndescription: \"{description}\"\ninput_file: sims/{file}"
+            )
+        } else {
+            format!(
+                "source: smtpsim check\ndescription: \"{description}\"\ninput_file: {}",
+                sim.display()
+            )
+        }
+    });
+    let file = format!("---\n{header}\n---\n{}\n", text.trim_end());
     std::fs::write(&path, file).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

@@ -43,7 +43,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         keylog: Option<PathBuf>,
     },
-    /// Run many seeds; print a verdict summary and every failing seed with its replay command.
+    /// Run many seeds; print each failing seed with its replay command as it is found (20, then
+    /// a count) and a verdict summary.
     Sweep {
         /// The scenario file.
         scenario: PathBuf,
@@ -74,19 +75,31 @@ pub enum Command {
         /// Stop at the first failing seed (the seeds already running finish).
         #[arg(long)]
         fail_fast: bool,
-        /// Stop after this many failing seeds.
+        /// Stop after this many failing seeds (N >= 1; leave it out for no limit).
         #[arg(long, value_name = "N")]
         max_fail: Option<usize>,
+        /// Without a terminal: print a progress line on stderr this often (done/total, rate,
+        /// failures so far); 0s: never.
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        progress_interval: String,
     },
     /// Merge the JSON reports of a sweep's shards into the report of the whole sweep (every
-    /// shard 1..N of one split, each once, all of the same scenario, faults and seeds).
+    /// shard 1..N of one split, each once and complete, all of the same scenario, faults and
+    /// seeds) and print its summary.
     Merge {
         /// Shard reports (from `sweep --shard I/N --json FILE`).
         #[arg(required = true)]
         reports: Vec<PathBuf>,
-        /// Write the merged report here (default: stdout).
+        /// Write the merged JSON report here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write a JUnit XML report of the whole sweep here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Write the HTML report of the whole sweep here (reads the scenario file the reports
+        /// name).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Shrink a failing seed's fault plan to the smallest plan that still breaks the same invariant.
     Shrink {
@@ -110,8 +123,20 @@ pub enum Command {
         #[arg(long)]
         faults: Option<String>,
     },
-    /// List every built-in profile, one line each.
-    List,
+    /// List every built-in profile, one line each; with a preset's name, every knob of that
+    /// preset: its meaning, its form with an example, and the preset's value.
+    List {
+        /// A preset (e.g. symantec-rset, postfix, lossy-network).
+        preset: Option<String>,
+    },
+    /// Write a scenario to edit, NAME.toml, starting from a built-in sim or a scenario file.
+    New {
+        /// The new scenario's name (the file is NAME.toml unless NAME ends in .toml).
+        name: String,
+        /// The sim to start from: a built-in name (see `smtpsim list`) or a file.
+        #[arg(long, default_value = "symantec-rset")]
+        from: String,
+    },
     /// A real SMTP server on a real socket, with any server profile; prints the transcript live.
     Serve {
         /// Address to listen on (loopback unless you say otherwise).
@@ -120,6 +145,10 @@ pub enum Command {
         /// Server profile (see `smtpsim list`).
         #[arg(long, default_value = "postfix")]
         profile: String,
+        /// Serve the [server] section of this scenario (a file or a built-in sim) instead of a
+        /// profile; --set still applies on top.
+        #[arg(long, value_name = "FILE", conflicts_with = "profile")]
+        scenario: Option<PathBuf>,
         /// Override a profile knob, e.g. --set message_size_limit=60000000 --set timeout=30s.
         #[arg(long = "set", value_name = "KNOB=VALUE")]
         set: Vec<String>,
@@ -204,6 +233,16 @@ pub enum Command {
         /// Interceptor profile (see `smtpsim list`).
         #[arg(long, default_value = "symantec-telnet")]
         profile: String,
+        /// Run the [interceptor] section of this scenario (a file or a built-in sim) instead of
+        /// a profile; --set still applies on top.
+        #[arg(long, value_name = "FILE", conflicts_with = "profile")]
+        scenario: Option<PathBuf>,
+        /// Do not open the test connection to --upstream at start. By default the proxy
+        /// connects once and closes at once, so a wrong address shows before the first client;
+        /// the server logs it as a connection that sent nothing (Postfix: `lost connection
+        /// after CONNECT`).
+        #[arg(long)]
+        no_probe: bool,
         /// Override a profile knob, e.g. --set keepalive_interval=2s.
         #[arg(long = "set", value_name = "KNOB=VALUE")]
         set: Vec<String>,

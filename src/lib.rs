@@ -17,8 +17,10 @@
 //! - `knobs`: how presets and their overrides are declared.
 //! - [`fault`]: fault presets, seeded fault plans, and their application as connections open.
 //! - [`profile`]: presets for servers, clients and interceptors.
+//! - [`catalogue`]: the sims of `sims/`, built into the binary.
 //! - [`scenario`]: the TOML scenario format (its sections override any knob of a preset).
 //! - [`seeds`]: every random stream of a seed, and the replay command.
+//! - [`dkim`]: DKIM signatures on the client's messages, checked on the server's copies.
 //! - [`net`]: real sockets for live mode, and the clock every actor reads.
 //! - [`tls`]: STARTTLS's TLS layer on rustls, seeded in the simulation.
 //! - [`transcript`]: the event log (data, kept or handed to a sink).
@@ -27,6 +29,7 @@
 //! - [`oracle`]: the message ledger and its invariants.
 //! - [`sim`]: scenario + seed → simulated world → transcript, outcomes, report.
 //! - [`sweep`]: many seeds in parallel, sharding, the JSON and JUnit reports.
+//! - [`progress`]: what a sweep prints while it runs (bar or progress lines, failures, stop).
 //! - [`format`](mod@format): every rendering: the text transcript, JSON Lines, pcap, SVG, the
 //!   mail log, live printers, the sweep's HTML report.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
@@ -56,15 +59,18 @@ pub mod proto;
 pub mod actor;
 pub mod app;
 pub mod bench;
+pub mod catalogue;
 pub mod check;
 pub mod cli;
 pub mod diff;
+pub mod dkim;
 pub mod fault;
 pub mod format;
 pub mod live;
 pub mod net;
 pub mod oracle;
 pub mod profile;
+pub mod progress;
 pub mod scenario;
 pub mod seeds;
 pub mod shrink;

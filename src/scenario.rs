@@ -156,6 +156,24 @@ pub struct ScenarioFile {
     /// Faults: a preset, knob overrides and explicit events.
     #[serde(default)]
     pub faults: Option<FaultSection>,
+    /// DKIM: sign the client's messages and check the signature on the server's copies.
+    #[serde(default)]
+    pub dkim: Option<DkimSection>,
+}
+
+/// A scenario's `[dkim]` table: the client's messages are signed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSection {
+    /// The signing domain (`d=`), usually the sender's.
+    pub domain: String,
+    /// The selector (`s=`): the key's record is `SELECTOR._domainkey.DOMAIN`.
+    #[serde(default = "default_selector")]
+    pub selector: String,
+}
+
+fn default_selector() -> String {
+    "sim".into()
 }
 
 /// A scenario resolved to full configs, ready to run.
@@ -163,6 +181,8 @@ pub struct ScenarioFile {
 pub struct Scenario {
     /// Short name.
     pub name: String,
+    /// The TOML it was read from (the sweep's HTML report shows it).
+    pub source: String,
     /// What it shows.
     pub about: String,
     /// Pinned seeds.
@@ -193,6 +213,8 @@ pub struct Scenario {
     pub fault_events: Vec<FaultEvent>,
     /// The scenario's own `[faults]` overrides, kept to re-apply over another preset.
     fault_section: FaultSection,
+    /// The client's messages are signed with DKIM.
+    pub dkim: Option<DkimSection>,
 }
 
 /// A scenario that could not be loaded: where and why.
@@ -225,15 +247,65 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Where `key` is set in the `[section]` table of `text`, if it is.
+fn key_span(text: &str, section: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let mut offset = text.find(&format!("[{section}]"))?;
+    for (i, line) in text[offset..].split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if i > 0 && trimmed.starts_with('[') {
+            return None;
+        }
+        if i > 0
+            && trimmed
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim() == key)
+        {
+            let start = offset + line.len() - trimmed.len();
+            return Some(start..start + key.len());
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The knobs of a scenario section, by its header (`client`, `interceptor`, `server`, `faults`).
+pub fn section_knobs(header: &str) -> Option<&'static [crate::knobs::Knob]> {
+    match header {
+        "client" => Some(ClientSection::KNOBS),
+        "interceptor" => Some(InterceptorSection::KNOBS),
+        "server" => Some(ServerSection::KNOBS),
+        "faults" => Some(crate::fault::FaultSection::KNOBS),
+        _ => None,
+    }
+}
+
 impl Scenario {
     /// Reads and resolves a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: file.clone(),
-            position: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            // No such file, but a built-in sim of that name: `smtpsim run symantec-rset`.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match crate::catalogue::find(&file) {
+                    Some((_, text)) => text.to_string(),
+                    None => {
+                        return Err(ScenarioError {
+                            file,
+                            position: None,
+                            message: "no such file, and no built-in sim of that name (`smtpsim list` names them)".into(),
+                        })
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(ScenarioError {
+                    file,
+                    position: None,
+                    message: format!("cannot read: {e}"),
+                })
+            }
+        };
         Scenario::parse(&text, &file)
     }
 
@@ -244,8 +316,16 @@ impl Scenario {
             position: span.map(|s| line_col(text, s.start)),
             message,
         };
-        let raw: ScenarioFile =
-            toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let named = e
+                .span()
+                .and_then(|span| crate::knobs::knob_at(text, span.start))
+                .and_then(|(header, key)| {
+                    let knobs = section_knobs(header.as_deref().unwrap_or(""))?;
+                    crate::knobs::type_error(knobs, &key, e.message())
+                });
+            at(e.span(), named.unwrap_or_else(|| e.message().to_string()))
+        })?;
         let preset = |section: Option<&toml::Spanned<String>>,
                       default: &str|
          -> (String, Option<std::ops::Range<usize>>) {
@@ -317,6 +397,8 @@ impl Scenario {
                 let (name, span) = preset(section.profile.as_ref(), "passthrough");
                 let mut cfg = InterceptorConfig::preset(&name).map_err(|e| at(span, e))?;
                 section.apply(&mut cfg);
+                crate::profile::rules::check_interceptor(&cfg, &section.set_knobs())
+                    .map_err(|(knob, message)| at(key_span(text, "interceptor", knob), message))?;
                 Some((name, cfg))
             }
         };
@@ -324,6 +406,8 @@ impl Scenario {
         let (server_profile, span) = preset(raw.server.profile.as_ref(), "postfix");
         let mut server = ServerConfig::preset(&server_profile).map_err(|e| at(span, e))?;
         raw.server.apply(&mut server);
+        crate::profile::rules::check_server(&server, &raw.server.set_knobs())
+            .map_err(|(knob, message)| at(key_span(text, "server", &knob), message))?;
 
         let fault_section = raw.faults.clone().unwrap_or_default();
         let (faults, span) = preset(fault_section.profile.as_ref(), "none");
@@ -340,6 +424,7 @@ impl Scenario {
         }
         Ok(Scenario {
             name: raw.name,
+            source: text.to_string(),
             about: raw.about,
             seeds: raw.seeds,
             expect_violations: raw.expect_violations,
@@ -355,6 +440,7 @@ impl Scenario {
             fault_config,
             fault_events: fault_section.event.clone(),
             fault_section,
+            dkim: raw.dkim,
         })
     }
 

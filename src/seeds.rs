@@ -22,8 +22,10 @@ pub enum Stream {
     Tls = 5,
     /// The interceptor's certificates (TLS inspection).
     InterceptorCertificates = 6,
+    /// The key that signs the client's messages with DKIM.
+    Dkim = 7,
     /// `smtpsim diff --client`'s generated server behaviour (each behaviour is its own seed).
-    ClientBehaviour = 7,
+    ClientBehaviour = 8,
 }
 
 /// The generator for `stream` of `seed`.

@@ -90,6 +90,10 @@ pub struct SweepReport {
     /// `I/N` when this report covers one shard only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// Why the sweep ended before every seed ran (`interrupted`, or the `--max-fail` count);
+    /// absent when every seed ran. `merge` refuses a report that has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Seeds run.
     pub runs: u64,
     /// Seeds with every invariant held.
@@ -228,6 +232,7 @@ pub fn sweep(
         faults: scenario.faults.clone(),
         seeds: format!("{}..{}", seeds.start, seeds.end),
         shard: shard.map(|s| format!("{}/{}", s.index, s.count)),
+        stopped: None,
         runs: results.len() as u64,
         passed: 0,
         violations: Vec::new(),
@@ -245,11 +250,51 @@ pub fn sweep(
     report
 }
 
-/// Merges shard reports of one sweep into the report of the whole sweep.
-pub fn merge(parts: &[SweepReport]) -> Result<SweepReport, String> {
+/// A scenario path written lexically normal, so `./sims/x.toml` and `sims/x.toml` compare equal.
+pub fn normal_path(text: &str) -> String {
+    let path: std::path::PathBuf = std::path::Path::new(text)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    path.display().to_string()
+}
+
+/// How many seeds of `seeds` (`A..B`) a report of `shard` (`I/N`, or none) covers.
+fn seeds_owned(seeds: &str, shard: Option<&str>) -> Result<u64, String> {
+    let range = parse_seeds(seeds)?;
+    let shard = shard.map(Shard::parse).transpose()?;
+    Ok(range.filter(|s| shard.is_none_or(|sh| sh.owns(*s))).count() as u64)
+}
+
+/// Merges shard reports of one sweep into the report of the whole sweep. `names` name the
+/// parts (their files) in errors.
+pub fn merge(parts: &[SweepReport], names: &[String]) -> Result<SweepReport, String> {
     let first = parts.first().ok_or("nothing to merge")?;
+    for (p, name) in parts.iter().zip(names) {
+        let what = p
+            .shard
+            .as_ref()
+            .map(|s| format!("{name} (shard {s})"))
+            .unwrap_or_else(|| name.clone());
+        if let Some(why) = &p.stopped {
+            return Err(format!(
+                "cannot merge: {what} is incomplete ({why}; {} seeds ran): run that shard again",
+                p.runs
+            ));
+        }
+        let owned = seeds_owned(&p.seeds, p.shard.as_deref())?;
+        if p.runs != owned {
+            return Err(format!(
+                "cannot merge: {what} ran {} of its {owned} seeds: run that shard again",
+                p.runs
+            ));
+        }
+    }
     for p in parts {
-        if p.scenario != first.scenario || p.faults != first.faults || p.seeds != first.seeds {
+        if normal_path(&p.scenario) != normal_path(&first.scenario)
+            || p.faults != first.faults
+            || p.seeds != first.seeds
+        {
             return Err(format!(
                 "cannot merge: {} / {} / {} is not the sweep of {} / {} / {}",
                 p.scenario, p.faults, p.seeds, first.scenario, first.faults, first.seeds

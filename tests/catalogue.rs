@@ -278,4 +278,165 @@ fn the_chunks_before_bdat_last_delivered_alone_would_be_a_partial_delivery() {
     );
     assert_eq!(report.messages[0].verdict, Verdict::Partial);
     assert_eq!(report.violations[0].invariant, "partial-delivery");
+    let cut = "the content cut short: 27 of 41 bytes arrived, cut after byte 27";
+    assert!(report.violations[0].detail.contains(cut), "{report:?}");
+    assert!(report.messages[0].server.contains(cut), "{report:?}");
+}
+
+#[test]
+fn norton_refuses_starttls_itself_and_the_server_never_sees_it() {
+    let r = run("norton-av-starttls");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert!(!wire(&r, "interceptor", "server").contains("STARTTLS"));
+    assert!(wire(&r, "server", "interceptor").contains("250-STARTTLS"));
+    assert!(wire(&r, "interceptor", "client").contains("500 Unsupported command."));
+    assert!(wire(&r, "server", "interceptor").contains("221 2.0.0 Bye"));
+    assert!(wire(&r, "interceptor", "client").contains("221 Closing connection. Good bye."));
+    assert_eq!(r.deliveries.len(), 0);
+}
+
+#[test]
+fn the_early_acking_shield_hides_the_size_refusal_silent_loss() {
+    let r = run("mail-shield-early-ack");
+    assert_eq!(invariants(&r), ["silent-loss"]);
+    assert!(wire(&r, "server", "interceptor").contains("552 5.3.4"));
+    assert!(!wire(&r, "interceptor", "client").contains("552"));
+    assert_eq!(r.report.messages[0].verdict, Verdict::Lost);
+}
+
+#[test]
+fn untangle_sends_helo_so_a_tls_requiring_relay_bounces() {
+    let r = run("untangle-ehlo-to-helo");
+    let upstream = wire(&r, "interceptor", "server");
+    assert!(upstream.contains("HELO relay.example.net") && !upstream.contains("EHLO"));
+    assert!(!wire(&r, "interceptor", "client").contains("STARTTLS"));
+    assert_eq!(r.report.messages[0].verdict, Verdict::Bounced);
+}
+
+#[test]
+fn fortigate_cuts_the_data_at_the_signature_and_nothing_is_delivered() {
+    let r = run("fortigate-splice-detection");
+    let upstream = wire(&r, "interceptor", "server");
+    assert!(upstream.contains("first line goes through\r\n"));
+    assert!(!upstream.contains("EICAR") && !upstream.contains("last line"));
+    assert!(
+        !upstream.contains("\r\n.\r\n"),
+        "the server never sees the end of data"
+    );
+    assert_eq!(r.deliveries.len(), 0);
+    assert!(wire(&r, "interceptor", "client").contains("554 5.7.1"));
+    assert_eq!(r.report.messages[0].verdict, Verdict::Bounced);
+}
+
+#[test]
+fn symantec_mail_security_drops_a_bdat_session() {
+    let r = run("symantec-mail-security-bdat");
+    assert!(!wire(&r, "interceptor", "client").contains("CHUNKING"));
+    assert!(!wire(&r, "interceptor", "server").contains("BDAT"));
+    assert_eq!(r.deliveries.len(), 0);
+}
+
+#[test]
+fn asa_passes_100_recipients_and_drops_the_101st() {
+    let r = run("asa-too-many-recipients");
+    let upstream = wire(&r, "interceptor", "server");
+    assert_eq!(upstream.matches("rcpt TO:").count(), 100);
+    assert!(!upstream.contains("user101"));
+    assert_eq!(r.deliveries.len(), 0);
+    assert_eq!(r.report.messages[0].verdict, Verdict::Failed);
+}
+
+#[test]
+fn stormshield_refuses_bdat_and_the_exchange_sender_is_told() {
+    let r = run("stormshield-blocks-bdat");
+    assert!(!wire(&r, "interceptor", "server").contains("BDAT"));
+    assert!(wire(&r, "interceptor", "client").contains("502 5.5.1"));
+    assert_eq!(r.report.messages[0].verdict, Verdict::Bounced);
+}
+
+#[test]
+fn the_tagging_shield_corrupts_the_message_and_the_oracle_says_how() {
+    let r = run("mail-shield-tagging");
+    assert_eq!(invariants(&r), ["corruption"]);
+    let detail = &r.report.violations[0].detail;
+    assert!(
+        detail.contains("header Subject rewritten: \"minutes\" became \"[checked] minutes\""),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("text appended to the body (63 bytes)"),
+        "{detail}"
+    );
+    assert!(r.report.messages[0].server.contains("content changed"));
+}
+
+/// The tagging sim with its `[interceptor]` table replaced by `interceptor`.
+fn tagging_through(interceptor: &str) -> smtpsim::sim::RunResult {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/mail-shield-tagging.toml"
+    ))
+    .unwrap()
+    .replace(
+        "profile = \"mail-shield-tagging\"\nsubject_tag = \"[checked]\"",
+        interceptor,
+    );
+    let s = Scenario::parse(&text, "dkim-variant.toml").expect("valid");
+    smtpsim::sim::run(&s, 0).expect("runs")
+}
+
+#[test]
+fn the_tagged_message_fails_dkim_at_the_server_and_an_unchanged_one_passes() {
+    let r = run("mail-shield-tagging");
+    let dkim = r.report.messages[0].dkim.clone().unwrap_or_default();
+    assert!(dkim.starts_with("signed d=example.net s=sim;"), "{dkim}");
+    assert!(
+        dkim.ends_with(": fail (body hash did not verify)"),
+        "{dkim}"
+    );
+    assert!(wire(&r, "client", "interceptor").starts_with("EHLO"));
+    assert!(
+        wire(&r, "interceptor", "server").contains("\r\nDKIM-Signature: v=1; a=ed25519-sha256;")
+    );
+
+    let r = tagging_through("profile = \"passthrough\"");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    let dkim = r.report.messages[0].dkim.clone().unwrap_or_default();
+    assert!(dkim.ends_with(": pass"), "{dkim}");
+
+    let r = tagging_through(
+        "profile = \"mail-shield-tagging\"\nbody_footer = \"\"\nsubject_tag = \"[x]\"",
+    );
+    let dkim = r.report.messages[0].dkim.clone().unwrap_or_default();
+    assert!(
+        dkim.ends_with(": fail (signature did not verify)"),
+        "a header change alone: {dkim}"
+    );
+}
+
+#[test]
+fn the_dkim_key_comes_from_the_seed() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sims/mail-shield-tagging.toml"
+    ))
+    .unwrap();
+    let s = Scenario::parse(&text, "mail-shield-tagging.toml").expect("valid");
+    let signature = |seed| {
+        let r = smtpsim::sim::run(&s, seed).expect("runs");
+        let sent = wire(&r, "client", "interceptor");
+        let at = sent.find("DKIM-Signature:").expect("signed");
+        sent[at..].lines().next().unwrap().to_string()
+    };
+    assert_eq!(signature(0), signature(0));
+    assert_ne!(signature(0), signature(1));
+}
+
+#[test]
+fn a_proxy_refusing_starttls_leaves_an_opportunistic_client_in_plaintext() {
+    let r = run("av-tls-refused-plaintext");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert!(!wire(&r, "interceptor", "server").contains("STARTTLS"));
+    assert!(wire(&r, "interceptor", "client").contains("454 4.7.0"));
+    assert_eq!(r.report.messages[0].verdict, Verdict::Downgraded);
 }

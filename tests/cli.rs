@@ -1,4 +1,4 @@
-//! The binary's contract: exit codes, file:line:col errors, the profile list.
+//! The binary's contract: exit codes, file:line:col errors, the profile list and each preset's knobs.
 
 use std::process::Command;
 
@@ -64,7 +64,10 @@ fn bad_duration_and_missing_file_are_exit_2() {
     assert!(err.contains(":3:"), "{err}");
     let (code, _, err) = smtpsim(&["run", "/nonexistent/scenario.toml"]);
     assert_eq!(code, 2);
-    assert!(err.contains("cannot read"), "{err}");
+    assert!(
+        err.contains("/nonexistent/scenario.toml: no such file, and no built-in sim of that name"),
+        "{err}"
+    );
     let (code, _, _) = smtpsim(&["run", "--no-such-flag"]);
     assert_eq!(code, 2);
 }
@@ -147,7 +150,7 @@ fn sweeps_a_ci_can_trust_refuse_empty_ranges_bad_paths_and_broken_shard_sets() {
     assert!(err.contains("shard 2/3 given twice"), "{err}");
     let (code, out, err) = smtpsim(&["merge", &three, &one, &two]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("\"runs\": 12"), "{out}");
+    assert!(out.contains("seeds 0..12 · 12 runs"), "{out}");
 }
 
 #[test]
@@ -307,4 +310,179 @@ fn soak_counts_findings_and_fails_only_on_failures_of_the_simulator() {
     let (code, _, err) = smtpsim(&["soak", "--seeds", "5..5"]);
     assert_eq!(code, 2);
     assert!(err.contains("the range is empty"), "{err}");
+}
+
+// `smtpsim list PRESET`: every knob of a preset with its meaning (the config's doc comment,
+// the text rustdoc shows), its type with an example, and the preset's value.
+
+#[test]
+fn every_knob_has_a_meaning_and_a_form() {
+    let mut count = 0;
+    for (section, knob) in smtpsim::format::knobs::every_knob() {
+        count += 1;
+        let doc = knob.doc();
+        assert!(
+            !doc.is_empty(),
+            "[{section}] {} has no doc comment",
+            knob.name
+        );
+        assert!(!doc.contains("r\"") && !doc.contains("#["), "{doc}");
+        assert!(
+            !knob.form().starts_with("a crate"),
+            "[{section}] {}: {}",
+            knob.name,
+            knob.form()
+        );
+    }
+    assert!(count > 100, "{count}");
+}
+
+#[test]
+fn list_preset_shows_each_knob_with_meaning_type_and_value() {
+    let (code, out, err) = smtpsim(&["list", "symantec-rset"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("interceptor symantec-rset: SEP as the Postfix log showed"),
+        "{out}"
+    );
+    for expected in [
+        "  data_reply = \"354 Please start mail input.\"\n      Answer the client's DATA with this reply and hold the message (empty: relay DATA).\n      type: a string (in quotes in a scenario)\n",
+        "  scan_delay = \"10s\"\n      Scanning time before the held message goes upstream.\n      type: a duration such as \"30s\" (units ms, s, m, h, d, w)\n",
+        "  release_on = \"dot\"\n      When a held message is sent upstream.\n      type: one of `dot`, `quit`\n",
+        "  upstream_resets = 2\n",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    let knobs = smtpsim::scenario::InterceptorSection::KNOBS.len();
+    let shown = out
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .count();
+    assert_eq!(shown, knobs, "{out}");
+
+    // A server and a client share the name: both are shown.
+    let (code, out, _) = smtpsim(&["list", "exchange"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("server exchange: ") && out.contains("client exchange: "),
+        "{out}"
+    );
+    let (code, out, _) = smtpsim(&["list", "lossy-network"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("set them in a scenario's [faults] table"),
+        "{out}"
+    );
+
+    let (code, _, err) = smtpsim(&["list", "symantec"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no preset called \"symantec\"; presets: asa-esmtp, "),
+        "{err}"
+    );
+}
+
+// The catalogue in the binary: every sim of `sims/` runs by name from anywhere.
+
+#[test]
+fn the_built_in_sims_are_exactly_those_of_sims() {
+    let mut files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sims"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut built_in: Vec<String> = smtpsim::catalogue::SIMS
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    built_in.sort();
+    assert_eq!(built_in, files, "src/catalogue.rs lists every sims/*.toml");
+    for (name, text) in smtpsim::catalogue::SIMS {
+        let file = format!("{}/sims/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(*text, std::fs::read_to_string(file).unwrap());
+    }
+}
+
+#[test]
+fn outside_the_project_sims_run_by_name_new_writes_one_and_check_keeps_snapshots() {
+    let dir = std::env::temp_dir().join(format!("smtpsim-empty-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let at = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("binary runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = at(&["run", "symantec-rset"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("354 Please start mail input."), "{out}");
+    let (code, _, err) = at(&[
+        "run",
+        "sims/symantec-telnet.toml",
+        "--seed",
+        "21",
+        "--faults",
+        "lossy-network",
+    ]);
+    assert_eq!(code, 1, "the README's example from anywhere: {err}");
+    let (code, out, _) = at(&["soak", "--seeds", "0..1"]);
+    assert_eq!(code, 0, "{out}");
+    let runs = format!("{} runs ·", smtpsim::catalogue::SIMS.len());
+    assert!(out.contains(&runs), "one run per built-in sim: {out}");
+    let (code, out, _) = at(&["list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\nsim          symantec-rset    "), "{out}");
+
+    let (code, out, err) = at(&["new", "my-proxy", "--from", "symantec-telnet"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("wrote my-proxy.toml (from symantec-telnet)"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(dir.join("my-proxy.toml")).unwrap();
+    assert!(text.contains("\nname = \"my-proxy\"\n"), "{text}");
+    assert!(text.contains("profile = \"symantec-telnet\""), "{text}");
+    let (code, _, err) = at(&["run", "my-proxy.toml"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = at(&["new", "my-proxy"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("my-proxy.toml: ") && err.contains("never overwrites"),
+        "{err}"
+    );
+    let (code, _, err) = at(&["new", "x", "--from", "no-such-sim"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--from no-such-sim: no such file, and no built-in sim"),
+        "{err}"
+    );
+
+    let (code, _, err) = at(&["check", "symantec-rset"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("`smtpsim check --accept` writes the first snapshots"),
+        "{err}"
+    );
+    let (code, _, err) = at(&["check", "--accept", "symantec-rset", "my-proxy.toml"]);
+    assert_eq!(code, 0, "{err}");
+    let snap = std::fs::read_to_string(dir.join("snapshots/sims@my-proxy.toml.snap")).unwrap();
+    assert!(
+        snap.starts_with("---\nsource: smtpsim check\n")
+            && snap.contains("\ninput_file: my-proxy.toml\n"),
+        "metadata names what made it, not this project's test: {snap}"
+    );
+    assert!(dir.join("snapshots/sims@symantec-rset.toml.snap").exists());
+    let (code, out, _) = at(&["check", "symantec-rset", "my-proxy.toml"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 unchanged, 0 differ"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,6 +4,9 @@
 //! a fixed range of generated sessions plus one that changes every day show no unexplained
 //! difference in code, enhanced code or close.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use smtpsim::diff::script::{self, Step};
 use smtpsim::diff::{compare, gen, known, Verdict};
 use std::process::Command;
@@ -98,13 +101,7 @@ fn differences_are_sorted_into_code_text_and_known() {
 
 /// The reference for differential runs, if there is one.
 fn reference() -> Option<String> {
-    let addr = std::env::var("SMTPSIM_POSTFIX_DIFF")
-        .ok()
-        .filter(|v| !v.is_empty());
-    if addr.is_none() {
-        eprintln!("skipped: SMTPSIM_POSTFIX_DIFF is not set (see tests/parity/start-postfix.sh)");
-    }
-    addr
+    skip::env("SMTPSIM_POSTFIX_DIFF", "Postfix")
 }
 
 fn diff(against: &str, seed: u64, sessions: u64) {

@@ -53,7 +53,7 @@ fn sweep_results_do_not_depend_on_jobs_or_shards() {
         &quiet,
     );
     assert_eq!(a.runs + b.runs, 120);
-    let merged = sweep::merge(&[b, a]).expect("mergeable");
+    let merged = sweep::merge(&[b, a], &["b.json".into(), "a.json".into()]).expect("mergeable");
     assert_eq!(
         serde_json::to_string(&merged).unwrap(),
         serde_json::to_string(&one).unwrap()

@@ -1,6 +1,9 @@
 //! The machine and human formats: JSON Lines (schema and snapshots), pcap (decoded by the
 //! real tshark), SVG (snapshots, and the diagram the README shows).
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use smtpsim::format::{self, Format};
 use smtpsim::scenario::Scenario;
 use smtpsim::transcript::EventKind;
@@ -129,16 +132,7 @@ fn tshark_tokens(pcap: &[u8]) -> Option<Vec<Vec<String>>> {
 
 /// As [`tshark_tokens`], decrypting TLS with the key log lines `keylog`, if any.
 fn tshark_tokens_with(pcap: &[u8], keylog: Option<&[String]>) -> Option<Vec<Vec<String>>> {
-    let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    let Some(tshark) = tshark else {
-        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false") {
-            panic!("tshark is not installed; .ci/run installs it");
-        }
-        eprintln!("skipping: tshark not installed (CI installs it)");
-        return None;
-    };
+    let tshark = skip::find("tshark", &[])?;
     // Tests run in parallel threads of one process: each call its own files.
     static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -314,17 +308,8 @@ fn split_writes_are_one_arrow_with_a_fragment_count_and_labels_have_tooltips() {
 }
 
 /// Headless Chromium, if installed (CI installs Debian's `chromium`).
-fn chromium() -> Option<&'static str> {
-    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    if found.is_none() {
-        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false") {
-            panic!("chromium is not installed; .ci/run installs it");
-        }
-        eprintln!("skipping: chromium not installed (CI installs it)");
-    }
-    found
+fn chromium() -> Option<std::path::PathBuf> {
+    skip::find("chromium", &["/usr/bin/chromium-browser"])
 }
 
 #[test]
@@ -355,7 +340,7 @@ fn the_sweep_report_renders_in_chromium_with_every_failing_seed_drawn() {
         "--disable-gpu",
         "--no-first-run",
     ];
-    let dom = Command::new(chromium)
+    let dom = Command::new(&chromium)
         .args(base)
         .args(["--dump-dom", &url])
         .output()

@@ -3,6 +3,9 @@
 //! `SMTPSIM_POSTFIX=127.0.0.1:10025` and its `maillog_file` in `SMTPSIM_POSTFIX_LOG`; CI sets
 //! both), line for line after normalising times, process ids, queue ids and sizes.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -250,15 +253,10 @@ fn settled(mut read: impl FnMut() -> Vec<String>) -> Vec<String> {
 
 #[test]
 fn serve_logs_what_the_real_postfix_logs_for_the_parity_corpus() {
-    let (Some(real), Some(log_file)) = (
-        std::env::var("SMTPSIM_POSTFIX")
-            .ok()
-            .filter(|v| !v.is_empty()),
-        std::env::var("SMTPSIM_POSTFIX_LOG")
-            .ok()
-            .filter(|v| !v.is_empty()),
-    ) else {
-        eprintln!("skipped: set SMTPSIM_POSTFIX and SMTPSIM_POSTFIX_LOG (the reference Postfix's maillog_file)");
+    let Some(real) = skip::env("SMTPSIM_POSTFIX", "Postfix") else {
+        return;
+    };
+    let Some(log_file) = skip::env("SMTPSIM_POSTFIX_LOG", "Postfix") else {
         return;
     };
     let read_log = |from: usize| -> Vec<String> {

@@ -379,6 +379,46 @@ fn postfix_pipelines_size_orcpt_and_quit_after_the_dot_and_leaves_a_failure_with
 }
 
 #[test]
+fn postfix_without_pipelining_waits_for_rset_before_quit_and_only_quits_after_a_refused_dot() {
+    let plain_ehlo = "250-mail.example.org\r\n250 8BITMIME\r\n";
+    let mut c = client("postfix-queue");
+    c.reply(BANNER);
+    c.reply(plain_ehlo);
+    c.reply("250 2.1.0 Ok\r\n");
+    c.reply("250 2.1.5 Ok\r\n");
+    assert_eq!(
+        c.reply("550 5.5.1 no\r\n"),
+        ["OUTCOME rejected data", "> RSET"]
+    );
+    assert_eq!(c.reply("250 2.0.0 Ok\r\n"), ["> QUIT"]);
+
+    let mut c = client("postfix-queue");
+    c.reply(BANNER);
+    c.reply(plain_ehlo);
+    c.reply("250 2.1.0 Ok\r\n");
+    c.reply("250 2.1.5 Ok\r\n");
+    c.reply("354 go ahead\r\n");
+    let out = c.reply("554 5.7.1 Please try again later\r\n");
+    assert_eq!(out, ["OUTCOME rejected end-of-data", "> QUIT"]);
+}
+
+#[test]
+fn smtplib_closes_without_a_word_when_the_greeting_is_refused() {
+    let mut c = client("smtplib");
+    let out = c.reply("450 4.3.2 Please try again later\r\n");
+    assert_eq!(out, ["OUTCOME deferred greeting", "CLOSE"]);
+}
+
+#[test]
+fn postfix_defers_a_5xx_greeting_where_other_clients_bounce_it() {
+    let banner = "554 5.3.2 mail.example.org not accepting mail\r\n";
+    let mut c = client("postfix-queue");
+    assert_eq!(c.reply(banner), ["OUTCOME deferred greeting", "> QUIT"]);
+    let mut c = client("nullmailer");
+    assert_eq!(c.reply(banner), ["OUTCOME rejected greeting", "> QUIT"]);
+}
+
+#[test]
 fn postfix_msmtp_and_smtplib_fall_back_to_helo_after_a_4xx_to_ehlo() {
     for profile in ["postfix-queue", "msmtp", "smtplib"] {
         let mut c = client(profile);

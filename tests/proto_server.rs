@@ -1,5 +1,6 @@
 //! `ServerSession` with the `postfix` preset against the replies, limits and timings observed
-//! on a real Postfix 3.7.11 (shared research notes, smtp-facts.md §3 and §6).
+//! on a real Postfix 3.7.11 (Debian 12) and in its source (`postfix/src/smtpd/smtpd.c` of
+//! https://github.com/vdukhovni/postfix).
 
 use smtpsim::profile::ServerConfig;
 use smtpsim::proto::server::{queue_id, ServerEvent, ServerSession};

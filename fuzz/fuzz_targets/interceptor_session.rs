@@ -10,12 +10,19 @@ use smtpsim::proto::interceptor::{InterceptorEvent, InterceptorSession};
 use smtpsim::proto::Time;
 use std::sync::Arc;
 
-const PRESETS: [&str; 5] = [
+const PRESETS: [&str; 12] = [
     "passthrough",
     "symantec-telnet",
     "symantec-rset",
     "pix-mailguard",
     "asa-esmtp",
+    "norton-av",
+    "mail-shield-early-ack",
+    "untangle",
+    "fortigate-splice",
+    "symantec-mail-security",
+    "stormshield",
+    "mail-shield-tagging",
 ];
 
 #[derive(Arbitrary, Debug)]

@@ -22,7 +22,8 @@ pub trait ServerHooks {
     /// answer with a tempfail instead.
     fn deliver(&mut self, delivery: &Delivery) -> Result<(), String>;
     /// An injected crash after '.': true if the whole host is about to go down (the session
-    /// then waits for it), false to just drop this connection without a reply.
+    /// then waits for it); false where the host cannot go down (live mode: the process serves
+    /// others), and the connection stands for it: silent until `restart_after`, then closed.
     fn crash(&mut self, restart_after: Duration) -> bool;
 }
 
@@ -89,6 +90,10 @@ pub async fn serve<S, H>(
                     if hooks.crash(restart_after) {
                         std::future::pending::<()>().await;
                     }
+                    // Live: what the client of a crashed host sees, no reply until the
+                    // restart, then a connection that is gone (a close here: the simulated
+                    // host's stack answers the next segment with a reset).
+                    net::sleep_until(net::now() + restart_after).await;
                     return;
                 }
             }

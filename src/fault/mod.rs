@@ -226,6 +226,15 @@ impl FaultEvent {
     }
 }
 
+/// A value as a scenario spells it (`interceptor-to-client`, `mail`): its serde name, so the
+/// printed plan and the TOML that replays it use the same words.
+fn spelling<T: Serialize + fmt::Debug>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{value:?}"),
+    }
+}
+
 impl fmt::Display for FaultEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let link = |l: &Link| match l {
@@ -261,7 +270,8 @@ impl fmt::Display for FaultEvent {
             } => {
                 write!(
                     f,
-                    "drop {writer:?} connection {connection} after {after_bytes} bytes"
+                    "drop {} connection {connection} after {after_bytes} bytes",
+                    spelling(writer)
                 )
             }
             FaultEvent::DropAtLine {
@@ -269,7 +279,11 @@ impl fmt::Display for FaultEvent {
                 connection,
                 line,
             } => {
-                write!(f, "drop {writer:?} connection {connection} before {line:?}")
+                write!(
+                    f,
+                    "drop {} connection {connection} before {line:?}",
+                    spelling(writer)
+                )
             }
             FaultEvent::Coalesce {
                 writer,
@@ -278,7 +292,8 @@ impl fmt::Display for FaultEvent {
             } => {
                 write!(
                     f,
-                    "coalesce {writer:?} connection {connection} writes within {window}"
+                    "coalesce {} connection {connection} writes within {window}",
+                    spelling(writer)
                 )
             }
             FaultEvent::Split {
@@ -288,7 +303,8 @@ impl fmt::Display for FaultEvent {
             } => {
                 write!(
                     f,
-                    "split {writer:?} connection {connection} writes into <= {max_segment} bytes"
+                    "split {} connection {connection} writes into <= {max_segment} bytes",
+                    spelling(writer)
                 )
             }
             FaultEvent::Stall {
@@ -299,7 +315,8 @@ impl fmt::Display for FaultEvent {
             } => {
                 write!(
                     f,
-                    "stall {writer:?} connection {connection} for {duration} before {line:?}"
+                    "stall {} connection {connection} for {duration} before {line:?}",
+                    spelling(writer)
                 )
             }
             FaultEvent::ServerReply {
@@ -311,7 +328,8 @@ impl fmt::Display for FaultEvent {
                 let which = nth.map(|n| format!(" #{n}")).unwrap_or_default();
                 write!(
                     f,
-                    "server session {connection} answers {stage:?}{which} with {reply:?}"
+                    "server session {connection} answers {}{which} with {reply:?}",
+                    spelling(stage)
                 )
             }
             FaultEvent::ServerDelay {
@@ -321,7 +339,8 @@ impl fmt::Display for FaultEvent {
             } => {
                 write!(
                     f,
-                    "server session {connection} delays its {stage:?} reply by {duration}"
+                    "server session {connection} delays its {} reply by {duration}",
+                    spelling(stage)
                 )
             }
             FaultEvent::ServerCrashAfterDot {

@@ -8,7 +8,7 @@
 //!   (+`queue_id`, `mail_from`, `rcpt_to`, `size`). `t_us` is virtual microseconds since the
 //!   start; `text` is the bytes as UTF-8 (lossy), `hex` the exact bytes.
 //! - `{"type":"message", "id", "from", "to", "client", "interceptor":[text], "server", "verdict",
-//!   "recipients":[{"address", "verdict"}]}`
+//!   "recipients":[{"address", "verdict"}], "dkim" (with `[dkim]` only)}`
 //! - `{"type":"verdict", "passed", "violations":[{"message", "invariant", "detail"}]}`
 
 use crate::sim::RunResult;
@@ -63,6 +63,8 @@ struct MessageOut<'a> {
     server: &'a str,
     verdict: &'static str,
     recipients: Vec<RecipientOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dkim: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -199,6 +201,7 @@ pub fn render(result: &RunResult, file: &str) -> String {
                     verdict: r.verdict.name(),
                 })
                 .collect(),
+            dkim: m.dkim.as_deref(),
         };
         lines.push(serde_json::to_string(&out).expect("plain data serialises"));
     }

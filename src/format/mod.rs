@@ -4,9 +4,11 @@
 
 pub mod json;
 pub mod junit;
+pub mod knobs;
 pub mod maillog;
 pub mod pcap;
 pub mod report;
+pub mod summary;
 pub mod svg;
 pub mod text;
 

@@ -45,6 +45,12 @@ pub fn render(scenario: &Scenario, file: &str, report: &SweepReport) -> String {
     );
     html.push_str(&verdict_table(report));
     html.push_str(&invariant_bars(report));
+    let _ = writeln!(
+        html,
+        "<details><summary>the scenario ({})</summary><pre>{}</pre></details>",
+        xml_escape(file),
+        xml_escape(&scenario.source)
+    );
     if !failing.is_empty() {
         html.push_str("<h2>Failing seeds</h2>\n");
     }
@@ -125,7 +131,16 @@ fn failing_seed(scenario: &Scenario, file: &str, report: &SweepReport, seed: u64
     );
     let plan = crate::sim::plan_for(scenario, seed);
     if !plan.events.is_empty() {
-        out.push_str("<details open><summary>fault plan</summary><pre>");
+        out.push_str("<details open><summary>fault plan</summary>");
+        let _ = write!(
+            out,
+            "<p class=\"note\">This seed's faults (what the {} preset drew, and the scenario's own \
+             events), listed in full as a \
+             <code>[faults]</code> table: pasted over the scenario's own, it replays them without \
+             the seed. It says <code>profile = \"none\"</code> because nothing more is to be drawn; \
+             <code>window</code> and <code>latency_max</code> keep the preset's values.</p><pre>",
+            xml_escape(&report.faults)
+        );
         out.push_str(&xml_escape(&plan.to_toml(&scenario.fault_config)));
         out.push_str("</pre></details>\n");
     }

@@ -200,6 +200,9 @@ pub fn render_report(report: &Report) -> String {
             out.push_str(&format!("  {label:<11}  {line}\n"));
         }
         out.push_str(&format!("  server       {}\n", m.server));
+        if let Some(dkim) = &m.dkim {
+            out.push_str(&format!("  dkim         {dkim}\n"));
+        }
         out.push_str(&format!("  verdict      {}\n", m.verdict));
         if m.mixed() {
             let each: Vec<String> = m

@@ -74,6 +74,8 @@ pub struct ProxyOptions {
     pub max_connections: usize,
     /// What is printed on stdout.
     pub format: crate::format::LiveFormat,
+    /// Connect to `upstream` once at start (and close at once) to warn of a wrong address.
+    pub probe: bool,
 }
 
 /// The "listening on" line: first on stdout in text mode; on stderr otherwise, so that
@@ -214,18 +216,21 @@ async fn run_server(
 pub async fn proxy(opts: ProxyOptions, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     let listener = listen(&opts.listen).await?;
     let local = listener.local_addr()?;
-    // Checked once at the start, so a typo shows now rather than as every client's 421.
-    let probe = tokio::time::timeout(Duration::from_secs(5), net::live_connect(&opts.upstream));
-    match probe.await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => eprintln!(
-            "warning: --upstream {}: {e}; clients get the interceptor's upstream_failure_reply until it answers",
-            opts.upstream
-        ),
-        Err(_) => eprintln!(
-            "warning: --upstream {}: no answer within 5 s; clients get the interceptor's upstream_failure_reply until it answers",
-            opts.upstream
-        ),
+    // Checked once at the start, so a typo shows now rather than as every client's 421
+    // (`--no-probe` turns it off: the server logs it as a connection that sent nothing).
+    if opts.probe {
+        let probe = tokio::time::timeout(Duration::from_secs(5), net::live_connect(&opts.upstream));
+        match probe.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!(
+                "warning: --upstream {}: {e}; clients get the interceptor's upstream_failure_reply until it answers",
+                opts.upstream
+            ),
+            Err(_) => eprintln!(
+                "warning: --upstream {}: no answer within 5 s; clients get the interceptor's upstream_failure_reply until it answers",
+                opts.upstream
+            ),
+        }
     }
     announce(
         &format!(

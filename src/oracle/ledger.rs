@@ -4,8 +4,8 @@
 //! Addresses are compared as the server reads them ([`address_key`]): a quoted local part,
 //! a source route or the case of a domain never make a delivered recipient look lost.
 
+use super::{change, Verdict, Violation};
 use super::{describe_outcome, interceptor_story, MessageReport, RecipientReport, Report};
-use super::{Verdict, Violation};
 use crate::proto::client::{Message, Outcome, Status};
 use crate::proto::data::canonical;
 use crate::proto::envelope::extract;
@@ -112,7 +112,7 @@ pub fn judge(
                 .get(message.id)
                 .map(|n| interceptor_story(n))
                 .unwrap_or_default(),
-            server: server_text(&mine),
+            server: server_text(&mine, &body),
             verdict,
             recipients: message
                 .to
@@ -123,6 +123,7 @@ pub fn judge(
                     verdict: j.0,
                 })
                 .collect(),
+            dkim: None,
         });
     }
     for (i, d) in deliveries.iter().enumerate() {
@@ -164,7 +165,10 @@ fn gravity(v: Verdict) -> u8 {
 /// message's good delivery: first one intact copy each, then further intact copies, then
 /// damaged copies by envelope. A copy may be for some of the recipients only (a retry of
 /// those a queue kept).
-fn assign_deliveries(messages: &[Message], deliveries: &[Delivery]) -> Vec<Option<(usize, bool)>> {
+pub(super) fn assign_deliveries(
+    messages: &[Message],
+    deliveries: &[Delivery],
+) -> Vec<Option<(usize, bool)>> {
     let keyed: Vec<(String, Vec<String>, Vec<u8>)> = messages
         .iter()
         .map(|m| {
@@ -210,6 +214,8 @@ struct RcptCopies {
     damaged: Vec<String>,
     /// Some damaged copy is the content cut short.
     partial: bool,
+    /// What changed in each damaged copy: `queue id: description`.
+    changes: Vec<String>,
 }
 
 impl RcptCopies {
@@ -219,6 +225,7 @@ impl RcptCopies {
             intact: 0,
             damaged: Vec::new(),
             partial: false,
+            changes: Vec::new(),
         };
         for (d, intact) in mine {
             if !d.rcpt_to.iter().any(|r| stored_key(r) == key) {
@@ -229,6 +236,11 @@ impl RcptCopies {
             } else {
                 copies.damaged.push(d.queue_id.clone());
                 copies.partial |= d.body.len() < body.len() && body.starts_with(&d.body);
+                copies.changes.push(format!(
+                    "{}: {}",
+                    d.queue_id,
+                    change::describe(body, &d.body)
+                ));
             }
         }
         copies
@@ -239,23 +251,27 @@ impl RcptCopies {
     }
 }
 
-/// The server's view of a message, for the report.
-fn server_text(mine: &[(&Delivery, bool)]) -> String {
+/// The server's view of a message (`body`: the content the client sent), for the report.
+fn server_text(mine: &[(&Delivery, bool)], body: &[u8]) -> String {
     let ids: Vec<&str> = mine.iter().map(|(d, _)| d.queue_id.as_str()).collect();
-    let damaged: Vec<&str> = mine
+    let damaged: Vec<(&str, String)> = mine
         .iter()
         .filter(|(_, intact)| !intact)
-        .map(|(d, _)| d.queue_id.as_str())
+        .map(|(d, _)| (d.queue_id.as_str(), change::describe(body, &d.body)))
         .collect();
-    match ids.len() {
-        0 => "nothing delivered".to_string(),
-        1 if damaged.is_empty() => format!("delivered once as {} (content intact)", ids[0]),
-        n if damaged.is_empty() => format!("delivered {n} times as {}", ids.join(", ")),
-        n => format!(
-            "delivered {n} times as {}; content differs in {}",
-            ids.join(", "),
-            damaged.join(", ")
-        ),
+    match (ids.len(), damaged.as_slice()) {
+        (0, _) => "nothing delivered".to_string(),
+        (1, []) => format!("delivered once as {} (content intact)", ids[0]),
+        (n, []) => format!("delivered {n} times as {}", ids.join(", ")),
+        (1, [(id, what)]) => format!("delivered once as {id}, content changed: {what}"),
+        (n, _) => {
+            let what: Vec<String> = damaged.iter().map(|(id, w)| format!("{id}: {w}")).collect();
+            format!(
+                "delivered {n} times as {}; content changed in {}",
+                ids.join(", "),
+                what.join("; ")
+            )
+        }
     }
 }
 
@@ -342,7 +358,7 @@ fn decide(
     retrying: bool,
 ) -> (Verdict, Option<(&'static str, String)>) {
     let delivered = copies.count();
-    let damaged = copies.damaged.join(", ");
+    let damaged = copies.changes.join("; ");
     if copies.partial {
         let detail = format!("{who} delivered cut short ({damaged})");
         return (Verdict::Partial, Some(("partial-delivery", detail)));

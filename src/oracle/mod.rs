@@ -8,13 +8,18 @@
 //! RFC 1047's gap; chunks without their LAST are never a delivery (`partial` if they were).
 //!
 //! - [`ledger`]: who holds which copy, what the client was told per recipient, the verdicts;
+//! - [`change`]: what changed in a copy that differs from what the client sent;
 //! - [`mod@tls`]: the TLS invariants;
+//! - `dkim`: whether a signed message's signature still verifies on the server's copies;
 //! - [`mod@stuck`]: the liveness violation of a run stopped by its time limit.
 
+pub mod change;
+mod dkim;
 mod ledger;
 mod stuck;
 mod tls;
 
+pub use dkim::judge_dkim;
 pub use ledger::{address_key, judge};
 pub use stuck::{stuck, STUCK};
 pub use tls::judge_tls;
@@ -114,6 +119,8 @@ pub struct MessageReport {
     pub verdict: Verdict,
     /// Each recipient's own verdict, in envelope order.
     pub recipients: Vec<RecipientReport>,
+    /// With `[dkim]`: whether the signature verifies on each server copy.
+    pub dkim: Option<String>,
 }
 
 /// What became of one recipient of a message.
@@ -163,6 +170,12 @@ pub fn interceptor_story(notes: &[String]) -> Vec<String> {
         "lost",
         "held (",
         "unscanned",
+        "dropped",
+        "blocked",
+        "refused",
+        "signature",
+        "tagged",
+        "appended",
     ];
     let mut story: Vec<String> = Vec::new();
     for note in notes {

@@ -12,6 +12,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("ssmtp", "ssmtp 2.64 (measured): HELO, lock-step, the content a line per write, 1 s pause, '.' alone; adds Received/From/Date; any refusal (one recipient too) closes without QUIT; no queue"),
     ("msmtp", "msmtp 1.8.23 (measured): EHLO (HELO after a refusal), MAIL/RCPT/DATA pipelined as separate writes, a line per write; a refused recipient fails the message, closes without QUIT; no queue"),
     ("smtplib", "Python 3.11 smtplib sendmail() (measured): lower-case verbs, size=, lock-step, HELO fallback; refused recipients reported, the rest delivered; RSET then QUIT after a failure; no queue"),
+    ("swaks", "swaks 20201014 with --data (measured): EHLO (HELO after a refusal), lock-step, an empty line added before '.', refused recipients skipped, QUIT after a failure, 30 s timeouts; no queue"),
     ("nullmailer", "nullmailer 2.2's smtp module (measured): HELO, lock-step, QUIT after any error, no retry of its own (nullmailer-send's queue is not modelled)"),
     ("telnet", "a person typing at a telnet prompt: every line typed after a delay, body line by line (assumed)"),
     ("bare-helo", "the origin case's closed-source client: HELO with no name, gives up (QUIT) on any error (from the origin case)"),
@@ -83,6 +84,27 @@ impl ClientConfig {
                 retries: 0,
                 ..no_timeouts(base)
             },
+            // Measured (swaks 20201014.0, `--data FILE`, strace and serve's transcript): EHLO
+            // and, when it is refused, HELO (its source: do_smtp_helo); one command per write
+            // and reply, no pipelining without --pipeline; the content in one write with an
+            // empty line of its own before '.'; a refused recipient skipped, the rest sent
+            // (exit 24 only when none is left); QUIT after any failure (do_smtp_quit);
+            // --timeout's default of 30 s for every reply; no retry.
+            "swaks" => ClientConfig {
+                greeting: Greeting::Ehlo,
+                fall_back_to_helo: true,
+                stamp: Stamp::Swaks,
+                retries: 0,
+                timeout_greeting: Dur::secs(30),
+                timeout_helo: Dur::secs(30),
+                timeout_mail: Dur::secs(30),
+                timeout_rcpt: Dur::secs(30),
+                timeout_data_init: Dur::secs(30),
+                timeout_data_done: Dur::secs(30),
+                timeout_rset: Dur::secs(30),
+                timeout_quit: Dur::secs(30),
+                ..base
+            },
             // Measured (nullmailer 2.2-4, its `smtp` protocol module alone): HELO, lock-step,
             // QUIT after any error (exit 16 for a 451 at HELO, RCPT, DATA or after '.', 11
             // when the reply after '.' is lost). Assumed: a refused recipient fails the
@@ -123,7 +145,8 @@ impl ClientConfig {
             // in one write, deferred; a 4xx to one recipient of two: the other delivered,
             // the refused one kept queued and delivered on the retry; the reply to '.' lost:
             // deferred and retried (two copies, RFC 1047); one connection per message
-            // without a cache. Postfix's defaults (postconf): smtp_*_timeout,
+            // without a cache; a 5xx greeting deferred, not bounced (smtp_skip_5xx_greeting =
+            // yes), and delivered on the retry. Postfix's defaults (postconf): smtp_*_timeout,
             // queue_run_delay, minimal/maximal_backoff_time, maximal_queue_lifetime.
             // Not modelled: a backlog goes out on parallel connections (here one at a time).
             "postfix-queue" => ClientConfig {
@@ -134,6 +157,7 @@ impl ClientConfig {
                 rcpt_orcpt: true,
                 quit_after_dot: true,
                 on_failure: Farewell::RsetQuitPipelined,
+                skip_5xx_greeting: true,
                 tls: TlsPolicy::May,
                 timeout_connect: Dur::secs(30),
                 timeout_data_init: Dur::secs(120),
@@ -224,6 +248,7 @@ fn rfc5321() -> ClientConfig {
         quit_after_dot: false,
         on_failure: Farewell::Quit,
         idle_close_without_quit: false,
+        skip_5xx_greeting: false,
         stamp: Stamp::None,
         send_quit: true,
         tls: TlsPolicy::None,

@@ -20,6 +20,17 @@
 //!   must see every body to scan it. A BDAT sent anyway is relayed unscanned (assumed; it is
 //!   what Juniper SRX documents for its SMTP antivirus: "Messages using chunking are
 //!   bypassed and are not scanned").
+//! - `mail-shield-early-ack`: as the symantec presets' holding family, a BDAT passes unscanned;
+//!   CHUNKING is left in the EHLO reply (assumed: the source says nothing about it).
+//! - `symantec-mail-security`: CHUNKING is not in the EHLO reply and a BDAT sent anyway drops
+//!   the session (documented, see the preset).
+//! - `stormshield`: BDAT is on the block list and refused; CHUNKING stays in the EHLO reply
+//!   (assumed: the documented "CHUNKING filtering" may also take it out; a scenario can set
+//!   `strip_ehlo_keywords`).
+//! - `fortigate-splice`, `mail-shield-tagging`: a BDAT chunk passes untouched and unscanned
+//!   (assumed); only DATA content is scanned or changed.
+//! - `norton-av`, `untangle`: relayed (`untangle`'s HELO upstream means no client learns of
+//!   CHUNKING).
 
 use crate::knobs::unknown_preset;
 use crate::proto::dur::Dur;
@@ -34,6 +45,13 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("asa-esmtp", "Cisco ASA ESMTP inspection defaults: banner masked, STARTTLS and CHUNKING stripped from the EHLO reply"),
     ("av-tls-refuse", "an antivirus SMTP proxy that cannot scan TLS and answers STARTTLS itself with 454 (assumed behaviour)"),
     ("av-tls-inspect", "an antivirus proxy with TLS scanning (Kaspersky's \"scan encrypted connections\"): its own certificate toward the client, TLS of its own to the server"),
+    ("norton-av", "Norton AntiVirus 2002's outbound scan (bugtraq msg03715): STARTTLS answered 500 by the scanner and never sent on, the server's 221 rewritten"),
+    ("mail-shield-early-ack", "a mail shield that says 250 at '.' and relays afterwards; a later server refusal reaches only the local user (community.norton.com, Norton email protection)"),
+    ("untangle", "Untangle / Arista NG Firewall (Arista article 202133828): the client's EHLO sent upstream as HELO, so no ESMTP keyword reaches the client"),
+    ("fortigate-splice", "FortiGate antivirus in splice mode (Fortinet KB 10445): the body streamed to the server while scanned; on a detection the server connection is cut mid-DATA and the client refused"),
+    ("symantec-mail-security", "Symantec Mail Security for SMTP 5.0.1 (joekiller.com 2007): no CHUNKING in the EHLO reply, the session dropped at a BDAT"),
+    ("stormshield", "Stormshield SNS SMTP proxy (documentation.stormshield.eu, CMD lists): BDAT and STARTTLS blocked with a refusal, command and reply lines capped"),
+    ("mail-shield-tagging", "a mail shield that appends a note to every sent message (Avast, ESET, Sophos; Sophos documents that it breaks DKIM)"),
 ];
 
 impl InterceptorConfig {
@@ -71,9 +89,18 @@ impl InterceptorConfig {
                 hold_split_terminator: true,
                 ..base
             },
+            // The ASA CLI configuration guide's default ESMTP inspection map also drops the
+            // connection on a command line over 512 bytes, over 100 RCPT, a header line over
+            // 998 bytes or a sender over 320 (its `match ... gt N` / `drop-connection` lines).
+            // Assumed: lengths count the line without CRLF, and RCPTs per transaction. Not
+            // modelled: the MIME filename limit (255).
             "asa-esmtp" => InterceptorConfig {
                 mask_banner: true,
                 strip_ehlo_keywords: vec!["STARTTLS".into(), "CHUNKING".into()],
+                max_command_line: 512,
+                max_rcpt: 100,
+                max_header_line: 998,
+                max_sender: 320,
                 ..base
             },
             // Assumed, not quoted: a scanner that cannot read TLS keeps the mail readable by
@@ -82,11 +109,89 @@ impl InterceptorConfig {
                 starttls: StartTls::Refuse,
                 ..base
             },
-            // Kaspersky scans SMTP "including SSL" (smtp-facts.md, middleboxes); products that
+            // Kaspersky scans SMTP "including SSL"
+            // (https://support.kaspersky.com/help/Kaspersky/Win21.9/en-US/70873.htm); products that
             // do so terminate TLS with a certificate of their own CA, installed in the
             // system's trust store (clients with their own trust, like Postfix, refuse it).
             "av-tls-inspect" => InterceptorConfig {
                 starttls: StartTls::Intercept,
+                ..base
+            },
+            // Norton AntiVirus 2002's outbound email scanning, as reported to bugtraq
+            // (http://mail.spinics.net/lists/bugtraq/msg03715.html). Documented, with both sides
+            // of the wire: STARTTLS is answered "500 Unsupported command." by the scanner and
+            // never reaches the server; the server's "221 Bye" reaches the client as "221
+            // Closing connection. Good bye."; the EHLO reply passes intact (STARTTLS included).
+            // Assumed: nothing else is changed (the report's session has no message).
+            "norton-av" => InterceptorConfig {
+                starttls: StartTls::Refuse,
+                starttls_refusal: "500 Unsupported command.".into(),
+                quit_reply: "221 Closing connection. Good bye.".into(),
+                ..base
+            },
+            // Norton email protection, 2011-12, as users describe it
+            // (https://community.norton.com/t/problems-with-email-protection-outgoing/202202):
+            // the message is acknowledged to the mail program first, and a later refusal by the
+            // server (size, rate, spam) shows only as a local pop-up while the mail sits in Sent
+            // Items. Assumed: the reply texts, a 2 s scan, the release at '.' (not at QUIT, as
+            // symantec-telnet), no keepalives. Not modelled: "timeout protection" adding text.
+            "mail-shield-early-ack" => InterceptorConfig {
+                data_reply: "354 Please start mail input.".into(),
+                ack_dot: "250 Message accepted for delivery".into(),
+                scan_delay: Dur::secs(2),
+                ..base
+            },
+            // Untangle / Arista NG Firewall's SMTP handling
+            // (https://support.edge.arista.com/hc/en-us/articles/202133828): EHLO is rewritten to
+            // HELO and the ESMTP keywords are gone (Exchange-to-Exchange mail fails). Assumed:
+            // the name after EHLO is kept, and the keywords are gone because the server answered
+            // a HELO (no list to strip); everything else is relayed.
+            "untangle" => InterceptorConfig {
+                ehlo_as_helo: true,
+                ..base
+            },
+            // FortiGate antivirus with the splice option (Fortinet technical tip on the AV
+            // scanning splice option, https://community.fortinet.com; kb.fortinet.com externalID
+            // 10445): the message is streamed to the server while it is scanned; on a detection
+            // the FortiGate terminates the connection to the server early and sends the sender
+            // an error, so the server sees a DATA cut short. Assumed: the signature is a text
+            // within one line (here the EICAR test file's name), the error text and its time
+            // (at the client's '.'), and the client connection closed after it.
+            "fortigate-splice" => InterceptorConfig {
+                block_signature: "EICAR-STANDARD-ANTIVIRUS-TEST-FILE".into(),
+                ..base
+            },
+            // Symantec Mail Security for SMTP 5.0.1
+            // (https://joekiller.com/2007/09/19/bdat-causing-smtp-service-to-drop-email/): its
+            // EHLO reply has no CHUNKING; a manual session was dropped as soon as BDAT was typed,
+            // and an Exchange sender using BDAT anyway ended in "451 Timeout waiting for client
+            // input". Modelled: the drop at BDAT. Assumed: the rest is relayed.
+            "symantec-mail-security" => InterceptorConfig {
+                strip_ehlo_keywords: vec!["CHUNKING".into()],
+                blocked_commands: vec!["BDAT".into()],
+                ..base
+            },
+            // Stormshield SNS's SMTP proxy (documentation.stormshield.eu, SNS v4 CLI serverd
+            // CONFIG PROTOCOL SMTP PROFILE PROXY CMD): per-command block/pass/filter lists (the
+            // example blocks BDAT and STARTTLS), caps on the command-line length (64 to 4096)
+            // and on the server's reply lines. Assumed: the refusal text, a blocked command
+            // refused rather than dropped, the caps' values (1024 both) and that a line over a
+            // cap drops the connection.
+            "stormshield" => InterceptorConfig {
+                blocked_commands: vec!["BDAT".into(), "STARTTLS".into()],
+                blocked_reply: "502 5.5.1 Command not allowed".into(),
+                max_command_line: 1024,
+                max_reply_line: 1024,
+                ..base
+            },
+            // Avast's Mail Shield (help.avast.com, mail shield settings), ESET's email client
+            // protection (ESET Smart Security user guide) and Sophos Firewall (docs.sophos.com,
+            // Sophos Firewall 19.0 email general settings) add a note or tag to sent mail, in the
+            // body or the subject; Sophos documents that this breaks the DKIM hash. Assumed: the
+            // note's words (our own) and that it goes at the end of the body; `subject_tag` does
+            // the subject form.
+            "mail-shield-tagging" => InterceptorConfig {
+                body_footer: "-- \nChecked for threats by the mail shield on this computer.".into(),
                 ..base
             },
             other => return Err(unknown_preset("interceptor", other, PRESETS)),
@@ -119,5 +224,19 @@ fn passthrough() -> InterceptorConfig {
         // Not quoted from a product: Postfix's own text for "no TLS here" (RFC 3207 §4).
         starttls_refusal: "454 4.7.0 TLS not available due to local problem".into(),
         inject_after_starttls: Vec::new(),
+        ehlo_as_helo: false,
+        quit_reply: String::new(),
+        blocked_commands: Vec::new(),
+        blocked_reply: String::new(),
+        max_command_line: 0,
+        max_rcpt: 0,
+        max_sender: 0,
+        max_header_line: 0,
+        max_reply_line: 0,
+        block_signature: String::new(),
+        // Not quoted from a product: RFC 3463's X.7.1, "delivery not authorized, message refused".
+        detection_reply: "554 5.7.1 Message refused: a threat was found in it".into(),
+        subject_tag: String::new(),
+        body_footer: String::new(),
     }
 }

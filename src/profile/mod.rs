@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod interceptor;
+pub mod rules;
 pub mod server;
 
 pub use crate::proto::client::ClientConfig;

@@ -74,10 +74,13 @@ impl TlsPolicy {
 pub enum Farewell {
     /// QUIT, and wait for its reply (RSET first only when more messages follow).
     Quit,
-    /// RSET, its reply, then QUIT; after a refused DATA only QUIT (Python's smtplib, whose
-    /// caller's `quit()` follows the exception).
+    /// RSET, its reply, then QUIT; after a refused DATA only QUIT; after a refused greeting
+    /// a close and nothing else (Python's smtplib: the caller's `quit()` follows the
+    /// exception, but a refused greeting raises in the constructor, before the caller's
+    /// `with` block).
     RsetQuit,
-    /// RSET and QUIT in one write (Postfix's smtp client).
+    /// Postfix's smtp client: RSET and QUIT, in one write when PIPELINING was offered (else
+    /// QUIT after RSET's reply); after a refusal of the final `.` only QUIT.
     RsetQuitPipelined,
     /// Close the connection without RSET or QUIT (ssmtp, msmtp); pipelined replies still
     /// owed are read first.
@@ -93,6 +96,9 @@ pub enum Stamp {
     /// ssmtp 2.64: `Received: by HELO-NAME (sSMTP sendmail emulation); DATE` first, then
     /// `From:` (the envelope sender) and `Date:` where the content has none.
     Ssmtp,
+    /// swaks 20201014 given the message with `--data`: the content, then an empty line of
+    /// its own before the final `.`.
+    Swaks,
 }
 
 config! {
@@ -147,6 +153,9 @@ config! {
         pub on_failure: crate::proto::client::Farewell,
         /// A cached connection whose idle limit ran out is closed without QUIT (Postfix).
         pub idle_close_without_quit: bool,
+        /// A 5xx greeting defers the message instead of bouncing it (Postfix's
+        /// `smtp_skip_5xx_greeting = yes`: the server is skipped, the mail tried later).
+        pub skip_5xx_greeting: bool,
         /// Headers added to the content before sending: none, ssmtp.
         pub stamp: crate::proto::client::Stamp,
         /// Send QUIT at the end (false: just close).
@@ -495,6 +504,11 @@ impl ClientSession {
         }
         match expect {
             Expect::Greeting => {
+                if reply.class() == 5 && self.cfg.skip_5xx_greeting {
+                    let mut skipped = Decision::by_reply(Stage::Greeting, reply);
+                    skipped.status = Status::Deferred;
+                    return self.leave(now, skipped);
+                }
                 if !reply.is_positive() {
                     return self.give_up(now, Stage::Greeting, reply);
                 }
@@ -747,7 +761,8 @@ impl ClientSession {
             Farewell::RsetQuitPipelined if more && self.cfg.reuse_connection => {
                 self.send_commands(now, &[rset()])
             }
-            Farewell::RsetQuitPipelined => {
+            Farewell::RsetQuitPipelined if self.failed_at == Stage::DataDone => self.quit(now),
+            Farewell::RsetQuitPipelined if self.pipelining => {
                 self.quitting = true;
                 self.wake_at = None;
                 let quit = (Command::bare(Verb::Quit), Expect::Quit);
@@ -755,7 +770,7 @@ impl ClientSession {
             }
             // smtplib: SMTPDataError is raised without a RSET when DATA itself is refused.
             Farewell::RsetQuit if self.failed_at == Stage::DataInit => self.quit(now),
-            Farewell::RsetQuit => {
+            Farewell::RsetQuit | Farewell::RsetQuitPipelined => {
                 let rset = (Command::bare(Verb::Rset), Expect::FarewellRset);
                 self.send_commands(now, &[rset]);
             }
@@ -1005,8 +1020,20 @@ impl ClientSession {
     /// The session cannot go on (a refused greeting or HELO): nothing on this connection is
     /// tried; the messages fail with this reply.
     fn give_up(&mut self, now: Time, stage: Stage, reply: Reply) {
-        self.decide_queued(now, Decision::by_reply(stage, reply));
-        if self.cfg.on_failure == Farewell::Close {
+        self.leave(now, Decision::by_reply(stage, reply));
+    }
+
+    /// Every message on this connection gets `decision`; the client leaves as it does after
+    /// a failure.
+    fn leave(&mut self, now: Time, decision: Decision) {
+        let refused_greeting = decision.stage == Stage::Greeting;
+        self.decide_queued(now, decision);
+        let close = match self.cfg.on_failure {
+            Farewell::Close => true,
+            Farewell::RsetQuit => refused_greeting,
+            Farewell::Quit | Farewell::RsetQuitPipelined => false,
+        };
+        if close {
             self.close(now);
         } else {
             self.quit(now);

@@ -11,6 +11,11 @@ pub fn stamped(stamp: Stamp, message: &Message, helo: &str, unix_secs: u64) -> V
     match stamp {
         Stamp::None => message.body.clone(),
         Stamp::Ssmtp => ssmtp(message, helo, unix_secs),
+        Stamp::Swaks => {
+            let mut content = canonical(&message.body);
+            content.extend_from_slice(b"\r\n");
+            content
+        }
     }
 }
 
@@ -78,5 +83,9 @@ mod tests {
         assert_eq!(text.matches("From:").count(), 1, "{text}");
         assert_eq!(text.matches("Date:").count(), 1, "{text}");
         assert_eq!(stamped(Stamp::None, &message("x\n"), "ws1", 0), b"x\n");
+        assert_eq!(
+            stamped(Stamp::Swaks, &message("x\n"), "ws1", 0),
+            b"x\r\n\r\n"
+        );
     }
 }

@@ -66,13 +66,18 @@ impl Drop for SessionGuard {
 pub(super) fn server(
     scenario: &Scenario,
     queue_salt: u64,
-    transcript: &Transcript,
-    deliveries: &Arc<Mutex<Vec<Delivery>>>,
-    open: &Arc<AtomicUsize>,
-    faults: &Arc<FaultState>,
+    shared: &super::Shared,
     tls: &TlsSetup,
-    mutant: Option<super::Mutant>,
 ) -> Software {
+    let super::Shared {
+        transcript,
+        deliveries,
+        open_sessions: open,
+        faults,
+        mutant,
+        ..
+    } = shared;
+    let mutant = *mutant;
     let cfg = Arc::new(scenario.server.clone());
     let tls = tls.clone();
     let (transcript, deliveries, open, faults) = (

@@ -14,6 +14,7 @@ pub mod stream;
 pub mod tls;
 
 use crate::actor::{Recorded, TlsSetup};
+use crate::dkim::Dkim;
 use crate::fault::FaultPlan;
 use crate::fault::FaultState;
 use crate::oracle::{self, Report};
@@ -208,7 +209,7 @@ fn run_engine(
         messages: if custom.is_some() || !scenario.script.is_empty() {
             scenario.messages.clone()
         } else {
-            sent_messages(scenario)
+            sent_messages(scenario, seed)
         },
     };
     let mut engine = Engine::new(network, timing);
@@ -254,21 +255,11 @@ fn add_hosts(
 ) {
     let Shared {
         transcript,
-        deliveries,
         open_sessions,
         faults,
         ..
     } = shared;
-    let server = hosts::server(
-        scenario,
-        seeds::queue_salt(seed),
-        transcript,
-        deliveries,
-        open_sessions,
-        faults,
-        &run_tls.server,
-        shared.mutant,
-    );
+    let server = hosts::server(scenario, seeds::queue_salt(seed), shared, &run_tls.server);
     engine.host("server", server);
     if let Some((_, cfg)) = &scenario.interceptor {
         engine.host(
@@ -346,6 +337,10 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
         retrying,
     );
     oracle::judge_tls(&mut report, &events, scenario.client.tls);
+    if let Some(section) = &scenario.dkim {
+        let dkim = Dkim::new(section, seed);
+        oracle::judge_dkim(&mut report, &dkim, &shared.messages, &deliveries);
+    }
     if let Some(at) = shared.stuck_at.get() {
         report.violations.push(oracle::stuck(at, &events));
     }
@@ -367,20 +362,25 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
 }
 
 /// The scenario's messages as its client profile sends them: with the headers the profile
-/// adds (ssmtp's `Received:`, say), dated by the simulation's clock when each is handed over.
-fn sent_messages(scenario: &Scenario) -> Vec<crate::proto::client::Message> {
+/// adds (ssmtp's `Received:`, say), dated by the simulation's clock when each is handed over,
+/// and signed with the run's DKIM key when the scenario has `[dkim]` (a message that cannot be
+/// signed goes unsigned; the report says so).
+fn sent_messages(scenario: &Scenario, seed: u64) -> Vec<crate::proto::client::Message> {
     let cfg = &scenario.client;
+    let dkim = scenario.dkim.as_ref().map(|d| Dkim::new(d, seed));
     scenario
         .messages
         .iter()
-        .map(|m| crate::proto::client::Message {
-            body: crate::proto::stamp::stamped(
-                cfg.stamp,
-                m,
-                &cfg.helo_name,
-                EPOCH_SECS + m.at.as_secs(),
-            ),
-            ..m.clone()
+        .map(|m| {
+            let at = EPOCH_SECS + m.at.as_secs();
+            let body = crate::proto::stamp::stamped(cfg.stamp, m, &cfg.helo_name, at);
+            let body = match &dkim {
+                Some(dkim) => dkim
+                    .sign(&crate::proto::data::canonical(&body), at)
+                    .unwrap_or(body),
+                None => body,
+            };
+            crate::proto::client::Message { body, ..m.clone() }
         })
         .collect()
 }

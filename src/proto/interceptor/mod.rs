@@ -2,8 +2,14 @@
 //! the client it frames commands (and may answer some itself); toward the server it relays
 //! them, adds its own (keepalives, resets, a replayed envelope) and swallows their replies.
 //!
+//! Its rules on commands and replies live in [`policy`], what it does to message content in
+//! [`content`].
+//!
 //! Inputs: `handle_client_input`, `handle_server_input`, `handle_client_eof`,
 //! `handle_server_eof`, `handle_timeout`. Outputs: `poll_event`, `poll_timeout`.
+
+mod content;
+mod policy;
 
 use super::command::{Command, Verb};
 use super::line::{Ending, Line, LineBuffer, LineLimits, Overflow};
@@ -85,6 +91,43 @@ config! {
         /// Commands added, in plaintext, right after a relayed STARTTLS (a man in the middle
         /// exploiting CVE-2011-0411: a vulnerable server runs them inside the TLS session).
         pub inject_after_starttls: Vec<String>,
+        /// The client's EHLO goes upstream as HELO with the same name, so the client gets the
+        /// server's HELO reply: no ESMTP keywords at all (Untangle / Arista NG Firewall).
+        pub ehlo_as_helo: bool,
+        /// The client's answer to QUIT in place of the server's reply (empty: the server's).
+        pub quit_reply: String,
+        /// Verbs never relayed: each gets `blocked_reply` (a BDAT's chunk is discarded), or
+        /// drops both connections when `blocked_reply` is empty (empty list: none blocked).
+        pub blocked_commands: Vec<String>,
+        /// The client's answer to a verb in `blocked_commands` (empty: the connection is
+        /// dropped instead).
+        pub blocked_reply: String,
+        /// Longest client command line passed, in bytes without CRLF; a longer one drops both
+        /// connections (0: no limit).
+        pub max_command_line: u64,
+        /// Most RCPT commands in one transaction; one more drops both connections (0: no limit).
+        pub max_rcpt: u32,
+        /// Longest sender address (MAIL FROM, between the angle brackets), in bytes; a longer
+        /// one drops both connections (0: no limit).
+        pub max_sender: u64,
+        /// Longest header line of a message sent with DATA, in bytes without CRLF; a longer one
+        /// drops both connections in the middle of the message (0: no limit).
+        pub max_header_line: u64,
+        /// Longest server reply line passed, in bytes without CRLF; a longer one drops both
+        /// connections (0: no limit).
+        pub max_reply_line: u64,
+        /// A message sent with DATA whose content has this text in one line is a detection:
+        /// the rest is discarded, the client gets `detection_reply` at its '.', and a message
+        /// being relayed has its server connection cut mid-DATA (empty: nothing detected).
+        pub block_signature: String,
+        /// The client's answer at '.' to a message with `block_signature` in it; after it a
+        /// relayed message's client connection is closed too.
+        pub detection_reply: String,
+        /// Put in front of the text of a message's first Subject header (empty: no tag).
+        pub subject_tag: String,
+        /// Lines added at the end of every message sent with DATA, before the final '.'
+        /// (`\n` between lines; empty: nothing added).
+        pub body_footer: String,
     }
 }
 
@@ -212,6 +255,14 @@ pub struct InterceptorSession {
     /// The interceptor's own answer to a pipelined DATA, held until the server's replies to
     /// the commands before it have gone to the client: (replies still owed, the answer).
     local_reply: Option<(usize, Vec<u8>)>,
+    /// Where the interceptor is in the current message's content.
+    content: content::Content,
+    /// What the count limits remember of the current transaction.
+    counts: policy::Counts,
+    /// `block_signature` was found in the current message.
+    detected: bool,
+    /// The rules dropped the connection: nothing more happens.
+    dropped: bool,
 }
 
 impl InterceptorSession {
@@ -252,6 +303,10 @@ impl InterceptorSession {
             chunk_left: 0,
             chunk_fate: ChunkFate::Relay,
             local_reply: None,
+            content: content::Content::default(),
+            counts: policy::Counts::default(),
+            detected: false,
+            dropped: false,
         }
     }
 
@@ -305,7 +360,7 @@ impl InterceptorSession {
 
     /// One read's worth of bytes from the client.
     pub fn handle_client_input(&mut self, now: Time, bytes: &[u8]) {
-        if self.client_gone {
+        if self.client_gone || self.dropped {
             return;
         }
         if self.blind {
@@ -325,7 +380,7 @@ impl InterceptorSession {
             self.client_line(now, dot, 0, &mut relay);
             self.passing_withheld = false;
         }
-        while !self.blind && self.intercepting.is_none() {
+        while !self.blind && self.intercepting.is_none() && !self.dropped {
             if self.chunk_left > 0 {
                 let max = usize::try_from(self.chunk_left).unwrap_or(usize::MAX);
                 let bytes = self.from_client.take_raw(max);
@@ -352,18 +407,28 @@ impl InterceptorSession {
 
     /// Bytes from the server.
     pub fn handle_server_input(&mut self, now: Time, bytes: &[u8]) {
+        if self.dropped {
+            return;
+        }
         if self.blind {
             self.push(now, InterceptorEvent::ToClient(bytes.to_vec()));
             return;
         }
         self.from_server.push(bytes);
         let mut relay = Vec::new();
-        while !self.blind {
+        while !self.blind && !self.dropped {
             let Some(parsed) = self.from_server.next_reply() else {
                 break;
             };
             match parsed {
                 Ok(reply) => {
+                    if let Some(why) = policy::reply(&self.cfg, &reply) {
+                        if !relay.is_empty() {
+                            self.push(now, InterceptorEvent::ToClient(std::mem::take(&mut relay)));
+                        }
+                        self.drop_connection(now, why);
+                        break;
+                    }
                     let owed = self
                         .upstream
                         .front()
@@ -479,15 +544,40 @@ impl InterceptorSession {
             self.withheld = Some(line);
             return;
         }
+        if in_content && is_dot(&line) && std::mem::take(&mut self.detected) {
+            return self.detection_answered(now);
+        }
+        let content = match self.client_side {
+            ClientSide::Commands => None,
+            _ if is_dot(&line) => None,
+            _ if self.detected => return,
+            _ => match self.content.line(&self.cfg, &line) {
+                content::Fate::Pass(bytes, note) => {
+                    if let Some(note) = note {
+                        self.note(now, note);
+                    }
+                    Some(bytes)
+                }
+                content::Fate::Drop(why) => {
+                    self.flush_relay(now, relay);
+                    return self.drop_connection(now, why);
+                }
+                content::Fate::Detected => return self.detect(now, relay),
+            },
+        };
         match self.client_side {
             ClientSide::Body => {
                 if is_dot(&line) {
                     self.client_side = ClientSide::Commands;
                     self.upstream.push_back(Origin::EndOfData);
+                    relay.extend_from_slice(&self.footer(now));
+                    relay.extend_from_slice(&line.wire());
+                } else {
+                    relay.extend_from_slice(&content.unwrap_or_default());
                 }
-                relay.extend_from_slice(&line.wire());
             }
             ClientSide::Holding => {
+                let content = content.unwrap_or_default();
                 if is_dot(&line) {
                     self.client_side = ClientSide::Commands;
                     if std::mem::take(&mut self.overflowed) {
@@ -498,6 +588,8 @@ impl InterceptorSession {
                         self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
                         return;
                     }
+                    let footer = self.footer(now);
+                    self.held.extend_from_slice(&footer);
                     self.held_complete = true;
                     self.note(now, format!("message held ({} bytes)", self.held.len()));
                     if !self.cfg.ack_dot.is_empty() {
@@ -515,7 +607,7 @@ impl InterceptorSession {
                         self.start_release(now);
                     }
                 } else if self.cfg.buffer_limit > 0
-                    && self.held.len() as u64 + line.wire().len() as u64 > self.cfg.buffer_limit
+                    && self.held.len() as u64 + content.len() as u64 > self.cfg.buffer_limit
                 {
                     if !self.overflowed {
                         self.overflowed = true;
@@ -528,7 +620,7 @@ impl InterceptorSession {
                         );
                     }
                 } else {
-                    self.held.extend_from_slice(&line.wire());
+                    self.held.extend_from_slice(&content);
                 }
             }
             ClientSide::Commands => {
@@ -565,6 +657,19 @@ impl InterceptorSession {
             self.start_release(now);
             return;
         }
+        match policy::command(&self.cfg, &mut self.counts, &line.bytes, command.as_ref()) {
+            policy::Ruling::Pass => {}
+            policy::Ruling::Refuse(reply) => {
+                self.flush_relay(now, relay);
+                self.note(now, format!("{} blocked: answered {reply}", verb.name()));
+                self.chunk_fate = ChunkFate::Drop;
+                return self.reply_in_order(now, reply.to_wire());
+            }
+            policy::Ruling::Drop(why) => {
+                self.flush_relay(now, relay);
+                return self.drop_connection(now, why);
+            }
+        }
         if verb == Verb::Data && !self.cfg.data_reply.is_empty() {
             self.flush_relay(now, relay);
             self.note(
@@ -573,18 +678,9 @@ impl InterceptorSession {
             );
             let reply = Reply::from_template(&self.cfg.data_reply)
                 .unwrap_or_else(|| Reply::new(354, "go ahead"));
-            // Replies keep their order (RFC 2920): behind those owed to pipelined commands.
-            let owed = self
-                .upstream
-                .iter()
-                .filter(|o| !matches!(o, Origin::Own(_)))
-                .count();
-            if owed == 0 {
-                self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
-            } else {
-                self.local_reply = Some((owed, reply.to_wire()));
-            }
+            self.reply_in_order(now, reply.to_wire());
             self.client_side = ClientSide::Holding;
+            self.content = content::Content::default();
             self.held.clear();
             self.acked_early = false;
             if !self.cfg.keepalive_command.is_empty() && !self.cfg.keepalive_interval.0.is_zero() {
@@ -638,7 +734,16 @@ impl InterceptorSession {
             _ => {}
         }
         let rcpt_line = (verb == Verb::Rcpt).then(|| line.wire());
-        relay.extend_from_slice(&line.wire());
+        if verb == Verb::Ehlo && self.cfg.ehlo_as_helo {
+            self.note(now, "EHLO rewritten to HELO".into());
+            // The verb, after any blanks before it, is the four bytes replaced.
+            let blank = |b: &&u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c);
+            let blanks = line.bytes.iter().take_while(blank).count();
+            relay.extend_from_slice(b"HELO");
+            relay.extend_from_slice(&line.wire()[blanks + 4..]);
+        } else {
+            relay.extend_from_slice(&line.wire());
+        }
         self.upstream.push_back(Origin::Client {
             verb,
             rewritten: false,
@@ -654,6 +759,85 @@ impl InterceptorSession {
         } else if self.chunk_fate == ChunkFate::Relay {
             relay.extend_from_slice(&bytes);
         }
+    }
+
+    /// The interceptor's own answer to a command, to the client in order (RFC 2920): behind
+    /// the replies owed to pipelined commands before it.
+    fn reply_in_order(&mut self, now: Time, bytes: Vec<u8>) {
+        let owed = self
+            .upstream
+            .iter()
+            .filter(|o| !matches!(o, Origin::Own(_)))
+            .count();
+        match &mut self.local_reply {
+            Some((_, waiting)) => waiting.extend_from_slice(&bytes),
+            None if owed == 0 => self.push(now, InterceptorEvent::ToClient(bytes)),
+            None => self.local_reply = Some((owed, bytes)),
+        }
+    }
+
+    /// The rules drop the connection: both legs closed, nothing more relayed or sent.
+    fn drop_connection(&mut self, now: Time, why: String) {
+        self.note(now, format!("connection dropped: {why}"));
+        self.plan.clear();
+        self.plan_waiting = false;
+        self.plan_wake = None;
+        self.next_keepalive = None;
+        self.held_complete = false;
+        self.dropped = true;
+        self.close_both(now);
+    }
+
+    /// `block_signature` found in the message being sent: a relayed message's server
+    /// connection is cut here, mid-DATA; the rest of the content is discarded.
+    fn detect(&mut self, now: Time, relay: &mut Vec<u8>) {
+        self.detected = true;
+        self.flush_relay(now, relay);
+        if self.client_side == ClientSide::Body {
+            self.note(
+                now,
+                "signature found while relaying: the server connection is cut mid-DATA".into(),
+            );
+            if !self.server_gone {
+                self.push(now, InterceptorEvent::CloseServer);
+                self.server_gone = true;
+            }
+            self.upstream.clear();
+        } else {
+            self.note(
+                now,
+                "signature found: the held message will not be sent".into(),
+            );
+            self.held.clear();
+        }
+    }
+
+    /// The client's '.' after a detection: `detection_reply`, and for a relayed message the
+    /// client connection closed (its server connection is gone).
+    fn detection_answered(&mut self, now: Time) {
+        let relayed = self.client_side == ClientSide::Body;
+        self.client_side = ClientSide::Commands;
+        let reply = Reply::from_template(&self.cfg.detection_reply)
+            .unwrap_or_else(|| Reply::new(554, "infected"));
+        self.note(now, format!("message refused for its content: {reply}"));
+        self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+        if relayed && !self.client_gone {
+            self.push(now, InterceptorEvent::CloseClient);
+            self.client_gone = true;
+            self.maybe_close(now);
+        }
+    }
+
+    /// The `body_footer` lines, noted when there are some.
+    fn footer(&mut self, now: Time) -> Vec<u8> {
+        let footer = content::footer(&self.cfg);
+        if !footer.is_empty() {
+            self.note(
+                now,
+                format!("note of {} bytes appended to the body", footer.len()),
+            );
+        }
+        footer
     }
 
     /// A reply owed to the client went to it: the interceptor's own answer behind it may follow.
@@ -725,6 +909,13 @@ impl InterceptorSession {
                 }
                 if verb == Verb::Data && reply.code == 354 {
                     self.client_side = ClientSide::Body;
+                    self.content = content::Content::default();
+                }
+                if verb == Verb::Quit && !self.cfg.quit_reply.is_empty() {
+                    if let Some(own) = Reply::from_template(&self.cfg.quit_reply) {
+                        self.note(now, format!("the server's {reply} to QUIT rewritten"));
+                        reply = own;
+                    }
                 }
                 if verb == Verb::StartTls && reply.code == 220 {
                     return self.server_ready_for_tls(now, reply, relay);
