@@ -100,6 +100,7 @@ pub fn execute(cli: Cli) -> u8 {
             seed,
             format,
             record,
+            record_exact,
             max_connections,
             threads,
             tls,
@@ -112,7 +113,7 @@ pub fn execute(cli: Cli) -> u8 {
             maildir,
             faults.as_deref(),
             seed,
-            record,
+            (record, record_exact),
             format,
             max_connections,
             threads,
@@ -859,7 +860,7 @@ fn serve(
     maildir: Option<std::path::PathBuf>,
     faults: Option<&str>,
     seed: u64,
-    record: Option<std::path::PathBuf>,
+    (record, record_exact): (Option<std::path::PathBuf>, bool),
     format: crate::format::LiveFormat,
     max_connections: usize,
     threads: Option<usize>,
@@ -918,6 +919,7 @@ fn serve(
         faults: plan,
         seed,
         record,
+        record_exact,
         server_overrides,
         format,
         max_connections,
@@ -931,6 +933,9 @@ fn serve(
 }
 
 fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
+    if let Some(name) = args.client.as_deref() {
+        return client_diff(name, &args);
+    }
     if args.print {
         for seed in args.seed..args.seed.saturating_add(args.sessions) {
             println!("# smtpsim diff session {seed}");
@@ -962,14 +967,7 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
     let section: crate::scenario::ServerSection =
         set_section(&overrides_toml(&args.set)?, "server")?;
     section.apply(&mut server);
-    let budget = match args.budget.as_deref() {
-        Some(text) => Some(
-            crate::proto::dur::Dur::parse(text)
-                .map_err(|e| format!("--budget {text:?}: {e}"))?
-                .into(),
-        ),
-        None => None,
-    };
+    let budget = parse_budget(args.budget.as_deref())?;
     let opts = crate::diff::DiffOptions {
         against: args.against.unwrap_or_default(),
         server,
@@ -1027,4 +1025,68 @@ fn proxy(
         .block_on(crate::live::proxy(opts, shutdown_signal()))
         .map_err(|e| e.to_string())?;
     Ok(EXIT_OK)
+}
+
+/// `smtpsim diff --client NAME`.
+fn client_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, String> {
+    use crate::diff::client::{self, programs};
+    let program = programs::by_name(name)?;
+    let path = programs::locate(program, args.program.as_deref())?;
+    let budget = parse_budget(args.budget.as_deref())?;
+    let opts = client::ClientDiffOptions {
+        program,
+        path,
+        profile: args
+            .profile
+            .clone()
+            .unwrap_or_else(|| program.profile().to_string()),
+        seed: args.seed,
+        behaviours: args.behaviours,
+        jobs: args.jobs,
+        budget,
+        shrink: !args.no_shrink,
+    };
+    let version = program.version(&opts.path);
+    if let Err(skip) = opts.profile_exists() {
+        println!("{version}: SKIPPED: {skip}");
+        return Ok(EXIT_OK);
+    }
+    if let Some(file) = &args.replay {
+        let (sides, differences) = client::replay(&opts, file)?;
+        println!("{version}: replay of {}", file.display());
+        for (side, obs) in [("real", &sides.real), ("profile", &sides.sim)] {
+            println!("{side}:");
+            for (k, v) in obs.lines() {
+                println!("    {k}: {v}");
+            }
+        }
+        for d in &differences {
+            println!("difference: {}", d.kind);
+        }
+        if differences.is_empty() {
+            println!("no difference");
+        }
+        return Ok(if differences.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_VIOLATION
+        });
+    }
+    let summary = client::run(&opts)?;
+    print!("{}", client::render(&opts, &summary));
+    Ok(if summary.clean() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    })
+}
+
+/// `--budget`, e.g. `60s`.
+fn parse_budget(text: Option<&str>) -> Result<Option<std::time::Duration>, String> {
+    text.map(|text| {
+        crate::proto::dur::Dur::parse(text)
+            .map(Into::into)
+            .map_err(|e| format!("--budget {text:?}: {e}"))
+    })
+    .transpose()
 }

@@ -169,6 +169,11 @@ pub enum Command {
         /// sessions go to FILE-2.toml, FILE-3.toml, ...
         #[arg(long)]
         record: Option<PathBuf>,
+        /// With --record: every read its own step and every pause as measured, loopback
+        /// jitter included (default: reads under 50 ms apart with no reply between them are
+        /// one write, as pipelined commands are; pauses under 50 ms are recorded as none).
+        #[arg(long, requires = "record")]
+        record_exact: bool,
         /// Sessions at once; a client beyond them gets `421 4.7.0 ... Error: too many
         /// connections` and a close (so does every client while the process is out of file
         /// descriptors).
@@ -215,10 +220,15 @@ pub enum Command {
         #[arg(long, default_value = "snapshots")]
         snapshots: PathBuf,
     },
-    /// Differential testing: generated SMTP sessions played against a real Postfix and against
-    /// serve's postfix profile (configured like the reference), compared reply by reply; each
-    /// kind of difference in code, enhanced code or close is shrunk to its shortest session and
-    /// printed as a parity script. Exit 1 if any difference is not a known divergence.
+    /// Differential testing. Server: generated SMTP sessions played against a real Postfix and
+    /// against serve's postfix profile (configured like the reference), compared reply by
+    /// reply; each kind of difference in code, enhanced code or close is shrunk to its shortest
+    /// session and printed as a parity script. Client (--client NAME): generated server
+    /// behaviours (EHLO offers, replies of any class at any stage, delays, drops, a crash
+    /// after '.') met by the real client program and by its client profile in the
+    /// simulation, compared on commands, their grouping, outcome, attempts and copies held;
+    /// each kind of difference is shrunk and printed as a scenario that replays it. Exit 1 if
+    /// any difference is not known; exit 2 if the program is missing.
     Diff(DiffArgs),
     /// A real interceptor between real clients and a real server; prints the transcript live.
     Proxy {
@@ -283,8 +293,26 @@ pub enum Command {
 pub struct DiffArgs {
     /// The reference Postfix, HOST:PORT (`tests/parity/start-postfix.sh` starts one on
     /// 127.0.0.1:10026 with smtpd_error_sleep_time=0, which smtpsim's side matches).
-    #[arg(long, required_unless_present = "print")]
+    #[arg(long, required_unless_present_any = ["print", "client"], conflicts_with = "client")]
     pub against: Option<String>,
+    /// Compare a real client program with its client profile instead: ssmtp, msmtp,
+    /// nullmailer, smtplib, swaks or postfix.
+    #[arg(long, value_name = "PROGRAM")]
+    pub client: Option<String>,
+    /// With --client: how many generated server behaviours (seeds S..S+N).
+    #[arg(long, default_value_t = 100, requires = "client")]
+    pub behaviours: u64,
+    /// With --client: the program to run (default: where its package puts it).
+    #[arg(long, value_name = "PATH", requires = "client")]
+    pub program: Option<PathBuf>,
+    /// With --client: compare with this client profile instead of the program's own (see
+    /// `smtpsim list`).
+    #[arg(long, value_name = "NAME", requires = "client")]
+    pub profile: Option<String>,
+    /// With --client: run this behaviour file (a scenario printed by a difference) on both
+    /// sides and show what each did.
+    #[arg(long, value_name = "FILE", requires = "client")]
+    pub replay: Option<PathBuf>,
     /// How many sessions (seeds S..S+N; each session is its own seed).
     #[arg(long, default_value_t = 1000)]
     pub sessions: u64,

@@ -33,7 +33,8 @@
 //! - [`format`](mod@format): every rendering: the text transcript, JSON Lines, pcap, SVG, the
 //!   mail log, live printers, the sweep's HTML report.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
-//! - [`diff`]: differential testing of serve's postfix profile against a real Postfix.
+//! - [`diff`]: differential testing of serve's postfix profile against a real Postfix, and
+//!   ([`diff::client`]) of client profiles against the real client programs they model.
 //! - [`shrink`]: minimal failing plans.
 //! - [`check`]: snapshot review from the binary (`smtpsim check`).
 //! - [`bench`](mod@bench): simulator speed (wall time and engine work per session).

@@ -24,6 +24,8 @@ pub enum Stream {
     InterceptorCertificates = 6,
     /// The key that signs the client's messages with DKIM.
     Dkim = 7,
+    /// `smtpsim diff --client`'s generated server behaviour (each behaviour is its own seed).
+    ClientBehaviour = 8,
 }
 
 /// The generator for `stream` of `seed`.

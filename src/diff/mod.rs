@@ -5,8 +5,11 @@
 //!
 //! - [`gen`]: the seeded session generator;
 //! - [`script`]: the parity script format and the player;
-//! - [`known`]: the known divergences and their reasons.
+//! - [`known`]: the known divergences and their reasons;
+//! - [`client`]: the client side (`smtpsim diff --client`): real client programs against
+//!   their client profiles.
 
+pub mod client;
 pub mod gen;
 pub mod known;
 pub mod script;
@@ -276,6 +279,7 @@ pub fn run(opts: &DiffOptions) -> Result<Summary, String> {
         faults: crate::fault::FaultPlan::default(),
         seed: opts.seed,
         record: None,
+        record_exact: false,
         server_overrides: toml::Table::new(),
         format: crate::format::LiveFormat::Text,
         max_connections: usize::MAX,

@@ -168,6 +168,10 @@ pub enum FaultEvent {
         stage: ServerStage,
         /// The reply, e.g. `451 4.3.0 Error: queue file write error`.
         reply: String,
+        /// Which command of that stage in the session it answers, from 1 (`stage = "rcpt"`,
+        /// `nth = 2`: the second RCPT). Absent: the first one the fault is still pending at.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nth: Option<u32>,
     },
     /// The server delays its reply at `stage` by `duration`.
     ServerDelay {
@@ -319,10 +323,12 @@ impl fmt::Display for FaultEvent {
                 connection,
                 stage,
                 reply,
+                nth,
             } => {
+                let which = nth.map(|n| format!(" #{n}")).unwrap_or_default();
                 write!(
                     f,
-                    "server session {connection} answers {} with {reply:?}",
+                    "server session {connection} answers {}{which} with {reply:?}",
                     spelling(stage)
                 )
             }
@@ -535,14 +541,7 @@ impl FaultConfig {
                 });
             }
         }
-        let stages = [
-            ServerStage::Connect,
-            ServerStage::Helo,
-            ServerStage::Mail,
-            ServerStage::Rcpt,
-            ServerStage::Data,
-            ServerStage::Dot,
-        ];
+        let stages = ServerStage::ALL;
         if rng.random_bool(self.tempfail_chance.clamp(0.0, 1.0)) {
             let stage = stages[rng.random_range(0..stages.len())];
             let reply = match stage {
@@ -554,6 +553,7 @@ impl FaultConfig {
                 connection: 1,
                 stage,
                 reply: reply.into(),
+                nth: None,
             });
         }
         if rng.random_bool(self.permfail_chance.clamp(0.0, 1.0)) {
@@ -562,6 +562,7 @@ impl FaultConfig {
                 connection: 1,
                 stage,
                 reply: "554 5.7.1 Rejected by policy".into(),
+                nth: None,
             });
         }
         if rng.random_bool(self.stall_chance.clamp(0.0, 1.0)) {

@@ -57,7 +57,17 @@ impl FaultState {
                     connection,
                     stage,
                     reply,
-                } if *connection == n => Some((*stage, StageFault::Reply(reply.clone()))),
+                    nth,
+                } if *connection == n => Some((
+                    *stage,
+                    match nth {
+                        Some(nth) => StageFault::ReplyAt {
+                            nth: *nth,
+                            text: reply.clone(),
+                        },
+                        None => StageFault::Reply(reply.clone()),
+                    },
+                )),
                 FaultEvent::ServerDelay {
                     connection,
                     stage,

@@ -46,6 +46,8 @@ pub struct ServeOptions {
     pub seed: u64,
     /// Write each client's session as a replayable scenario here.
     pub record: Option<PathBuf>,
+    /// Record every read as its own step and every pause as measured (loopback jitter too).
+    pub record_exact: bool,
     /// The knobs given on the command line (written into recorded scenarios).
     pub server_overrides: toml::Table,
     /// What is printed on stdout.
@@ -156,7 +158,18 @@ pub async fn serve_quietly(
     opts: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let transcript = Transcript::unheard();
+    run_server(listener, opts, None, Transcript::unheard(), shutdown).await
+}
+
+/// [`serve_quietly`], handing every transcript event to `sink` (`smtpsim diff --client`
+/// reads the commands a real client sent, and how they arrived, from them).
+pub async fn serve_observed(
+    listener: net::LiveListener,
+    opts: ServeOptions,
+    sink: crate::transcript::Tap,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let transcript = Transcript::streaming(sink);
     run_server(listener, opts, None, transcript, shutdown).await
 }
 
@@ -173,6 +186,7 @@ async fn run_server(
             file,
             &opts.profile,
             opts.server_overrides.clone(),
+            opts.record_exact,
         )))
     });
     if let Some(recorder) = &recorder {

@@ -108,7 +108,7 @@ impl ServerSession {
             *s == ServerStage::Data && !matches!(f, StageFault::CrashAfterDot(_))
         })?;
         match self.faults.remove(i).1 {
-            StageFault::Reply(text) => {
+            StageFault::Reply(text) | StageFault::ReplyAt { text, .. } => {
                 let note = format!("fault: answering the first BDAT with {text:?}");
                 self.push(now, ServerEvent::Note(note));
                 Some(text)

@@ -134,6 +134,8 @@ pub struct ServerSession {
     queue_salt: u64,
     queued: u64,
     faults: Vec<(ServerStage, StageFault)>,
+    /// Commands seen per stage (for [`StageFault::ReplyAt`]).
+    stage_seen: [u32; 6],
     /// Added to the next reply's delay (an injected stall).
     extra_delay: Time,
     /// Hand content out as it arrives instead of keeping it (live mode, large messages).
@@ -183,6 +185,7 @@ impl ServerSession {
             queue_salt,
             queued: 0,
             faults,
+            stage_seen: [0; 6],
             extra_delay: Time::ZERO,
             streaming: false,
             log: SmtpdLog::new(),
