@@ -41,6 +41,7 @@ fn live_serve_keeps_silent_until_the_restart_then_the_connection_is_gone() {
         faults: crash_plan(),
         seed: 0,
         record: None,
+        record_exact: false,
         server_overrides: toml::Table::new(),
         format: smtpsim::format::LiveFormat::Text,
         max_connections: 8,
