@@ -157,3 +157,37 @@ fn address_keys_undo_quotes_routes_and_domain_case_only() {
         address_key("rob@example.org")
     );
 }
+
+#[test]
+fn postfix_retries_only_the_recipients_not_refused_for_good() {
+    // RCPT #1 gets 554 (bounced), '.' gets 421 (deferred): the retry is for carol alone.
+    let mut s = world(
+        "alice@example.net",
+        &["bob@example.org", "carol@example.org"],
+        "",
+    );
+    let faults = r#"
+[[faults.event]]
+kind = "server-reply"
+connection = 1
+stage = "rcpt"
+nth = 1
+reply = "554 5.7.1 <bob@example.org>: Recipient address rejected"
+[[faults.event]]
+kind = "server-reply"
+connection = 1
+stage = "dot"
+reply = "421 4.3.0 mail.example.org Service not available"
+"#;
+    let text = format!("{}{faults}", s.source);
+    s = Scenario::parse(&text, "oracle.toml").expect("valid scenario");
+    let r = sim::run(&s, 0).expect("runs");
+    assert!(r.report.passed(), "{:?}", r.report.violations);
+    assert_eq!(r.outcomes.len(), 2, "{:?}", r.outcomes);
+    assert_eq!(r.outcomes[1].to, ["carol@example.org"]);
+    assert_eq!(r.deliveries.len(), 1);
+    assert_eq!(r.deliveries[0].rcpt_to, ["carol@example.org"]);
+    let m = &r.report.messages[0];
+    assert_eq!(m.recipients[0].verdict, Verdict::Bounced);
+    assert_eq!(m.recipients[1].verdict, Verdict::Delivered);
+}
