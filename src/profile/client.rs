@@ -89,10 +89,12 @@ impl ClientConfig {
             // and reply, no pipelining without --pipeline; the content in one write with an
             // empty line of its own before '.'; a refused recipient skipped, the rest sent
             // (exit 24 only when none is left); QUIT after any failure (do_smtp_quit);
-            // --timeout's default of 30 s for every reply; no retry.
+            // --timeout's default of 30 s for every reply, and QUIT after a timeout too (the
+            // client diff: a reply to '.' delayed past it); no retry.
             "swaks" => ClientConfig {
                 greeting: Greeting::Ehlo,
                 fall_back_to_helo: true,
+                quit_on_timeout: true,
                 stamp: Stamp::Swaks,
                 retries: 0,
                 timeout_greeting: Dur::secs(30),
