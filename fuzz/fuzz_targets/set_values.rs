@@ -27,9 +27,13 @@ fuzz_target!(|input: Input| {
     }
     let presets = smtpsim::profile::server::PRESETS;
     let (name, _) = presets[usize::from(input.preset) % presets.len()];
-    match smtpsim::app::serve_config(name, set) {
+    let no_main_cf = smtpsim::cli::Postconf {
+        postconf: None,
+        strict: false,
+    };
+    match smtpsim::app::serve_config(name, set, &no_main_cf) {
         Err(e) => assert!(!e.is_empty()),
-        Ok((server, _)) => {
+        Ok((server, _, _)) => {
             let message = Message {
                 id: 0,
                 from: "a@example.org".into(),
