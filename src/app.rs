@@ -870,6 +870,7 @@ fn serve(
     // An fsync per message holds its thread: with a Maildir, one thread per core by default.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = threads.unwrap_or(if maildir.is_some() { cores } else { 1 });
+    let mut scenario_plan = None;
     let (profile, server, server_overrides, postconf_tls) = match scenario {
         None => serve_config(&profile, set, postconf)
             .map(|(server, overrides, tls)| (profile, server, overrides, tls))?,
@@ -881,6 +882,9 @@ fn serve(
         }
         Some(path) => {
             let scenario = load(path, None)?;
+            // The scenario's faults (its preset's plan for this seed and its [[faults.event]]s)
+            // unless --faults names others.
+            scenario_plan = Some(crate::sim::plan_for(&scenario, seed));
             let mut table: toml::Table = toml::from_str(&scenario.source).unwrap_or_default();
             let mut overrides = match table.remove("server") {
                 Some(toml::Value::Table(t)) => t,
@@ -900,17 +904,17 @@ fn serve(
     };
     let (tls, tls_line) = crate::live::tls::server_setup(tls.tls, cert, key, &server.hostname)?;
 
-    let plan = match faults {
-        None => crate::fault::FaultPlan::default(),
-        Some(name) => {
+    let mut plan = match (faults, scenario_plan) {
+        (Some(name), _) => {
             let config = crate::fault::FaultConfig::preset(name)?;
             let mut rng = crate::seeds::rng(seed, crate::seeds::Stream::Faults);
-            let mut plan = config.plan(&mut rng, false);
-            // Only what a live server can do to its own connections.
-            plan.events.retain(|e| e.at().is_none());
-            plan
+            config.plan(&mut rng, false)
         }
+        (None, Some(plan)) => plan,
+        (None, None) => crate::fault::FaultPlan::default(),
     };
+    // Only what a live server can do to its own connections (no timed network events).
+    plan.events.retain(|e| e.at().is_none());
     let opts = crate::live::ServeOptions {
         listen,
         profile,

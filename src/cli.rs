@@ -146,7 +146,8 @@ pub enum Command {
         #[arg(long, default_value = "postfix")]
         profile: String,
         /// Serve the [server] section of this scenario (a file or a built-in sim) instead of a
-        /// profile; --set still applies on top.
+        /// profile, with its faults (its preset's plan for --seed and its [[faults.event]]s)
+        /// unless --faults is given; --set still applies on top.
         #[arg(long, value_name = "FILE", conflicts_with = "profile")]
         scenario: Option<PathBuf>,
         /// Override a profile knob, e.g. --set message_size_limit=60000000 --set timeout=30s.
@@ -155,7 +156,8 @@ pub enum Command {
         /// Store accepted messages in this Maildir (tmp/ then renamed into new/).
         #[arg(long)]
         maildir: Option<PathBuf>,
-        /// Fault preset whose transport and application faults are drawn from --seed.
+        /// Fault preset whose transport and application faults are drawn from --seed (with
+        /// --scenario: instead of the scenario's faults).
         #[arg(long)]
         faults: Option<String>,
         /// Seed for queue ids and faults.

@@ -875,3 +875,85 @@ fn a_pipelining_client_lets_the_replies_to_a_refused_mail_pass_too() {
         ["> MAIL FROM:<alice@example.org> | > RCPT TO:<bob@example.org> | > DATA"]
     );
 }
+
+fn two_recipients(profile: &str) -> Drive<ClientSession> {
+    let mut message = message();
+    message.to.push("carol@example.org".into());
+    Drive {
+        session: ClientSession::new(preset(profile), vec![message], Duration::ZERO),
+        now: Duration::ZERO,
+    }
+}
+
+#[test]
+fn swaks_reads_a_timeout_as_a_refusal_and_the_late_reply_as_the_next_commands() {
+    // EHLO unanswered for 30 s: HELO goes out, and the late EHLO reply is taken for HELO's.
+    let mut c = client("swaks");
+    assert_eq!(c.reply(BANNER), ["> EHLO ws1.example.org"]);
+    let out: Vec<String> = c.settle_until(secs(31)).into_iter().map(|e| e.1).collect();
+    assert_eq!(out, ["> HELO ws1.example.org"]);
+    assert_eq!(
+        c.reply(EHLO_REPLY),
+        ["> MAIL FROM:<alice@example.org>"],
+        "the EHLO reply answers HELO"
+    );
+    // From here every reply answers the command after its own: DATA gets RCPT's 250, which
+    // is not a 354, and swaks gives up with QUIT; nothing is accepted.
+    assert_eq!(
+        c.reply("250 mail.example.org\r\n"),
+        ["> RCPT TO:<bob@example.org>"]
+    );
+    assert_eq!(c.reply("250 2.1.0 Ok\r\n"), ["> DATA"]);
+    assert_eq!(
+        c.reply("250 2.1.5 Ok\r\n"),
+        ["OUTCOME rejected data", "> QUIT"]
+    );
+    assert_eq!(
+        c.reply("354 End data with <CR><LF>.<CR><LF>\r\n"),
+        ["CLOSE"]
+    );
+
+    // A RCPT unanswered: the next recipient goes out at once, as after a refusal.
+    let mut c = two_recipients("swaks");
+    c.reply(BANNER);
+    c.reply(EHLO_REPLY);
+    assert_eq!(c.reply("250 2.1.0 Ok\r\n"), ["> RCPT TO:<bob@example.org>"]);
+    let out: Vec<String> = c.settle_until(secs(31)).into_iter().map(|e| e.1).collect();
+    assert_eq!(out, ["> RCPT TO:<carol@example.org>"]);
+    assert_eq!(
+        c.reply("250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"),
+        ["> DATA", "OUTCOME rejected data", "> QUIT"]
+    );
+
+    // The reply to '.' is never taken as a refusal: the message is in RFC 1047's gap.
+    let mut c = client("swaks");
+    for reply in [BANNER, EHLO_REPLY, "250 2.1.0 Ok\r\n", "250 2.1.5 Ok\r\n"] {
+        c.reply(reply);
+    }
+    c.reply("354 go ahead\r\n");
+    let out: Vec<String> = c.settle_until(secs(100)).into_iter().map(|e| e.1).collect();
+    assert_eq!(out, ["> QUIT", "OUTCOME deferred end-of-data gap", "CLOSE"]);
+}
+
+#[test]
+fn clients_that_fall_back_to_helo_after_a_refusal_give_up_on_a_timeout() {
+    // (msmtp and smtplib have no timeout by default.)
+    for profile in ["postfix-queue", "postfix-cached"] {
+        let mut c = client(profile);
+        assert_eq!(c.reply(BANNER), ["> EHLO ws1.example.org"], "{profile}");
+        let out: Vec<String> = c
+            .settle_until(secs(3600))
+            .into_iter()
+            .map(|e| e.1)
+            .collect();
+        assert!(
+            out.iter().all(|e| !e.contains("HELO")),
+            "{profile}: no fallback after a timeout: {out:?}"
+        );
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("CLOSE"),
+            "{profile}: {out:?}"
+        );
+    }
+}

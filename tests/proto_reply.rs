@@ -432,3 +432,21 @@ proptest! {
         let _ = Reply::from_template(&text);
     }
 }
+
+#[test]
+fn a_missing_reply_cannot_come_from_a_server_and_says_why() {
+    let missing = Reply::missing("timeout waiting for the rcpt reply");
+    assert!(missing.is_missing());
+    assert!(!missing.is_positive());
+    assert_eq!(
+        missing.to_string(),
+        "no reply (timeout waiting for the rcpt reply)"
+    );
+    let mut parser = ReplyParser::new();
+    parser.push(b"000 timeout\r\n");
+    assert!(
+        matches!(parser.next_reply(), Some(Err(_))),
+        "code 0 is refused on the wire"
+    );
+    assert!(!Reply::new(250, "Ok").is_missing());
+}

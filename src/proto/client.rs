@@ -192,6 +192,10 @@ config! {
         pub retry_backoff_max: crate::proto::dur::Dur,
         /// After a timeout, send QUIT before closing (as Exchange does) instead of just closing.
         pub quit_on_timeout: bool,
+        /// A reply timeout counts as a refusal of that command (swaks): the client goes on as
+        /// after one (HELO after EHLO, the next recipient, QUIT) and reads the late reply as
+        /// the next command's. Not for the reply to the final `.` or to QUIT.
+        pub timeout_is_refusal: bool,
         /// How attempts at a deferred message are spaced.
         pub retry_schedule: crate::proto::client::RetrySchedule,
         /// `postfix-qmgr`: the deferred queue is scanned this often (Postfix's `queue_run_delay`).
@@ -1014,7 +1018,15 @@ impl ClientSession {
 
     fn fail_current(&mut self, now: Time, stage: Stage, reply: Reply) {
         self.failed_at = stage;
-        self.decide(now, Decision::by_reply(stage, reply));
+        let mut decision = Decision::by_reply(stage, reply);
+        if decision.status == Status::Accepted {
+            // A 2xx where another code was due (a 250 to DATA): the client is out of step
+            // with the server. Postfix calls it a protocol error, 5.5.0 (smtp_trouble.c,
+            // vsmtp_fill_dsn), and bounces; a client with no queue fails the same.
+            decision.status = Status::Rejected;
+            decision.reason = Some("protocol error: a 2xx reply where another was due".into());
+        }
+        self.decide(now, decision);
     }
 
     /// The session cannot go on (a refused greeting or HELO): nothing on this connection is
@@ -1220,6 +1232,10 @@ pub(crate) struct Decision {
 impl Decision {
     /// Decided by `reply` at `stage`.
     pub(crate) fn by_reply(stage: Stage, reply: Reply) -> Decision {
+        if reply.is_missing() {
+            let why = reply.lines.join(" / ");
+            return Decision::without_reply(Status::Deferred, stage, why, false);
+        }
         Decision {
             status: status_of(&reply),
             stage,
@@ -1312,8 +1328,14 @@ impl ClientProtocol for ClientSession {
         if let Some((expect, deadline)) = self.expecting.front() {
             if now >= *deadline && self.outbox.is_empty() {
                 let what = format!("timeout waiting for the {} reply", expect.stage().name());
+                let refusal = self.cfg.timeout_is_refusal
+                    && !expect.ends_message()
+                    && !matches!(expect, Expect::Quit);
                 self.note(now, what.clone());
-                if self.cfg.quit_on_timeout {
+                if refusal {
+                    return self.handle_reply(now, Reply::missing(what));
+                }
+                if self.cfg.quit_on_timeout && !self.quitting {
                     let quit = self.wire(&Command::bare(Verb::Quit));
                     self.push_write(now, Time::ZERO, quit);
                 }

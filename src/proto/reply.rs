@@ -75,6 +75,18 @@ impl Reply {
         }
     }
 
+    /// The reply that never came: what a client that reads a reply timeout as a refusal of
+    /// the command (swaks) goes on with. Code 0, which no server sends and the parser refuses;
+    /// `text` says why (the timeout).
+    pub fn missing(text: impl Into<String>) -> Reply {
+        Reply::new(0, text)
+    }
+
+    /// True for [`Reply::missing`].
+    pub fn is_missing(&self) -> bool {
+        self.code == 0
+    }
+
     /// Builds a reply from `"250 text"`; `\n` separates the lines of a multi-line reply
     /// (`"250-first\n250 last"` or simply `"250 first\nlast"`).
     pub fn from_template(template: &str) -> Option<Reply> {
@@ -94,7 +106,7 @@ impl Reply {
         Some(Reply { code: code?, lines })
     }
 
-    /// Class digit: 2, 3, 4 or 5.
+    /// Class digit: 2, 3, 4 or 5 (0 for [`Reply::missing`]).
     pub fn class(&self) -> u8 {
         (self.code / 100) as u8
     }
@@ -164,6 +176,9 @@ impl Reply {
 
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_missing() {
+            return write!(f, "no reply ({})", self.lines.join(" / "));
+        }
         f.write_str(&self.wire_lines().join(" / "))
     }
 }
