@@ -143,31 +143,7 @@ default_process_limit = 100
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 EOF
-    cat >"$conf/master.cf" <<EOF
-127.0.0.1:$port inet n - n - - smtpd
-pickup    unix n - n 60 1 pickup
-cleanup   unix n - n - 0 cleanup
-qmgr      unix n - n 300 1 qmgr
-rewrite   unix - - n - - trivial-rewrite
-bounce    unix - - n - 0 bounce
-defer     unix - - n - 0 bounce
-trace     unix - - n - 0 bounce
-verify    unix - - n - 1 verify
-flush     unix n - n 1000? 0 flush
-proxymap  unix - - n - - proxymap
-smtp      unix - - n - - smtp
-relay     unix - - n - - smtp
-showq     unix n - n - - showq
-error     unix - - n - - error
-retry     unix - - n - - error
-discard   unix - - n - - discard
-local     unix - n n - - local
-virtual   unix - n n - - virtual
-lmtp      unix - - n - - lmtp
-anvil     unix - - n - 1 anvil
-scache    unix - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
+    { echo "127.0.0.1:$port inet n - n - - smtpd"; cat "$ROOT/tests/parity/postfix-services.cf"; } >"$conf/master.cf"
     POSTFIX_CONF=$conf
     postfix -c "$conf" check >"$WORK/pf-check" 2>&1 || { cat "$WORK/pf-check" >&2; exit 1; }
     postfix -c "$conf" start >"$WORK/pf-start" 2>&1 || { cat "$WORK/pf-start" >&2; exit 1; }

@@ -406,6 +406,16 @@ struct Current {
     refused: Vec<(String, Reply)>,
 }
 
+impl Current {
+    fn new(message: Message) -> Current {
+        Current {
+            message,
+            accepted: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
+}
+
 /// One client connection.
 #[derive(Debug)]
 pub struct ClientSession {
@@ -803,12 +813,7 @@ impl ClientSession {
                 self.wake_at = Some(next.at);
                 return;
             }
-            let message = self.queue.pop_front().expect("checked");
-            self.current = Some(Current {
-                message,
-                accepted: Vec::new(),
-                refused: Vec::new(),
-            });
+            self.take_next();
             return self.start_transaction(now);
         }
         // A further message on this connection: only if reuse is allowed and in time.
@@ -822,12 +827,7 @@ impl ClientSession {
             self.wake_at = Some(next.at);
             return;
         }
-        let message = self.queue.pop_front().expect("checked");
-        self.current = Some(Current {
-            message,
-            accepted: Vec::new(),
-            refused: Vec::new(),
-        });
+        self.take_next();
         if self.cfg.rset_probe {
             self.send_commands(now, &[(Command::bare(Verb::Rset), Expect::RsetProbe)]);
         } else {
@@ -1003,15 +1003,17 @@ impl ClientSession {
         self.outbox.push(now, ClientEvent::Outcome(outcome));
     }
 
+    /// The next queued message becomes the transaction in progress.
+    fn take_next(&mut self) {
+        let message = self.queue.pop_front().expect("a message is queued");
+        self.current = Some(Current::new(message));
+    }
+
     /// Every message still queued on this connection gets `decision`.
     fn decide_queued(&mut self, now: Time, decision: Decision) {
         let queued: Vec<Message> = self.queue.drain(..).collect();
         for message in queued {
-            self.current = Some(Current {
-                message,
-                accepted: Vec::new(),
-                refused: Vec::new(),
-            });
+            self.current = Some(Current::new(message));
             self.decide(now, decision.clone());
         }
     }

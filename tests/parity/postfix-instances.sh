@@ -28,32 +28,8 @@ maillog_file_prefixes = $dir
 maillog_file = $dir/maillog
 CF
   # Only the services smtpd needs, none chrooted; smtpd on its loopback port.
-  cat > "$dir/etc/master.cf" <<CF
-127.0.0.1:$port inet n - n - - smtpd
-  -o smtpd_error_sleep_time=0
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-CF
+  { printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_error_sleep_time=0\n' "$port"
+    cat "$here/postfix-services.cf"; } > "$dir/etc/master.cf"
   chown -R postfix "$dir/data"
   postfix -c "$dir/etc" check >/dev/null 2>&1 || true
   postfix -c "$dir/etc" stop >/dev/null 2>&1 || true

@@ -26,16 +26,13 @@ impl ServerSession {
         if cfg.postfix_envelope {
             return self.postfix_mail(now, command);
         }
-        let path = match command.path() {
-            Ok(p) => p,
-            Err(PathError::Syntax) => {
-                self.reply(now, &cfg.reply_mail_syntax, &[]);
-                return false;
-            }
-            Err(PathError::BadAddress) => {
-                self.reply(now, &cfg.reply_mail_bad_address, &[]);
-                return false;
-            }
+        let Some(path) = self.path_or_refuse(
+            now,
+            command,
+            &cfg.reply_mail_syntax,
+            &cfg.reply_mail_bad_address,
+        ) else {
+            return false;
         };
         let declared: Option<u64> = path.param("SIZE").and_then(|s| s.parse().ok());
         if self.size_refused || declared.is_some_and(|size| size > cfg.message_size_limit) {
@@ -55,6 +52,28 @@ impl ServerSession {
         true
     }
 
+    /// The path of MAIL or RCPT; when it does not parse, the reply for a syntax error or a
+    /// bad address is sent and there is none.
+    fn path_or_refuse(
+        &mut self,
+        now: Time,
+        command: &Command,
+        syntax: &str,
+        bad_address: &str,
+    ) -> Option<crate::proto::Path> {
+        match command.path() {
+            Ok(path) => Some(path),
+            Err(PathError::Syntax) => {
+                self.reply(now, syntax, &[]);
+                None
+            }
+            Err(PathError::BadAddress) => {
+                self.reply(now, bad_address, &[]);
+                None
+            }
+        }
+    }
+
     pub(super) fn rcpt(&mut self, now: Time, command: &Command) -> bool {
         let cfg = self.cfg.clone();
         if self.txn.is_none() {
@@ -68,16 +87,13 @@ impl ServerSession {
         if cfg.postfix_envelope {
             return self.postfix_rcpt(now, command);
         }
-        let path = match command.path() {
-            Ok(p) => p,
-            Err(PathError::Syntax) => {
-                self.reply(now, &cfg.reply_rcpt_syntax, &[]);
-                return false;
-            }
-            Err(PathError::BadAddress) => {
-                self.reply(now, &cfg.reply_rcpt_bad_address, &[]);
-                return false;
-            }
+        let Some(path) = self.path_or_refuse(
+            now,
+            command,
+            &cfg.reply_rcpt_syntax,
+            &cfg.reply_rcpt_bad_address,
+        ) else {
+            return false;
         };
         if path.address.is_empty() {
             self.reply(now, &cfg.reply_rcpt_bad_address, &[]);

@@ -11,28 +11,8 @@ use std::time::Duration;
 /// The SMTP client timeouts the instance is given (the profile gets the same).
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
-const MASTER_CF: &str = "\
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-";
+/// Its services (shared with the reference instances of `tests/parity/`); no smtpd.
+const MASTER_CF: &str = include_str!("../../../../tests/parity/postfix-services.cf");
 
 /// The start of an instance directory's name; the process id of its run follows.
 const PREFIX: &str = "smtpsim-postfix-client-";
