@@ -228,7 +228,7 @@ pub enum Command {
     /// session and printed as a parity script. Client (--client NAME): generated server
     /// behaviours (EHLO offers, replies of any class at any stage, delays, drops, a crash
     /// after '.') met by the real client program and by its client profile in the
-    /// simulation, compared on commands, their grouping, outcome, attempts and copies held;
+    /// simulation, compared on commands, their grouping, the content as sent (header names, body lines), outcome, attempts and copies held;
     /// each kind of difference is shrunk and printed as a scenario that replays it. Exit 1 if
     /// any difference is not known; exit 2 if the program is missing.
     Diff(DiffArgs),

@@ -10,7 +10,7 @@ use crate::proto::dur::Dur;
 /// what is assumed; the presets' code says it knob by knob.
 pub const PRESETS: &[(&str, &str)] = &[
     ("ssmtp", "ssmtp 2.64 (measured): HELO, lock-step, the content a line per write, 1 s pause, '.' alone; adds Received/From/Date; any refusal (one recipient too) closes without QUIT; no queue"),
-    ("msmtp", "msmtp 1.8.23 (measured): EHLO (HELO after a refusal), MAIL/RCPT/DATA pipelined as separate writes, a line per write; a refused recipient fails the message, closes without QUIT; no queue"),
+    ("msmtp", "msmtp 1.8.23 (measured): EHLO (HELO after a refusal), MAIL/RCPT/DATA pipelined as separate writes, a line per write; a refused recipient fails the message, closes without QUIT; adds From/Date/Message-ID where missing; no queue"),
     ("smtplib", "Python 3.11 smtplib sendmail() (measured): lower-case verbs, size=, lock-step, HELO fallback; refused recipients reported, the rest delivered; RSET then QUIT after a failure; no queue"),
     ("swaks", "swaks 20201014 with --data (measured): EHLO (HELO after a refusal), lock-step, an empty line added before '.', refused recipients skipped, QUIT after a failure, 30 s timeouts read as refusals (the late reply then answers the next command); no queue"),
     ("nullmailer", "nullmailer 2.2's smtp module (measured): HELO, lock-step, QUIT after any error, no retry of its own (nullmailer-send's queue is not modelled)"),
@@ -56,8 +56,9 @@ impl ClientConfig {
             // separate send()s before any reply is read; the content a send() per line and
             // '.' on its own without a pause; a refused recipient: reads the replies owed
             // (the 354 too), closes without the content and without QUIT, exit 69 (4xx) or
-            // 65 (5xx); no retry; STARTTLS only with `tls on`. Assumed: `timeout off` (its
-            // default) as no timeout.
+            // 65 (5xx); no retry; STARTTLS only with `tls on`; Date and Message-ID (and From)
+            // added at the top where the content has none (the client diff's content
+            // comparison). Assumed: `timeout off` (its default) as no timeout.
             "msmtp" => ClientConfig {
                 greeting: Greeting::Ehlo,
                 fall_back_to_helo: true,
@@ -66,6 +67,7 @@ impl ClientConfig {
                 write_per_line: true,
                 abort_on_rcpt_reject: true,
                 on_failure: Farewell::Close,
+                stamp: Stamp::Msmtp,
                 retries: 0,
                 ..no_timeouts(base)
             },

@@ -99,6 +99,9 @@ pub enum Stamp {
     /// swaks 20201014 given the message with `--data`: the content, then an empty line of
     /// its own before the final `.`.
     Swaks,
+    /// msmtp 1.8.23 (its `auto` defaults): `From:` (the envelope sender), `Date:` and
+    /// `Message-ID:` first where the content has none.
+    Msmtp,
 }
 
 config! {

@@ -2,8 +2,8 @@
 //! same events live and simulated): per connection the commands as they arrived, grouped by
 //! the server's replies (commands that came in before the server's next write are one group:
 //! a pipelined MAIL, RCPT and DATA, a QUIT sent straight after `.`), whether `.` came on its
-//! own after a pause, the copies the server holds, and the sender's outcome; and how two
-//! observations differ.
+//! own after a pause, the shape of each message's content as it came, the copies the server
+//! holds, and the sender's outcome; and how two observations differ.
 
 use crate::transcript::{Event, EventKind};
 use std::collections::BTreeMap;
@@ -50,6 +50,31 @@ pub struct Observation {
     /// Delivery status notifications the program sent back through the server (`MAIL
     /// FROM:<>`): left out of the connections and copies, shown beside them.
     pub notifications: usize,
+    /// The content of each DATA the program ended with `.`, in the order sent, as
+    /// [`content_shape`] reads it.
+    pub contents: Vec<Vec<String>>,
+}
+
+/// The content of a message as sent (dot-stuffing included), with what differs between runs
+/// left out: each header field as its name alone (`Received:`; continuation lines dropped,
+/// as programs fold differently), then the empty line and every body line as it came.
+pub fn content_shape(lines: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_header = true;
+    for line in lines {
+        if in_header {
+            if line.is_empty() {
+                in_header = false;
+                out.push(String::new());
+            } else if !line.starts_with([' ', '\t']) {
+                let name = line.split_once(':').map_or(line.as_str(), |(n, _)| n);
+                out.push(format!("{}:", name.to_ascii_lowercase()));
+            }
+        } else {
+            out.push(line.clone());
+        }
+    }
+    out
 }
 
 #[derive(Default)]
@@ -61,6 +86,8 @@ struct Conn {
     current: Vec<String>,
     notification: bool,
     copies: Vec<Vec<String>>,
+    content: Vec<String>,
+    contents: Vec<Vec<String>>,
 }
 
 impl Conn {
@@ -79,6 +106,8 @@ impl Conn {
             if self.in_data {
                 if line == "." {
                     self.in_data = false;
+                    let content = std::mem::take(&mut self.content);
+                    self.contents.push(content_shape(&content));
                     let paused = self
                         .content_at
                         .is_some_and(|before| at.saturating_sub(before) >= DOT_PAUSE);
@@ -86,6 +115,7 @@ impl Conn {
                         .push(if paused { ". (after a pause)" } else { "." }.into());
                 } else {
                     self.content_at = Some(at);
+                    self.content.push(line.to_string());
                 }
                 continue;
             }
@@ -106,6 +136,7 @@ impl Conn {
         if bytes.starts_with(b"354") || bytes.windows(5).any(|w| w == b"\n354 ") {
             self.in_data = true;
             self.content_at = None;
+            self.content.clear();
         }
     }
 }
@@ -134,6 +165,7 @@ pub fn observe(events: &[Event], outcome: Outcome) -> Observation {
         copies: Vec::new(),
         outcome,
         notifications: 0,
+        contents: Vec::new(),
     };
     for (_, mut c) in conns {
         c.close_group();
@@ -142,6 +174,7 @@ pub fn observe(events: &[Event], outcome: Outcome) -> Observation {
             continue;
         }
         obs.copies.extend(c.copies);
+        obs.contents.extend(c.contents);
         obs.connections.push(c.groups);
     }
     obs
@@ -195,6 +228,13 @@ impl Observation {
                 text.join(" | ")
             };
             out.push((format!("connection {}", i + 1), text));
+        }
+        for (i, content) in self.contents.iter().enumerate() {
+            let text: Vec<&str> = content
+                .iter()
+                .map(|l| if l.is_empty() { "<empty>" } else { l.as_str() })
+                .collect();
+            out.push((format!("content {}", i + 1), text.join(" | ")));
         }
         let copies: Vec<String> = self.copies.iter().map(|c| c.join(",")).collect();
         out.push((
@@ -258,6 +298,9 @@ pub fn compare(real: &Observation, sim: &Observation) -> Vec<Difference> {
             show(&sim.copies)
         ));
     }
+    if let Some(kind) = content_kind(&real.contents, &sim.contents) {
+        kinds.push(kind);
+    }
     let (r, s) = (real.lines(), sim.lines());
     kinds
         .into_iter()
@@ -294,6 +337,24 @@ fn commands_kind(real: &[Vec<String>], sim: &[Vec<String>]) -> String {
         show(r.get(at)),
         show(s.get(at))
     )
+}
+
+/// The kind of a difference in content: the first line that differs in the first message
+/// both sides sent whose contents differ (`content: real received: / profile from:`).
+fn content_kind(real: &[Vec<String>], sim: &[Vec<String>]) -> Option<String> {
+    let (a, b) = real.iter().zip(sim).find(|(a, b)| a != b)?;
+    let at = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i))?;
+    let show = |l: Option<&String>| match l.map(String::as_str) {
+        None => "<end of content>".to_string(),
+        Some("") => "<empty line>".to_string(),
+        Some(l) => l.to_string(),
+    };
+    Some(format!(
+        "content line {}: real {} / profile {}",
+        at + 1,
+        show(a.get(at)),
+        show(b.get(at))
+    ))
 }
 
 /// Each group as its verbs joined by `+`, a run of the same verb once (`MAIL+RCPT+DATA`).
@@ -344,6 +405,36 @@ mod tests {
             "RCPT TO:<a@b> ORCPT=rfc822;a@b"
         );
         assert_eq!(normalise("quit"), "QUIT");
+    }
+
+    #[test]
+    fn content_keeps_header_names_and_the_body_as_sent() {
+        let lines: Vec<String> = [
+            "Received: by ws1 (sSMTP sendmail emulation);",
+            "\tFri, 04 Dec 2026 23:10:00 +0000",
+            "From: alice@example.org",
+            "",
+            "..stuffed",
+            "",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            content_shape(&lines),
+            ["received:", "from:", "", "..stuffed", ""]
+        );
+        let a = vec![content_shape(&lines)];
+        let b = vec![content_shape(&lines[2..])];
+        assert_eq!(
+            content_kind(&a, &b).as_deref(),
+            Some("content line 1: real received: / profile from:")
+        );
+        assert_eq!(content_kind(&a, &a), None);
+        let short = vec![content_shape(&lines[..5])];
+        assert_eq!(
+            content_kind(&a, &short).as_deref(),
+            Some("content line 5: real <empty line> / profile <end of content>")
+        );
     }
 
     #[test]
