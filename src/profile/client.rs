@@ -175,6 +175,7 @@ impl ClientConfig {
                 retry_schedule: RetrySchedule::PostfixQmgr,
                 retry_backoff: Dur::secs(300),
                 retry_backoff_max: Dur::secs(4000),
+                stamp: Stamp::Postfix,
                 ..base
             },
             // Measured (as postfix-queue, with smtp_connection_cache_destinations = serve):

@@ -99,6 +99,10 @@ pub enum Stamp {
     /// swaks 20201014 given the message with `--data`: the content, then an empty line of
     /// its own before the final `.`.
     Swaks,
+    /// Postfix 3.7.11 given the message by its `sendmail`: cleanup's `Received: by HOST
+    /// (Postfix, from userid 0)` first, `Message-Id:` and `Date:` after the header where the
+    /// content has none.
+    Postfix,
     /// msmtp 1.8.23 (its `auto` defaults): `From:` (the envelope sender), `Date:` and
     /// `Message-ID:` first where the content has none.
     Msmtp,
