@@ -37,6 +37,8 @@
 //!   ([`diff::client`]) of client profiles against the real client programs they model.
 //! - [`shrink`]: minimal failing plans.
 //! - [`check`]: snapshot review from the binary (`smtpsim check`).
+//! - [`world`]: worlds where any role is the user's own code, run, swept, shrunk and
+//!   snapshotted from Rust (guide: `docs/library.md`).
 //! - [`bench`](mod@bench): simulator speed (wall time and engine work per session).
 //! - [`cli`]: the command-line definitions; [`app`]: the subcommands and exit codes.
 //!
@@ -78,3 +80,4 @@ pub mod sim;
 pub mod sweep;
 pub mod tls;
 pub mod transcript;
+pub mod world;

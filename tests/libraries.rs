@@ -3,13 +3,13 @@
 //! connection through each interceptor. What each library told its caller is turned into the
 //! client's view for the oracle, and the oracle's verdict must agree with it.
 
-use smtpsim::actor::Recorded;
 use smtpsim::oracle::Verdict;
 use smtpsim::proto::client::{Outcome, Stage, Status};
 use smtpsim::proto::Reply;
 use smtpsim::scenario::Scenario;
-use smtpsim::sim::stream::SimStream;
-use smtpsim::tls::MaybeTls;
+use smtpsim::sim::byo::Conn;
+use smtpsim::world::World;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -47,9 +47,39 @@ fn outcome(
     }
 }
 
+/// A library's session on one connection: what it told its caller, per message.
+type Session = Box<dyn FnOnce(Conn) -> Pin<Box<dyn Future<Output = Vec<Outcome>>>>>;
+
+/// The scenario's world with the library as its client (`library` names it): one connection,
+/// and what the library said goes to the oracle.
+/// `session_fn` is how the test names `session` (for the replay line).
+fn world(
+    s: &Scenario,
+    library: &str,
+    (session_fn, session): (&str, fn(&Scenario) -> Session),
+) -> World {
+    let scenario = s.clone();
+    World::new(s.clone())
+        .client(library, move |client| {
+            let session = session(&scenario);
+            async move {
+                let Ok(conn) = client.connect().await else {
+                    return;
+                };
+                for outcome in session(conn).await {
+                    client.report(outcome);
+                }
+            }
+        })
+        .replay_as(&format!(
+            "world(&scenario({:?}), {library:?}, ({session_fn:?}, {session_fn}))",
+            s.name
+        ))
+}
+
 /// lettre wants a boxed `AsyncTokioStream` (Send + Sync + Debug + peer_addr).
 #[derive(Debug)]
-struct ForLettre(Recorded<MaybeTls<SimStream>>);
+struct ForLettre(Conn);
 
 impl AsyncRead for ForLettre {
     fn poll_read(
@@ -79,21 +109,21 @@ impl AsyncWrite for ForLettre {
 
 impl lettre::transport::smtp::client::AsyncTokioStream for ForLettre {
     fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.0
-            .get_ref()
-            .get_ref()
-            .expect("a plain stream")
-            .peer_addr()
+        self.0.peer_addr()
     }
 }
 
-fn lettre_client(s: &Scenario) -> smtpsim::sim::CustomClient {
+fn lettre_client(s: &Scenario) -> Session {
     lettre_client_with(s, false)
+}
+
+fn lettre_starttls_client(s: &Scenario) -> Session {
+    lettre_client_with(s, true)
 }
 
 /// lettre, optionally negotiating STARTTLS itself (accepting any certificate, as an
 /// opportunistic client does) with the process's crypto provider: the seeded one.
-fn lettre_client_with(s: &Scenario, starttls: bool) -> smtpsim::sim::CustomClient {
+fn lettre_client_with(s: &Scenario, starttls: bool) -> Session {
     let m = s.messages[0].clone();
     Box::new(move |stream| {
         Box::pin(async move {
@@ -159,7 +189,7 @@ fn lettre_failure(
     outcome(id, status, stage, None, Some(format!("lettre {what}: {e}")))
 }
 
-fn mail_send_client(s: &Scenario) -> smtpsim::sim::CustomClient {
+fn mail_send_client(s: &Scenario) -> Session {
     let m = s.messages[0].clone();
     Box::new(move |stream| {
         Box::pin(async move {
@@ -175,7 +205,7 @@ fn mail_send_client(s: &Scenario) -> smtpsim::sim::CustomClient {
 /// mail-send, negotiating STARTTLS as its own `start_tls` does (which is written for a
 /// `TcpStream` only): STARTTLS, then its `build_tls_connector(true)` (any certificate, the
 /// process's crypto provider: the seeded one) over the simulated connection.
-fn mail_send_starttls_client(s: &Scenario) -> smtpsim::sim::CustomClient {
+fn mail_send_starttls_client(s: &Scenario) -> Session {
     let m = s.messages[0].clone();
     Box::new(move |stream| {
         Box::pin(async move {
@@ -274,8 +304,7 @@ async fn mail_send_session_greeted<S: tokio::io::AsyncRead + tokio::io::AsyncWri
 fn check(library: &str, name: &str, result: &smtpsim::sim::RunResult) {
     let told = &result.outcomes[0].status;
     let verdict = result.report.messages[0].verdict;
-    let text = smtpsim::format::text::render(result)
-        .replace("<scenario>", &format!("tests/libraries/{name}.toml"));
+    let text = smtpsim::format::text::render(result);
     // The oracle must agree with what the library told its caller.
     match told {
         Status::Accepted => assert!(
@@ -306,7 +335,9 @@ fn check(library: &str, name: &str, result: &smtpsim::sim::RunResult) {
 fn lettre_through_every_interceptor() {
     for name in INTERCEPTORS {
         let s = scenario(name);
-        let result = smtpsim::sim::run_custom(&s, 0, lettre_client(&s)).expect("runs");
+        let result = world(&s, "lettre", ("lettre_client", lettre_client))
+            .run(0)
+            .expect("runs");
         check("lettre", name, &result);
     }
 }
@@ -315,7 +346,9 @@ fn lettre_through_every_interceptor() {
 fn mail_send_through_every_interceptor() {
     for name in INTERCEPTORS {
         let s = scenario(name);
-        let result = smtpsim::sim::run_custom(&s, 0, mail_send_client(&s)).expect("runs");
+        let result = world(&s, "mail-send", ("mail_send_client", mail_send_client))
+            .run(0)
+            .expect("runs");
         check("mail-send", name, &result);
     }
 }
@@ -330,17 +363,19 @@ fn seeded_crypto_for_libraries() {
 #[test]
 fn lettre_and_mail_send_negotiate_starttls_with_the_seeded_crypto() {
     seeded_crypto_for_libraries();
-    type Client = fn(&Scenario) -> smtpsim::sim::CustomClient;
-    let lettre_tls: Client = |s| lettre_client_with(s, true);
+    type Client = (&'static str, fn(&Scenario) -> Session);
     let clients: [(&str, Client); 2] = [
-        ("lettre", lettre_tls),
-        ("mail-send", mail_send_starttls_client),
+        ("lettre", ("lettre_starttls_client", lettre_starttls_client)),
+        (
+            "mail-send",
+            ("mail_send_starttls_client", mail_send_starttls_client),
+        ),
     ];
     for (library, client) in clients {
         for name in ["starttls", "starttls-av-inspect"] {
             let s = scenario(name);
-            let result = smtpsim::sim::run_custom(&s, 0, client(&s)).expect("runs");
-            let again = smtpsim::sim::run_custom(&s, 0, client(&s)).expect("runs");
+            let result = world(&s, library, client).run(0).expect("runs");
+            let again = world(&s, library, client).run(0).expect("runs");
             let text = smtpsim::format::text::render(&result);
             assert_eq!(
                 text,
