@@ -391,6 +391,27 @@ impl World {
         crate::shrink::shrink_plan(self.plan(seed)?, &run)
     }
 
+    /// The first failing seed of `report` (a sweep of this world) shrunk, and the run of its
+    /// smallest plan; `None` if every seed passed.
+    ///
+    /// ```
+    /// let world = smtpsim::world::World::sim("symantec-rset");
+    /// let report = world.sweep(0..2);
+    /// assert!(world.shrink_first(&report).unwrap().is_none());
+    /// ```
+    pub fn shrink_first(&self, report: &SweepReport) -> Result<Option<Minimal>, SimError> {
+        let Some(seed) = report.violations.first().map(|v| v.seed) else {
+            return Ok(None);
+        };
+        let Some(shrunk) = self.shrink(seed)? else {
+            return Err(SimError(format!(
+                "seed {seed} failed in the sweep but passes when run again: not deterministic"
+            )));
+        };
+        let run = self.run_with_plan(seed, shrunk.minimal.clone())?;
+        Ok(Some(Minimal { seed, shrunk, run }))
+    }
+
     /// The transcripts of `seeds`, one after another, as `smtpsim check` snapshots them: what
     /// to hand `insta::assert_snapshot!` (and review with `cargo insta review`).
     ///
@@ -426,4 +447,15 @@ impl World {
             &replays,
         ))
     }
+}
+
+/// A failing seed with its smallest failing plan ([`World::shrink_first`]).
+#[derive(Debug, Clone)]
+pub struct Minimal {
+    /// The seed.
+    pub seed: u64,
+    /// What shrinking found (the invariant, the original and the smallest plan).
+    pub shrunk: Shrunk,
+    /// The run of the smallest plan: what to read, or to snapshot.
+    pub run: RunResult,
 }
