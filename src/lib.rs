@@ -44,9 +44,13 @@
 //!
 //! # Library use
 //!
-//! ```no_run
-//! let scenario = smtpsim::scenario::Scenario::load("sims/symantec-rset.toml".as_ref()).unwrap();
-//! let result = smtpsim::sim::run(&scenario, 0).unwrap();
+//! Run a built-in sim (the catalogue is compiled in: no file needed) at a seed, check the
+//! verdicts and print (or snapshot) the transcript; put your own client, server or proxy in
+//! the world with [`world::World`]. The guide is `docs/library.md`.
+//!
+//! ```
+//! let world = smtpsim::world::World::sim("symantec-rset");
+//! let result = world.run(0).unwrap();
 //! assert!(result.report.passed());
 //! println!("{}", smtpsim::format::text::render(&result));
 //! ```
@@ -81,3 +85,8 @@ pub mod sweep;
 pub mod tls;
 pub mod transcript;
 pub mod world;
+
+/// The Rust blocks of `docs/library.md`, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/library.md")]
+pub struct LibraryGuide;
