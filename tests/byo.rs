@@ -252,3 +252,24 @@ fn bad_names_are_errors_that_say_what_exists() {
     let report = World::sim("nothing").sweep(0..2);
     assert_eq!(report.violations[0].invariant, "simulation-error");
 }
+
+#[test]
+fn a_conn_kept_past_its_run_is_an_error_not_a_panic() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let world = World::sim("passthrough-baseline").server("keeper", move |conn, _mailbox| {
+        let _ = tx.lock().unwrap().send(conn);
+        async {}
+    });
+    world.run(0).unwrap();
+    let mut kept = rx.try_recv().expect("the server kept its connection");
+    let written = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(kept.write_all(b"QUIT\r\n"));
+    let e = written.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotConnected);
+    assert!(e.to_string().contains("outside the run"), "{e}");
+    drop(kept);
+}

@@ -117,14 +117,24 @@ impl Belief {
 /// writes), with its addresses. Only usable inside the simulation it was opened in.
 #[derive(Debug)]
 pub struct Conn {
-    inner: Recorded<MaybeTls<SimStream>>,
+    /// Always `Some` until dropped; dropped only inside its simulation (outside, the world
+    /// it belonged to is gone, and its socket with it).
+    inner: Option<Recorded<MaybeTls<SimStream>>>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if !net::in_simulation() {
+            std::mem::forget(self.inner.take());
+        }
+    }
 }
 
 impl Conn {
     fn new(inner: Recorded<MaybeTls<SimStream>>) -> Self {
         // The user's code does its own STARTTLS, above the recorder.
         Conn {
-            inner: inner.following_starttls(),
+            inner: Some(inner.following_starttls()),
         }
     }
 
@@ -138,8 +148,14 @@ impl Conn {
         self.plain()?.local_addr()
     }
 
+    fn recorded(&mut self) -> &mut Recorded<MaybeTls<SimStream>> {
+        self.inner.as_mut().expect("present until dropped")
+    }
+
     fn plain(&self) -> io::Result<&SimStream> {
         self.inner
+            .as_ref()
+            .expect("present until dropped")
             .get_ref()
             .get_ref()
             .ok_or_else(|| io::Error::other("the connection is inside TLS"))
@@ -147,13 +163,35 @@ impl Conn {
 
     /// The transcript's number for this connection (`c1`, `c2`, … in the transcript).
     pub fn number(&self) -> u32 {
-        self.inner.conn()
+        self.inner.as_ref().map_or(0, |i| i.conn())
     }
 
     /// Writes a note (a line of the transcript, not on the wire) from this side.
     pub fn note(&self, text: impl Into<String>) {
-        self.inner.note(text);
+        if let Some(inner) = &self.inner {
+            inner.note(text);
+        }
     }
+}
+
+/// The error of a [`Conn`] used where its simulation is not running (after the run, on
+/// another thread).
+fn outside() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "this smtpsim connection is used outside the run of its simulated world",
+    )
+}
+
+/// Polls `f` on the connection, or fails outside its simulation.
+macro_rules! inside {
+    ($f:expr) => {
+        if net::in_simulation() {
+            $f
+        } else {
+            Poll::Ready(Err(outside()))
+        }
+    };
 }
 
 impl AsyncRead for Conn {
@@ -162,7 +200,7 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        inside!(Pin::new(self.recorded()).poll_read(cx, buf))
     }
 }
 
@@ -172,13 +210,13 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        inside!(Pin::new(self.recorded()).poll_write(cx, buf))
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        inside!(Pin::new(self.recorded()).poll_flush(cx))
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        inside!(Pin::new(self.recorded()).poll_shutdown(cx))
     }
 }
 
