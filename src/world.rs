@@ -450,6 +450,18 @@ impl World {
 }
 
 /// A failing seed with its smallest failing plan ([`World::shrink_first`]).
+///
+/// ```
+/// use smtpsim::{sim::byo::Belief, world::World};
+/// // A client that claims delivery without sending: every seed fails, with no fault at all.
+/// let world = World::sim("passthrough-baseline").client("liar", |c| async move {
+///     c.tell(0, Belief::Accepted);
+/// });
+/// let minimal = world.shrink_first(&world.sweep(0..1)).unwrap().unwrap();
+/// assert_eq!((minimal.seed, minimal.shrunk.invariant.as_str()), (0, "silent-loss"));
+/// assert!(minimal.shrunk.minimal.events.is_empty());
+/// assert!(!minimal.run.report.passed());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Minimal {
     /// The seed.

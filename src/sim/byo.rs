@@ -2,6 +2,23 @@
 //! simulated world. What their code gets ([`Conn`], [`Client`], [`Mailbox`], [`Upstream`],
 //! [`spawn`]) and how it reports to the oracle ([`Belief`], [`Mailbox::store`]); the builder
 //! that puts them in a world is [`crate::world`].
+//!
+//! ```
+//! use smtpsim::sim::byo::{Belief, Client};
+//! use smtpsim::world::World;
+//!
+//! // A client that only looks at the banner, and says so.
+//! async fn peek(client: Client) {
+//!     use tokio::io::AsyncReadExt;
+//!     let mut conn = client.connect().await.expect("connected");
+//!     let mut banner = [0u8; 64];
+//!     let n = conn.read(&mut banner).await.unwrap_or(0);
+//!     conn.note(format!("banner of {n} bytes"));
+//!     client.tell(0, Belief::GaveUp { reason: "only looked".into() });
+//! }
+//! let result = World::sim("passthrough-baseline").client("peek", peek).run(0).unwrap();
+//! assert!(smtpsim::format::text::render(&result).contains("banner of"));
+//! ```
 
 use super::engine::{self, Software};
 use super::hosts::{self, OnAccept};
@@ -28,12 +45,35 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A boxed future, as the factories return them (they run on the simulation's thread, so
 /// they need not be `Send`).
+///
+/// ```
+/// let f: smtpsim::sim::byo::LocalFuture = Box::pin(async {});
+/// # drop(f);
+/// ```
 pub type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
 /// The user's client: called when the client host boots (and again if it restarts).
+///
+/// ```
+/// use std::sync::Arc;
+/// let f: smtpsim::sim::byo::ClientFactory = Arc::new(|_client| Box::pin(async {}));
+/// # drop(f);
+/// ```
 pub type ClientFactory = Arc<dyn Fn(Client) -> LocalFuture + Send + Sync>;
 /// The user's server: called for every connection it accepts.
+///
+/// ```
+/// use std::sync::Arc;
+/// let f: smtpsim::sim::byo::ServerFactory = Arc::new(|_conn, _mailbox| Box::pin(async {}));
+/// # drop(f);
+/// ```
 pub type ServerFactory = Arc<dyn Fn(Conn, Mailbox) -> LocalFuture + Send + Sync>;
 /// The user's interceptor: called for every connection it accepts from the client side.
+///
+/// ```
+/// use std::sync::Arc;
+/// let f: smtpsim::sim::byo::InterceptorFactory = Arc::new(|_conn, _up| Box::pin(async {}));
+/// # drop(f);
+/// ```
 pub type InterceptorFactory = Arc<dyn Fn(Conn, Upstream) -> LocalFuture + Send + Sync>;
 
 /// Who plays each role of one run: the user's code with its name, or (`None`) the built-in
@@ -58,6 +98,13 @@ impl Cast {
 }
 
 /// What the client's code believes became of one message, as it would tell its caller.
+///
+/// ```
+/// use smtpsim::sim::byo::Belief;
+/// use std::time::Duration;
+/// let later = Belief::Deferred { next_attempt: Duration::from_secs(300), reason: "421".into() };
+/// assert_ne!(later, Belief::Accepted);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Belief {
     /// The server took it (a 250 after the end of data).
@@ -115,6 +162,18 @@ impl Belief {
 /// A simulated TCP connection as the user's code sees it: `AsyncRead + AsyncWrite` (every
 /// byte lands in the transcript, with the scenario's transport faults applied to this side's
 /// writes), with its addresses. Only usable inside the simulation it was opened in.
+///
+/// ```
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// let world = smtpsim::world::World::sim("passthrough-baseline").server("hang-up", |mut conn, _| async move {
+///     let peer = conn.peer_addr().expect("an address");
+///     conn.note(format!("c{} from {peer}, to {:?}", conn.number(), conn.local_addr()));
+///     let _ = conn.write_all(b"554 go away\r\n").await;
+///     let _ = conn.read(&mut [0u8; 16]).await;
+/// });
+/// let text = smtpsim::format::text::render(&world.run(0).unwrap());
+/// assert!(text.contains("554 go away"));
+/// ```
 #[derive(Debug)]
 pub struct Conn {
     /// Always `Some` until dropped; dropped only inside its simulation (outside, the world
@@ -139,11 +198,15 @@ impl Conn {
     }
 
     /// The other end's simulated address.
+    ///
+    /// See [`Conn`]'s example.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.plain()?.peer_addr()
     }
 
     /// This end's simulated address.
+    ///
+    /// See [`Conn`]'s example.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.plain()?.local_addr()
     }
@@ -162,11 +225,15 @@ impl Conn {
     }
 
     /// The transcript's number for this connection (`c1`, `c2`, … in the transcript).
+    ///
+    /// See [`Conn`]'s example.
     pub fn number(&self) -> u32 {
         self.inner.as_ref().map_or(0, |i| i.conn())
     }
 
     /// Writes a note (a line of the transcript, not on the wire) from this side.
+    ///
+    /// See [`Conn`]'s example.
     pub fn note(&self, text: impl Into<String>) {
         if let Some(inner) = &self.inner {
             inner.note(text);
@@ -222,12 +289,23 @@ impl AsyncWrite for Conn {
 
 /// Virtual time since the run started (the run's clock; `tokio::time` follows it too, so
 /// `tokio::time::sleep` and `timeout` work in the user's code).
+///
+/// ```
+/// let world = smtpsim::world::World::sim("passthrough-baseline").client("sleeper", |client| async move {
+///     tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+///     assert!(smtpsim::sim::byo::now() >= std::time::Duration::from_secs(3600));
+///     let _ = client;
+/// });
+/// assert!(world.run(0).unwrap().elapsed >= std::time::Duration::from_secs(3600));
+/// ```
 pub fn now() -> Duration {
     net::now()
 }
 
 /// What the user's client gets: the scenario's messages, connections to the first hop, and
 /// the oracle's ear.
+///
+/// See the [module's example](self) and [`crate::world::World::client`].
 #[derive(Clone)]
 pub struct Client {
     messages: Rc<Vec<Message>>,
@@ -242,12 +320,30 @@ pub struct Client {
 impl Client {
     /// The scenario's messages (each with its `id`, envelope, body and `at`, the time it is
     /// handed to the client).
+    ///
+    /// ```
+    /// let world = smtpsim::world::World::sim("passthrough-baseline").client("count", |client| async move {
+    ///     assert_eq!(client.messages().len(), 1);
+    ///     assert_eq!(client.messages()[0].to, ["bob@example.org", "carol@example.org"]);
+    /// });
+    /// assert!(world.run(0).unwrap().report.passed());
+    /// ```
     pub fn messages(&self) -> &[Message] {
         &self.messages
     }
 
     /// Opens a new connection to the first hop (the interceptor if there is one, else the
     /// server). A failure is recorded in the transcript and returned.
+    ///
+    /// ```
+    /// // Two connections, one after the other.
+    /// let world = smtpsim::world::World::sim("passthrough-baseline").client("twice", |client| async move {
+    ///     for _ in 0..2 {
+    ///         drop(client.connect().await.expect("connected"));
+    ///     }
+    /// });
+    /// assert_eq!(world.run(0).unwrap().endpoints.len(), 4); // two client legs, two upstream
+    /// ```
     pub async fn connect(&self) -> io::Result<Conn> {
         let stream = match stream::connect(self.target, SMTP_PORT).await {
             Ok(s) => s,
@@ -277,12 +373,33 @@ impl Client {
 
     /// Tells the oracle what the client believes became of message `id` (its last word
     /// counts; tell it after every attempt).
+    ///
+    /// See [`crate::world::World::client`].
     pub fn tell(&self, id: usize, belief: Belief) {
         self.report(belief.outcome(id));
     }
 
     /// Tells the oracle an attempt's outcome in full (recipients refused, the deciding
     /// reply, RFC 1047's gap): the detailed form of [`tell`](Self::tell).
+    ///
+    /// ```
+    /// use smtpsim::proto::client::{Outcome, Stage, Status};
+    /// let world = smtpsim::world::World::sim("passthrough-baseline").client("detailed", |client| async move {
+    ///     client.report(Outcome {
+    ///         id: 0,
+    ///         status: Status::Deferred,
+    ///         stage: Stage::DataDone,
+    ///         reply: None,
+    ///         reason: Some("no reply after the dot".into()),
+    ///         to: Vec::new(),
+    ///         refused: Vec::new(),
+    ///         in_sync_gap: true,
+    ///         retry_at: None,
+    ///     });
+    /// });
+    /// let result = world.run(0).unwrap();
+    /// assert!(result.report.messages[0].client.contains("RFC 1047"));
+    /// ```
     pub fn report(&self, outcome: Outcome) {
         if let Some(at) = outcome.retry_at {
             self.transcript.record(
@@ -306,6 +423,8 @@ impl Client {
 
 /// Where the user's server puts what it accepted: the oracle compares it with what the client
 /// sent and was told.
+///
+/// See [`crate::world::World::server`].
 #[derive(Clone)]
 pub struct Mailbox {
     deliveries: Arc<Mutex<Vec<Delivery>>>,
@@ -317,6 +436,15 @@ pub struct Mailbox {
 impl Mailbox {
     /// Records a message the server accepted: its envelope and its content as read (dot
     /// stuffing undone, lines ending in CRLF). Returns the queue id it was given (`Q1`, …).
+    ///
+    /// ```
+    /// // A server that stores a message nobody sent: the oracle notices.
+    /// let world = smtpsim::world::World::sim("passthrough-baseline").server("forger", |_conn, mailbox| async move {
+    ///     assert_eq!(mailbox.store("eve@example.org", &["bob@example.org".into()], b"hi\r\n"), "Q1");
+    /// });
+    /// let result = world.run(0).unwrap();
+    /// assert!(result.report.violations.iter().any(|v| v.invariant == "unexpected-delivery"));
+    /// ```
     pub fn store(&self, mail_from: &str, rcpt_to: &[String], body: &[u8]) -> String {
         let n = self.stored.fetch_add(1, Ordering::SeqCst) + 1;
         let queue_id = format!("Q{n}");
@@ -340,6 +468,8 @@ impl Mailbox {
 }
 
 /// The user's interceptor's way to the server.
+///
+/// See [`crate::world::World::interceptor`].
 pub struct Upstream {
     transcript: Transcript,
     faults: Arc<FaultState>,
@@ -347,6 +477,8 @@ pub struct Upstream {
 
 impl Upstream {
     /// Opens a connection to the server (each call a new one).
+    ///
+    /// See [`crate::world::World::interceptor`].
     pub async fn connect(&self) -> io::Result<Conn> {
         let stream = stream::connect("server", SMTP_PORT).await?;
         let faults = self
@@ -365,6 +497,12 @@ impl Upstream {
 
 /// A task spawned with [`spawn`] ended without a result: its host crashed, the run ended, it
 /// panicked, or it was spawned outside a simulation.
+///
+/// ```
+/// let outside = smtpsim::sim::byo::spawn(async { 1 });
+/// let answer = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(outside);
+/// assert!(matches!(answer, Err(smtpsim::sim::byo::Cancelled(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cancelled(pub &'static str);
 
@@ -377,6 +515,8 @@ impl std::fmt::Display for Cancelled {
 impl std::error::Error for Cancelled {}
 
 /// The result of a task started with [`spawn`]: await it.
+///
+/// See [`spawn`].
 pub struct JoinHandle<T> {
     rx: Option<tokio::sync::oneshot::Receiver<T>>,
 }
@@ -400,6 +540,21 @@ impl<T> Future for JoinHandle<T> {
 /// Spawns `future` on the calling code's simulated host and returns its handle. Unlike
 /// `tokio::task::spawn_local`, the task keeps its host: its sockets work, and it is dropped
 /// when the host crashes. Outside a simulation the handle answers [`Cancelled`] at once.
+///
+/// ```
+/// use smtpsim::sim::byo;
+/// // The server greets from a task of its own, on the same simulated socket.
+/// let world = smtpsim::world::World::sim("passthrough-baseline").server("greeter", |conn, _| async move {
+///     let task = byo::spawn(async move {
+///         use tokio::io::AsyncWriteExt;
+///         let mut conn = conn;
+///         conn.write_all(b"220 from a task\r\n").await.is_ok()
+///     });
+///     assert_eq!(task.await, Ok(true));
+/// });
+/// let text = smtpsim::format::text::render(&world.run(0).unwrap());
+/// assert!(text.contains("220 from a task"));
+/// ```
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
