@@ -126,6 +126,8 @@ fn the_oracle_judges_what_the_user_client_believes_not_a_profile() {
     let result = deferred.run(0).unwrap();
     assert_eq!(result.report.messages[0].verdict, Verdict::Deferred);
     assert!(result.report.passed());
+    // What it said, not where: the oracle does not invent a stage.
+    assert_eq!(result.report.messages[0].client, "deferred (not yet)");
     let gave_up = says(Belief::GaveUp {
         reason: "enough".into(),
     });

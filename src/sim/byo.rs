@@ -138,12 +138,12 @@ impl Belief {
                 reason,
             } => (
                 Status::Deferred,
-                Stage::Connect,
+                Stage::Unknown,
                 Some(reason),
                 Some(next_attempt),
             ),
-            Belief::Bounced { reason } => (Status::Rejected, Stage::Connect, Some(reason), None),
-            Belief::GaveUp { reason } => (Status::Deferred, Stage::Connect, Some(reason), None),
+            Belief::Bounced { reason } => (Status::Rejected, Stage::Unknown, Some(reason), None),
+            Belief::GaveUp { reason } => (Status::Deferred, Stage::Unknown, Some(reason), None),
         };
         Outcome {
             id,
