@@ -6,7 +6,8 @@
 //! retries, as a client must, and the message arrives twice. The client never tells the oracle
 //! it was in RFC 1047's gap (no reply after the dot), so the oracle calls it a duplicate.
 //! Shrinking cuts the seed's faults down to the lost reply; the shrunk run is snapshotted
-//! (`examples/snapshots/`).
+//! (`examples/snapshots/`). The careful version says when it was in the gap: the same seeds
+//! then hold, the second copies counted as `duplicated-rfc1047`.
 //!
 //! Run it with `cargo run --release --example own_client`; it exits 0 when all of that holds.
 
@@ -29,16 +30,32 @@ fn client_world() -> World {
         .replay_as("client_world()")
 }
 
+/// The same world with the careful client.
+fn careful_world() -> World {
+    World::sim("pix-mailguard")
+        .faults("lossy-network")
+        .client("tiny-client-careful", client::send_all_careful)
+        .replay_as("careful_world()")
+}
+
 fn main() -> ExitCode {
-    let minimal = match hunt::hunt("tiny client", &client_world(), SEEDS) {
-        Ok(minimal) => minimal,
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
+    }
+}
+
+fn run() -> Result<(), String> {
+    let minimal = hunt::hunt("tiny client", &client_world(), SEEDS)?;
     insta::with_settings!({ omit_expression => true }, {
         insta::assert_snapshot!("tiny_client_shrunk", smtpsim::format::text::render(&minimal.run));
     });
-    ExitCode::SUCCESS
+    let careful = hunt::holds("careful client", &careful_world(), SEEDS)?;
+    if !careful.verdicts.contains_key("duplicated-rfc1047") {
+        return Err("expected the careful client's second copies as duplicated-rfc1047".into());
+    }
+    Ok(())
 }

@@ -97,6 +97,18 @@ fn a_user_client_that_retries_through_pix_mailguard_shrinks_a_duplicate() {
         .unwrap();
     assert_eq!(smtpsim::format::text::render(&again), text);
 
+    // The careful client says it was in RFC 1047's gap: the second copy is allowed.
+    let careful = World::sim("pix-mailguard")
+        .faults("lossy-network")
+        .client("tiny-client-careful", client::send_all_careful)
+        .run(1532)
+        .unwrap();
+    assert!(careful.report.passed(), "{:?}", careful.report.violations);
+    assert_eq!(
+        careful.report.messages[0].verdict,
+        Verdict::DuplicatedRfc1047
+    );
+
     // Every report renders it with the Rust replay call.
     let html = world.html(&report).unwrap();
     assert!(html.contains("client_world().run(1532)"));

@@ -2,8 +2,13 @@
 //! connection per attempt, EHLO (HELO when EHLO is refused), one message per connection, and
 //! a retry with doubling backoff after a 4xx, a timeout or a lost connection. After each
 //! attempt it tells the oracle what it believes ([`Belief`]).
+//!
+//! [`send_all`] retries after a silence following the final dot like after any other failure;
+//! [`send_all_careful`] retries too (as a client must) but tells the oracle it was in RFC
+//! 1047's gap (the server may have the message), so a second copy is the duplicate SMTP
+//! allows, not a bug.
 
-use smtpsim::proto::client::Message;
+use smtpsim::proto::client::{Message, Outcome, Stage, Status};
 use smtpsim::sim::byo::{now, Belief, Client, Conn};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -19,28 +24,78 @@ pub const BACKOFF: Duration = Duration::from_secs(60);
 enum Failure {
     /// A 5xx: give up on this message.
     Permanent(String),
-    /// A 4xx, a timeout, a lost connection: try again later.
+    /// A 4xx, or no connection: try again later.
     Transient(String),
+    /// No reply (a timeout, a lost connection): try again later.
+    Silent(String),
+    /// No reply after the final dot: try again later, but the server may have it.
+    Unconfirmed(String),
+}
+
+impl Failure {
+    fn reason(self) -> String {
+        match self {
+            Failure::Permanent(r)
+            | Failure::Transient(r)
+            | Failure::Silent(r)
+            | Failure::Unconfirmed(r) => r,
+        }
+    }
 }
 
 /// Sends every message of the world, each when it is due, retrying as above.
 pub async fn send_all(client: Client) {
+    send(client, false).await
+}
+
+/// [`send_all`], telling the oracle when an attempt ended in RFC 1047's gap.
+pub async fn send_all_careful(client: Client) {
+    send(client, true).await
+}
+
+async fn send(client: Client, careful: bool) {
     for message in client.messages().to_vec() {
         tokio::time::sleep(message.at.saturating_sub(now())).await;
         let mut wait = BACKOFF;
         for attempt in 1..=ATTEMPTS {
-            let belief = match attempt_once(&client, &message).await {
-                Ok(()) => Belief::Accepted,
-                Err(Failure::Permanent(reason)) => Belief::Bounced { reason },
-                Err(Failure::Transient(reason)) if attempt == ATTEMPTS => Belief::GaveUp { reason },
-                Err(Failure::Transient(reason)) => Belief::Deferred {
-                    next_attempt: now() + wait,
-                    reason,
-                },
+            let failure = match attempt_once(&client, &message).await {
+                Ok(()) => {
+                    client.tell(message.id, Belief::Accepted);
+                    break;
+                }
+                Err(Failure::Permanent(reason)) => {
+                    client.tell(message.id, Belief::Bounced { reason });
+                    break;
+                }
+                Err(failure) => failure,
             };
-            let again = matches!(belief, Belief::Deferred { .. });
-            client.tell(message.id, belief);
-            if !again {
+            let next = (attempt < ATTEMPTS).then(|| now() + wait);
+            let in_gap = careful && matches!(failure, Failure::Unconfirmed(_));
+            let reason = failure.reason();
+            if in_gap {
+                client.report(Outcome {
+                    id: message.id,
+                    status: Status::Deferred,
+                    stage: Stage::DataDone,
+                    reply: None,
+                    reason: Some(reason),
+                    to: Vec::new(),
+                    refused: Vec::new(),
+                    in_sync_gap: true,
+                    retry_at: next,
+                });
+            } else if let Some(next_attempt) = next {
+                client.tell(
+                    message.id,
+                    Belief::Deferred {
+                        next_attempt,
+                        reason,
+                    },
+                );
+            } else {
+                client.tell(message.id, Belief::GaveUp { reason });
+            }
+            if next.is_none() {
                 break;
             }
             tokio::time::sleep(wait).await;
@@ -81,7 +136,12 @@ async fn attempt_once(client: &Client, message: &Message) -> Result<(), Failure>
         data.extend_from_slice(b"\r\n");
     }
     data.extend_from_slice(b".");
-    expect(&mut conn, Some(&String::from_utf8_lossy(&data)), 2).await?;
+    let end = expect(&mut conn, Some(&String::from_utf8_lossy(&data)), 2).await;
+    // Silence after the dot (no reply at all, not a 4xx): the server may have the message.
+    end.map_err(|f| match f {
+        Failure::Silent(r) => Failure::Unconfirmed(r),
+        other => other,
+    })?;
     let _ = expect(&mut conn, Some("QUIT"), 2).await;
     Ok(())
 }
@@ -100,12 +160,12 @@ async fn expect(
     if let Some(command) = command {
         conn.write_all(format!("{command}\r\n").as_bytes())
             .await
-            .map_err(|e| Failure::Transient(format!("{what}: {e}")))?;
+            .map_err(|e| Failure::Silent(format!("{what}: {e}")))?;
     }
     let reply = tokio::time::timeout(REPLY_TIMEOUT, read_reply(conn))
         .await
-        .map_err(|_| Failure::Transient(format!("{what}: no reply within {REPLY_TIMEOUT:?}")))?
-        .map_err(|e| Failure::Transient(format!("{what}: {e}")))?;
+        .map_err(|_| Failure::Silent(format!("{what}: no reply within {REPLY_TIMEOUT:?}")))?
+        .map_err(|e| Failure::Silent(format!("{what}: {e}")))?;
     match reply.as_bytes().first() {
         Some(d) if *d == b'0' + class => Ok(()),
         Some(b'5') => Err(Failure::Permanent(format!("{what}: {reply}"))),

@@ -1,6 +1,8 @@
-//! What both examples do with their world: sweep it, print the verdicts and the first
-//! failure with its replay call, and shrink that failure to its smallest fault plan.
+//! What both examples do with their worlds: sweep one, print the verdicts and the first
+//! failure with its replay call, and shrink that failure to its smallest fault plan; sweep the
+//! fixed one and check that every seed holds.
 
+use smtpsim::sweep::SweepReport;
 use smtpsim::world::{Minimal, World};
 
 /// Sweeps `seeds` of `world` (named `name` in what it prints) and shrinks the first failing
@@ -32,4 +34,21 @@ pub fn hunt(name: &str, world: &World, seeds: std::ops::Range<u64>) -> Result<Mi
         shrunk.minimal.to_toml(&scenario.fault_config)
     );
     Ok(minimal)
+}
+
+/// Sweeps `seeds` of `world` (named `name`); an error if some seed fails.
+pub fn holds(
+    name: &str,
+    world: &World,
+    seeds: std::ops::Range<u64>,
+) -> Result<SweepReport, String> {
+    let report = world.sweep(seeds);
+    println!(
+        "{name}: {} seeds, {} passed, verdicts {:?}",
+        report.runs, report.passed, report.verdicts
+    );
+    match report.violations.first() {
+        Some(v) => Err(format!("{name} broke: {v:?}")),
+        None => Ok(report),
+    }
 }
