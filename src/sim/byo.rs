@@ -625,20 +625,13 @@ pub(super) fn client_host(
         };
         let factory = factory.clone();
         let done = done.clone();
-        caught("the client", async move {
-            // Done however it ends, a panic included.
-            let _done = SetOnDrop(done);
-            factory(client).await;
+        let session = caught("the client", async move { factory(client).await });
+        Box::pin(async move {
+            // Done when it returns or panics; not when its host crashes (it boots again).
+            session.await;
+            done.set(true);
         })
     })
-}
-
-struct SetOnDrop(Rc<std::cell::Cell<bool>>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.set(true);
-    }
 }
 
 /// The server host running the user's server: the factory per accepted connection.
