@@ -39,9 +39,17 @@ pub fn snapshot_path(snapshots: &Path, sim: &Path) -> PathBuf {
 
 /// Every seed's transcript of a sim, as the snapshot holds them.
 pub fn transcript(scenario: &Scenario) -> Result<String, String> {
+    transcript_of(&scenario.seeds, |seed| crate::sim::run(scenario, seed))
+}
+
+/// The transcripts of `seeds`, each run by `run`, as a snapshot holds them.
+pub(crate) fn transcript_of(
+    seeds: &[u64],
+    run: impl Fn(u64) -> Result<crate::sim::RunResult, crate::sim::SimError>,
+) -> Result<String, String> {
     let mut text = String::new();
-    for &seed in &scenario.seeds {
-        let result = crate::sim::run(scenario, seed).map_err(|e| format!("seed {seed}: {e}"))?;
+    for &seed in seeds {
+        let result = run(seed).map_err(|e| format!("seed {seed}: {e}"))?;
         text.push_str(&crate::format::text::render(&result));
         text.push('\n');
     }

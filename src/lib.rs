@@ -37,14 +37,20 @@
 //!   ([`diff::client`]) of client profiles against the real client programs they model.
 //! - [`shrink`]: minimal failing plans.
 //! - [`check`]: snapshot review from the binary (`smtpsim check`).
+//! - [`world`]: worlds where any role is the user's own code, run, swept, shrunk and
+//!   snapshotted from Rust (guide: `docs/library.md`).
 //! - [`bench`](mod@bench): simulator speed (wall time and engine work per session).
 //! - [`cli`]: the command-line definitions; [`app`]: the subcommands and exit codes.
 //!
 //! # Library use
 //!
-//! ```no_run
-//! let scenario = smtpsim::scenario::Scenario::load("sims/symantec-rset.toml".as_ref()).unwrap();
-//! let result = smtpsim::sim::run(&scenario, 0).unwrap();
+//! Run a built-in sim (the catalogue is compiled in: no file needed) at a seed, check the
+//! verdicts and print (or snapshot) the transcript; put your own client, server or proxy in
+//! the world with [`world::World`]. The guide is `docs/library.md`.
+//!
+//! ```
+//! let world = smtpsim::world::World::sim("symantec-rset");
+//! let result = world.run(0).unwrap();
 //! assert!(result.report.passed());
 //! println!("{}", smtpsim::format::text::render(&result));
 //! ```
@@ -78,3 +84,9 @@ pub mod sim;
 pub mod sweep;
 pub mod tls;
 pub mod transcript;
+pub mod world;
+
+/// The Rust blocks of `docs/library.md`, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/library.md")]
+pub struct LibraryGuide;

@@ -24,6 +24,11 @@ pub(crate) fn enter_simulation(start: tokio::time::Instant) {
     SIM_START.with(|s| s.set(Some(start)));
 }
 
+/// Whether a simulation is running on this thread.
+pub(crate) fn in_simulation() -> bool {
+    SIM_START.with(Cell::get).is_some()
+}
+
 /// Ends [`enter_simulation`].
 pub(crate) fn leave_simulation() {
     SIM_START.with(|s| s.set(None));

@@ -48,3 +48,9 @@ pub fn replay_command(file: &str, seed: u64, faults: &str) -> String {
         format!("smtpsim run {file} --seed {seed} --faults {faults}")
     }
 }
+
+/// The Rust call that replays `seed` of the world the expression `world` builds
+/// ([`crate::world::World`]): what a test pastes.
+pub fn replay_call(world: &str, seed: u64) -> String {
+    format!("{world}.run({seed})")
+}

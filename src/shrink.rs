@@ -19,9 +19,12 @@ pub struct Shrunk {
     pub runs: usize,
 }
 
-/// The first invariant `plan` breaks at `seed`, if any.
-fn failure(scenario: &Scenario, seed: u64, plan: &FaultPlan) -> Result<Option<String>, SimError> {
-    let result = sim::run_with_plan(scenario, seed, plan.clone())?;
+/// Runs the failing seed with a plan.
+pub(crate) type PlanRun<'a> = &'a dyn Fn(FaultPlan) -> Result<sim::RunResult, SimError>;
+
+/// The first invariant `plan` breaks, if any.
+fn failure(run: PlanRun<'_>, plan: &FaultPlan) -> Result<Option<String>, SimError> {
+    let result = run(plan.clone())?;
     Ok(result
         .report
         .violations
@@ -31,15 +34,24 @@ fn failure(scenario: &Scenario, seed: u64, plan: &FaultPlan) -> Result<Option<St
 
 /// Shrinks the plan of `seed`; `None` if the seed does not fail.
 pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Option<Shrunk>, SimError> {
-    let original = sim::plan_for(scenario, seed);
+    let run = |plan| sim::run_with_plan(scenario, seed, plan);
+    shrink_plan(sim::plan_for(scenario, seed), &run)
+}
+
+/// Shrinks `original`, the plan of a seed that `run` runs with any plan; `None` if it does
+/// not fail.
+pub(crate) fn shrink_plan(
+    original: FaultPlan,
+    run: PlanRun<'_>,
+) -> Result<Option<Shrunk>, SimError> {
     let mut runs = 1;
-    let Some(invariant) = failure(scenario, seed, &original)? else {
+    let Some(invariant) = failure(run, &original)? else {
         return Ok(None);
     };
     let mut plan = original.clone();
     let still_fails = |candidate: &FaultPlan, runs: &mut usize| -> Result<bool, SimError> {
         *runs += 1;
-        Ok(failure(scenario, seed, candidate)?.as_deref() == Some(invariant.as_str()))
+        Ok(failure(run, candidate)?.as_deref() == Some(invariant.as_str()))
     };
     // Remove events, last first, until no single removal keeps the failure.
     let mut changed = true;

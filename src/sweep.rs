@@ -151,6 +151,35 @@ pub fn sweep(
     shard: Option<Shard>,
     watch: &(dyn Fn(&Progress<'_>) -> bool + Sync),
 ) -> SweepReport {
+    let world = Runs {
+        label: file,
+        faults: &scenario.faults,
+        run: &|seed| sim::run(scenario, seed),
+        replay: &|seed| crate::seeds::replay_command(file, seed, &scenario.faults),
+    };
+    sweep_runs(&world, seeds, jobs, shard, watch)
+}
+
+/// What a sweep runs: a seed's run and its replay, and the names its report gives them.
+pub(crate) struct Runs<'a> {
+    /// The scenario file, or the world's Rust expression.
+    pub(crate) label: &'a str,
+    /// The fault preset.
+    pub(crate) faults: &'a str,
+    /// Runs one seed.
+    pub(crate) run: &'a (dyn Fn(u64) -> Result<sim::RunResult, sim::SimError> + Sync),
+    /// How to replay one seed.
+    pub(crate) replay: &'a (dyn Fn(u64) -> String + Sync),
+}
+
+/// The sweep of `world` (see [`sweep`]).
+pub(crate) fn sweep_runs(
+    world: &Runs<'_>,
+    seeds: Range<u64>,
+    jobs: usize,
+    shard: Option<Shard>,
+    watch: &(dyn Fn(&Progress<'_>) -> bool + Sync),
+) -> SweepReport {
     let mine: Vec<u64> = seeds
         .clone()
         .filter(|s| shard.is_none_or(|sh| sh.owns(*s)))
@@ -167,19 +196,18 @@ pub fn sweep(
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&seed) = mine.get(i) else { break };
-                let replay = crate::seeds::replay_command(file, seed, &scenario.faults);
+                let replay = (world.replay)(seed);
                 // A panic is a finding like any other: kept with its seed, the sweep goes on.
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    sim::run(scenario, seed)
-                }))
-                .unwrap_or_else(|panic| {
-                    let text = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "a panic without a message".into());
-                    Err(sim::SimError(format!("{PANIC}: {text}")))
-                });
+                let run =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (world.run)(seed)))
+                        .unwrap_or_else(|panic| {
+                            let text = panic
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_else(|| "a panic without a message".into());
+                            Err(sim::SimError(format!("{PANIC}: {text}")))
+                        });
                 let result = match run {
                     Ok(run) => SeedResult {
                         seed,
@@ -228,8 +256,8 @@ pub fn sweep(
     let mut results = results.into_inner().expect("results");
     results.sort_by_key(|r| r.seed);
     let mut report = SweepReport {
-        scenario: file.to_string(),
-        faults: scenario.faults.clone(),
+        scenario: world.label.to_string(),
+        faults: world.faults.to_string(),
         seeds: format!("{}..{}", seeds.start, seeds.end),
         shard: shard.map(|s| format!("{}/{}", s.index, s.count)),
         stopped: None,

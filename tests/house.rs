@@ -139,6 +139,7 @@ fn no_import_cycle_among_top_level_modules() {
         "diff",
         "shrink",
         "check",
+        "world",
         "bench",
         "cli",
         "app",

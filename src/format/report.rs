@@ -14,6 +14,42 @@ pub const DRAWN: usize = 10;
 /// The report of `report`, a sweep of `scenario` (file `file`); failing seeds are re-run to
 /// draw them (each run is its seed's, so the drawing is the run that failed).
 pub fn render(scenario: &Scenario, file: &str, report: &SweepReport) -> String {
+    let replays = Replays {
+        plan: &|seed| crate::sim::plan_for(scenario, seed),
+        run: &|seed| crate::sim::run(scenario, seed),
+        replay: &|seed| crate::seeds::replay_command(file, seed, &report.faults),
+        shrink: &|seed| {
+            crate::seeds::replay_command(file, seed, &report.faults).replacen(
+                "smtpsim run",
+                "smtpsim shrink",
+                1,
+            )
+        },
+    };
+    render_with(scenario, file, report, &replays)
+}
+
+/// How a report re-runs and names a failing seed: the CLI's scenario file, or a
+/// [`World`](crate::world::World) of the user's code.
+pub struct Replays<'a> {
+    /// The seed's fault plan.
+    pub plan: &'a dyn Fn(u64) -> crate::fault::FaultPlan,
+    /// Runs the seed again.
+    pub run: &'a dyn Fn(u64) -> Result<crate::sim::RunResult, crate::sim::SimError>,
+    /// What replays the seed.
+    pub replay: &'a dyn Fn(u64) -> String,
+    /// What shrinks the seed.
+    pub shrink: &'a dyn Fn(u64) -> String,
+}
+
+/// The report of `report`, a sweep of `scenario` (named `file`) whose seeds `replays`
+/// re-runs and names.
+pub fn render_with(
+    scenario: &Scenario,
+    file: &str,
+    report: &SweepReport,
+    replays: &Replays<'_>,
+) -> String {
     let mut html = String::new();
     let title = format!(
         "smtpsim sweep · {} · faults {} · seeds {}",
@@ -56,9 +92,9 @@ pub fn render(scenario: &Scenario, file: &str, report: &SweepReport) -> String {
     }
     for (i, &seed) in failing.iter().enumerate() {
         if i < DRAWN {
-            html.push_str(&failing_seed(scenario, file, report, seed));
+            html.push_str(&failing_seed(scenario, report, seed, replays));
         } else {
-            let replay = crate::seeds::replay_command(file, seed, &report.faults);
+            let replay = (replays.replay)(seed);
             let _ = writeln!(
                 html,
                 "<p class=\"more\">seed {seed}: <code>{}</code></p>",
@@ -109,7 +145,12 @@ fn invariant_bars(report: &SweepReport) -> String {
     out
 }
 
-fn failing_seed(scenario: &Scenario, file: &str, report: &SweepReport, seed: u64) -> String {
+fn failing_seed(
+    scenario: &Scenario,
+    report: &SweepReport,
+    seed: u64,
+    replays: &Replays<'_>,
+) -> String {
     let mut out =
         format!("<section class=\"seed\" id=\"seed-{seed}\"><h3>seed {seed}</h3>\n<ul>\n");
     for v in report.violations.iter().filter(|v| v.seed == seed) {
@@ -121,15 +162,14 @@ fn failing_seed(scenario: &Scenario, file: &str, report: &SweepReport, seed: u64
         );
     }
     out.push_str("</ul>\n");
-    let replay = crate::seeds::replay_command(file, seed, &report.faults);
-    let shrink = replay.replacen("smtpsim run", "smtpsim shrink", 1);
+    let (replay, shrink) = ((replays.replay)(seed), (replays.shrink)(seed));
     let _ = writeln!(
         out,
         "<p>replay: <code>{}</code><br>shrink: <code>{}</code></p>",
         xml_escape(&replay),
         xml_escape(&shrink)
     );
-    let plan = crate::sim::plan_for(scenario, seed);
+    let plan = (replays.plan)(seed);
     if !plan.events.is_empty() {
         out.push_str("<details open><summary>fault plan</summary>");
         let _ = write!(
@@ -144,7 +184,7 @@ fn failing_seed(scenario: &Scenario, file: &str, report: &SweepReport, seed: u64
         out.push_str(&xml_escape(&plan.to_toml(&scenario.fault_config)));
         out.push_str("</pre></details>\n");
     }
-    match crate::sim::run(scenario, seed) {
+    match (replays.run)(seed) {
         Ok(run) => {
             out.push_str("<details open><summary>sequence diagram</summary><div class=\"svg\">");
             out.push_str(&super::svg::render(&run));

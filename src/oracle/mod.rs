@@ -24,7 +24,7 @@ pub use ledger::{address_key, judge};
 pub use stuck::{stuck, STUCK};
 pub use tls::judge_tls;
 
-use crate::proto::client::{Outcome, Status};
+use crate::proto::client::{Outcome, Stage, Status};
 use std::fmt;
 
 /// What became of a message, all views taken together.
@@ -194,7 +194,10 @@ pub fn describe_outcome(o: &Outcome) -> String {
         Status::Deferred => "deferred",
         Status::NotAttempted => "not attempted",
     };
-    let mut text = format!("{status} at {}", o.stage.name());
+    let mut text = match o.stage {
+        Stage::Unknown => status.to_string(),
+        stage => format!("{status} at {}", stage.name()),
+    };
     if let Some(reply) = &o.reply {
         text.push_str(&format!(": {reply}"));
     }

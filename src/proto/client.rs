@@ -263,6 +263,8 @@ pub enum Stage {
     LastChunk,
     /// After the final `.`.
     DataDone,
+    /// Not known: a client of the user's own code said what became of a message, not where.
+    Unknown,
 }
 
 impl Stage {
@@ -281,6 +283,7 @@ impl Stage {
             Stage::Chunk => "bdat",
             Stage::LastChunk => "bdat-last",
             Stage::DataDone => "end-of-data",
+            Stage::Unknown => "unknown",
         }
     }
 }

@@ -409,20 +409,3 @@ pub async fn run_script(
         outcomes.lock().expect("outcomes").push((conn, outcome));
     }
 }
-
-/// A caller-supplied client (a third-party library) on one connection.
-pub async fn run_custom(
-    custom: super::CustomClient,
-    target: &'static str,
-    transcript: Transcript,
-    outcomes: Outcomes,
-    faults: Arc<FaultState>,
-) {
-    let Some((conn, stream)) = open(target, &transcript, &faults).await else {
-        return;
-    };
-    // A library does its own STARTTLS, above the recorder.
-    for outcome in custom(stream.following_starttls()).await {
-        outcomes.lock().expect("outcomes").push((conn, outcome));
-    }
-}

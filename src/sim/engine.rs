@@ -129,6 +129,17 @@ pub fn spawn(future: impl Future<Output = ()> + 'static) {
     spawn_on(host, Box::pin(future));
 }
 
+/// Spawns `future` on the current host, or gives it back outside a simulated host.
+pub(crate) fn try_spawn<F: Future<Output = ()> + 'static>(future: F) -> Result<(), F> {
+    match CURRENT.with(Cell::get) {
+        Some(host) => {
+            spawn_on(host, Box::pin(future));
+            Ok(())
+        }
+        None => Err(future),
+    }
+}
+
 fn spawn_on(host: usize, future: Pin<Box<dyn Future<Output = ()>>>) -> Rc<Slot> {
     let slot: Rc<Slot> = Rc::new(RefCell::new(Some(future)));
     let id = HOSTS.with(|h| {

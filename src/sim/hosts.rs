@@ -2,18 +2,21 @@
 //! connection for the transcript and its faults, and run the same sessions as live mode.
 
 use crate::actor::plumbing::{self, Upstream};
-use crate::actor::{self, TlsSetup};
+use crate::actor::{self, Recorded, TlsSetup};
 use crate::fault::{Host, Writer};
 use crate::net;
 use crate::proto::server::{Delivery, ServerSession};
 use crate::scenario::Scenario;
-use crate::transcript::Transcript;
+use crate::tls::MaybeTls;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::engine::{self, Software};
-use super::stream;
+use super::stream::{self, SimStream};
 use super::SMTP_PORT;
 use crate::fault::FaultState;
 use std::rc::Rc;
@@ -62,70 +65,47 @@ impl Drop for SessionGuard {
     }
 }
 
-/// The server host's software: an accept loop, one server session per connection.
-pub(super) fn server(
-    scenario: &Scenario,
-    queue_salt: u64,
+/// What a host does with a connection it accepted (recorded, with its transport faults)
+/// from the peer at an address: the session, run as its own task.
+pub(super) type OnAccept =
+    Rc<dyn Fn(Recorded<MaybeTls<SimStream>>, SocketAddr) -> Pin<Box<dyn Future<Output = ()>>>>;
+
+/// A host's software that accepts connections as `me`, each wrapped for the transcript and
+/// `writer`'s transport faults, its session spawned and counted open until it ends.
+pub(super) fn accepting(
+    me: &'static str,
+    writer: Writer,
     shared: &super::Shared,
-    tls: &TlsSetup,
+    on_accept: OnAccept,
 ) -> Software {
-    let super::Shared {
-        transcript,
-        deliveries,
-        open_sessions: open,
-        faults,
-        mutant,
-        ..
-    } = shared;
-    let mutant = *mutant;
-    let cfg = Arc::new(scenario.server.clone());
-    let tls = tls.clone();
-    let (transcript, deliveries, open, faults) = (
-        transcript.clone(),
-        deliveries.clone(),
-        open.clone(),
-        faults.clone(),
+    let (transcript, open, faults) = (
+        shared.transcript.clone(),
+        shared.open_sessions.clone(),
+        shared.faults.clone(),
     );
-    let accepted = Arc::new(AtomicU64::new(0));
     Rc::new(move || {
-        let (cfg, transcript, deliveries, open, faults, accepted, tls) = (
-            cfg.clone(),
+        let (transcript, open, faults, on_accept) = (
             transcript.clone(),
-            deliveries.clone(),
             open.clone(),
             faults.clone(),
-            accepted.clone(),
-            tls.clone(),
+            on_accept.clone(),
         );
         Box::pin(async move {
             let Ok(listener) = stream::listen(SMTP_PORT).await else {
                 return;
             };
             while let Ok((stream, peer)) = listener.accept().await {
-                let n = accepted.fetch_add(1, Ordering::SeqCst) + 1;
                 let stream = plumbing::accepted(
                     stream,
                     &transcript,
-                    "server",
+                    me,
                     role_of_peer(&peer),
-                    &faults.transport(Writer::Server, net::now()),
+                    &faults.transport(writer, net::now()),
                 );
-                let session = ServerSession::with_faults(
-                    cfg.clone(),
-                    &peer.ip().to_string(),
-                    net::now(),
-                    queue_salt ^ n,
-                    faults.server_session(),
-                );
-                let hooks = SimStore {
-                    deliveries: deliveries.clone(),
-                    faults: faults.clone(),
-                    mutant,
-                };
                 let guard = SessionGuard::new(&open);
-                let tls = tls.clone();
+                let session = on_accept(stream, peer);
                 engine::spawn(async move {
-                    actor::server::serve(stream, session, hooks, tls).await;
+                    session.await;
                     drop(guard);
                 });
             }
@@ -133,53 +113,65 @@ pub(super) fn server(
     })
 }
 
+/// The server host's software: an accept loop, one server session per connection.
+pub(super) fn server(
+    scenario: &Scenario,
+    queue_salt: u64,
+    shared: &super::Shared,
+    tls: &TlsSetup,
+) -> Software {
+    let mutant = shared.mutant;
+    let cfg = Arc::new(scenario.server.clone());
+    let tls = tls.clone();
+    let (deliveries, faults) = (shared.deliveries.clone(), shared.faults.clone());
+    let accepted = Arc::new(AtomicU64::new(0));
+    let on_accept: OnAccept = Rc::new(move |stream, peer| {
+        let n = accepted.fetch_add(1, Ordering::SeqCst) + 1;
+        let session = ServerSession::with_faults(
+            cfg.clone(),
+            &peer.ip().to_string(),
+            net::now(),
+            queue_salt ^ n,
+            faults.server_session(),
+        );
+        let hooks = SimStore {
+            deliveries: deliveries.clone(),
+            faults: faults.clone(),
+            mutant,
+        };
+        Box::pin(actor::server::serve(stream, session, hooks, tls.clone()))
+    });
+    accepting("server", Writer::Server, shared, on_accept)
+}
+
 /// The interceptor host's software: an accept loop, one upstream connection and interceptor
 /// session per client connection.
 pub(super) fn interceptor(
     cfg: &crate::profile::InterceptorConfig,
-    transcript: &Transcript,
-    open: &Arc<AtomicUsize>,
-    faults: &Arc<FaultState>,
+    shared: &super::Shared,
     tls: &TlsSetup,
 ) -> Software {
     let cfg = Arc::new(cfg.clone());
-    let (transcript, open, faults) = (transcript.clone(), open.clone(), faults.clone());
+    let (transcript, faults) = (shared.transcript.clone(), shared.faults.clone());
     let tls = tls.clone();
-    Rc::new(move || {
-        let (cfg, transcript, open, faults, tls) = (
-            cfg.clone(),
-            transcript.clone(),
-            open.clone(),
-            faults.clone(),
-            tls.clone(),
-        );
+    let on_accept: OnAccept = Rc::new(move |client_side, _| {
+        let (cfg, transcript, faults) = (cfg.clone(), transcript.clone(), faults.clone());
+        let tls = tls.clone();
         Box::pin(async move {
-            let Ok(listener) = stream::listen(SMTP_PORT).await else {
-                return;
+            let upstream = Upstream {
+                connect: stream::connect("server", SMTP_PORT),
+                faults: || faults.transport(Writer::InterceptorToServer, net::now()),
+                record_connect: false,
             };
-            while let Ok((downstream, peer)) = listener.accept().await {
-                let client_side = plumbing::accepted(
-                    downstream,
-                    &transcript,
-                    "interceptor",
-                    role_of_peer(&peer),
-                    &faults.transport(Writer::InterceptorToClient, net::now()),
-                );
-                let (cfg, transcript, faults) = (cfg.clone(), transcript.clone(), faults.clone());
-                let tls = tls.clone();
-                let guard = SessionGuard::new(&open);
-                engine::spawn(async move {
-                    let upstream = Upstream {
-                        connect: stream::connect("server", SMTP_PORT),
-                        faults: || faults.transport(Writer::InterceptorToServer, net::now()),
-                        record_connect: false,
-                    };
-                    plumbing::intercept(client_side, upstream, cfg, &tls, &transcript).await;
-                    drop(guard);
-                });
-            }
+            plumbing::intercept(client_side, upstream, cfg, &tls, &transcript).await;
         })
-    })
+    });
+    accepting(
+        "interceptor",
+        Writer::InterceptorToClient,
+        shared,
+        on_accept,
+    )
 }
 
 /// Which simulated host an address belongs to.

@@ -2,6 +2,7 @@
 //! client, optional interceptor and server hosts → transcript, outcomes and the oracle's
 //! report. One seed decides everything: every draw comes from ChaCha streams of that seed.
 
+pub mod byo;
 mod client;
 mod director;
 pub mod engine;
@@ -13,7 +14,7 @@ mod retx_watch;
 pub mod stream;
 pub mod tls;
 
-use crate::actor::{Recorded, TlsSetup};
+use crate::actor::TlsSetup;
 use crate::dkim::Dkim;
 use crate::fault::FaultPlan;
 use crate::fault::FaultState;
@@ -23,16 +24,13 @@ use crate::proto::client::Outcome;
 use crate::proto::server::Delivery;
 use crate::scenario::Scenario;
 use crate::seeds::{self, Stream};
-use crate::tls::MaybeTls;
 use crate::transcript::{Event, EventKind, Transcript};
 use director::Director;
 use engine::{Engine, EngineStats, Software, TcpTiming};
 pub use mutant::Mutant;
 use network::{Captured, Latency, Network};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -94,31 +92,16 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
 
 /// The fault plan `seed` draws for `scenario`, followed by the scenario's explicit events.
 pub fn plan_for(scenario: &Scenario, seed: u64) -> FaultPlan {
-    let mut rng = seeds::rng(seed, Stream::Faults);
-    let mut plan = scenario
-        .fault_config
-        .plan(&mut rng, scenario.interceptor.is_some());
-    plan.events.extend(scenario.fault_events.iter().cloned());
-    plan
+    plan_drawn(scenario, seed, scenario.interceptor.is_some())
 }
 
-/// A client supplied by the caller (a third-party SMTP library, say): it gets the connection
-/// to the first hop, already wrapped so that its bytes land in the transcript, and returns an
-/// outcome per scenario message (by id) for the oracle.
-pub type CustomClient = Box<
-    dyn FnOnce(
-        Recorded<MaybeTls<stream::SimStream>>,
-    ) -> Pin<Box<dyn Future<Output = Vec<Outcome>>>>,
->;
-
-/// Runs `scenario` with `seed` (and the seed's fault plan), with `client` in place of the
-/// scenario's client profile.
-pub fn run_custom(
-    scenario: &Scenario,
-    seed: u64,
-    client: CustomClient,
-) -> Result<RunResult, SimError> {
-    run_inner(scenario, seed, plan_for(scenario, seed), Some(client))
+/// The fault plan of `seed`; `interceptor`: whether the world has a middlebox (the
+/// scenario's, or the user's own).
+pub(crate) fn plan_drawn(scenario: &Scenario, seed: u64, interceptor: bool) -> FaultPlan {
+    let mut rng = seeds::rng(seed, Stream::Faults);
+    let mut plan = scenario.fault_config.plan(&mut rng, interceptor);
+    plan.events.extend(scenario.fault_events.iter().cloned());
+    plan
 }
 
 /// Runs `scenario` with `seed` and exactly this fault plan (what `shrink` replays).
@@ -127,16 +110,19 @@ pub fn run_with_plan(
     seed: u64,
     plan: FaultPlan,
 ) -> Result<RunResult, SimError> {
-    run_inner(scenario, seed, plan, None)
+    run_engine(scenario, seed, plan, &byo::Cast::default(), false, None)
 }
 
-fn run_inner(
+/// Runs the world `cast` makes of `scenario` (some roles the user's code) with `seed` and
+/// exactly this fault plan.
+pub(crate) fn run_cast(
     scenario: &Scenario,
     seed: u64,
     plan: FaultPlan,
-    custom: Option<CustomClient>,
+    cast: &byo::Cast,
+    capture: bool,
 ) -> Result<RunResult, SimError> {
-    run_engine(scenario, seed, plan, custom, false, None)
+    run_engine(scenario, seed, plan, cast, capture, None)
 }
 
 /// Runs `scenario` with `seed` and one deliberately broken actor (see [`Mutant`]): the
@@ -146,7 +132,7 @@ pub fn run_mutant(scenario: &Scenario, seed: u64, mutant: Mutant) -> Result<RunR
         scenario,
         seed,
         plan_for(scenario, seed),
-        None,
+        &byo::Cast::default(),
         false,
         Some(mutant),
     )
@@ -154,7 +140,8 @@ pub fn run_mutant(scenario: &Scenario, seed: u64, mutant: Mutant) -> Result<RunR
 
 /// Runs `scenario` with `seed` and keeps every packet that left a host (for pcap).
 pub fn run_captured(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
-    run_engine(scenario, seed, plan_for(scenario, seed), None, true, None)
+    let cast = byo::Cast::default();
+    run_engine(scenario, seed, plan_for(scenario, seed), &cast, true, None)
 }
 
 /// The network a scenario describes, with latencies drawn from the seed's network stream.
@@ -179,10 +166,11 @@ fn run_engine(
     scenario: &Scenario,
     seed: u64,
     plan: FaultPlan,
-    custom: Option<CustomClient>,
+    cast: &byo::Cast,
     capture: bool,
     mutant: Option<Mutant>,
 ) -> Result<RunResult, SimError> {
+    byo::take_panics();
     let mut network = network_for(scenario, seed);
     if capture {
         network = network.capture();
@@ -206,7 +194,7 @@ fn run_engine(
         stuck_at: Rc::default(),
         faults: FaultState::new(plan.clone(), heal_at),
         mutant,
-        messages: if custom.is_some() || !scenario.script.is_empty() {
+        messages: if cast.client.is_some() || !scenario.script.is_empty() {
             scenario.messages.clone()
         } else {
             sent_messages(scenario, seed)
@@ -214,13 +202,13 @@ fn run_engine(
     };
     let mut engine = Engine::new(network, timing);
     let run_tls = Arc::new(tls::RunTls::new(scenario, seed));
-    add_hosts(&mut engine, scenario, seed, &shared, &run_tls, custom);
+    add_hosts(&mut engine, scenario, seed, &shared, &run_tls, cast);
     let mut director = Director::new(scenario, &plan, heal_at, &shared);
     let (elapsed, mut network, engine_stats) = engine.run(|world| director.turn(world));
     let keylog = run_tls.finish();
-    let mut result = judge(scenario, seed, &shared);
+    let mut result = judge(scenario, seed, &shared, cast);
     result.keylog = keylog;
-    result.header = header(scenario, seed, &plan, latency, timing);
+    result.header = header_for(scenario, seed, &plan, (latency, timing), cast);
     result.elapsed = elapsed;
     result.plan = plan;
     result.packets = network.captured();
@@ -251,65 +239,66 @@ fn add_hosts(
     seed: u64,
     shared: &Shared,
     run_tls: &tls::RunTls,
-    custom: Option<CustomClient>,
+    cast: &byo::Cast,
 ) {
-    let Shared {
-        transcript,
-        open_sessions,
-        faults,
-        ..
-    } = shared;
-    let server = hosts::server(scenario, seeds::queue_salt(seed), shared, &run_tls.server);
+    let server = match &cast.server {
+        Some((_, factory)) => byo::server_host(factory.clone(), shared),
+        None => hosts::server(scenario, seeds::queue_salt(seed), shared, &run_tls.server),
+    };
     engine.host("server", server);
-    if let Some((_, cfg)) = &scenario.interceptor {
-        engine.host(
-            "interceptor",
-            hosts::interceptor(cfg, transcript, open_sessions, faults, &run_tls.interceptor),
-        );
-    }
-    engine.host(
-        "client",
-        client_host(scenario, shared, run_tls.client.clone(), custom),
-    );
+    let target = match (&cast.interceptor, &scenario.interceptor) {
+        (Some((_, factory)), _) => {
+            engine.host(
+                "interceptor",
+                byo::interceptor_host(factory.clone(), shared),
+            );
+            "interceptor"
+        }
+        (None, Some((_, cfg))) => {
+            engine.host(
+                "interceptor",
+                hosts::interceptor(cfg, shared, &run_tls.interceptor),
+            );
+            "interceptor"
+        }
+        (None, None) => "server",
+    };
+    let client = match &cast.client {
+        Some((_, factory)) => byo::client_host(factory.clone(), target, shared),
+        None => client_host(scenario, shared, run_tls.client.clone(), target),
+    };
+    engine.host("client", client);
 }
 
-/// The client host's software: the scenario's client profile, its script, or `custom`.
+/// The client host's software: the scenario's client profile or its script, connecting to
+/// `target`.
 fn client_host(
     scenario: &Scenario,
     shared: &Shared,
     tls: TlsSetup,
-    custom: Option<CustomClient>,
+    target: &'static str,
 ) -> Software {
     let cfg = Arc::new(scenario.client.clone());
     let messages = shared.messages.clone();
-    let target = if scenario.interceptor.is_some() {
-        "interceptor"
-    } else {
-        "server"
-    };
     let (transcript, outcomes, faults) = (
         shared.transcript.clone(),
         shared.outcomes.clone(),
         shared.faults.clone(),
     );
     let script = scenario.script.clone();
-    let custom = Rc::new(RefCell::new(custom));
     let done = shared.client_done.clone();
     let forget_refused = shared.mutant == Some(Mutant::ForgetRefusedRecipient);
     Rc::new(move || {
-        let (cfg, messages, script, custom, done, tls) = (
+        let (cfg, messages, script, done, tls) = (
             cfg.clone(),
             messages.clone(),
             script.clone(),
-            custom.borrow_mut().take(),
             done.clone(),
             tls.clone(),
         );
         let (transcript, outcomes, faults) = (transcript.clone(), outcomes.clone(), faults.clone());
         Box::pin(async move {
-            if let Some(custom) = custom {
-                client::run_custom(custom, target, transcript, outcomes, faults).await;
-            } else if script.is_empty() {
+            if script.is_empty() {
                 let world = (transcript, outcomes, faults, tls);
                 client::run(cfg, messages, target, world, forget_refused).await;
             } else {
@@ -322,13 +311,17 @@ fn client_host(
 
 /// The oracle's report on what the run's hosts recorded (header, times and packets are the
 /// caller's to fill in).
-fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
+fn judge(scenario: &Scenario, seed: u64, shared: &Shared, cast: &byo::Cast) -> RunResult {
     let events = shared.transcript.events();
     let outcomes: Vec<(u32, Outcome)> = shared.outcomes.lock().expect("outcomes").clone();
     let deliveries = shared.deliveries.lock().expect("deliveries").clone();
     let per_message = interceptor_notes_per_message(scenario, &events, &outcomes);
     let plain: Vec<Outcome> = outcomes.iter().map(|(_, o)| o.clone()).collect();
-    let retrying = scenario.client.has_queue();
+    // The user's client is judged by what it told the oracle, not by a profile's knobs.
+    let (retrying, tls) = match cast.client {
+        Some(_) => (false, crate::proto::client::TlsPolicy::None),
+        None => (scenario.client.has_queue(), scenario.client.tls),
+    };
     let mut report = oracle::judge(
         &shared.messages,
         &plain,
@@ -336,13 +329,20 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared) -> RunResult {
         &per_message,
         retrying,
     );
-    oracle::judge_tls(&mut report, &events, scenario.client.tls);
+    oracle::judge_tls(&mut report, &events, tls);
     if let Some(section) = &scenario.dkim {
         let dkim = Dkim::new(section, seed);
         oracle::judge_dkim(&mut report, &dkim, &shared.messages, &deliveries);
     }
     if let Some(at) = shared.stuck_at.get() {
         report.violations.push(oracle::stuck(at, &events));
+    }
+    for panic in byo::take_panics() {
+        report.violations.push(oracle::Violation {
+            message: None,
+            invariant: "own-code-panic",
+            detail: panic,
+        });
     }
     RunResult {
         scenario: scenario.name.clone(),
@@ -438,10 +438,31 @@ pub fn header(
     latency: Latency,
     timing: TcpTiming,
 ) -> Vec<String> {
-    let interceptor = scenario
+    header_for(
+        scenario,
+        seed,
+        plan,
+        (latency, timing),
+        &byo::Cast::default(),
+    )
+}
+
+/// The header of a world `cast` made of `scenario`: it names the user's roles and replays
+/// with the world's Rust call.
+fn header_for(
+    scenario: &Scenario,
+    seed: u64,
+    plan: &FaultPlan,
+    (latency, timing): (Latency, TcpTiming),
+    cast: &byo::Cast,
+) -> Vec<String> {
+    let preset = scenario
         .interceptor
         .as_ref()
         .map_or("none".to_string(), |(name, _)| name.clone());
+    let interceptor = byo::Cast::name(&cast.interceptor, &preset);
+    let client = byo::Cast::name(&cast.client, &scenario.client_profile);
+    let server = byo::Cast::name(&cast.server, &scenario.server_profile);
     let mut lines = vec![
         format!(
             "smtpsim {} · scenario {} · seed {}",
@@ -452,7 +473,7 @@ pub fn header(
         format!("about: {}", scenario.about),
         format!(
             "actors: client={} interceptor={} server={} ({})",
-            scenario.client_profile, interceptor, scenario.server_profile, scenario.server.hostname
+            client, interceptor, server, scenario.server.hostname
         ),
         format!(
             "network: latency {}..{} per segment, TCP retransmits after {}, gives up after {}",
@@ -475,9 +496,10 @@ pub fn header(
             lines.push(format!("  fault: {event}"));
         }
     }
-    lines.push(format!(
-        "replay: {}",
-        seeds::replay_command("<scenario>", seed, &scenario.faults)
-    ));
+    let replay = match &cast.replay {
+        Some(world) => seeds::replay_call(world, seed),
+        None => seeds::replay_command("<scenario>", seed, &scenario.faults),
+    };
+    lines.push(format!("replay: {replay}"));
     lines
 }
