@@ -1277,3 +1277,90 @@ fn proxy_relays_tls_unread_or_intercepts_it_per_profile() {
     ));
     drop((relay, inspect, server));
 }
+
+/// serve --scenario applies the scenario's faults, and each recorded session keeps the faults
+/// serve applied to it (renumbered as the recording's only connection), so its replay meets
+/// the same server.
+#[test]
+fn a_recording_keeps_the_faults_its_session_met() {
+    if !have("swaks") {
+        return;
+    }
+    let dir = temp_dir("record-faults");
+    let scenario = dir.join("faulty.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "faulty"
+[client]
+profile = "swaks"
+
+[[client.message]]
+from = "alice@example.org"
+to = ["bob@example.org"]
+body = "x\n"
+
+[server]
+profile = "postfix"
+hostname = "mail.example.org"
+local_domains = ["example.org"]
+
+[[faults.event]]
+kind = "server-reply"
+connection = 1
+stage = "rcpt"
+reply = "451 4.3.0 Try again later"
+
+[[faults.event]]
+kind = "server-reply"
+connection = 2
+stage = "mail"
+reply = "550 5.7.1 Go away"
+"#,
+    )
+    .unwrap();
+    let file = dir.join("session.toml");
+    let (mut server, addr) = Proc::smtpsim(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--record",
+        file.to_str().unwrap(),
+    ]);
+    let swaks = |expect_exit: i32| {
+        let out = Command::new("swaks")
+            .args(["--server", &addr, "--from", "alice@example.org"])
+            .args(["--to", "bob@example.org", "--body", "x"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(expect_exit), "{out:?}");
+    };
+    swaks(24); // every recipient refused
+    swaks(23); // the sender refused
+    let second = dir.join("session-2.toml");
+    assert!(
+        wait_for(|| file.exists() && second.exists(), Duration::from_secs(5)),
+        "both sessions were written"
+    );
+    server.terminate(Duration::from_secs(15));
+
+    for (file, reply) in [
+        (file, "451 4.3.0 Try again later"),
+        (second, "550 5.7.1 Go away"),
+    ] {
+        let recorded = smtpsim::scenario::Scenario::load(&file).expect("a valid scenario");
+        assert_eq!(recorded.fault_events.len(), 1, "{}", recorded.source);
+        assert!(
+            recorded.source.contains("connection = 1"),
+            "renumbered: {}",
+            recorded.source
+        );
+        let result = smtpsim::sim::run(&recorded, 0).expect("replays");
+        let text = smtpsim::format::text::render(&result);
+        assert!(
+            text.contains(reply),
+            "the replay meets the same fault: {text}"
+        );
+    }
+}

@@ -215,6 +215,54 @@ impl FaultEvent {
         }
     }
 
+    /// What a live server does to its `connection`-th session of this plan (its own replies,
+    /// delays, crash after `.`, and faults on its own writes), as events for a session that
+    /// is the first: what a recording of that session replays.
+    pub fn for_server_session(plan: &FaultPlan, connection: u32) -> Vec<FaultEvent> {
+        plan.events
+            .iter()
+            .filter_map(|e| {
+                let mut e = e.clone();
+                let n = match &mut e {
+                    FaultEvent::ServerReply { connection, .. }
+                    | FaultEvent::ServerDelay { connection, .. }
+                    | FaultEvent::ServerCrashAfterDot { connection, .. } => connection,
+                    FaultEvent::Drop {
+                        writer: Writer::Server,
+                        connection,
+                        ..
+                    }
+                    | FaultEvent::DropAtLine {
+                        writer: Writer::Server,
+                        connection,
+                        ..
+                    }
+                    | FaultEvent::Coalesce {
+                        writer: Writer::Server,
+                        connection,
+                        ..
+                    }
+                    | FaultEvent::Split {
+                        writer: Writer::Server,
+                        connection,
+                        ..
+                    }
+                    | FaultEvent::Stall {
+                        writer: Writer::Server,
+                        connection,
+                        ..
+                    } => connection,
+                    _ => return None,
+                };
+                if *n != connection {
+                    return None;
+                }
+                *n = 1;
+                Some(e)
+            })
+            .collect()
+    }
+
     /// The time a timed (network) event starts, if it is one.
     pub fn at(&self) -> Option<Dur> {
         match self {

@@ -186,6 +186,7 @@ async fn run_server(
             file,
             &opts.profile,
             opts.server_overrides.clone(),
+            opts.faults.clone(),
             opts.record_exact,
         )))
     });

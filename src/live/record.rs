@@ -9,6 +9,7 @@
 //! stays its own step), and a pause shorter than [`JITTER`] is loopback jitter, recorded as
 //! none, unless the recording is asked to keep exact delays.
 
+use crate::fault::{FaultEvent, FaultPlan};
 use crate::profile::Dur;
 use crate::scenario::StepSpec;
 use crate::transcript::{Event, EventKind};
@@ -64,6 +65,8 @@ pub struct Recorder {
     file: PathBuf,
     server_profile: String,
     server_overrides: toml::Table,
+    /// What serve did to its sessions: each recording keeps its own session's share.
+    faults: FaultPlan,
     sessions: BTreeMap<u32, Session>,
     written: u32,
     exact: bool,
@@ -76,6 +79,15 @@ struct ScenarioOut<'a> {
     seeds: [u64; 1],
     client: ClientOut<'a>,
     server: toml::Table,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    faults: Option<FaultsOut>,
+}
+
+/// The faults serve applied to the recorded session, as a `[faults]` section replaying them.
+#[derive(Serialize)]
+struct FaultsOut {
+    profile: &'static str,
+    event: Vec<FaultEvent>,
 }
 
 #[derive(Serialize)]
@@ -91,12 +103,14 @@ impl Recorder {
         file: &Path,
         server_profile: &str,
         server_overrides: toml::Table,
+        faults: FaultPlan,
         exact: bool,
     ) -> Recorder {
         Recorder {
             file: file.to_path_buf(),
             server_profile: server_profile.to_string(),
             server_overrides,
+            faults,
             sessions: BTreeMap::new(),
             written: 0,
             exact,
@@ -184,6 +198,9 @@ impl Recorder {
             seeds: [0],
             client: ClientOut { profile: "script", step: &session.steps },
             server,
+            faults: Some(FaultEvent::for_server_session(&self.faults, conn))
+                .filter(|events| !events.is_empty())
+                .map(|event| FaultsOut { profile: "none", event }),
         };
         let text = match toml::to_string(&out) {
             Ok(t) => t,
