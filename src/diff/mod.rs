@@ -12,6 +12,7 @@
 pub mod client;
 pub mod gen;
 pub mod known;
+pub mod runner;
 pub mod script;
 
 use crate::profile::ServerConfig;
