@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod gen;
+pub mod interceptor;
 pub mod known;
 pub mod runner;
 pub mod script;

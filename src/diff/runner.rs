@@ -10,10 +10,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// A generated behaviour.
+pub trait Generated: Clone + Send + Sync {
+    /// Its seed.
+    fn seed(&self) -> u64;
+    /// It in one line.
+    fn describe(&self) -> String;
+    /// Smaller behaviours, one change each (for shrinking).
+    fn smaller(&self) -> Vec<Self>;
+}
+
 /// One differential: how its behaviours are made, run on both sides and shown.
 pub trait Differential: Sync {
     /// A generated behaviour.
-    type Behaviour: Clone + Send + Sync;
+    type Behaviour: Generated;
     /// `name version` of the real program.
     fn version(&self) -> String;
     /// The real program's name (known divergences, file names).
@@ -24,12 +34,6 @@ pub trait Differential: Sync {
     fn jobs(&self) -> usize;
     /// The behaviour `seed` draws.
     fn generate(&self, seed: u64) -> Self::Behaviour;
-    /// A behaviour's seed.
-    fn seed_of(&self, behaviour: &Self::Behaviour) -> u64;
-    /// A behaviour in one line.
-    fn describe(&self, behaviour: &Self::Behaviour) -> String;
-    /// Smaller behaviours, one change each (for shrinking).
-    fn smaller(&self, behaviour: &Self::Behaviour) -> Vec<Self::Behaviour>;
     /// The scenario file that replays a behaviour.
     fn scenario_text(&self, behaviour: &Self::Behaviour) -> String;
     /// Runs a behaviour on both sides: how they differ.
@@ -127,7 +131,7 @@ pub fn run<D: Differential>(d: &D, opts: RunOptions) -> Result<Summary<D::Behavi
                     Err(e) => {
                         // One behaviour the harness could not run is reported and the run
                         // goes on; many mean it cannot run at all.
-                        let e = format!("behaviour {}: {e}", d.seed_of(&behaviour));
+                        let e = format!("behaviour {}: {e}", behaviour.seed());
                         let mut summary = summary.lock().expect("summary");
                         summary.errors.push(e.clone());
                         if summary.errors.len() >= MAX_ERRORS {
@@ -193,7 +197,7 @@ fn shrink<D: Differential>(
     deadline: Option<Instant>,
 ) -> Result<bool, String> {
     'smaller: loop {
-        for candidate in d.smaller(&kind.behaviour) {
+        for candidate in kind.behaviour.smaller() {
             if deadline.is_some_and(|t| Instant::now() >= t) {
                 return Ok(false);
             }
@@ -258,12 +262,12 @@ pub fn render<D: Differential>(d: &D, summary: &Summary<D::Behaviour>) -> String
                 .map_or(String::new(), |k| format!(", known: {}", k.id)),
             kind.difference.kind
         ));
-        out.push_str(&format!("  behaviour: {}\n", d.describe(&kind.behaviour)));
+        out.push_str(&format!("  behaviour: {}\n", kind.behaviour.describe()));
         out.push_str(&render_sides(&kind.difference));
         let name = format!(
             "{mode}-diff-{}-{}.toml",
             d.name(),
-            d.seed_of(&kind.behaviour)
+            kind.behaviour.seed()
         );
         out.push_str(&format!(
             "  replay: save the lines between the markers as {name}, then `smtpsim diff {} --replay {name}` (live and simulated) or `smtpsim run {name}` (simulated)\n",

@@ -52,6 +52,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("symantec-mail-security", "Symantec Mail Security for SMTP 5.0.1 (joekiller.com 2007): no CHUNKING in the EHLO reply, the session dropped at a BDAT"),
     ("stormshield", "Stormshield SNS SMTP proxy (documentation.stormshield.eu, CMD lists): BDAT and STARTTLS blocked with a refusal, command and reply lines capped"),
     ("mail-shield-tagging", "a mail shield that appends a note to every sent message (Avast, ESET, Sophos; Sophos documents that it breaks DKIM)"),
+    ("proxsmtp", "proxsmtp 1.10 (measured, smtpsim diff --interceptor): own banner and EHLO name, PIPELINING/CHUNKING/STARTTLS stripped and refused 502, own 354, the message filtered at '.', then DATA upstream"),
 ];
 
 impl InterceptorConfig {
@@ -194,6 +195,39 @@ impl InterceptorConfig {
                 body_footer: "-- \nChecked for threats by the mail shield on this computer.".into(),
                 ..base
             },
+            // proxsmtp 1.10 (Debian 12's 1.10-4), measured by `smtpsim diff --interceptor
+            // proxsmtp` with a private proxsmtpd.conf (Listen and OutAddress on 127.0.0.1,
+            // FilterCommand a script in pipe mode, FilterTimeout 30, the other settings their
+            // defaults: no KeepAlives, no Header, no XClient). What it showed: its own banner and
+            // EHLO name (`smtp.passthru`), the ESMTP features it cannot pass (PIPELINING,
+            // CHUNKING, STARTTLS, BINARYMIME, CHECKPOINT, XEXCH50) taken out of the EHLO reply,
+            // STARTTLS and BDAT answered `502 Command not implemented` itself, MAIL and RCPT
+            // relayed as they come, DATA answered with its own 354 and the message held; at '.'
+            // the filter runs, then DATA goes upstream with the (filtered) message and the
+            // server's verdict reaches the client. A filter that exits non-zero: its last line
+            // on stderr is the client's reply at '.', and nothing goes upstream. The filter's
+            // running time is `scan_delay`; a filter's refusal is `block_signature` and
+            // `detection_reply` set by the scenario.
+            "proxsmtp" => InterceptorConfig {
+                own_hostname: "smtp.passthru".into(),
+                strip_ehlo_keywords: [
+                    "PIPELINING",
+                    "CHUNKING",
+                    "STARTTLS",
+                    "BINARYMIME",
+                    "CHECKPOINT",
+                    "XEXCH50",
+                ]
+                .map(String::from)
+                .to_vec(),
+                starttls: StartTls::Refuse,
+                starttls_refusal: "502 Command not implemented".into(),
+                blocked_commands: vec!["BDAT".into()],
+                blocked_reply: "502 Command not implemented".into(),
+                data_reply: "354 Start mail input; end with <CRLF>.<CRLF>".into(),
+                release_on: Release::Dot,
+                ..base
+            },
             other => return Err(unknown_preset("interceptor", other, PRESETS)),
         })
     }
@@ -211,6 +245,7 @@ fn passthrough() -> InterceptorConfig {
         scan_delay: Dur::default(),
         replay_envelope: false,
         mask_banner: false,
+        own_hostname: String::new(),
         allowed_commands: Vec::new(),
         rewritten_reply: String::new(),
         strip_ehlo_keywords: Vec::new(),

@@ -183,15 +183,6 @@ impl super::runner::Differential for Run<'_> {
     fn generate(&self, seed: u64) -> Behaviour {
         Behaviour::generate(seed, limits(self.opts.program))
     }
-    fn seed_of(&self, behaviour: &Behaviour) -> u64 {
-        behaviour.seed
-    }
-    fn describe(&self, behaviour: &Behaviour) -> String {
-        behaviour.describe()
-    }
-    fn smaller(&self, behaviour: &Behaviour) -> Vec<Behaviour> {
-        behaviour.smaller()
-    }
     fn scenario_text(&self, behaviour: &Behaviour) -> String {
         self.opts.scenario_text(behaviour)
     }

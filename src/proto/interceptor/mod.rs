@@ -68,6 +68,10 @@ config! {
         pub replay_envelope: bool,
         /// Replace the banner text except '2', '0' and spaces with '*'.
         pub mask_banner: bool,
+        /// The interceptor's own name in place of the server's: a positive banner becomes
+        /// `220 NAME` (one line), and a positive EHLO or HELO reply's first line becomes NAME
+        /// (empty: the server's texts pass).
+        pub own_hostname: String,
         /// Only these verbs pass; others go upstream as NOOP (empty: all pass).
         pub allowed_commands: Vec<String>,
         /// The client's answer to a command turned into NOOP (empty: the server's reply to the NOOP).
@@ -870,6 +874,13 @@ impl InterceptorSession {
                 if self.cfg.mask_banner {
                     self.note(now, "banner masked".into());
                 }
+                let reply = match self.own_name() {
+                    Some(name) if reply.is_positive() => {
+                        self.note(now, format!("banner replaced with its own: {name}"));
+                        Reply::new(reply.code, name)
+                    }
+                    _ => reply,
+                };
                 relay.extend_from_slice(&reply.to_wire());
             }
             Origin::Client {
@@ -907,6 +918,11 @@ impl InterceptorSession {
                         );
                     }
                 }
+                if matches!(verb, Verb::Ehlo | Verb::Helo) && reply.is_positive() {
+                    if let Some(name) = self.own_name() {
+                        reply.lines[0] = name;
+                    }
+                }
                 if verb == Verb::Data && reply.code == 354 {
                     self.client_side = ClientSide::Body;
                     self.content = content::Content::default();
@@ -928,6 +944,11 @@ impl InterceptorSession {
             Origin::EndOfData => relay.extend_from_slice(&reply.to_wire()),
             Origin::Own(what) => self.own_reply(now, what, reply, relay),
         }
+    }
+
+    /// `own_hostname`, when set.
+    fn own_name(&self) -> Option<String> {
+        Some(self.cfg.own_hostname.clone()).filter(|n| !n.is_empty())
     }
 
     fn own_reply(&mut self, now: Time, what: &'static str, reply: Reply, relay: &mut Vec<u8>) {
