@@ -82,6 +82,10 @@ pub const SIMS: &[(&str, &str)] = &[
         include_str!("../sims/postfix-queue-retry.toml"),
     ),
     (
+        "proxsmtp-filter-refusal",
+        include_str!("../sims/proxsmtp-filter-refusal.toml"),
+    ),
+    (
         "reset-mid-data",
         include_str!("../sims/reset-mid-data.toml"),
     ),

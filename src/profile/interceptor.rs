@@ -226,6 +226,8 @@ impl InterceptorConfig {
                 blocked_reply: "502 Command not implemented".into(),
                 data_reply: "354 Start mail input; end with <CRLF>.<CRLF>".into(),
                 release_on: Release::Dot,
+                reset_abandoned: true,
+                upstream_lost_reply: "451 Local Error".into(),
                 ..base
             },
             other => return Err(unknown_preset("interceptor", other, PRESETS)),
@@ -271,6 +273,8 @@ fn passthrough() -> InterceptorConfig {
         block_signature: String::new(),
         // Not quoted from a product: RFC 3463's X.7.1, "delivery not authorized, message refused".
         detection_reply: "554 5.7.1 Message refused: a threat was found in it".into(),
+        reset_abandoned: false,
+        upstream_lost_reply: String::new(),
         subject_tag: String::new(),
         body_footer: String::new(),
     }

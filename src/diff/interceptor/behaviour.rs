@@ -122,6 +122,8 @@ impl Behaviour {
             filter = self.filter,
             client = self.client,
         );
+        // One connection, as the live side makes: no retry of the client's own.
+        out.push_str("retries = 0\n");
         for (knob, value) in crate::diff::client::programs::timeout_knobs(Some(TIMEOUT)) {
             out.push_str(&format!("{knob} = {value}\n"));
         }

@@ -127,6 +127,13 @@ config! {
         /// The client's answer at '.' to a message with `block_signature` in it; after it a
         /// relayed message's client connection is closed too.
         pub detection_reply: String,
+        /// RSET goes upstream when a held message is given up (refused for its content, or the
+        /// client left in the middle of it), ending the transaction its relayed MAIL and RCPT
+        /// opened (proxsmtp); a client that left has its server connection closed after it.
+        pub reset_abandoned: bool,
+        /// The client's answer when the server closes while the client waits for the verdict on
+        /// a held message, sent before the close (empty: just the close).
+        pub upstream_lost_reply: String,
         /// Put in front of the text of a message's first Subject header (empty: no tag).
         pub subject_tag: String,
         /// Lines added at the end of every message sent with DATA, before the final '.'
@@ -465,6 +472,7 @@ impl InterceptorSession {
                 "client gone mid-message: held content discarded".into(),
             );
             self.held.clear();
+            self.reset_abandoned(now);
         }
         if !self.release_running() && !self.server_gone {
             self.push(now, InterceptorEvent::CloseServer);
@@ -486,6 +494,11 @@ impl InterceptorSession {
                 "message not delivered"
             };
             self.note(now, format!("server closed with a held message: {what}"));
+            if !self.acked_early && !self.client_gone {
+                if let Some(reply) = Reply::from_template(&self.cfg.upstream_lost_reply) {
+                    self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+                }
+            }
             self.held_complete = false;
             self.plan.clear();
             self.plan_waiting = false;
@@ -825,6 +838,9 @@ impl InterceptorSession {
             .unwrap_or_else(|| Reply::new(554, "infected"));
         self.note(now, format!("message refused for its content: {reply}"));
         self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+        if !relayed {
+            self.reset_abandoned(now);
+        }
         if relayed && !self.client_gone {
             self.push(now, InterceptorEvent::CloseClient);
             self.client_gone = true;
@@ -943,6 +959,13 @@ impl InterceptorSession {
             }
             Origin::EndOfData => relay.extend_from_slice(&reply.to_wire()),
             Origin::Own(what) => self.own_reply(now, what, reply, relay),
+        }
+    }
+
+    /// `reset_abandoned`: RSET upstream for a held message given up.
+    fn reset_abandoned(&mut self, now: Time) {
+        if self.cfg.reset_abandoned && !self.server_gone {
+            self.send_own(now, b"RSET\r\n".to_vec(), "reset of an abandoned message");
         }
     }
 
