@@ -9,22 +9,20 @@ mod skip;
 use smtpsim::diff::client::behaviour::Behaviour as Ends;
 use smtpsim::diff::interceptor::behaviour::{Behaviour, Filter};
 use smtpsim::diff::interceptor::proxies;
-use std::process::Command;
 
-fn smtpsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
-        .args(args)
-        .output()
-        .expect("smtpsim runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+#[path = "support/bin.rs"]
+mod bin;
+use bin::smtpsim;
 
 fn proxsmtpd() -> Option<std::path::PathBuf> {
     skip::find("proxsmtpd", &["/usr/sbin/proxsmtpd"])
+}
+
+/// `smtpsim diff --interceptor proxsmtp --program PATH ARGS...`.
+fn proxsmtp_diff(path: &str, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["diff", "--interceptor", "proxsmtp", "--program", path];
+    all.extend_from_slice(args);
+    smtpsim(&all)
 }
 
 #[test]
@@ -32,13 +30,7 @@ fn an_unknown_proxy_or_a_missing_one_exits_2() {
     let (code, _, err) = smtpsim(&["diff", "--interceptor", "nosuch"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("one of proxsmtp"), "{err}");
-    let (code, _, err) = smtpsim(&[
-        "diff",
-        "--interceptor",
-        "proxsmtp",
-        "--program",
-        "/nonexistent/proxsmtpd",
-    ]);
+    let (code, _, err) = proxsmtp_diff("/nonexistent/proxsmtpd", &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("apt-get install proxsmtp"), "{err}");
 }
@@ -46,19 +38,10 @@ fn an_unknown_proxy_or_a_missing_one_exits_2() {
 #[test]
 fn a_few_generated_behaviours_show_no_unexplained_difference() {
     let Some(path) = proxsmtpd() else { return };
-    let (code, out, err) = smtpsim(&[
-        "diff",
-        "--interceptor",
-        "proxsmtp",
-        "--program",
+    let (code, out, err) = proxsmtp_diff(
         path.to_str().expect("utf-8"),
-        "--seed",
-        "0",
-        "--behaviours",
-        "6",
-        "--jobs",
-        "2",
-    ]);
+        &["--seed", "0", "--behaviours", "6", "--jobs", "2"],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("proxsmtp 1.10: 6 behaviours"), "{out}");
 }
@@ -84,15 +67,10 @@ fn a_refusing_filter_is_answered_by_the_proxy_and_reset_upstream() {
         std::process::id()
     ));
     std::fs::write(&file, behaviour.scenario("proxsmtp", "proxsmtp", &knobs)).expect("write");
-    let (code, out, err) = smtpsim(&[
-        "diff",
-        "--interceptor",
-        "proxsmtp",
-        "--program",
+    let (code, out, err) = proxsmtp_diff(
         path.to_str().expect("utf-8"),
-        "--replay",
-        file.to_str().expect("utf-8"),
-    ]);
+        &["--replay", file.to_str().expect("utf-8")],
+    );
     let _ = std::fs::remove_file(&file);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("no difference"), "{out}");
