@@ -52,7 +52,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("symantec-mail-security", "Symantec Mail Security for SMTP 5.0.1 (joekiller.com 2007): no CHUNKING in the EHLO reply, the session dropped at a BDAT"),
     ("stormshield", "Stormshield SNS SMTP proxy (documentation.stormshield.eu, CMD lists): BDAT and STARTTLS blocked with a refusal, command and reply lines capped"),
     ("mail-shield-tagging", "a mail shield that appends a note to every sent message (Avast, ESET, Sophos; Sophos documents that it breaks DKIM)"),
-    ("proxsmtp", "proxsmtp 1.10 (measured, smtpsim diff --interceptor): own banner and EHLO name, PIPELINING/CHUNKING/STARTTLS stripped and refused 502, own 354, the message filtered at '.', then DATA upstream"),
+    ("proxsmtp", "proxsmtp 1.10 (Debian 12; measured by smtpsim diff --interceptor with a pipe FilterCommand, FilterTimeout 30, no KeepAlives/Header/XClient): own banner and EHLO name, PIPELINING/CHUNKING/STARTTLS stripped, STARTTLS and BDAT refused 502, own 354, the filter run at '.', then DATA upstream; a filter's refusal (block_signature) is answered itself and RSET upstream; its running time is scan_delay (assumed: a configuration with KeepAlives is not modelled)"),
 ];
 
 impl InterceptorConfig {
