@@ -1060,7 +1060,10 @@ fn client_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, String> {
         return Ok(print_replay(&version, file, sides, &differences));
     }
     let summary = client::run(&opts)?;
-    Ok(print_summary(&client::render(&opts, &summary), summary.clean()))
+    Ok(print_summary(
+        &client::render(&opts, &summary),
+        summary.clean(),
+    ))
 }
 
 /// Prints a differential's report; the exit code (1 unless it is clean).
@@ -1125,7 +1128,10 @@ fn interceptor_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, Strin
         return Ok(print_replay(&version, file, sides, &differences));
     }
     let summary = interceptor::run(&opts)?;
-    Ok(print_summary(&interceptor::render(&opts, &summary), summary.clean()))
+    Ok(print_summary(
+        &interceptor::render(&opts, &summary),
+        summary.clean(),
+    ))
 }
 
 /// `--budget`, e.g. `60s`.

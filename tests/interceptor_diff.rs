@@ -58,6 +58,7 @@ fn a_refusing_filter_is_answered_by_the_proxy_and_reset_upstream() {
         },
         client: "swaks",
         filter: Filter::Reject,
+        optional_last: true,
     };
     let knobs = proxies::by_name("proxsmtp")
         .expect("adapter")
@@ -80,8 +81,14 @@ fn a_refusing_filter_is_answered_by_the_proxy_and_reset_upstream() {
         "the envelope reset upstream: {real}"
     );
     assert!(
-        real.contains("354 Start mail input; end with <CRLF>.<CRLF> | 550 5.7.1 Refused by the filter"),
+        real.contains(
+            "354 Start mail input; end with <CRLF>.<CRLF> | 550 5.7.1 Refused by the filter"
+        ),
         "own 354, then the filter's refusal: {real}"
     );
     assert!(real.contains("copies: none"), "{real}");
+    assert!(
+        real.contains("250-ENHANCEDSTATUSCODES / 250-8BITMIME / 250 XFILTERED"),
+        "CHUNKING, the EHLO reply's last line, stripped and replaced: {real}"
+    );
 }

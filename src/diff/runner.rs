@@ -217,8 +217,7 @@ fn shows<D: Differential>(
     behaviour: &D::Behaviour,
     kind: &str,
 ) -> Result<Option<Difference>, String> {
-    Ok(d
-        .differences(behaviour)?
+    Ok(d.differences(behaviour)?
         .into_iter()
         .find(|found| found.kind == kind))
 }
@@ -264,11 +263,7 @@ pub fn render<D: Differential>(d: &D, summary: &Summary<D::Behaviour>) -> String
         ));
         out.push_str(&format!("  behaviour: {}\n", kind.behaviour.describe()));
         out.push_str(&render_sides(&kind.difference));
-        let name = format!(
-            "{mode}-diff-{}-{}.toml",
-            d.name(),
-            kind.behaviour.seed()
-        );
+        let name = format!("{mode}-diff-{}-{}.toml", d.name(), kind.behaviour.seed());
         out.push_str(&format!(
             "  replay: save the lines between the markers as {name}, then `smtpsim diff {} --replay {name}` (live and simulated) or `smtpsim run {name}` (simulated)\n",
             d.flag()

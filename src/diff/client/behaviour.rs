@@ -143,9 +143,13 @@ impl Behaviour {
 
     /// The `[server]` section and the fault plan.
     pub fn server_toml(&self) -> String {
+        self.server_toml_with(&self.ehlo_keywords())
+    }
+
+    /// The `[server]` section offering `keywords` in EHLO, and the fault plan.
+    pub fn server_toml_with(&self, keywords: &[String]) -> String {
         let mut out = format!(
-            "\n[server]\nprofile = \"postfix\"\nhostname = {HOSTNAME:?}\nlocal_domains = [\"example.org\"]\nehlo_keywords = {:?}\n",
-            self.ehlo_keywords()
+            "\n[server]\nprofile = \"postfix\"\nhostname = {HOSTNAME:?}\nlocal_domains = [\"example.org\"]\nehlo_keywords = {keywords:?}\n"
         );
         let plan = crate::fault::FaultPlan {
             events: self.plan(),

@@ -63,11 +63,13 @@ pub struct Behaviour {
     pub client: &'static str,
     /// The filter.
     pub filter: Filter,
+    /// The optional EHLO keywords come last (so the reply may end with one a proxy strips).
+    pub optional_last: bool,
 }
 
 impl Behaviour {
-    /// The behaviour `seed` draws.
-    pub fn generate(seed: u64) -> Behaviour {
+    /// The behaviour `seed` draws, its filter one of `filters` (those the proxy can run).
+    pub fn generate(seed: u64, filters: &[Filter]) -> Behaviour {
         let mut ends = ends::Behaviour::generate(
             seed,
             Limits {
@@ -76,7 +78,8 @@ impl Behaviour {
         );
         let mut rng = seeds::rng(seed, Stream::InterceptorBehaviour);
         let client = *CLIENTS.choose(&mut rng).expect("non-empty");
-        let filter = *[
+        // Passing three times in five, else another the proxy can run.
+        let drawn = *[
             Filter::Pass,
             Filter::Pass,
             Filter::Pass,
@@ -85,6 +88,12 @@ impl Behaviour {
         ]
         .choose(&mut rng)
         .expect("non-empty");
+        let filter = if filters.contains(&drawn) {
+            drawn
+        } else {
+            Filter::Pass
+        };
+        let optional_last = rng.random_bool(0.5);
         if rng.random_bool(0.1) {
             ends.events.push(FaultEvent::DropAtLine {
                 writer: Writer::Client,
@@ -96,7 +105,17 @@ impl Behaviour {
             ends,
             client,
             filter,
+            optional_last,
         }
+    }
+
+    /// The EHLO keywords the server offers, in order.
+    pub fn ehlo_keywords(&self) -> Vec<String> {
+        let mut all = self.ends.ehlo_keywords();
+        if self.optional_last {
+            all.rotate_left(self.ends.keywords.len());
+        }
+        all
     }
 
     /// The message body (LF line ends): with the signature for a refusing filter.
@@ -132,7 +151,7 @@ impl Behaviour {
         for (knob, value) in filter_knobs {
             out.push_str(&format!("{knob} = {value}\n"));
         }
-        out.push_str(&self.ends.server_toml());
+        out.push_str(&self.ends.server_toml_with(&self.ehlo_keywords()));
         out
     }
 
@@ -170,16 +189,27 @@ impl Generated for Behaviour {
                 ..self.clone()
             });
         }
+        if self.optional_last {
+            out.push(Behaviour {
+                optional_last: false,
+                ..self.clone()
+            });
+        }
         out
     }
 
     /// One line: the client, the filter, then the ends.
     fn describe(&self) -> String {
         format!(
-            "client {} · filter {} · {}",
+            "client {} · filter {} · {}{}",
             self.client,
             self.filter,
-            self.ends.describe()
+            self.ends.describe(),
+            if self.optional_last {
+                " · the optional EHLO keywords last"
+            } else {
+                ""
+            }
         )
     }
 }

@@ -3,9 +3,8 @@
 //! behaviour's client session (the same client profile as the simulation's) driven through
 //! the proxy on a real socket; both ends' events read as an [`Observation`].
 
-use super::behaviour::Filter;
 use super::observe::{observe, outcome, Observation};
-use super::proxies::Proxy;
+use super::proxies::{Proxy, Start};
 use crate::actor::{self, plumbing, TlsSetup};
 use crate::diff::client::live::Serve;
 use crate::fault::{FaultPlan, FaultState, Writer};
@@ -20,24 +19,22 @@ use std::time::Duration;
 /// The longest a client session may take before it is cut (a harness error).
 const CLIENT_LIMIT: Duration = Duration::from_secs(60);
 
-/// Runs `scenario` with the proxy at `path` filtering with `filter`; `dir` is a fresh
-/// directory for its configuration.
+/// Runs `scenario` with the proxy at `path` started as `how` says (its port and upstream are
+/// chosen here).
 pub fn run(
     runtime: &tokio::runtime::Runtime,
     proxy: &dyn Proxy,
     path: &Path,
     scenario: &Scenario,
-    filter: Filter,
-    dir: &Path,
+    how: &Start,
 ) -> Result<Observation, String> {
     let serve = Serve::start(runtime, "127.0.0.1:0", scenario)?;
     let port = free_port();
     let running = port.and_then(|port| {
-        let how = super::proxies::Start {
-            dir,
+        let how = Start {
             port,
             upstream: serve.addr,
-            filter,
+            ..*how
         };
         proxy.start(path, &how).map(|r| (port, r))
     });
@@ -64,7 +61,13 @@ fn drive(
     runtime: &tokio::runtime::Runtime,
     port: u16,
     scenario: &Scenario,
-) -> Result<(Vec<crate::transcript::Event>, Vec<crate::proto::client::Outcome>), String> {
+) -> Result<
+    (
+        Vec<crate::transcript::Event>,
+        Vec<crate::proto::client::Outcome>,
+    ),
+    String,
+> {
     let transcript = Transcript::new();
     let faults = FaultState::new(
         FaultPlan {

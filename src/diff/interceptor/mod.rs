@@ -73,20 +73,38 @@ impl InterceptorDiffOptions {
     /// Runs `scenario` (filtering with `filter`) on both sides.
     pub fn both(
         &self,
-        runtime: &tokio::runtime::Runtime,
+        bench: &Bench,
         scenario: &Scenario,
         filter: Filter,
     ) -> Result<Sides, String> {
         let seed = scenario.seeds.first().copied().unwrap_or(0);
         let result = crate::sim::run(scenario, seed).map_err(|e| e.to_string())?;
         let sim = observe::observe(&result.events, observe::outcome(&result.outcomes));
-        let dir = std::env::temp_dir().join(format!(
-            "smtpsim-interceptor-diff-{}-{}",
-            std::process::id(),
+        let dir = bench.shared.join(format!(
+            "behaviour-{}",
             NEXT_DIR.fetch_add(1, Ordering::SeqCst)
         ));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let real = live::run(runtime, self.proxy, &self.path, scenario, filter, &dir);
+        let how = proxies::Start {
+            shared: &bench.shared,
+            dir: &dir,
+            port: 0,
+            upstream: "127.0.0.1:0".parse().expect("an address"),
+            filter,
+        };
+        let real = live::run(&bench.runtime, self.proxy, &self.path, scenario, &how);
+        if std::env::var_os("SMTPSIM_KEEP_DIFF_LOGS").is_some() {
+            // The proxy's configuration and log, for a difference to be read at its source.
+            let kept = std::env::temp_dir().join(format!(
+                "smtpsim-interceptor-diff-kept-{}-{}",
+                std::process::id(),
+                dir.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ));
+            let _ = std::fs::rename(&dir, &kept);
+            eprintln!("kept: {}", kept.display());
+        }
         let _ = std::fs::remove_dir_all(&dir);
         Ok(Sides { real: real?, sim })
     }
@@ -94,20 +112,51 @@ impl InterceptorDiffOptions {
 
 static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
 
-/// The live runtime (serve's sessions and the client's).
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
+/// What a run shares: the live runtime (serve's sessions and the client's), its directory,
+/// and what the proxy's adapter started for every behaviour (a scanner daemon).
+pub struct Bench {
+    runtime: tokio::runtime::Runtime,
+    shared: PathBuf,
+    daemon: Option<proxies::Running>,
 }
 
-/// The interceptor differential over one runtime.
+impl Bench {
+    /// Starts the runtime and what the proxy needs for the whole run.
+    pub fn new(proxy: &dyn Proxy) -> Result<Bench, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let shared = std::env::temp_dir().join(format!(
+            "smtpsim-interceptor-diff-{}-{}",
+            std::process::id(),
+            NEXT_DIR.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&shared).map_err(|e| format!("{}: {e}", shared.display()))?;
+        let daemon = proxy.prepare(&shared);
+        let mut bench = Bench {
+            runtime,
+            shared,
+            daemon: None,
+        };
+        bench.daemon = daemon?;
+        Ok(bench)
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        self.daemon.take();
+        let _ = std::fs::remove_dir_all(&self.shared);
+    }
+}
+
+/// The interceptor differential over one bench.
 struct Run<'a> {
     opts: &'a InterceptorDiffOptions,
     /// None: only to render a summary.
-    runtime: Option<&'a tokio::runtime::Runtime>,
+    bench: Option<&'a Bench>,
 }
 
 impl Differential for Run<'_> {
@@ -125,17 +174,17 @@ impl Differential for Run<'_> {
         self.opts.jobs
     }
     fn generate(&self, seed: u64) -> Behaviour {
-        Behaviour::generate(seed)
+        Behaviour::generate(seed, self.opts.proxy.filters())
     }
     fn scenario_text(&self, behaviour: &Behaviour) -> String {
         self.opts.scenario_text(behaviour)
     }
     fn differences(&self, behaviour: &Behaviour) -> Result<Vec<Difference>, String> {
-        let runtime = self.runtime.ok_or("no runtime to run on")?;
+        let bench = self.bench.ok_or("no bench to run on")?;
         let text = self.scenario_text(behaviour);
         let scenario = Scenario::parse(&text, &format!("behaviour {}", behaviour.ends.seed))
             .map_err(|e| e.to_string())?;
-        let sides = self.opts.both(runtime, &scenario, behaviour.filter)?;
+        let sides = self.opts.both(bench, &scenario, behaviour.filter)?;
         Ok(compare(&sides.real, &sides.sim))
     }
     fn known(&self, kind: &str) -> Option<Divergence> {
@@ -145,16 +194,19 @@ impl Differential for Run<'_> {
 
 /// Every known divergence of a proxy from its preset.
 pub fn all_known() -> Vec<Divergence> {
-    known::parse(KNOWN, "src/diff/interceptor/known-interceptor-divergences.toml")
+    known::parse(
+        KNOWN,
+        "src/diff/interceptor/known-interceptor-divergences.toml",
+    )
 }
 
 /// Runs the behaviours; prints nothing (the caller prints the summary).
 pub fn run(opts: &InterceptorDiffOptions) -> Result<Summary, String> {
-    let runtime = runtime()?;
+    let bench = Bench::new(opts.proxy)?;
     super::runner::run(
         &Run {
             opts,
-            runtime: Some(&runtime),
+            bench: Some(&bench),
         },
         RunOptions {
             seed: opts.seed,
@@ -172,18 +224,32 @@ pub fn replay(
 ) -> Result<(Sides, Vec<Difference>), String> {
     let scenario = Scenario::load(file).map_err(|e| e.to_string())?;
     let filter = Behaviour::filter_of(&scenario.about);
-    let sides = opts.both(&runtime()?, &scenario, filter)?;
+    let sides = opts.both(&Bench::new(opts.proxy)?, &scenario, filter)?;
     let differences = compare(&sides.real, &sides.sim);
     Ok((sides, differences))
 }
 
 /// The report: the proxy's line, then each kind of difference with its behaviour.
 pub fn render(opts: &InterceptorDiffOptions, summary: &Summary) -> String {
-    super::runner::render(
-        &Run {
-            opts,
-            runtime: None,
-        },
-        summary,
-    )
+    super::runner::render(&Run { opts, bench: None }, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_known_divergences_read() {
+        let proxies: Vec<&str> = super::proxies::all()
+            .iter()
+            .map(|p| p.about().name)
+            .collect();
+        for d in super::all_known() {
+            assert!(
+                proxies.contains(&d.program.as_str()),
+                "{}: unknown proxy {}",
+                d.id,
+                d.program
+            );
+            assert!(!d.reason.trim().is_empty(), "{}: no reason", d.id);
+        }
+    }
 }

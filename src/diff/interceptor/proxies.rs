@@ -29,12 +29,22 @@ pub trait Proxy: Sync {
     fn version(&self, path: &Path) -> String;
     /// The preset's knobs for `filter` (TOML values).
     fn filter_knobs(&self, filter: Filter) -> Vec<(&'static str, String)>;
+    /// The filters its configuration can stand for.
+    fn filters(&self) -> &'static [Filter] {
+        &[Filter::Pass, Filter::Reject, Filter::Slow]
+    }
+    /// Starts what every behaviour of a run shares (a scanner daemon), in `shared`.
+    fn prepare(&self, _shared: &Path) -> Result<Option<Running>, String> {
+        Ok(None)
+    }
     /// Starts the proxy at `path` as `how` says; returns once it accepts connections.
     fn start(&self, path: &Path, how: &Start) -> Result<Running, String>;
 }
 
 /// How a proxy is started for one behaviour.
 pub struct Start<'a> {
+    /// The run's directory (what [`Proxy::prepare`] made is there).
+    pub shared: &'a Path,
     /// A fresh directory for its configuration, filter and temporary files.
     pub dir: &'a Path,
     /// It listens on 127.0.0.1:`port`.
@@ -59,7 +69,7 @@ impl Drop for Running {
 
 /// Every adapter.
 pub fn all() -> Vec<&'static dyn Proxy> {
-    vec![&Proxsmtp]
+    vec![&Proxsmtp, &Clamsmtp]
 }
 
 /// The adapter named `name`.
@@ -95,8 +105,12 @@ pub fn locate(proxy: &dyn Proxy, given: Option<&Path>) -> Result<PathBuf, String
 /// How long a proxy gets to say it accepts connections.
 const START_LIMIT: Duration = Duration::from_secs(10);
 
-/// Starts `cmd` with its output in `log`; returns once `log` has `ready` in it.
-fn start_logged(mut cmd: Command, log: &Path, ready: &str) -> Result<Running, String> {
+/// Starts `cmd` with its output in `log`; returns once `ready` says so (given the log's text).
+fn start_logged(
+    mut cmd: Command,
+    log: &Path,
+    ready: impl Fn(&str) -> bool,
+) -> Result<Running, String> {
     let file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let child = cmd
         .stdin(Stdio::null())
@@ -108,7 +122,7 @@ fn start_logged(mut cmd: Command, log: &Path, ready: &str) -> Result<Running, St
     let started = Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text.contains(ready) {
+        if ready(&text) {
             return Ok(running);
         }
         if let Ok(Some(status)) = running.child.try_wait() {
@@ -156,14 +170,7 @@ impl Proxy for Proxsmtp {
         &PROXSMTP
     }
     fn version(&self, path: &Path) -> String {
-        let mut cmd = Command::new(path);
-        cmd.arg("-v");
-        let line = crate::diff::client::programs::first_line(cmd);
-        let version = line
-            .split_whitespace()
-            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
-            .map_or("(version unknown)", |w| w.trim_end_matches(')'));
-        format!("proxsmtp {version}")
+        smtppass_version(path, "proxsmtp")
     }
     fn filter_knobs(&self, filter: Filter) -> Vec<(&'static str, String)> {
         match filter {
@@ -172,10 +179,7 @@ impl Proxy for Proxsmtp {
                 ("block_signature", format!("{SIGNATURE:?}")),
                 ("detection_reply", format!("{FILTER_REFUSAL:?}")),
             ],
-            Filter::Slow => vec![(
-                "scan_delay",
-                format!("\"{}s\"", SLOW_FILTER.as_secs()),
-            )],
+            Filter::Slow => vec![("scan_delay", format!("\"{}s\"", SLOW_FILTER.as_secs()))],
         }
     }
     fn start(&self, path: &Path, how: &Start) -> Result<Running, String> {
@@ -185,6 +189,7 @@ impl Proxy for Proxsmtp {
             port,
             upstream,
             filter,
+            ..
         } = *how;
         let script = dir.join("filter.sh");
         std::fs::write(&script, pipe_filter(filter)).map_err(|e| e.to_string())?;
@@ -208,6 +213,107 @@ impl Proxy for Proxsmtp {
             .arg(&conf)
             .arg("-p")
             .arg(dir.join("proxsmtpd.pid"));
-        start_logged(cmd, &dir.join("proxsmtpd.log"), "accepting connections")
+        start_logged(cmd, &dir.join("proxsmtpd.log"), accepting)
+    }
+}
+
+/// Whether a proxy of the smtppass family (proxsmtp, clamsmtp) said it is ready.
+fn accepting(log: &str) -> bool {
+    log.contains("accepting connections")
+}
+
+/// The version word a proxy of the smtppass family prints with `-v` (`(version 1.10)`).
+fn smtppass_version(path: &Path, name: &str) -> String {
+    let mut cmd = Command::new(path);
+    cmd.arg("-v");
+    let line = crate::diff::client::programs::first_line(cmd);
+    let version = line
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .map_or("(version unknown)", |w| w.trim_end_matches(')'));
+    format!("{name} {version}")
+}
+
+/// clamsmtp: clamsmtpd in the foreground (`-d 4`) with a private clamsmtpd.conf, asking a
+/// clamd started for the run (in the foreground, on a local socket) whose signature database is
+/// one local signature: [`SIGNATURE`] (the official databases need freshclam and the network).
+pub struct Clamsmtp;
+
+const CLAMSMTP: About = About {
+    name: "clamsmtp",
+    preset: "clamsmtp",
+    default_path: "/usr/sbin/clamsmtpd",
+    install: "install it with `apt-get install clamsmtp clamav-daemon`",
+};
+
+/// Where clamd is.
+const CLAMD: &str = "/usr/sbin/clamd";
+
+impl Proxy for Clamsmtp {
+    fn about(&self) -> &'static About {
+        &CLAMSMTP
+    }
+    fn version(&self, path: &Path) -> String {
+        let mut cmd = Command::new(CLAMD);
+        cmd.arg("-V");
+        let clamd = crate::diff::client::programs::first_line(cmd);
+        format!("{} (clamd: {clamd})", smtppass_version(path, "clamsmtp"))
+    }
+    fn filter_knobs(&self, filter: Filter) -> Vec<(&'static str, String)> {
+        match filter {
+            Filter::Reject => vec![("block_signature", format!("{SIGNATURE:?}"))],
+            _ => Vec::new(),
+        }
+    }
+    fn filters(&self) -> &'static [Filter] {
+        // clamd scans at once: there is no slow scan to configure.
+        &[Filter::Pass, Filter::Reject]
+    }
+    fn prepare(&self, shared: &Path) -> Result<Option<Running>, String> {
+        let db = shared.join("clamav-db");
+        std::fs::create_dir_all(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+        let hex: String = SIGNATURE.bytes().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(
+            db.join("smtpsim.ndb"),
+            format!("Smtpsim.Test.Signature:0:*:{hex}\n"),
+        )
+        .map_err(|e| e.to_string())?;
+        let conf = shared.join("clamd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "LocalSocket {}\nDatabaseDirectory {}\nForeground yes\nTemporaryDirectory {}\n",
+                shared.join("clamd.sock").display(),
+                db.display(),
+                shared.display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(CLAMD);
+        cmd.arg("-c").arg(&conf);
+        let socket = shared.join("clamd.sock");
+        start_logged(cmd, &shared.join("clamd.log"), |_| socket.exists()).map(Some)
+    }
+    fn start(&self, path: &Path, how: &Start) -> Result<Running, String> {
+        let conf = how.dir.join("clamsmtpd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "Listen: 127.0.0.1:{}\nOutAddress: {}\nClamAddress: {}\nTempDirectory: {}\n",
+                how.port,
+                how.upstream,
+                how.shared.join("clamd.sock").display(),
+                how.dir.display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(path);
+        cmd.arg("-d")
+            .arg("4")
+            .arg("-f")
+            .arg(&conf)
+            .arg("-p")
+            .arg(how.dir.join("clamsmtpd.pid"));
+        start_logged(cmd, &how.dir.join("clamsmtpd.log"), accepting)
     }
 }

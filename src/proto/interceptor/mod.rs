@@ -78,6 +78,10 @@ config! {
         pub rewritten_reply: String,
         /// EHLO keywords removed from the server's EHLO reply.
         pub strip_ehlo_keywords: Vec<String>,
+        /// When the EHLO reply's last line is a keyword `strip_ehlo_keywords` removes, this
+        /// keyword ends the reply in its place (proxsmtp's and clamsmtp's `XFILTERED`; empty:
+        /// the line before ends it).
+        pub stripped_last_placeholder: String,
         /// An end-of-data `CRLF.CRLF` split across segments is held back until the client's next
         /// segment (Cisco PIX, Microsoft KB 295725).
         pub hold_split_terminator: bool,
@@ -125,7 +129,8 @@ config! {
         /// being relayed has its server connection cut mid-DATA (empty: nothing detected).
         pub block_signature: String,
         /// The client's answer at '.' to a message with `block_signature` in it; after it a
-        /// relayed message's client connection is closed too.
+        /// relayed message's client connection is closed too. A 2xx reply drops the message
+        /// while the sender is told it went (clamsmtp's `Action: drop`).
         pub detection_reply: String,
         /// RSET goes upstream when a held message is given up (refused for its content, or the
         /// client left in the middle of it), ending the transaction its relayed MAIL and RCPT
@@ -916,6 +921,11 @@ impl InterceptorSession {
                     && !self.cfg.strip_ehlo_keywords.is_empty()
                 {
                     let strip = &self.cfg.strip_ehlo_keywords;
+                    let last_line_stripped = reply.lines.len() > 1
+                        && reply.lines.last().is_some_and(|l| {
+                            let keyword = l.split_whitespace().next().unwrap_or("");
+                            strip.iter().any(|s| s.eq_ignore_ascii_case(keyword))
+                        });
                     let first = reply.lines.remove(0);
                     let mut stripped = Vec::new();
                     reply.lines.retain(|l| {
@@ -927,6 +937,9 @@ impl InterceptorSession {
                         !hit
                     });
                     reply.lines.insert(0, first);
+                    if last_line_stripped && !self.cfg.stripped_last_placeholder.is_empty() {
+                        reply.lines.push(self.cfg.stripped_last_placeholder.clone());
+                    }
                     if !stripped.is_empty() {
                         self.note(
                             now,
