@@ -155,7 +155,7 @@ fn pipe_filter(filter: Filter) -> String {
     )
 }
 
-/// proxsmtp: proxsmtpd in the foreground (`-d 4`: it logs "accepting connections" when ready) with a private proxsmtpd.conf.
+/// proxsmtp: proxsmtpd in the foreground with a private proxsmtpd.conf.
 pub struct Proxsmtp;
 
 const PROXSMTP: About = About {
@@ -195,31 +195,32 @@ impl Proxy for Proxsmtp {
         std::fs::write(&script, pipe_filter(filter)).map_err(|e| e.to_string())?;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| e.to_string())?;
-        let conf = dir.join("proxsmtpd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "Listen: 127.0.0.1:{port}\nOutAddress: {upstream}\nFilterCommand: {}\n\
-                 FilterTimeout: 30\nTempDirectory: {}\n",
-                script.display(),
-                dir.display()
-            ),
-        )
-        .map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(path);
-        cmd.arg("-d")
-            .arg("4")
-            .arg("-f")
-            .arg(&conf)
-            .arg("-p")
-            .arg(dir.join("proxsmtpd.pid"));
-        start_logged(cmd, &dir.join("proxsmtpd.log"), accepting)
+        let conf = format!(
+            "Listen: 127.0.0.1:{port}\nOutAddress: {upstream}\nFilterCommand: {}\n\
+             FilterTimeout: 30\nTempDirectory: {}\n",
+            script.display(),
+            dir.display()
+        );
+        start_smtppass(path, dir, "proxsmtpd", &conf)
     }
 }
 
-/// Whether a proxy of the smtppass family (proxsmtp, clamsmtp) said it is ready.
-fn accepting(log: &str) -> bool {
-    log.contains("accepting connections")
+/// Starts a proxy of the smtppass family (proxsmtp, clamsmtp) at `path` in the foreground
+/// (`-d 4`: it logs "accepting connections" when ready) with `conf` as `NAME.conf` in `dir`,
+/// its log and pid file there too.
+fn start_smtppass(path: &Path, dir: &Path, name: &str, conf: &str) -> Result<Running, String> {
+    let file = dir.join(format!("{name}.conf"));
+    std::fs::write(&file, conf).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut cmd = Command::new(path);
+    cmd.arg("-d")
+        .arg("4")
+        .arg("-f")
+        .arg(&file)
+        .arg("-p")
+        .arg(dir.join(format!("{name}.pid")));
+    start_logged(cmd, &dir.join(format!("{name}.log")), |log| {
+        log.contains("accepting connections")
+    })
 }
 
 /// The version word a proxy of the smtppass family prints with `-v` (`(version 1.10)`).
@@ -295,25 +296,13 @@ impl Proxy for Clamsmtp {
         start_logged(cmd, &shared.join("clamd.log"), |_| socket.exists()).map(Some)
     }
     fn start(&self, path: &Path, how: &Start) -> Result<Running, String> {
-        let conf = how.dir.join("clamsmtpd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "Listen: 127.0.0.1:{}\nOutAddress: {}\nClamAddress: {}\nTempDirectory: {}\n",
-                how.port,
-                how.upstream,
-                how.shared.join("clamd.sock").display(),
-                how.dir.display()
-            ),
-        )
-        .map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(path);
-        cmd.arg("-d")
-            .arg("4")
-            .arg("-f")
-            .arg(&conf)
-            .arg("-p")
-            .arg(how.dir.join("clamsmtpd.pid"));
-        start_logged(cmd, &how.dir.join("clamsmtpd.log"), accepting)
+        let conf = format!(
+            "Listen: 127.0.0.1:{}\nOutAddress: {}\nClamAddress: {}\nTempDirectory: {}\n",
+            how.port,
+            how.upstream,
+            how.shared.join("clamd.sock").display(),
+            how.dir.display()
+        );
+        start_smtppass(path, how.dir, "clamsmtpd", &conf)
     }
 }
