@@ -37,6 +37,10 @@ pub const SIMS: &[(&str, &str)] = &[
         include_str!("../sims/bdat-through-av-proxy.toml"),
     ),
     (
+        "clamsmtp-virus-dropped",
+        include_str!("../sims/clamsmtp-virus-dropped.toml"),
+    ),
+    (
         "fortigate-splice-detection",
         include_str!("../sims/fortigate-splice-detection.toml"),
     ),

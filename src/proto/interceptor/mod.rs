@@ -841,7 +841,14 @@ impl InterceptorSession {
         self.client_side = ClientSide::Commands;
         let reply = Reply::from_template(&self.cfg.detection_reply)
             .unwrap_or_else(|| Reply::new(554, "infected"));
-        self.note(now, format!("message refused for its content: {reply}"));
+        if reply.is_positive() {
+            self.note(
+                now,
+                format!("message dropped for its content, the client told {reply}"),
+            );
+        } else {
+            self.note(now, format!("message refused for its content: {reply}"));
+        }
         self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
         if !relayed {
             self.reset_abandoned(now);
