@@ -299,7 +299,7 @@ pub struct DiffArgs {
     /// nullmailer, smtplib, swaks or postfix.
     #[arg(long, value_name = "PROGRAM", conflicts_with = "interceptor")]
     pub client: Option<String>,
-    /// Compare a real SMTP proxy with its interceptor preset instead: proxsmtp. The proxy
+    /// Compare a real SMTP proxy with its interceptor preset instead: proxsmtp or clamsmtp. The proxy
     /// runs on loopback between a client session and `serve` (both in this process).
     #[arg(long, value_name = "PROXY")]
     pub interceptor: Option<String>,
