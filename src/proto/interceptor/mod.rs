@@ -499,7 +499,9 @@ impl InterceptorSession {
                 "message not delivered"
             };
             self.note(now, format!("server closed with a held message: {what}"));
-            if !self.acked_early && !self.client_gone {
+            // Written even to a client that has closed its side: it may still be reading
+            // (proxsmtp writes until a write fails).
+            if !self.acked_early {
                 if let Some(reply) = Reply::from_template(&self.cfg.upstream_lost_reply) {
                     self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
                 }
