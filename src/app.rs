@@ -1113,7 +1113,7 @@ fn interceptor_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, Strin
         preset: args
             .profile
             .clone()
-            .unwrap_or_else(|| proxy.about().preset.to_string()),
+            .unwrap_or_else(|| proxy.about().profile.to_string()),
         seed: args.seed,
         behaviours: args.behaviours,
         jobs: args.jobs,

@@ -8,18 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What names a proxy and says where to find it.
-#[derive(Debug)]
-pub struct About {
-    /// Its name on the command line (`--interceptor NAME`).
-    pub name: &'static str,
-    /// The interceptor preset that models it.
-    pub preset: &'static str,
-    /// Where it is looked for when `--program` is not given.
-    pub default_path: &'static str,
-    /// How to install it (said when it is missing).
-    pub install: &'static str,
-}
+/// What names a proxy and says where to find it (`profile`: the interceptor preset that
+/// models it).
+pub use crate::diff::client::programs::About;
 
 /// One real proxy.
 pub trait Proxy: Sync {
@@ -88,18 +79,7 @@ pub fn by_name(name: &str) -> Result<&'static dyn Proxy, String> {
 
 /// The proxy's path: `--program`, else its default; an error naming how to install it.
 pub fn locate(proxy: &dyn Proxy, given: Option<&Path>) -> Result<PathBuf, String> {
-    let about = proxy.about();
-    let path = given.map_or_else(|| PathBuf::from(about.default_path), Path::to_path_buf);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{}: {} not found; {}",
-            about.name,
-            path.display(),
-            about.install
-        ))
-    }
+    crate::diff::client::programs::locate_about(proxy.about(), given)
 }
 
 /// How long a proxy gets to say it accepts connections.
@@ -160,7 +140,7 @@ pub struct Proxsmtp;
 
 const PROXSMTP: About = About {
     name: "proxsmtp",
-    preset: "proxsmtp",
+    profile: "proxsmtp",
     default_path: "/usr/sbin/proxsmtpd",
     install: "install it with `apt-get install proxsmtp`",
 };
@@ -242,7 +222,7 @@ pub struct Clamsmtp;
 
 const CLAMSMTP: About = About {
     name: "clamsmtp",
-    preset: "clamsmtp",
+    profile: "clamsmtp",
     default_path: "/usr/sbin/clamsmtpd",
     install: "install it with `apt-get install clamsmtp clamav-daemon`",
 };
