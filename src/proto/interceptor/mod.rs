@@ -70,7 +70,7 @@ config! {
         pub mask_banner: bool,
         /// The interceptor's own name in place of the server's: a positive banner becomes
         /// `220 NAME` (one line), and a positive EHLO or HELO reply's first line becomes NAME
-        /// (empty: the server's texts pass).
+        /// (empty, the default: the server's texts pass).
         pub own_hostname: String,
         /// Only these verbs pass; others go upstream as NOOP (empty: all pass).
         pub allowed_commands: Vec<String>,
@@ -79,8 +79,8 @@ config! {
         /// EHLO keywords removed from the server's EHLO reply.
         pub strip_ehlo_keywords: Vec<String>,
         /// When the EHLO reply's last line is a keyword `strip_ehlo_keywords` removes, this
-        /// keyword ends the reply in its place (proxsmtp's and clamsmtp's `XFILTERED`; empty:
-        /// the line before ends it).
+        /// keyword ends the reply in its place (proxsmtp's and clamsmtp's `XFILTERED`; empty, the
+        /// default: the line before ends it).
         pub stripped_last_placeholder: String,
         /// An end-of-data `CRLF.CRLF` split across segments is held back until the client's next
         /// segment (Cisco PIX, Microsoft KB 295725).
@@ -134,10 +134,11 @@ config! {
         pub detection_reply: String,
         /// RSET goes upstream when a held message is given up (refused for its content, or the
         /// client left in the middle of it), ending the transaction its relayed MAIL and RCPT
-        /// opened (proxsmtp); a client that left has its server connection closed after it.
+        /// opened (proxsmtp); a client that left has its server connection closed after it. Off by
+        /// default.
         pub reset_abandoned: bool,
         /// The client's answer when the server closes while the client waits for the verdict on
-        /// a held message, sent before the close (empty: just the close).
+        /// a held message, sent before the close (empty, the default: just the close).
         pub upstream_lost_reply: String,
         /// Put in front of the text of a message's first Subject header (empty: no tag).
         pub subject_tag: String,
