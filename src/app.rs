@@ -940,6 +940,9 @@ fn diff(args: crate::cli::DiffArgs) -> Result<u8, String> {
     if let Some(name) = args.client.as_deref() {
         return client_diff(name, &args);
     }
+    if let Some(name) = args.interceptor.as_deref() {
+        return interceptor_diff(name, &args);
+    }
     if args.print {
         for seed in args.seed..args.seed.saturating_add(args.sessions) {
             println!("# smtpsim diff session {seed}");
@@ -1057,32 +1060,82 @@ fn client_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, String> {
     }
     if let Some(file) = &args.replay {
         let (sides, differences) = client::replay(&opts, file)?;
-        println!("{version}: replay of {}", file.display());
-        for (side, obs) in [("real", &sides.real), ("profile", &sides.sim)] {
-            println!("{side}:");
-            for (k, v) in obs.lines() {
-                println!("    {k}: {v}");
-            }
-        }
-        for d in &differences {
-            println!("difference: {}", d.kind);
-        }
-        if differences.is_empty() {
-            println!("no difference");
-        }
-        return Ok(if differences.is_empty() {
-            EXIT_OK
-        } else {
-            EXIT_VIOLATION
-        });
+        let sides = [sides.real.lines(), sides.sim.lines()];
+        return Ok(print_replay(&version, file, sides, &differences));
     }
     let summary = client::run(&opts)?;
-    print!("{}", client::render(&opts, &summary));
-    Ok(if summary.clean() {
+    Ok(print_summary(
+        &client::render(&opts, &summary),
+        summary.clean(),
+    ))
+}
+
+/// Prints a differential's report; the exit code (1 unless it is clean).
+fn print_summary(report: &str, clean: bool) -> u8 {
+    print!("{report}");
+    if clean {
         EXIT_OK
     } else {
         EXIT_VIOLATION
-    })
+    }
+}
+
+/// Prints a replayed behaviour's two sides (the real one's lines, the profile's) and their
+/// differences; the exit code.
+fn print_replay(
+    version: &str,
+    file: &Path,
+    [real, profile]: [Vec<(String, String)>; 2],
+    differences: &[crate::diff::client::observe::Difference],
+) -> u8 {
+    println!("{version}: replay of {}", file.display());
+    for (side, lines) in [("real", real), ("profile", profile)] {
+        println!("{side}:");
+        for (k, v) in lines {
+            println!("    {k}: {v}");
+        }
+    }
+    for d in differences {
+        println!("difference: {}", d.kind);
+    }
+    if differences.is_empty() {
+        println!("no difference");
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    }
+}
+
+/// `smtpsim diff --interceptor NAME`.
+fn interceptor_diff(name: &str, args: &crate::cli::DiffArgs) -> Result<u8, String> {
+    use crate::diff::interceptor::{self, proxies};
+    let proxy = proxies::by_name(name)?;
+    let path = proxies::locate(proxy, args.program.as_deref())?;
+    let opts = interceptor::InterceptorDiffOptions {
+        proxy,
+        path,
+        preset: args
+            .profile
+            .clone()
+            .unwrap_or_else(|| proxy.about().profile.to_string()),
+        seed: args.seed,
+        behaviours: args.behaviours,
+        jobs: args.jobs,
+        budget: parse_budget(args.budget.as_deref())?,
+        shrink: !args.no_shrink,
+    };
+    crate::profile::InterceptorConfig::preset(&opts.preset)?;
+    let version = proxy.version(&opts.path);
+    if let Some(file) = &args.replay {
+        let (sides, differences) = interceptor::replay(&opts, file)?;
+        let sides = [sides.real.lines(), sides.sim.lines()];
+        return Ok(print_replay(&version, file, sides, &differences));
+    }
+    let summary = interceptor::run(&opts)?;
+    Ok(print_summary(
+        &interceptor::render(&opts, &summary),
+        summary.clean(),
+    ))
 }
 
 /// `--budget`, e.g. `60s`.

@@ -37,6 +37,10 @@ pub const SIMS: &[(&str, &str)] = &[
         include_str!("../sims/bdat-through-av-proxy.toml"),
     ),
     (
+        "clamsmtp-virus-dropped",
+        include_str!("../sims/clamsmtp-virus-dropped.toml"),
+    ),
+    (
         "fortigate-splice-detection",
         include_str!("../sims/fortigate-splice-detection.toml"),
     ),
@@ -80,6 +84,10 @@ pub const SIMS: &[(&str, &str)] = &[
     (
         "postfix-queue-retry",
         include_str!("../sims/postfix-queue-retry.toml"),
+    ),
+    (
+        "proxsmtp-filter-refusal",
+        include_str!("../sims/proxsmtp-filter-refusal.toml"),
     ),
     (
         "reset-mid-data",

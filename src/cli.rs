@@ -295,25 +295,29 @@ pub enum Command {
 pub struct DiffArgs {
     /// The reference Postfix, HOST:PORT (`tests/parity/start-postfix.sh` starts one on
     /// 127.0.0.1:10026 with smtpd_error_sleep_time=0, which smtpsim's side matches).
-    #[arg(long, required_unless_present_any = ["print", "client"], conflicts_with = "client")]
+    #[arg(long, required_unless_present_any = ["print", "client", "interceptor"], conflicts_with_all = ["client", "interceptor"])]
     pub against: Option<String>,
     /// Compare a real client program with its client profile instead: ssmtp, msmtp,
     /// nullmailer, smtplib, swaks or postfix.
-    #[arg(long, value_name = "PROGRAM")]
+    #[arg(long, value_name = "PROGRAM", conflicts_with = "interceptor")]
     pub client: Option<String>,
-    /// With --client: how many generated server behaviours (seeds S..S+N).
-    #[arg(long, default_value_t = 100, requires = "client")]
+    /// Compare a real SMTP proxy with its interceptor preset instead: proxsmtp or clamsmtp. The proxy
+    /// runs on loopback between a client session and `serve` (both in this process).
+    #[arg(long, value_name = "PROXY")]
+    pub interceptor: Option<String>,
+    /// With --client or --interceptor: how many generated behaviours (seeds S..S+N).
+    #[arg(long, default_value_t = 100)]
     pub behaviours: u64,
-    /// With --client: the program to run (default: where its package puts it).
-    #[arg(long, value_name = "PATH", requires = "client")]
+    /// With --client or --interceptor: the program to run (default: where its package puts it).
+    #[arg(long, value_name = "PATH")]
     pub program: Option<PathBuf>,
-    /// With --client: compare with this client profile instead of the program's own (see
-    /// `smtpsim list`).
-    #[arg(long, value_name = "NAME", requires = "client")]
+    /// With --client (--interceptor): compare with this client profile (interceptor preset)
+    /// instead of the program's own (see `smtpsim list`).
+    #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// With --client: run this behaviour file (a scenario printed by a difference) on both
-    /// sides and show what each did.
-    #[arg(long, value_name = "FILE", requires = "client")]
+    /// With --client or --interceptor: run this behaviour file (a scenario printed by a
+    /// difference) on both sides and show what each did.
+    #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
     /// How many sessions (seeds S..S+N; each session is its own seed).
     #[arg(long, default_value_t = 1000)]

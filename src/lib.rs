@@ -33,8 +33,9 @@
 //! - [`format`](mod@format): every rendering: the text transcript, JSON Lines, pcap, SVG, the
 //!   mail log, live printers, the sweep's HTML report.
 //! - [`live`]: serve and proxy on real sockets with the same sessions.
-//! - [`diff`]: differential testing of serve's postfix profile against a real Postfix, and
-//!   ([`diff::client`]) of client profiles against the real client programs they model.
+//! - [`diff`]: differential testing of serve's postfix profile against a real Postfix,
+//!   ([`diff::client`]) of client profiles against the real client programs they model, and
+//!   ([`diff::interceptor`]) of interceptor presets against real SMTP proxies.
 //! - [`shrink`]: minimal failing plans.
 //! - [`check`]: snapshot review from the binary (`smtpsim check`).
 //! - [`world`]: worlds where any role is the user's own code, run, swept, shrunk and

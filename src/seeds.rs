@@ -26,6 +26,9 @@ pub enum Stream {
     Dkim = 7,
     /// `smtpsim diff --client`'s generated server behaviour (each behaviour is its own seed).
     ClientBehaviour = 8,
+    /// `smtpsim diff --interceptor`'s generated client and filter (the server's part is drawn
+    /// as `ClientBehaviour`).
+    InterceptorBehaviour = 9,
 }
 
 /// The generator for `stream` of `seed`.

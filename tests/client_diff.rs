@@ -7,17 +7,9 @@ use smtpsim::fault::{FaultEvent, ServerStage};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn smtpsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
-        .args(args)
-        .output()
-        .expect("smtpsim runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+#[path = "support/bin.rs"]
+mod bin;
+use bin::smtpsim;
 
 /// The program at the first of `paths` that exists (an environment variable first).
 fn program(var: &str, paths: &[&str]) -> Option<PathBuf> {

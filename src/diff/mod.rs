@@ -7,11 +7,16 @@
 //! - [`script`]: the parity script format and the player;
 //! - [`known`]: the known divergences and their reasons;
 //! - [`client`]: the client side (`smtpsim diff --client`): real client programs against
-//!   their client profiles.
+//!   their client profiles;
+//! - [`interceptor`]: the middle (`smtpsim diff --interceptor`): real SMTP proxies against
+//!   their interceptor presets;
+//! - [`runner`]: what those two behaviour differentials share (run, confirm, shrink, report).
 
 pub mod client;
 pub mod gen;
+pub mod interceptor;
 pub mod known;
+pub mod runner;
 pub mod script;
 
 use crate::profile::ServerConfig;

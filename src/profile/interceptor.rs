@@ -52,6 +52,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("symantec-mail-security", "Symantec Mail Security for SMTP 5.0.1 (joekiller.com 2007): no CHUNKING in the EHLO reply, the session dropped at a BDAT"),
     ("stormshield", "Stormshield SNS SMTP proxy (documentation.stormshield.eu, CMD lists): BDAT and STARTTLS blocked with a refusal, command and reply lines capped"),
     ("mail-shield-tagging", "a mail shield that appends a note to every sent message (Avast, ESET, Sophos; Sophos documents that it breaks DKIM)"),
+    ("clamsmtp", "clamsmtp 1.10 (Debian 12; measured by smtpsim diff --interceptor with clamd 1.4.6 on a local signature database, Action drop, the other settings their defaults): proxsmtp's protocol (the same SMTP code), and a virus (block_signature) answered '250 Virus Detected; Discarded Email': the sender is told it went, RSET upstream, nothing delivered (assumed: clamd's scan time, scan_delay, is negligible; the X-Virus-Scanned header it adds is not modelled)"),
+    ("proxsmtp", "proxsmtp 1.10 (Debian 12; measured by smtpsim diff --interceptor with a pipe FilterCommand, FilterTimeout 30, no KeepAlives/Header/XClient): own banner and EHLO name, PIPELINING/CHUNKING/STARTTLS stripped (XFILTERED in place of a stripped last line), STARTTLS and BDAT refused 502, own 354, the filter run at '.', then DATA upstream; a filter's refusal (block_signature) is answered itself and RSET upstream; its running time is scan_delay (assumed: a configuration with KeepAlives is not modelled)"),
 ];
 
 impl InterceptorConfig {
@@ -194,6 +196,55 @@ impl InterceptorConfig {
                 body_footer: "-- \nChecked for threats by the mail shield on this computer.".into(),
                 ..base
             },
+            // proxsmtp 1.10 (Debian 12's 1.10-4), measured by `smtpsim diff --interceptor
+            // proxsmtp` with a private proxsmtpd.conf (Listen and OutAddress on 127.0.0.1,
+            // FilterCommand a script in pipe mode, FilterTimeout 30, the other settings their
+            // defaults: no KeepAlives, no Header, no XClient). What it showed: its own banner and
+            // EHLO name (`smtp.passthru`), the ESMTP features it cannot pass (PIPELINING,
+            // CHUNKING, STARTTLS, BINARYMIME, CHECKPOINT, XEXCH50) taken out of the EHLO reply
+            // (`250 XFILTERED` ends the reply when its last line was one of them),
+            // STARTTLS and BDAT answered `502 Command not implemented` itself, MAIL and RCPT
+            // relayed as they come, DATA answered with its own 354 and the message held; at '.'
+            // the filter runs, then DATA goes upstream with the (filtered) message and the
+            // server's verdict reaches the client. A filter that exits non-zero: its last line
+            // on stderr is the client's reply at '.', and nothing goes upstream. The filter's
+            // running time is `scan_delay`; a filter's refusal is `block_signature` and
+            // `detection_reply` set by the scenario.
+            "proxsmtp" => InterceptorConfig {
+                own_hostname: "smtp.passthru".into(),
+                strip_ehlo_keywords: [
+                    "PIPELINING",
+                    "CHUNKING",
+                    "STARTTLS",
+                    "BINARYMIME",
+                    "CHECKPOINT",
+                    "XEXCH50",
+                ]
+                .map(String::from)
+                .to_vec(),
+                stripped_last_placeholder: "XFILTERED".into(),
+                starttls: StartTls::Refuse,
+                starttls_refusal: "502 Command not implemented".into(),
+                blocked_commands: vec!["BDAT".into()],
+                blocked_reply: "502 Command not implemented".into(),
+                data_reply: "354 Start mail input; end with <CRLF>.<CRLF>".into(),
+                release_on: Release::Dot,
+                reset_abandoned: true,
+                upstream_lost_reply: "451 Local Error".into(),
+                ..base
+            },
+            // clamsmtp 1.10 (Debian 12's 1.10-17.2), measured by `smtpsim diff --interceptor
+            // clamsmtp` with clamd 1.4.6 (Debian's clamav-daemon) in the foreground on a
+            // signature database of one local .ndb signature (the official databases need the
+            // network: freshclam), and a private clamsmtpd.conf (Listen, OutAddress, ClamAddress
+            // a local socket, TempDirectory; Action at its default, drop). It shares proxsmtp's
+            // SMTP code (smtppass): everything above, and a virus found answered `250 Virus Detected; Discarded Email` (the
+            // sender is told the message went: a silent drop), RSET upstream. Not modelled: the
+            // `X-Virus-Scanned: ClamAV using ClamSMTP` header it adds to what it passes.
+            "clamsmtp" => InterceptorConfig {
+                detection_reply: "250 Virus Detected; Discarded Email".into(),
+                ..InterceptorConfig::preset("proxsmtp")?
+            },
             other => return Err(unknown_preset("interceptor", other, PRESETS)),
         })
     }
@@ -211,9 +262,11 @@ fn passthrough() -> InterceptorConfig {
         scan_delay: Dur::default(),
         replay_envelope: false,
         mask_banner: false,
+        own_hostname: String::new(),
         allowed_commands: Vec::new(),
         rewritten_reply: String::new(),
         strip_ehlo_keywords: Vec::new(),
+        stripped_last_placeholder: String::new(),
         hold_split_terminator: false,
         buffer_limit: 0,
         // Not quoted from a product: a plausible refusal for a message the scanner cannot hold.
@@ -236,6 +289,8 @@ fn passthrough() -> InterceptorConfig {
         block_signature: String::new(),
         // Not quoted from a product: RFC 3463's X.7.1, "delivery not authorized, message refused".
         detection_reply: "554 5.7.1 Message refused: a threat was found in it".into(),
+        reset_abandoned: false,
+        upstream_lost_reply: String::new(),
         subject_tag: String::new(),
         body_footer: String::new(),
     }

@@ -24,7 +24,13 @@ const TEMPLATES: &[(&str, &[u8], &str)] = &[
     ("starttls_refusal", &[4, 5], "454 4.7.0 TLS not available"),
     ("quit_reply", &[2], "221 Closing connection. Good bye."),
     ("blocked_reply", &[4, 5], "502 5.5.1 Command not allowed"),
-    ("detection_reply", &[4, 5], "554 5.7.1 Virus found"),
+    // 2xx: the message is dropped while the sender is told it went (clamsmtp's Action drop).
+    ("detection_reply", &[2, 4, 5], "554 5.7.1 Virus found"),
+    (
+        "upstream_lost_reply",
+        &[4, 5],
+        "451 4.4.2 Lost connection to the server",
+    ),
 ];
 
 fn template<'a>(cfg: &'a InterceptorConfig, knob: &str) -> &'a str {
@@ -37,6 +43,7 @@ fn template<'a>(cfg: &'a InterceptorConfig, knob: &str) -> &'a str {
         "quit_reply" => &cfg.quit_reply,
         "blocked_reply" => &cfg.blocked_reply,
         "detection_reply" => &cfg.detection_reply,
+        "upstream_lost_reply" => &cfg.upstream_lost_reply,
         _ => &cfg.starttls_refusal,
     }
 }

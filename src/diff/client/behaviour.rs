@@ -128,14 +128,29 @@ impl Behaviour {
         for (knob, value) in knobs {
             out.push_str(&format!("{knob} = {value}\n"));
         }
-        out.push_str(&format!(
-            "\n[[client.message]]\nfrom = {FROM:?}\nto = {:?}\nbody = {BODY:?}\n",
+        out.push_str(&self.message_toml(BODY));
+        out.push_str(&self.server_toml());
+        out
+    }
+
+    /// The `[[client.message]]` section: the message with `body`.
+    pub fn message_toml(&self, body: &str) -> String {
+        format!(
+            "\n[[client.message]]\nfrom = {FROM:?}\nto = {:?}\nbody = {body:?}\n",
             self.to()
-        ));
-        out.push_str(&format!(
-            "\n[server]\nprofile = \"postfix\"\nhostname = {HOSTNAME:?}\nlocal_domains = [\"example.org\"]\nehlo_keywords = {:?}\n",
-            self.ehlo_keywords()
-        ));
+        )
+    }
+
+    /// The `[server]` section and the fault plan.
+    pub fn server_toml(&self) -> String {
+        self.server_toml_with(&self.ehlo_keywords())
+    }
+
+    /// The `[server]` section offering `keywords` in EHLO, and the fault plan.
+    pub fn server_toml_with(&self, keywords: &[String]) -> String {
+        let mut out = format!(
+            "\n[server]\nprofile = \"postfix\"\nhostname = {HOSTNAME:?}\nlocal_domains = [\"example.org\"]\nehlo_keywords = {keywords:?}\n"
+        );
         let plan = crate::fault::FaultPlan {
             events: self.plan(),
         };
@@ -146,11 +161,17 @@ impl Behaviour {
         out.push_str(&plan.to_toml(&faults));
         out
     }
+}
+
+impl crate::diff::runner::Generated for Behaviour {
+    fn seed(&self) -> u64 {
+        self.seed
+    }
 
     /// Smaller behaviours than this one, one change each (for shrinking): one fault event
     /// left out, a multi-line reply as its last line, one keyword left out, one recipient
     /// fewer (when no event names it).
-    pub fn smaller(&self) -> Vec<Behaviour> {
+    fn smaller(&self) -> Vec<Behaviour> {
         let mut out = Vec::new();
         for i in 0..self.events.len() {
             let mut b = self.clone();
@@ -191,7 +212,7 @@ impl Behaviour {
     }
 
     /// A short description, e.g. `EHLO offers PIPELINING,DSN · 2 recipients · server session 1 answers Rcpt #2 with "550 ..."`.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         let mut parts = vec![
             format!(
                 "EHLO offers {}",

@@ -30,16 +30,26 @@ pub const SOURCE: &str = include_str!("known-client-divergences.toml");
 
 /// Every known difference.
 pub fn all() -> Vec<Divergence> {
-    toml::from_str::<File>(SOURCE)
-        .expect("src/diff/client/known-client-divergences.toml is valid (checked by a test)")
+    parse(SOURCE, "src/diff/client/known-client-divergences.toml")
+}
+
+/// The divergences of a known-divergences file (`file` names it; a test reads each).
+pub fn parse(source: &str, file: &str) -> Vec<Divergence> {
+    toml::from_str::<File>(source)
+        .unwrap_or_else(|e| panic!("{file} is valid (checked by a test): {e}"))
         .divergence
 }
 
 /// The known difference `kind` is, for `program`.
 pub fn find(program: &str, kind: &str) -> Option<Divergence> {
-    all()
-        .into_iter()
+    find_in(&all(), program, kind)
+}
+
+/// The divergence of `all` that `kind` is, for `program`.
+pub fn find_in(all: &[Divergence], program: &str, kind: &str) -> Option<Divergence> {
+    all.iter()
         .find(|d| d.program == program && kind.starts_with(&d.kind))
+        .cloned()
 }
 
 #[cfg(test)]

@@ -21,11 +21,9 @@ use crate::scenario::Scenario;
 use behaviour::{Behaviour, Limits};
 use observe::{compare, Difference, Observation};
 use programs::Program;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What `smtpsim diff --client` runs.
 pub struct ClientDiffOptions {
@@ -47,46 +45,8 @@ pub struct ClientDiffOptions {
     pub shrink: bool,
 }
 
-/// One kind of difference: how many behaviours showed it, and its smallest one.
-#[derive(Debug, Clone)]
-pub struct Kind {
-    /// Behaviours that showed it.
-    pub count: u64,
-    /// The first (and, shrunk, the smallest) behaviour that shows it.
-    pub behaviour: Behaviour,
-    /// The difference that behaviour shows.
-    pub difference: Difference,
-    /// The known difference it is, if listed.
-    pub known: Option<known::Divergence>,
-    /// Whether a second live run showed it again.
-    pub confirmed: bool,
-    /// Confirming or shrinking stopped at the budget.
-    pub unfinished: bool,
-}
-
 /// The result of a run.
-#[derive(Debug, Default)]
-pub struct Summary {
-    /// `name version`.
-    pub version: String,
-    /// Behaviours run.
-    pub behaviours: u64,
-    /// Behaviours with a difference.
-    pub differences: u64,
-    /// Of them, known.
-    pub known: u64,
-    /// Every kind, by its description.
-    pub kinds: BTreeMap<String, Kind>,
-    /// Behaviours the harness could not run (the program hung, its log said nothing).
-    pub errors: Vec<String>,
-}
-
-impl Summary {
-    /// Exit 1 unless every difference is known and every behaviour ran.
-    pub fn clean(&self) -> bool {
-        self.differences == self.known && self.errors.is_empty()
-    }
-}
+pub type Summary = super::runner::Summary<Behaviour>;
 
 /// The profile's knobs as the adapter configures the program, and the limits of what may
 /// be generated for it.
@@ -195,145 +155,64 @@ pub fn both(bench: &Bench, opts: &ClientDiffOptions, scenario: &Scenario) -> Res
 
 static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
 
-/// Behaviours the harness may fail to run before the whole run stops.
-const MAX_ERRORS: usize = 5;
+/// The client differential over one bench.
+struct Run<'a> {
+    opts: &'a ClientDiffOptions,
+    /// None: only to render a summary.
+    bench: Option<&'a Bench>,
+}
 
-/// Runs the behaviours; prints progress of nothing (the caller prints the summary).
+impl super::runner::Differential for Run<'_> {
+    type Behaviour = Behaviour;
+    fn version(&self) -> String {
+        self.opts.program.version(&self.opts.path)
+    }
+    fn name(&self) -> &str {
+        self.opts.program.name()
+    }
+    fn flag(&self) -> String {
+        format!("--client {}", self.opts.program.name())
+    }
+    fn jobs(&self) -> usize {
+        if self.opts.program.parallel() {
+            self.opts.jobs
+        } else {
+            1
+        }
+    }
+    fn generate(&self, seed: u64) -> Behaviour {
+        Behaviour::generate(seed, limits(self.opts.program))
+    }
+    fn scenario_text(&self, behaviour: &Behaviour) -> String {
+        self.opts.scenario_text(behaviour)
+    }
+    fn differences(&self, behaviour: &Behaviour) -> Result<Vec<Difference>, String> {
+        let bench = self.bench.ok_or("no bench to run on")?;
+        let sides = both(bench, self.opts, &scenario(self.opts, behaviour)?)?;
+        Ok(compare(&sides.real, &sides.sim))
+    }
+    fn known(&self, kind: &str) -> Option<known::Divergence> {
+        known::find(self.opts.program.name(), kind)
+    }
+}
+
+/// Runs the behaviours; prints nothing (the caller prints the summary).
 pub fn run(opts: &ClientDiffOptions) -> Result<Summary, String> {
     let bench = Bench::new(opts.program)?;
-    let result = run_on(&bench, opts);
+    let result = super::runner::run(
+        &Run {
+            opts,
+            bench: Some(&bench),
+        },
+        super::runner::RunOptions {
+            seed: opts.seed,
+            behaviours: opts.behaviours,
+            budget: opts.budget,
+            shrink: opts.shrink,
+        },
+    );
     bench.finish(opts);
     result
-}
-
-fn run_on(bench: &Bench, opts: &ClientDiffOptions) -> Result<Summary, String> {
-    let started = Instant::now();
-    let next = AtomicU64::new(0);
-    let summary = Mutex::new(Summary {
-        version: opts.program.version(&opts.path),
-        ..Summary::default()
-    });
-    let error = Mutex::new(None::<String>);
-    let jobs = if opts.program.parallel() {
-        opts.jobs.max(1)
-    } else {
-        1
-    };
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                if error.lock().expect("error").is_some()
-                    || opts.budget.is_some_and(|b| started.elapsed() >= b)
-                {
-                    return;
-                }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= opts.behaviours {
-                    return;
-                }
-                let behaviour = Behaviour::generate(opts.seed + i, limits(opts.program));
-                let outcome = scenario(opts, &behaviour).and_then(|s| both(bench, opts, &s));
-                let sides = match outcome {
-                    Ok(sides) => sides,
-                    Err(e) => {
-                        // One behaviour the harness could not run is reported and the run
-                        // goes on; many mean it cannot run at all.
-                        let e = format!("behaviour {}: {e}", behaviour.seed);
-                        let mut summary = summary.lock().expect("summary");
-                        summary.errors.push(e.clone());
-                        if summary.errors.len() >= MAX_ERRORS {
-                            *error.lock().expect("error") = Some(e);
-                            return;
-                        }
-                        continue;
-                    }
-                };
-                let differences = compare(&sides.real, &sides.sim);
-                let mut summary = summary.lock().expect("summary");
-                summary.behaviours += 1;
-                if differences.is_empty() {
-                    continue;
-                }
-                summary.differences += 1;
-                let mut all_known = true;
-                for difference in differences {
-                    let known = known::find(opts.program.name(), &difference.kind);
-                    all_known &= known.is_some();
-                    summary
-                        .kinds
-                        .entry(difference.kind.clone())
-                        .or_insert_with(|| Kind {
-                            count: 0,
-                            behaviour: behaviour.clone(),
-                            difference,
-                            known,
-                            confirmed: false,
-                            unfinished: false,
-                        })
-                        .count += 1;
-                }
-                if all_known {
-                    summary.known += 1;
-                }
-            });
-        }
-    });
-    if let Some(e) = error.into_inner().expect("error") {
-        return Err(e);
-    }
-    let mut summary = summary.into_inner().expect("summary");
-    for kind in summary.kinds.values_mut() {
-        // Confirming and shrinking get as long again as the budget.
-        if opts.budget.is_some_and(|b| started.elapsed() >= b * 2) {
-            kind.unfinished = true;
-            continue;
-        }
-        kind.confirmed = confirm(bench, opts, kind)?;
-        if opts.shrink && kind.confirmed {
-            let deadline = opts.budget.map(|b| started + b * 2);
-            kind.unfinished = !shrink(bench, opts, kind, deadline)?;
-        }
-    }
-    Ok(summary)
-}
-
-/// Runs a kind's behaviour again: does the same difference show?
-fn confirm(bench: &Bench, opts: &ClientDiffOptions, kind: &Kind) -> Result<bool, String> {
-    let s = scenario(opts, &kind.behaviour)?;
-    let sides = both(bench, opts, &s)?;
-    Ok(shows(&sides, &kind.difference.kind).is_some())
-}
-
-/// Makes a kind's behaviour as small as it goes while the same difference shows (false if
-/// `deadline` came first).
-fn shrink(
-    bench: &Bench,
-    opts: &ClientDiffOptions,
-    kind: &mut Kind,
-    deadline: Option<Instant>,
-) -> Result<bool, String> {
-    'smaller: loop {
-        for candidate in kind.behaviour.smaller() {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(false);
-            }
-            let s = scenario(opts, &candidate)?;
-            let sides = both(bench, opts, &s)?;
-            if let Some(d) = shows(&sides, &kind.difference.kind) {
-                kind.behaviour = candidate;
-                kind.difference = d;
-                continue 'smaller;
-            }
-        }
-        return Ok(true);
-    }
-}
-
-/// The difference of kind `kind` the two sides show, if they do.
-fn shows(sides: &Sides, kind: &str) -> Option<Difference> {
-    compare(&sides.real, &sides.sim)
-        .into_iter()
-        .find(|d| d.kind == kind)
 }
 
 /// Replays one behaviour file on both sides: the two observations and their difference.
@@ -349,82 +228,5 @@ pub fn replay(opts: &ClientDiffOptions, file: &Path) -> Result<(Sides, Vec<Diffe
 
 /// The report: the per-program line, then each kind of difference with its behaviour.
 pub fn render(opts: &ClientDiffOptions, summary: &Summary) -> String {
-    let mut out = format!(
-        "{}: {} behaviours, {} differences ({} known)\n",
-        summary.version, summary.behaviours, summary.differences, summary.known
-    );
-    for e in &summary.errors {
-        out.push_str(&format!("harness error (not compared): {e}\n"));
-    }
-    if !summary.kinds.is_empty() {
-        out.push_str(&format!(
-            "(a difference is a behaviour whose two sides differ; {} kinds of difference below, a behaviour can show several)\n",
-            summary.kinds.len()
-        ));
-    }
-    for (i, kind) in summary.kinds.values().enumerate() {
-        out.push_str(&format!(
-            "\ndifference {} ({} behaviours{}{}): {}\n",
-            i + 1,
-            kind.count,
-            if kind.confirmed {
-                ""
-            } else {
-                ", NOT confirmed by a second run"
-            },
-            kind.known
-                .as_ref()
-                .map_or(String::new(), |k| format!(", known: {}", k.id)),
-            kind.difference.kind
-        ));
-        out.push_str(&format!("  behaviour: {}\n", kind.behaviour.describe()));
-        out.push_str(&render_sides(&kind.difference));
-        let name = format!(
-            "client-diff-{}-{}.toml",
-            opts.program.name(),
-            kind.behaviour.seed
-        );
-        out.push_str(&format!(
-            "  replay: save the lines between the markers as {name}, then `smtpsim diff --client {} --replay {name}` (live and simulated) or `smtpsim run {name}` (simulated)\n",
-            opts.program.name()
-        ));
-        out.push_str(&format!("----- {name} -----\n"));
-        out.push_str(&opts.scenario_text(&kind.behaviour));
-        out.push_str(&format!("----- end of {name} -----\n"));
-    }
-    out
-}
-
-/// The two sides of a difference, line by line (differing lines marked).
-pub fn render_sides(d: &Difference) -> String {
-    let mut out = String::new();
-    let sim: BTreeMap<&str, &str> = d
-        .sim
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let real: BTreeMap<&str, &str> = d
-        .real
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let mut names: Vec<&str> = d.real.iter().map(|(k, _)| k.as_str()).collect();
-    for (k, _) in &d.sim {
-        if !names.contains(&k.as_str()) {
-            names.push(k);
-        }
-    }
-    for name in names {
-        let (r, s) = (real.get(name).copied(), sim.get(name).copied());
-        if r == s {
-            out.push_str(&format!("    {name}: {}\n", r.unwrap_or("")));
-        } else {
-            out.push_str(&format!(
-                "  * {name}:\n      real:    {}\n      profile: {}\n",
-                r.unwrap_or("<none>"),
-                s.unwrap_or("<none>")
-            ));
-        }
-    }
-    out
+    super::runner::render(&Run { opts, bench: None }, summary)
 }

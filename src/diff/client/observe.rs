@@ -301,15 +301,25 @@ pub fn compare(real: &Observation, sim: &Observation) -> Vec<Difference> {
     if let Some(kind) = content_kind(&real.contents, &sim.contents) {
         kinds.push(kind);
     }
-    let (r, s) = (real.lines(), sim.lines());
-    kinds
-        .into_iter()
-        .map(|kind| Difference {
-            kind,
-            real: r.clone(),
-            sim: s.clone(),
-        })
-        .collect()
+    Difference::each(kinds, real.lines(), sim.lines())
+}
+
+impl Difference {
+    /// One difference per kind, each with both sides' lines in full.
+    pub fn each(
+        kinds: Vec<String>,
+        real: Vec<(String, String)>,
+        sim: Vec<(String, String)>,
+    ) -> Vec<Difference> {
+        kinds
+            .into_iter()
+            .map(|kind| Difference {
+                kind,
+                real: real.clone(),
+                sim: sim.clone(),
+            })
+            .collect()
+    }
 }
 
 /// The kind of a difference in one attempt's commands: the first command that differs

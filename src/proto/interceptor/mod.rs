@@ -68,12 +68,20 @@ config! {
         pub replay_envelope: bool,
         /// Replace the banner text except '2', '0' and spaces with '*'.
         pub mask_banner: bool,
+        /// The interceptor's own name in place of the server's: a positive banner becomes
+        /// `220 NAME` (one line), and a positive EHLO or HELO reply's first line becomes NAME
+        /// (empty, the default: the server's texts pass).
+        pub own_hostname: String,
         /// Only these verbs pass; others go upstream as NOOP (empty: all pass).
         pub allowed_commands: Vec<String>,
         /// The client's answer to a command turned into NOOP (empty: the server's reply to the NOOP).
         pub rewritten_reply: String,
         /// EHLO keywords removed from the server's EHLO reply.
         pub strip_ehlo_keywords: Vec<String>,
+        /// When the EHLO reply's last line is a keyword `strip_ehlo_keywords` removes, this
+        /// keyword ends the reply in its place (proxsmtp's and clamsmtp's `XFILTERED`; empty, the
+        /// default: the line before ends it).
+        pub stripped_last_placeholder: String,
         /// An end-of-data `CRLF.CRLF` split across segments is held back until the client's next
         /// segment (Cisco PIX, Microsoft KB 295725).
         pub hold_split_terminator: bool,
@@ -121,8 +129,17 @@ config! {
         /// being relayed has its server connection cut mid-DATA (empty: nothing detected).
         pub block_signature: String,
         /// The client's answer at '.' to a message with `block_signature` in it; after it a
-        /// relayed message's client connection is closed too.
+        /// relayed message's client connection is closed too. A 2xx reply drops the message
+        /// while the sender is told it went (clamsmtp's `Action: drop`).
         pub detection_reply: String,
+        /// RSET goes upstream when a held message is given up (refused for its content, or the
+        /// client left in the middle of it), ending the transaction its relayed MAIL and RCPT
+        /// opened (proxsmtp); a client that left has its server connection closed after it. Off by
+        /// default.
+        pub reset_abandoned: bool,
+        /// The client's answer when the server closes while the client waits for the verdict on
+        /// a held message, sent before the close (empty, the default: just the close).
+        pub upstream_lost_reply: String,
         /// Put in front of the text of a message's first Subject header (empty: no tag).
         pub subject_tag: String,
         /// Lines added at the end of every message sent with DATA, before the final '.'
@@ -461,6 +478,7 @@ impl InterceptorSession {
                 "client gone mid-message: held content discarded".into(),
             );
             self.held.clear();
+            self.reset_abandoned(now);
         }
         if !self.release_running() && !self.server_gone {
             self.push(now, InterceptorEvent::CloseServer);
@@ -482,6 +500,13 @@ impl InterceptorSession {
                 "message not delivered"
             };
             self.note(now, format!("server closed with a held message: {what}"));
+            // Written even to a client that has closed its side: it may still be reading
+            // (proxsmtp writes until a write fails).
+            if !self.acked_early {
+                if let Some(reply) = Reply::from_template(&self.cfg.upstream_lost_reply) {
+                    self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+                }
+            }
             self.held_complete = false;
             self.plan.clear();
             self.plan_waiting = false;
@@ -819,8 +844,18 @@ impl InterceptorSession {
         self.client_side = ClientSide::Commands;
         let reply = Reply::from_template(&self.cfg.detection_reply)
             .unwrap_or_else(|| Reply::new(554, "infected"));
-        self.note(now, format!("message refused for its content: {reply}"));
+        if reply.is_positive() {
+            self.note(
+                now,
+                format!("message dropped for its content, the client told {reply}"),
+            );
+        } else {
+            self.note(now, format!("message refused for its content: {reply}"));
+        }
         self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+        if !relayed {
+            self.reset_abandoned(now);
+        }
         if relayed && !self.client_gone {
             self.push(now, InterceptorEvent::CloseClient);
             self.client_gone = true;
@@ -870,6 +905,13 @@ impl InterceptorSession {
                 if self.cfg.mask_banner {
                     self.note(now, "banner masked".into());
                 }
+                let reply = match self.own_name() {
+                    Some(name) if reply.is_positive() => {
+                        self.note(now, format!("banner replaced with its own: {name}"));
+                        Reply::new(reply.code, name)
+                    }
+                    _ => reply,
+                };
                 relay.extend_from_slice(&reply.to_wire());
             }
             Origin::Client {
@@ -889,6 +931,11 @@ impl InterceptorSession {
                     && !self.cfg.strip_ehlo_keywords.is_empty()
                 {
                     let strip = &self.cfg.strip_ehlo_keywords;
+                    let last_line_stripped = reply.lines.len() > 1
+                        && reply.lines.last().is_some_and(|l| {
+                            let keyword = l.split_whitespace().next().unwrap_or("");
+                            strip.iter().any(|s| s.eq_ignore_ascii_case(keyword))
+                        });
                     let first = reply.lines.remove(0);
                     let mut stripped = Vec::new();
                     reply.lines.retain(|l| {
@@ -900,11 +947,19 @@ impl InterceptorSession {
                         !hit
                     });
                     reply.lines.insert(0, first);
+                    if last_line_stripped && !self.cfg.stripped_last_placeholder.is_empty() {
+                        reply.lines.push(self.cfg.stripped_last_placeholder.clone());
+                    }
                     if !stripped.is_empty() {
                         self.note(
                             now,
                             format!("stripped {} from the EHLO reply", stripped.join(", ")),
                         );
+                    }
+                }
+                if matches!(verb, Verb::Ehlo | Verb::Helo) && reply.is_positive() {
+                    if let Some(name) = self.own_name() {
+                        reply.lines[0] = name;
                     }
                 }
                 if verb == Verb::Data && reply.code == 354 {
@@ -928,6 +983,18 @@ impl InterceptorSession {
             Origin::EndOfData => relay.extend_from_slice(&reply.to_wire()),
             Origin::Own(what) => self.own_reply(now, what, reply, relay),
         }
+    }
+
+    /// `reset_abandoned`: RSET upstream for a held message given up.
+    fn reset_abandoned(&mut self, now: Time) {
+        if self.cfg.reset_abandoned && !self.server_gone {
+            self.send_own(now, b"RSET\r\n".to_vec(), "reset of an abandoned message");
+        }
+    }
+
+    /// `own_hostname`, when set.
+    fn own_name(&self) -> Option<String> {
+        Some(self.cfg.own_hostname.clone()).filter(|n| !n.is_empty())
     }
 
     fn own_reply(&mut self, now: Time, what: &'static str, reply: Reply, relay: &mut Vec<u8>) {

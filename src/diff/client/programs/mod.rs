@@ -35,7 +35,7 @@ pub struct Send<'a> {
 pub struct About {
     /// Its name on the command line (`--client NAME`).
     pub name: &'static str,
-    /// The client profile that models it.
+    /// The client profile (for a proxy, the interceptor preset) that models it.
     pub profile: &'static str,
     /// Where it is looked for when `--program` is not given.
     pub default_path: &'static str,
@@ -124,18 +124,20 @@ pub fn by_name(name: &str) -> Result<&'static dyn Program, String> {
 
 /// The program's path: `--program`, else its default; an error naming how to install it.
 pub fn locate(program: &dyn Program, given: Option<&Path>) -> Result<PathBuf, String> {
-    let path = given.map_or_else(
-        || PathBuf::from(program.about().default_path),
-        Path::to_path_buf,
-    );
+    locate_about(program.about(), given)
+}
+
+/// The path of what `about` names: `given`, else its default; an error naming how to install it.
+pub fn locate_about(about: &About, given: Option<&Path>) -> Result<PathBuf, String> {
+    let path = given.map_or_else(|| PathBuf::from(about.default_path), Path::to_path_buf);
     if path.is_file() {
         Ok(path)
     } else {
         Err(format!(
             "{}: {} not found; {}",
-            program.name(),
+            about.name,
             path.display(),
-            program.about().install
+            about.install
         ))
     }
 }
