@@ -266,3 +266,29 @@ fn a_bdat_chunk_passes_the_tagging_shield_untouched() {
         ["S> BDAT 13 LAST | S> Subject: hi"]
     );
 }
+
+#[test]
+fn clamsmtp_adds_its_header_where_the_header_ends_and_only_there() {
+    let mut d = preset_with("mail-shield-tagging", |c| {
+        c.subject_tag = String::new();
+        c.body_footer = String::new();
+        c.added_header = "X-Virus-Scanned: ClamAV using ClamSMTP".into();
+    });
+    into_relayed_data(&mut d);
+    assert_eq!(
+        d.client_sends("From: a\r\nSubject: hi\r\n\r\nbody\r\n\r\nmore\r\n.\r\n"),
+        ["S> From: a | S> Subject: hi | S> X-Virus-Scanned: ClamAV using ClamSMTP | S>  | S> body | S>  | S> more | S> ."],
+        "once, before the empty line that ends the header"
+    );
+    let mut d = preset_with("mail-shield-tagging", |c| {
+        c.subject_tag = String::new();
+        c.body_footer = String::new();
+        c.added_header = "X-Scanned: yes".into();
+    });
+    into_relayed_data(&mut d);
+    assert_eq!(
+        d.client_sends("no header at all\r\n.\r\n"),
+        ["S> no header at all | S> ."],
+        "no empty line, no header added"
+    );
+}

@@ -52,7 +52,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("symantec-mail-security", "Symantec Mail Security for SMTP 5.0.1 (joekiller.com 2007): no CHUNKING in the EHLO reply, the session dropped at a BDAT"),
     ("stormshield", "Stormshield SNS SMTP proxy (documentation.stormshield.eu, CMD lists): BDAT and STARTTLS blocked with a refusal, command and reply lines capped"),
     ("mail-shield-tagging", "a mail shield that appends a note to every sent message (Avast, ESET, Sophos; Sophos documents that it breaks DKIM)"),
-    ("clamsmtp", "clamsmtp 1.10 (Debian 12; measured by smtpsim diff --interceptor with clamd 1.4.6 on a local signature database, Action drop, the other settings their defaults): proxsmtp's protocol (the same SMTP code), and a virus (block_signature) answered '250 Virus Detected; Discarded Email': the sender is told it went, RSET upstream, nothing delivered (assumed: clamd's scan time, scan_delay, is negligible; the X-Virus-Scanned header it adds is not modelled)"),
+    ("clamsmtp", "clamsmtp 1.10 (Debian 12; measured by smtpsim diff --interceptor with clamd 1.4.6 on a local signature database, Action drop, the other settings their defaults): proxsmtp's protocol (the same SMTP code), and a virus (block_signature) answered '250 Virus Detected; Discarded Email': the sender is told it went, RSET upstream, nothing delivered and an X-Virus-Scanned header added to what it passes (assumed: clamd's scan time, scan_delay, is negligible)"),
     ("proxsmtp", "proxsmtp 1.10 (Debian 12; measured by smtpsim diff --interceptor with a pipe FilterCommand, FilterTimeout 30, no KeepAlives/Header/XClient): own banner and EHLO name, PIPELINING/CHUNKING/STARTTLS stripped (XFILTERED in place of a stripped last line), STARTTLS and BDAT refused 502, own 354, the filter run at '.', then DATA upstream; a filter's refusal (block_signature) is answered itself and RSET upstream; its running time is scan_delay (assumed: a configuration with KeepAlives is not modelled)"),
 ];
 
@@ -239,10 +239,12 @@ impl InterceptorConfig {
             // network: freshclam), and a private clamsmtpd.conf (Listen, OutAddress, ClamAddress
             // a local socket, TempDirectory; Action at its default, drop). It shares proxsmtp's
             // SMTP code (smtppass): everything above, and a virus found answered `250 Virus Detected; Discarded Email` (the
-            // sender is told the message went: a silent drop), RSET upstream. Not modelled: the
-            // `X-Virus-Scanned: ClamAV using ClamSMTP` header it adds to what it passes.
+            // sender is told the message went: a silent drop), RSET upstream, and the
+            // `X-Virus-Scanned: ClamAV using ClamSMTP` header (its default `Header`) added at the
+            // end of the header of what it passes (the differential's content comparison).
             "clamsmtp" => InterceptorConfig {
                 detection_reply: "250 Virus Detected; Discarded Email".into(),
+                added_header: "X-Virus-Scanned: ClamAV using ClamSMTP".into(),
                 ..InterceptorConfig::preset("proxsmtp")?
             },
             other => return Err(unknown_preset("interceptor", other, PRESETS)),
@@ -293,5 +295,6 @@ fn passthrough() -> InterceptorConfig {
         upstream_lost_reply: String::new(),
         subject_tag: String::new(),
         body_footer: String::new(),
+        added_header: String::new(),
     }
 }

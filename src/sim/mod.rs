@@ -364,8 +364,9 @@ fn judge(scenario: &Scenario, seed: u64, shared: &Shared, cast: &byo::Cast) -> R
 /// The scenario's messages as its client profile sends them: with the headers the profile
 /// adds (ssmtp's `Received:`, say), dated by the simulation's clock when each is handed over,
 /// and signed with the run's DKIM key when the scenario has `[dkim]` (a message that cannot be
-/// signed goes unsigned; the report says so).
-fn sent_messages(scenario: &Scenario, seed: u64) -> Vec<crate::proto::client::Message> {
+/// signed goes unsigned; the report says so). A live run of a client profile (the
+/// interceptor differential's) sends these too.
+pub fn sent_messages(scenario: &Scenario, seed: u64) -> Vec<crate::proto::client::Message> {
     let cfg = &scenario.client;
     let dkim = scenario.dkim.as_ref().map(|d| Dkim::new(d, seed));
     scenario

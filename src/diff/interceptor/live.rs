@@ -89,7 +89,7 @@ fn drive(
         );
         let session = ClientSession::new(
             Arc::new(scenario.client.clone()),
-            scenario.messages.clone(),
+            crate::sim::sent_messages(scenario, scenario.seeds.first().copied().unwrap_or(0)),
             net::now(),
         );
         tokio::time::timeout(

@@ -1,6 +1,6 @@
 //! What the interceptor does to message content sent with DATA (BDAT chunks pass untouched):
-//! a mail shield's subject tag and body footer, a firewall's header-line limit, and the
-//! signature a scanner looks for while the content goes by.
+//! a mail shield's subject tag and body footer, a scanner's added header, a firewall's
+//! header-line limit, and the signature a scanner looks for while the content goes by.
 
 use super::InterceptorConfig;
 use crate::proto::line::Line;
@@ -45,7 +45,14 @@ impl Content {
         }
         if bytes.is_empty() {
             self.in_headers = false;
-            return Fate::Pass(line.wire(), None);
+            if cfg.added_header.is_empty() {
+                return Fate::Pass(line.wire(), None);
+            }
+            let mut out = cfg.added_header.as_bytes().to_vec();
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&line.wire());
+            let note = format!("header added: {}", cfg.added_header);
+            return Fate::Pass(out, Some(note));
         }
         let max = cfg.max_header_line;
         if max > 0 && bytes.len() as u64 > max {

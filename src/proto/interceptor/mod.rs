@@ -145,6 +145,10 @@ config! {
         /// Lines added at the end of every message sent with DATA, before the final '.'
         /// (`\n` between lines; empty: nothing added).
         pub body_footer: String,
+        /// A header field added at the end of the header section of every message sent with
+        /// DATA, e.g. clamsmtp's `X-Virus-Scanned: ClamAV using ClamSMTP` (empty, the default:
+        /// none; a message with no empty line after its header gets none).
+        pub added_header: String,
     }
 }
 
