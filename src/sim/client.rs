@@ -191,23 +191,12 @@ fn requeue(
                 outcomes.lock().expect("outcomes").push((conn, outcome));
                 return;
             }
-            transcript.record(
-                now,
+            let retry = Retry {
                 conn,
-                "client",
-                "",
-                EventKind::Note(format!(
-                    "message {} deferred: next attempt at {}",
-                    outcome.id + 1,
-                    Dur(ready_at).clock()
-                )),
-            );
-            outcomes.lock().expect("outcomes").push((conn, outcome));
-            queue.push(Pending {
                 ready_at,
-                failures: p.failures + 1,
-                message: p.message,
-            });
+                recipients: None,
+            };
+            retry.schedule(transcript, outcomes, queue, outcome, p);
         }
         Next::Expired => {
             // Postfix returns it to the sender: a bounce the client's side decided.
@@ -238,7 +227,7 @@ fn requeue_refused_recipients(
     queue: &mut Vec<Pending>,
     p: Pending,
     conn: u32,
-    mut outcome: Outcome,
+    outcome: Outcome,
 ) {
     let now = net::now();
     let left: Vec<String> = outcome
@@ -260,26 +249,12 @@ fn requeue_refused_recipients(
     };
     match next_attempt(cfg, &rest, now) {
         Next::At(ready_at) => {
-            let who = left.iter().map(|a| format!("<{a}>")).collect::<Vec<_>>();
-            transcript.record(
-                now,
+            let retry = Retry {
                 conn,
-                "client",
-                "",
-                EventKind::Note(format!(
-                    "message {} to {} deferred: next attempt at {}",
-                    outcome.id + 1,
-                    who.join(", "),
-                    Dur(ready_at).clock()
-                )),
-            );
-            outcome.retry_at = Some(ready_at);
-            outcomes.lock().expect("outcomes").push((conn, outcome));
-            queue.push(Pending {
                 ready_at,
-                failures: rest.failures + 1,
-                message: rest.message,
-            });
+                recipients: Some(&left),
+            };
+            retry.schedule(transcript, outcomes, queue, outcome, rest);
         }
         Next::Final | Next::Expired => {
             let id = outcome.id;
@@ -302,6 +277,52 @@ fn requeue_refused_recipients(
                 },
             ));
         }
+    }
+}
+
+/// A deferred attempt going round again.
+struct Retry<'a> {
+    conn: u32,
+    ready_at: Duration,
+    /// The recipients going round, when not all of the message's.
+    recipients: Option<&'a [String]>,
+}
+
+impl Retry<'_> {
+    /// Notes the next attempt, records `outcome` with it and queues `p` for it.
+    fn schedule(
+        &self,
+        transcript: &Transcript,
+        outcomes: &Outcomes,
+        queue: &mut Vec<Pending>,
+        mut outcome: Outcome,
+        p: Pending,
+    ) {
+        let whom = self.recipients.map_or(String::new(), |to| {
+            let each: Vec<String> = to.iter().map(|a| format!("<{a}>")).collect();
+            format!(" to {}", each.join(", "))
+        });
+        transcript.record(
+            net::now(),
+            self.conn,
+            "client",
+            "",
+            EventKind::Note(format!(
+                "message {}{whom} deferred: next attempt at {}",
+                outcome.id + 1,
+                Dur(self.ready_at).clock()
+            )),
+        );
+        outcome.retry_at = Some(self.ready_at);
+        outcomes
+            .lock()
+            .expect("outcomes")
+            .push((self.conn, outcome));
+        queue.push(Pending {
+            ready_at: self.ready_at,
+            failures: p.failures + 1,
+            message: p.message,
+        });
     }
 }
 
