@@ -1,18 +1,10 @@
 //! The binary's contract: exit codes, file:line:col errors, the profile list and each preset's knobs.
 
-use std::process::Command;
+#[path = "support/bin.rs"]
+mod bin;
 
-fn smtpsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use bin::smtpsim;
+use std::process::Command;
 
 fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("smtpsim-cli-{}", std::process::id()));

@@ -1,17 +1,13 @@
 //! Mistakes refused by name (exit 2): type errors from a scenario or `--set` name the knob, its
 //! form and an example; invalid reply templates; knobs with no effect given the others.
 
-use std::process::Command;
+#[path = "support/bin.rs"]
+mod bin;
 
+/// `smtpsim ARGS...`: (exit code, stderr).
 fn smtpsim(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, stderr) = bin::smtpsim(args);
+    (code, stderr)
 }
 
 /// Runs a scenario whose `[interceptor]` and `[server]` tables hold `interceptor` and `server`;
