@@ -2,13 +2,17 @@
 # Live throughput on loopback: Postfix's smtp-source against `smtpsim serve` and against
 # Postfix's smtp-sink, alternately; `smtpsim proxy --profile passthrough` in front of smtp-sink
 # against smtp-sink alone; with --maildir, `serve --maildir` (an fsync per message) against a
-# private Postfix (smtpd + cleanup, delivering to a Maildir) set up under a temporary directory.
-# Prints every run, then the medians in messages/s and their ratio. Not a test: nothing is
-# asserted; the figures are for people.
+# private Postfix (smtpd + cleanup, delivering to a Maildir) set up under a temporary directory;
+# with --haproxy, the passthrough proxy against HAProxy (TCP mode, one thread) in front of the
+# same smtp-sink, a reference for what any relay costs on the machine.
+# Prints every run with the CPU time the server (or proxy) under test spent on it, then the
+# medians in messages/s and their ratio. Not a test: nothing is asserted; the figures are for
+# people.
 #
 #   benches/live.sh [--runs N] [--sessions S] [--messages M] [--length L] [--maildir]
-#                   [--transcript-file] [--only serve|proxy|maildir]
+#                   [--haproxy] [--transcript-file] [--only serve|proxy|maildir|haproxy]
 #
+# --haproxy needs haproxy on PATH or in /usr/sbin (Debian: apt-get install haproxy).
 # --transcript-file: serve's and proxy's transcript goes to a file (under a temporary
 # directory) instead of /dev/null, so its formatting and writing are measured too.
 # SERVE_ARGS / PROXY_ARGS: more arguments for serve / proxy (e.g. SERVE_ARGS="--threads 2").
@@ -18,7 +22,7 @@
 # Every server it starts listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
 
-RUNS=3 SESSIONS=10 MESSAGES=5000 LENGTH=1000 MAILDIR=0 ONLY= TRANSCRIPT_FILE=0
+RUNS=3 SESSIONS=10 MESSAGES=5000 LENGTH=1000 MAILDIR=0 HAPROXY=0 ONLY= TRANSCRIPT_FILE=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) RUNS=$2; shift 2 ;;
@@ -26,9 +30,10 @@ while [ $# -gt 0 ]; do
         --messages) MESSAGES=$2; shift 2 ;;
         --length) LENGTH=$2; shift 2 ;;
         --maildir) MAILDIR=1; shift ;;
+        --haproxy) HAPROXY=1; shift ;;
         --transcript-file) TRANSCRIPT_FILE=1; shift ;;
         --only) ONLY=$2; shift 2 ;;
-        *) echo "usage: $0 [--runs N] [--sessions S] [--messages M] [--length L] [--maildir] [--transcript-file] [--only serve|proxy|maildir]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--runs N] [--sessions S] [--messages M] [--length L] [--maildir] [--haproxy] [--transcript-file] [--only serve|proxy|maildir|haproxy]" >&2; exit 2 ;;
     esac
 done
 # Bounded: at most 20 runs a side of at most 50,000 messages.
@@ -64,13 +69,24 @@ wait_port() {
     echo "nothing listens on 127.0.0.1:$1" >&2; exit 1
 }
 
-# One smtp-source run against port $1: prints messages per second.
+# CPU time (user + system, in clock ticks) process $1 has spent so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# Which process serves each port, for its CPU time.
+PORT_PID=()
+
+# One smtp-source run against port $1: prints messages per second, and the CPU milliseconds per
+# 1,000 messages of the process serving the port ("n/a" for Postfix, whose work is spread over
+# short-lived smtpd and cleanup processes).
 run_source() {
-    local start end
+    local start end pid=${PORT_PID[$1]:-} cpu_before=0 cpu_after=0
+    [ -z "$pid" ] || cpu_before=$(cpu_ticks "$pid")
     start=$(date +%s%N)
     timeout 300 smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" -f bench@localhost -t bench@localhost "127.0.0.1:$1" >/dev/null
     end=$(date +%s%N)
-    awk -v m="$MESSAGES" -v ns=$((end - start)) 'BEGIN { printf "%.0f\n", m / (ns / 1e9) }'
+    [ -z "$pid" ] || cpu_after=$(cpu_ticks "$pid")
+    awk -v m="$MESSAGES" -v ns=$((end - start)) -v pid="$pid" -v ticks=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.0f %s\n", m / (ns / 1e9), pid == "" ? "n/a" : sprintf("%.0f ms", ticks / hz * 1e6 / m) }'
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -78,14 +94,15 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 # Alternates smtp-source runs against ports $2 (named $3) and $4 (named $5), $RUNS each,
 # starting with a warm-up run against each that is not counted; prints the medians and ratio.
 compare() {
-    local title=$1 port_a=$2 name_a=$3 port_b=$4 name_b=$5 a=() b=() i
+    local title=$1 port_a=$2 name_a=$3 port_b=$4 name_b=$5 a=() b=() i rate_a rate_b cpu_a cpu_b
     echo "## $title"
     run_source "$port_a" >/dev/null
     run_source "$port_b" >/dev/null
     for i in $(seq "$RUNS"); do
-        a+=("$(run_source "$port_a")")
-        b+=("$(run_source "$port_b")")
-        echo "run $i: $name_a ${a[-1]}/s, $name_b ${b[-1]}/s"
+        read -r rate_a cpu_a < <(run_source "$port_a")
+        read -r rate_b cpu_b < <(run_source "$port_b")
+        a+=("$rate_a") b+=("$rate_b")
+        echo "run $i: $name_a $rate_a/s ($cpu_a CPU per 1,000 messages), $name_b $rate_b/s ($cpu_b)"
     done
     local ma mb
     ma=$(printf '%s\n' "${a[@]}" | median)
@@ -101,13 +118,32 @@ start_serve() { # port [extra args...]
     local port=$1; shift
     # shellcheck disable=SC2086 # SERVE_ARGS is a list of words
     "$SMTPSIM" serve --listen "127.0.0.1:$port" "$@" ${SERVE_ARGS:-} >"$(transcript "serve-$port")" 2>"$WORK/serve-$port.err" &
-    PIDS+=($!)
+    PIDS+=($!) PORT_PID[$port]=$!
     wait_port "$port"
 }
 
 start_sink() { # port
     smtp-sink -u nobody "127.0.0.1:$1" 100 2>"$WORK/sink-$1.err" &
-    PIDS+=($!)
+    PIDS+=($!) PORT_PID[$1]=$!
+    wait_port "$1"
+}
+
+start_proxy() { # port; in front of the smtp-sink
+    # shellcheck disable=SC2086 # PROXY_ARGS is a list of words
+    "$SMTPSIM" proxy --listen "127.0.0.1:$1" --upstream "127.0.0.1:$SINK" --profile passthrough ${PROXY_ARGS:-} >"$(transcript proxy)" 2>"$WORK/proxy.err" &
+    PIDS+=($!) PORT_PID[$1]=$!
+    wait_port "$1"
+}
+
+# HAProxy in TCP mode, one thread, in the foreground, in front of the smtp-sink: a plain relay
+# of bytes both ways with no SMTP in it, the reference for what relaying costs on the machine.
+start_haproxy() { # port
+    command -v haproxy >/dev/null || { echo "missing: haproxy (--haproxy)" >&2; exit 2; }
+    printf '%s\n' global '    nbthread 1' '    maxconn 4000' defaults '    mode tcp' \
+        '    timeout connect 5s' '    timeout client 30s' '    timeout server 30s' \
+        'listen relay' "    bind 127.0.0.1:$1" "    server sink 127.0.0.1:$SINK" >"$WORK/haproxy.cfg"
+    haproxy -db -f "$WORK/haproxy.cfg" 2>"$WORK/haproxy.err" &
+    PIDS+=($!) PORT_PID[$1]=$!
     wait_port "$1"
 }
 
@@ -154,18 +190,20 @@ echo "# benches/live.sh $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores: smtp
 echo "# $("$SMTPSIM" --version 2>/dev/null || echo smtpsim) at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); transcripts to $(if [ "$TRANSCRIPT_FILE" = 1 ]; then echo a file; else echo /dev/null; fi); SERVE_ARGS='${SERVE_ARGS:-}' PROXY_ARGS='${PROXY_ARGS:-}'"
 echo
 
-SERVE=$BASE_PORT SINK=$((BASE_PORT + 1)) PROXY=$((BASE_PORT + 2)) MSERVE=$((BASE_PORT + 3)) POSTFIX=$((BASE_PORT + 4))
+SERVE=$BASE_PORT SINK=$((BASE_PORT + 1)) PROXY=$((BASE_PORT + 2)) MSERVE=$((BASE_PORT + 3)) POSTFIX=$((BASE_PORT + 4)) HAPROXY_PORT=$((BASE_PORT + 5))
 start_sink "$SINK"
 if [ -z "$ONLY" ] || [ "$ONLY" = serve ]; then
     start_serve "$SERVE"
     compare "serve against smtp-sink" "$SERVE" serve "$SINK" smtp-sink
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = proxy ]; then
-    # shellcheck disable=SC2086 # PROXY_ARGS is a list of words
-    "$SMTPSIM" proxy --listen "127.0.0.1:$PROXY" --upstream "127.0.0.1:$SINK" --profile passthrough ${PROXY_ARGS:-} >"$(transcript proxy)" 2>"$WORK/proxy.err" &
-    PIDS+=($!)
-    wait_port "$PROXY"
+    start_proxy "$PROXY"
     compare "proxy --profile passthrough in front of smtp-sink against smtp-sink alone" "$PROXY" proxy "$SINK" smtp-sink
+fi
+if [ "$HAPROXY" = 1 ] || [ "$ONLY" = haproxy ]; then
+    [ -n "${PORT_PID[$PROXY]:-}" ] || start_proxy "$PROXY"
+    start_haproxy "$HAPROXY_PORT"
+    compare "proxy --profile passthrough against HAProxy (TCP mode, one thread), both in front of smtp-sink" "$PROXY" proxy "$HAPROXY_PORT" haproxy
 fi
 if [ "$MAILDIR" = 1 ] || [ "$ONLY" = maildir ]; then
     start_serve "$MSERVE" --maildir "$WORK/serve-maildir"
