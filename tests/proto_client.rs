@@ -1,6 +1,9 @@
 //! The client sessions without IO: `ClientSession` (the built-in profiles) and `ScriptSession`
 //! (a recorded client replayed), fed replies and time, their writes and outcomes asserted.
 
+#[path = "support/virtual_clock.rs"]
+mod virtual_clock;
+
 use smtpsim::profile::ClientConfig;
 use smtpsim::proto::client::{
     ClientEvent, ClientProtocol, ClientSession, Message, Outcome, Stage, Status, TlsPolicy,
@@ -64,22 +67,10 @@ struct Drive<C: ClientProtocol> {
     now: Duration,
 }
 
-impl<C: ClientProtocol> Drive<C> {
+impl<C: ClientProtocol + virtual_clock::Timed<Event = ClientEvent>> Drive<C> {
     /// Takes every event due, advancing the clock to timers up to `until`.
     fn settle_until(&mut self, until: Duration) -> Vec<(Duration, String)> {
-        let mut out = Vec::new();
-        loop {
-            while let Some(event) = self.session.poll_event(self.now) {
-                out.extend(render(event).map(|e| (self.now, e)));
-            }
-            match self.session.poll_timeout() {
-                Some(at) if at <= until => {
-                    self.now = self.now.max(at);
-                    self.session.handle_timeout(self.now);
-                }
-                _ => return out,
-            }
-        }
+        virtual_clock::settle_until(&mut self.session, &mut self.now, until, |_, e| render(e))
     }
 
     fn settle(&mut self) -> Vec<String> {
@@ -110,7 +101,11 @@ fn client(profile: &str) -> Drive<ClientSession> {
 /// (reply from the server, what the client writes or decides next)
 type Exchange<'a> = (&'a str, &'a [&'a str]);
 
-fn converse<C: ClientProtocol>(drive: &mut Drive<C>, exchanges: &[Exchange<'_>], chunk: usize) {
+fn converse<C: ClientProtocol + virtual_clock::Timed<Event = ClientEvent>>(
+    drive: &mut Drive<C>,
+    exchanges: &[Exchange<'_>],
+    chunk: usize,
+) {
     for (reply, expected) in exchanges {
         assert_eq!(
             drive.reply_in_chunks(reply, chunk),

@@ -1,6 +1,9 @@
 //! What smtpd would log, as data: the bookkeeping of `proto::maillog` driven directly (the
 //! server session's use of it is checked against the real Postfix in tests/maillog.rs).
 
+#[path = "support/virtual_clock.rs"]
+mod virtual_clock;
+
 use smtpsim::proto::maillog::{LogRecord, Observer, SmtpdLog, LOST_CONNECTION, TIMEOUT};
 
 #[test]
@@ -172,25 +175,14 @@ fn server_log(input: &[u8], until: u64) -> Vec<String> {
         ServerSession::new(std::sync::Arc::new(cfg), "192.0.2.1", Default::default(), 7);
     let mut now = std::time::Duration::ZERO;
     server.handle_input(now, input);
-    let mut out = Vec::new();
-    loop {
-        while let Some(event) = server.poll_event(now) {
-            if let ServerEvent::Log(record) = event {
-                out.extend(smtpsim::format::maillog::describe(
-                    &record,
-                    "c[192.0.2.1]",
-                    now,
-                ));
-            }
-        }
-        match server.poll_timeout() {
-            Some(at) if at.as_secs() <= until => {
-                now = now.max(at);
-                server.handle_timeout(now);
-            }
-            _ => return out,
-        }
-    }
+    let until = std::time::Duration::from_secs(until + 1) - std::time::Duration::from_nanos(1);
+    virtual_clock::settle_until(&mut server, &mut now, until, |at, event| match event {
+        ServerEvent::Log(record) => smtpsim::format::maillog::describe(&record, "c[192.0.2.1]", at),
+        _ => Vec::new(),
+    })
+    .into_iter()
+    .map(|(_, line)| line)
+    .collect()
 }
 
 #[test]

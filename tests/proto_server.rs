@@ -2,6 +2,9 @@
 //! on a real Postfix 3.7.11 (Debian 12) and in its source (`postfix/src/smtpd/smtpd.c` of
 //! https://github.com/vdukhovni/postfix).
 
+#[path = "support/virtual_clock.rs"]
+mod virtual_clock;
+
 use smtpsim::profile::ServerConfig;
 use smtpsim::proto::server::{queue_id, ServerEvent, ServerSession};
 use std::sync::Arc;
@@ -85,16 +88,10 @@ impl Client {
 
     /// Takes every event, advancing the clock to delayed ones (never to the idle timeout).
     fn settle(&mut self) -> Vec<(Duration, String)> {
-        let mut out = Vec::new();
-        loop {
-            while let Some(event) = self.server.poll_event(self.now) {
-                out.extend(render(&event).map(|text| (self.now, text)));
-            }
-            match self.server.poll_timeout() {
-                Some(at) if at > self.now && at < self.now + self.idle => self.now = at,
-                _ => return out,
-            }
-        }
+        let before_idle = self.now + self.idle - Duration::from_nanos(1);
+        virtual_clock::settle_until(&mut self.server, &mut self.now, before_idle, |_, e| {
+            render(&e)
+        })
     }
 
     /// Sends raw bytes now and waits for whatever they cause.

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../support/virtual_clock.rs"]
+mod virtual_clock;
+
 use smtpsim::profile::InterceptorConfig;
 use smtpsim::proto::interceptor::{InterceptorEvent, InterceptorSession};
 use std::sync::Arc;
@@ -61,19 +64,7 @@ impl Drive {
 
     /// Every event due up to `until`, with its time (timers fired on the way).
     pub fn run_until(&mut self, until: Duration) -> Vec<(Duration, String)> {
-        let mut out = Vec::new();
-        loop {
-            while let Some(event) = self.session.poll_event(self.now) {
-                out.extend(render(event).map(|e| (self.now, e)));
-            }
-            match self.session.poll_timeout() {
-                Some(at) if at <= until => {
-                    self.now = self.now.max(at);
-                    self.session.handle_timeout(self.now);
-                }
-                _ => return out,
-            }
-        }
+        virtual_clock::settle_until(&mut self.session, &mut self.now, until, |_, e| render(e))
     }
 
     pub fn settle(&mut self) -> Vec<String> {
