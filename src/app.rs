@@ -363,12 +363,25 @@ fn check(sims: Vec<PathBuf>, accept: bool, snapshots: &Path) -> Result<u8, Strin
 /// Loads a scenario, under another fault preset if asked. Errors are bad input.
 fn load(path: &Path, faults: Option<&str>) -> Result<Scenario, String> {
     let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
-    for note in &scenario.server_notes {
-        eprintln!("{}: {note}", path.display());
-    }
+    print_server_notes(path, &scenario);
     match faults {
         Some(name) => scenario.with_fault_profile(name),
         None => Ok(scenario),
+    }
+}
+
+/// A scenario for one side of a live session (`serve` or `proxy --scenario`): `name` and
+/// `[client]` may be left out.
+fn load_side(path: &Path) -> Result<Scenario, String> {
+    let scenario = Scenario::load_side(path).map_err(|e| e.to_string())?;
+    print_server_notes(path, &scenario);
+    Ok(scenario)
+}
+
+/// What `[server] postconf` did not model, on stderr.
+fn print_server_notes(path: &Path, scenario: &Scenario) {
+    for note in &scenario.server_notes {
+        eprintln!("{}: {note}", path.display());
     }
 }
 
@@ -881,7 +894,7 @@ fn serve(
             )
         }
         Some(path) => {
-            let scenario = load(path, None)?;
+            let scenario = load_side(path)?;
             // The scenario's faults (its preset's plan for this seed and its [[faults.event]]s)
             // unless --faults names others.
             scenario_plan = Some(crate::sim::plan_for(&scenario, seed));
@@ -1010,7 +1023,7 @@ fn proxy(
             (profile, interceptor)
         }
         Some(path) => {
-            let (name, cfg) = load(path, None)?.interceptor.ok_or_else(|| {
+            let (name, cfg) = load_side(path)?.interceptor.ok_or_else(|| {
                 format!(
                     "--scenario {}: the scenario has no [interceptor] section",
                     path.display()

@@ -147,7 +147,8 @@ pub enum Command {
         profile: String,
         /// Serve the [server] section of this scenario (a file or a built-in sim) instead of a
         /// profile, with its faults (its preset's plan for --seed and its [[faults.event]]s)
-        /// unless --faults is given; --set still applies on top.
+        /// unless --faults is given; --set still applies on top. The file may leave out `name`
+        /// and [client].
         #[arg(long, value_name = "FILE", conflicts_with = "profile")]
         scenario: Option<PathBuf>,
         /// Override a profile knob, e.g. --set message_size_limit=60000000 --set timeout=30s.
@@ -244,7 +245,7 @@ pub enum Command {
         #[arg(long, default_value = "symantec-telnet")]
         profile: String,
         /// Run the [interceptor] section of this scenario (a file or a built-in sim) instead of
-        /// a profile; --set still applies on top.
+        /// a profile; --set still applies on top. The file may leave out `name` and [client].
         #[arg(long, value_name = "FILE", conflicts_with = "profile")]
         scenario: Option<PathBuf>,
         /// Do not open the test connection to --upstream at start. By default the proxy

@@ -137,8 +137,10 @@ interceptor_config_fields! {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
-    /// Short name (used in snapshots and reports).
-    pub name: String,
+    /// Short name (used in snapshots and reports). Required, but for one side alone
+    /// ([`Scenario::load_side`]: the file's stem).
+    #[serde(default)]
+    pub name: Option<String>,
     /// One sentence: what this scenario shows.
     #[serde(default)]
     pub about: String,
@@ -149,12 +151,14 @@ pub struct ScenarioFile {
     /// entry); empty: every invariant must hold.
     #[serde(default)]
     pub expect_violations: Vec<String>,
-    /// The sending side.
-    pub client: ClientSection,
+    /// The sending side. Required, but for one side alone ([`Scenario::load_side`]).
+    #[serde(default)]
+    pub client: Option<ClientSection>,
     /// An optional middlebox.
     #[serde(default)]
     pub interceptor: Option<InterceptorSection>,
-    /// The receiving side.
+    /// The receiving side (the `postfix` preset when left out).
+    #[serde(default)]
     pub server: ServerSection,
     /// Network timing.
     #[serde(default)]
@@ -287,9 +291,33 @@ pub fn section_knobs(header: &str) -> Option<&'static [crate::knobs::Knob]> {
     }
 }
 
+/// How much of a scenario a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// A run: a name, the client and its messages.
+    Whole,
+    /// One side for `serve` or `proxy` (the real peers stand in for the rest): `name` and
+    /// `[client]` may be left out.
+    OneSide,
+}
+
 impl Scenario {
     /// Reads and resolves a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let (text, file) = Scenario::read(path)?;
+        Scenario::parse_for(&text, &file, Needs::Whole)
+    }
+
+    /// Reads a scenario for one side of a live session (`serve --scenario`: its `[server]` and
+    /// `[faults]`; `proxy --scenario`: its `[interceptor]`): `name` (the file's stem by default)
+    /// and `[client]` may be left out, and a client without messages is no error.
+    pub fn load_side(path: &Path) -> Result<Scenario, ScenarioError> {
+        let (text, file) = Scenario::read(path)?;
+        Scenario::parse_for(&text, &file, Needs::OneSide)
+    }
+
+    /// A scenario file's text (or a built-in sim's of that name) and its name for errors.
+    fn read(path: &Path) -> Result<(String, String), ScenarioError> {
         let file = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -314,11 +342,15 @@ impl Scenario {
                 })
             }
         };
-        Scenario::parse(&text, &file)
+        Ok((text, file))
     }
 
     /// Parses and resolves scenario text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_for(text, file, Needs::Whole)
+    }
+
+    fn parse_for(text: &str, file: &str, needs: Needs) -> Result<Scenario, ScenarioError> {
         let at = |span: Option<std::ops::Range<usize>>, message: String| ScenarioError {
             file: file.to_string(),
             position: span.map(|s| line_col(text, s.start)),
@@ -334,6 +366,20 @@ impl Scenario {
                 });
             at(e.span(), named.unwrap_or_else(|| e.message().to_string()))
         })?;
+        let whole = needs == Needs::Whole;
+        let missing = |field: &str| at(Some(0..0), format!("missing field `{field}`"));
+        let name = match raw.name.clone() {
+            Some(name) => name,
+            None if whole => return Err(missing("name")),
+            None => Path::new(file)
+                .file_stem()
+                .map_or_else(|| file.to_string(), |s| s.to_string_lossy().into_owned()),
+        };
+        let raw_client = match raw.client.clone() {
+            Some(client) => client,
+            None if whole => return Err(missing("client")),
+            None => ClientSection::default(),
+        };
         let preset = |section: Option<&toml::Spanned<String>>,
                       default: &str|
          -> (String, Option<std::ops::Range<usize>>) {
@@ -343,11 +389,10 @@ impl Scenario {
             }
         };
 
-        let (client_profile, span) = preset(raw.client.profile.as_ref(), "ssmtp");
+        let (client_profile, span) = preset(raw_client.profile.as_ref(), "ssmtp");
         let mut client = ClientConfig::preset(&client_profile).map_err(|e| at(span.clone(), e))?;
-        raw.client.apply(&mut client);
-        let script: Vec<crate::proto::script::ScriptStep> = raw
-            .client
+        raw_client.apply(&mut client);
+        let script: Vec<crate::proto::script::ScriptStep> = raw_client
             .step
             .iter()
             .map(|s| crate::proto::script::ScriptStep {
@@ -357,7 +402,7 @@ impl Scenario {
             })
             .collect();
         if client_profile == "script" {
-            if script.is_empty() || !raw.client.message.is_empty() {
+            if script.is_empty() || !raw_client.message.is_empty() {
                 return Err(at(
                     span.clone(),
                     "the script client needs [[client.step]] and no [[client.message]]".into(),
@@ -368,14 +413,13 @@ impl Scenario {
                 span,
                 "[[client.step]] needs profile = \"script\"".into(),
             ));
-        } else if raw.client.message.is_empty() {
+        } else if raw_client.message.is_empty() && whole {
             return Err(at(
                 None,
                 "the client has no [[client.message]] to send".into(),
             ));
         }
-        let messages = raw
-            .client
+        let messages = raw_client
             .message
             .iter()
             .enumerate()
@@ -440,7 +484,7 @@ impl Scenario {
             return Err(at(None, "network.rto must be at least 1ms".into()));
         }
         Ok(Scenario {
-            name: raw.name,
+            name,
             source: text.to_string(),
             about: raw.about,
             seeds: raw.seeds,

@@ -136,3 +136,74 @@ fn the_start_up_probe_connects_once_unless_turned_off() {
         "--no-probe: no connection before a client's"
     );
 }
+
+/// A file under the system's temporary directory, named for this test process.
+fn scenario_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("smtpsim-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_scenario_of_one_side_needs_no_name_and_no_client() {
+    let server = scenario_file(
+        "server-only.toml",
+        "[server]\nprofile = \"postfix-relaxed\"\nhostname = \"mx.one-side.test\"\n\n\
+         [[faults.event]]\nkind = \"drop\"\nwriter = \"server\"\nconnection = 2\nafter_bytes = 7\n",
+    );
+    let (_serve, line) = start(&[
+        "serve",
+        "--scenario",
+        server.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(line.contains("· profile postfix-relaxed"), "{line}");
+    assert!(line.contains("· 1 fault events"), "{line}");
+    let addr = line
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .expect("the address it listens on");
+    let banner = |addr: &str| {
+        let mut bytes = Vec::new();
+        let mut reader = BufReader::new(std::net::TcpStream::connect(addr).unwrap());
+        reader.read_until(b'\n', &mut bytes).unwrap();
+        String::from_utf8(bytes).unwrap()
+    };
+    // Its [server] knobs, and its fault: the second connection cut after 7 bytes.
+    let first = banner(addr);
+    assert!(first.starts_with("220 mx.one-side.test "), "{first}");
+    assert_eq!(banner(addr), "220 mx.");
+
+    let interceptor = scenario_file(
+        "interceptor-only.toml",
+        "[interceptor]\nprofile = \"symantec-rset\"\nscan_delay = \"2s\"\n",
+    );
+    let (_proxy, line) = start(&[
+        "proxy",
+        "--scenario",
+        interceptor.to_str().unwrap(),
+        "--upstream",
+        "127.0.0.1:1",
+        "--no-probe",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(line.contains("· profile symantec-rset"), "{line}");
+
+    // A run still needs the whole scenario, and says what is missing.
+    let err = refused(&["run", server.to_str().unwrap()]);
+    assert!(
+        err.contains("server-only.toml:1:1: missing field `name`"),
+        "{err}"
+    );
+    let named = scenario_file("named.toml", "name = \"x\"\n[server]\n");
+    let err = refused(&["run", named.to_str().unwrap()]);
+    assert!(
+        err.contains("named.toml:1:1: missing field `client`"),
+        "{err}"
+    );
+    for file in [server, interceptor, named] {
+        let _ = std::fs::remove_file(file);
+    }
+}
