@@ -33,6 +33,20 @@ fn start(args: &[&str]) -> (Proc, String) {
     (Proc(child), line)
 }
 
+/// `proxy --scenario FILE` on a free port, its upstream never used.
+fn start_proxy(scenario: &str) -> (Proc, String) {
+    start(&[
+        "proxy",
+        "--scenario",
+        scenario,
+        "--upstream",
+        "127.0.0.1:1",
+        "--no-probe",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+}
+
 fn refused(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_smtpsim"))
         .args(args)
@@ -58,16 +72,7 @@ fn connected_within(listener: &TcpListener, wait: Duration) -> bool {
 
 #[test]
 fn proxy_and_serve_run_a_scenarios_sections() {
-    let (_proxy, line) = start(&[
-        "proxy",
-        "--scenario",
-        "sims/symantec-rset.toml",
-        "--upstream",
-        "127.0.0.1:1",
-        "--no-probe",
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let (_proxy, line) = start_proxy("sims/symantec-rset.toml");
     assert!(line.contains("· profile symantec-rset"), "{line}");
     let (_serve, line) = start(&[
         "serve",
@@ -179,16 +184,7 @@ fn a_scenario_of_one_side_needs_no_name_and_no_client() {
         "interceptor-only.toml",
         "[interceptor]\nprofile = \"symantec-rset\"\nscan_delay = \"2s\"\n",
     );
-    let (_proxy, line) = start(&[
-        "proxy",
-        "--scenario",
-        interceptor.to_str().unwrap(),
-        "--upstream",
-        "127.0.0.1:1",
-        "--no-probe",
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let (_proxy, line) = start_proxy(interceptor.to_str().unwrap());
     assert!(line.contains("· profile symantec-rset"), "{line}");
 
     // A run still needs the whole scenario, and says what is missing.
