@@ -103,6 +103,10 @@ pub const SIMS: &[(&str, &str)] = &[
         include_str!("../sims/server-crash-after-dot.toml"),
     ),
     (
+        "spampd-slow-sender-server-timeout",
+        include_str!("../sims/spampd-slow-sender-server-timeout.toml"),
+    ),
+    (
         "starttls-command-injection",
         include_str!("../sims/starttls-command-injection.toml"),
     ),

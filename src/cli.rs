@@ -302,8 +302,9 @@ pub struct DiffArgs {
     /// nullmailer, smtplib, swaks or postfix.
     #[arg(long, value_name = "PROGRAM", conflicts_with = "interceptor")]
     pub client: Option<String>,
-    /// Compare a real SMTP proxy with its interceptor preset instead: proxsmtp or clamsmtp. The proxy
-    /// runs on loopback between a client session and `serve` (both in this process).
+    /// Compare a real SMTP proxy with its interceptor preset instead: proxsmtp, clamsmtp or
+    /// spampd. The proxy runs on loopback between a client session and `serve` (both in this
+    /// process).
     #[arg(long, value_name = "PROXY")]
     pub interceptor: Option<String>,
     /// With --client or --interceptor: how many generated behaviours (seeds S..S+N).

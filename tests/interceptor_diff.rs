@@ -7,7 +7,7 @@
 mod skip;
 
 use smtpsim::diff::client::behaviour::Behaviour as Ends;
-use smtpsim::diff::interceptor::behaviour::{Behaviour, Filter};
+use smtpsim::diff::interceptor::behaviour::{Behaviour, Filter, SIGNATURE};
 use smtpsim::diff::interceptor::proxies;
 
 #[path = "support/bin.rs"]
@@ -59,6 +59,7 @@ fn a_refusing_filter_is_answered_by_the_proxy_and_reset_upstream() {
         client: "swaks",
         filter: Filter::Reject,
         optional_last: true,
+        signature: SIGNATURE,
     };
     let knobs = proxies::by_name("proxsmtp")
         .expect("adapter")
@@ -116,4 +117,38 @@ fn clamsmtp_when_installed_shows_no_unexplained_difference() {
     ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("clamsmtp 1.10 (clamd: ClamAV"), "{out}");
+}
+
+/// spampd with SpamAssassin: installed by CI (.ci/run's apt-get line); a machine without it
+/// skips with a note (with `SMTPSIM_REQUIRE_TOOLS=1`, fails). spampd forks its workers: none may
+/// outlive the run.
+#[test]
+fn spampd_shows_no_unexplained_difference_and_leaves_no_process() {
+    let Some(path) = skip::find("spampd", &["/usr/sbin/spampd"]) else {
+        return;
+    };
+    let (code, out, err) = smtpsim(&[
+        "diff",
+        "--interceptor",
+        "spampd",
+        "--program",
+        path.to_str().expect("utf-8"),
+        "--seed",
+        "0",
+        "--behaviours",
+        "4",
+        "--jobs",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("spampd 2.53 (SpamAssassin"), "{out}");
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "smtpsim-interceptor-diff-.*/spampd.pid"])
+        .output()
+        .expect("pgrep");
+    assert!(
+        left.stdout.is_empty(),
+        "spampd processes left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
 }

@@ -399,3 +399,193 @@ fn its_own_354_to_a_pipelined_data_waits_for_the_replies_owed_before_it() {
         "RFC 2920: replies in the order of the commands"
     );
 }
+
+/// The commands of a pipelining client, one write.
+const PIPELINED: &str = "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n";
+
+#[test]
+fn spampd_relays_a_pipelined_envelope_one_command_at_a_time() {
+    let mut d = Drive::new("spampd");
+    assert_eq!(d.server_sends(BANNER), ["C< 220 mail.example.org ESMTP Postfix (Debian/GNU)"]);
+    assert_eq!(d.client_sends("EHLO ws1\r\n"), ["S> EHLO ws1"]);
+    assert_eq!(
+        d.server_sends("250-mail.example.org\r\n250 PIPELINING\r\n"),
+        ["C< 250-mail.example.org | C< 250 PIPELINING"],
+        "the EHLO reply relayed unchanged, PIPELINING kept"
+    );
+    assert_eq!(
+        d.client_sends(PIPELINED),
+        ["S> MAIL FROM:<alice@example.org>"],
+        "only the first command goes up"
+    );
+    assert_eq!(
+        d.server_sends("250 2.1.0 Ok\r\n"),
+        ["C< 250 2.1.0 Ok", "S> RCPT TO:<bob@example.org>"],
+        "its reply back, then the next command"
+    );
+    assert_eq!(
+        d.server_sends("250 2.1.5 Ok\r\n"),
+        ["C< 250 2.1.5 Ok", "S> DATA"]
+    );
+    assert_eq!(
+        d.server_sends("354 End data with <CR><LF>.<CR><LF>\r\n"),
+        ["C< 354 End data with <CR><LF>.<CR><LF>"],
+        "DATA relayed, the server's 354 to the client"
+    );
+    assert!(
+        d.client_sends("Subject: hi\r\n\r\nbody\r\n").is_empty(),
+        "the content is held"
+    );
+    let out = d.client_sends(".\r\n");
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with("S> X-Spam-Checker-Version: SpamAssassin 4.0.1"),
+        "SpamAssassin's fields at the top: {out:?}"
+    );
+    assert!(
+        out[0].ends_with("S> X-Spam-Status: No, score=4.2 required=5.0 tests=MISSING_DATE,MISSING_HEADERS, | S> \tMISSING_MID autolearn=disabled version=4.0.1 | S> Subject: hi | S>  | S> body | S> ."),
+        "then the message and '.', in one write: {out:?}"
+    );
+    assert!(!out[0].contains("X-Spam-Flag"), "not spam: {out:?}");
+    assert_eq!(
+        d.server_sends("250 2.0.0 Ok: queued as Q\r\n"),
+        ["C< 250 2.0.0 Ok: queued as Q"],
+        "the server's verdict reaches the client"
+    );
+}
+
+#[test]
+fn spampd_tags_gtube_spam_and_delivers_it_without_its_trailing_empty_lines() {
+    let mut d = Drive::new("spampd");
+    d.envelope();
+    assert_eq!(d.client_sends("DATA\r\n"), ["S> DATA"]);
+    d.server_sends("354 go ahead\r\n");
+    let gtube = smtpsim::profile::interceptor::GTUBE;
+    let out = d.client_sends(&format!("Subject: hi\r\n\r\n{gtube}\r\n\r\n\r\n.\r\n"));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].contains("S> X-Spam-Flag: YES"), "tagged: {out:?}");
+    assert!(
+        out[0].ends_with(&format!("S> Subject: hi | S>  | S> {gtube} | S> .")),
+        "delivered, not refused, the empty lines at its end gone: {out:?}"
+    );
+    assert_eq!(
+        d.server_sends("250 2.0.0 Ok: queued as Q\r\n"),
+        ["C< 250 2.0.0 Ok: queued as Q"]
+    );
+}
+
+#[test]
+fn spampd_answers_with_empty_lines_once_the_server_is_gone() {
+    let mut d = Drive::new("spampd");
+    d.server_sends(BANNER);
+    d.client_sends("HELO ws1\r\n");
+    d.server_sends("250 mail.example.org\r\n");
+    assert_eq!(d.client_sends(PIPELINED), ["S> MAIL FROM:<alice@example.org>"]);
+    d.session.handle_server_eof(d.now);
+    assert_eq!(
+        d.settle(),
+        ["C< ", "C< ", "CLOSE client"],
+        "an empty line for MAIL's reply, one for RCPT (written to the closed connection), and \
+         DATA, the second write there, ends the session"
+    );
+    assert!(d.client_sends("QUIT\r\n").is_empty(), "nothing more happens");
+}
+
+/// Measured with spampd 2.53 between a client writing its message slowly and serve with a 5 s
+/// timeout: the server's 421 and close during the held message reach the client as nothing at
+/// all, and its '.' ends both connections (spampd's write of the message fails).
+#[test]
+fn spampd_reads_nothing_from_the_server_while_it_holds_a_message() {
+    let mut d = Drive::new("spampd");
+    d.envelope();
+    d.client_sends("DATA\r\n");
+    d.server_sends("354 go ahead\r\n");
+    assert!(d.client_sends("Subject: hi\r\n\r\n").is_empty());
+    assert!(
+        d.server_sends("421 4.4.2 mail.example.org Error: timeout exceeded\r\n").is_empty(),
+        "the server's timeout is not read while the message comes in"
+    );
+    d.session.handle_server_eof(d.now);
+    assert!(d.settle().is_empty(), "the client hears nothing");
+    assert!(d.client_sends("line\r\n").is_empty());
+    assert_eq!(
+        d.client_sends(".\r\n"),
+        ["CLOSE client"],
+        "no reply to '.': the connection is closed"
+    );
+}
+
+#[test]
+fn spampd_takes_a_reply_the_server_sent_early_as_the_next_commands_answer() {
+    let mut d = Drive::new("spampd");
+    d.envelope();
+    assert!(
+        d.server_sends("421 4.4.2 mail.example.org Error: timeout exceeded\r\n").is_empty(),
+        "nothing owed: left unread"
+    );
+    assert_eq!(
+        d.client_sends("RSET\r\n"),
+        ["S> RSET", "C< 421 4.4.2 mail.example.org Error: timeout exceeded"],
+        "RSET goes up, and the waiting 421 comes back as its reply"
+    );
+    d.session.handle_server_eof(d.now);
+    assert!(d.settle().is_empty());
+    assert_eq!(
+        d.client_sends("QUIT\r\n"),
+        ["C< "],
+        "written to the closed connection: an empty line back"
+    );
+}
+
+/// spampd leaves its data state on a refusal of DATA only when the reply is one line: a
+/// multiline refusal is relayed, then the client's QUIT is read as message content.
+#[test]
+fn spampd_misses_a_multiline_refusal_of_data() {
+    let mut d = Drive::new("spampd");
+    d.envelope();
+    assert_eq!(d.client_sends("DATA\r\n"), ["S> DATA"]);
+    assert_eq!(
+        d.server_sends("554-5.7.1 Rejected by policy\r\n554 5.7.1 Please try again later\r\n"),
+        ["C< 554-5.7.1 Rejected by policy | C< 554 5.7.1 Please try again later"]
+    );
+    assert!(d.client_sends("QUIT\r\n").is_empty(), "QUIT held as content");
+    d.session.handle_client_eof(d.now);
+    assert_eq!(d.settle(), ["CLOSE server"], "no QUIT reaches the server");
+
+    let mut d = Drive::new("spampd");
+    d.envelope();
+    d.client_sends("DATA\r\n");
+    d.server_sends("554 5.7.1 Rejected by policy\r\n");
+    assert_eq!(
+        d.client_sends("QUIT\r\n"),
+        ["S> QUIT"],
+        "a one-line refusal ends the data state"
+    );
+}
+
+/// Measured by hand with spampd 2.53: its SMTP code knows neither STARTTLS nor BDAT.
+#[test]
+fn spampd_stalls_a_tls_handshake_and_a_bdat_chunk() {
+    let mut d = Drive::new("spampd");
+    d.server_sends(BANNER);
+    d.client_sends("EHLO ws1\r\n");
+    d.server_sends("250-mail.example.org\r\n250-STARTTLS\r\n250 CHUNKING\r\n");
+    assert_eq!(d.client_sends("STARTTLS\r\n"), ["S> STARTTLS"]);
+    assert_eq!(
+        d.server_sends("220 2.0.0 Ready to start TLS\r\n"),
+        ["C< 220 2.0.0 Ready to start TLS"],
+        "relayed as any reply: the connection does not turn into a byte relay"
+    );
+    assert!(
+        d.client_sends("\u{16}\u{3}\u{1}\u{0}\u{a5}\u{1}\u{0}\u{0}\u{a1}\u{3}\u{3}").is_empty(),
+        "the ClientHello is read as the start of a command line"
+    );
+
+    let mut d = Drive::new("spampd");
+    d.envelope();
+    assert_eq!(
+        d.client_sends("BDAT 5 LAST\r\nhello"),
+        ["S> BDAT 5 LAST"],
+        "the chunk waits, unread, for BDAT's reply, which the server gives only after the chunk"
+    );
+}

@@ -53,6 +53,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("stormshield", "Stormshield SNS SMTP proxy (documentation.stormshield.eu, CMD lists): BDAT and STARTTLS blocked with a refusal, command and reply lines capped"),
     ("mail-shield-tagging", "a mail shield that appends a note to every sent message (Avast, ESET, Sophos; Sophos documents that it breaks DKIM)"),
     ("clamsmtp", "clamsmtp 1.10 (Debian 12; measured by smtpsim diff --interceptor with clamd 1.4.6 on a local signature database, Action drop, the other settings their defaults): proxsmtp's protocol (the same SMTP code), and a virus (block_signature) answered '250 Virus Detected; Discarded Email': the sender is told it went, RSET upstream, nothing delivered and an X-Virus-Scanned header added to what it passes (assumed: clamd's scan time, scan_delay, is negligible)"),
+    ("spampd", "spampd 2.53 with SpamAssassin 4.0.1 (Debian 12; measured by smtpsim diff --interceptor, Debian's --tagall --local-only, report_safe 0): everything relayed unchanged one command at a time (lock_step), DATA relayed and the message held until '.' (hold_body), then sent with SpamAssassin's X-Spam-* headers at its top; spam (the GTUBE string) tagged with X-Spam-Flag and delivered, not refused; the server not read while a message comes in (a server timeout shows at '.' as a close with no reply); STARTTLS relayed but not followed; a multiline refusal of DATA missed"),
     ("proxsmtp", "proxsmtp 1.10 (Debian 12; measured by smtpsim diff --interceptor with a pipe FilterCommand, FilterTimeout 30, no KeepAlives/Header/XClient): own banner and EHLO name, PIPELINING/CHUNKING/STARTTLS stripped (XFILTERED in place of a stripped last line), STARTTLS and BDAT refused 502, own 354, the filter run at '.', then DATA upstream; a filter's refusal (block_signature) is answered itself and RSET upstream; its running time is scan_delay (assumed: a configuration with KeepAlives is not modelled)"),
 ];
 
@@ -247,10 +248,65 @@ impl InterceptorConfig {
                 added_header: "X-Virus-Scanned: ClamAV using ClamSMTP".into(),
                 ..InterceptorConfig::preset("proxsmtp")?
             },
+            // spampd 2.53 (Debian 12's 2.53-1.2) with SpamAssassin 4.0.1, measured by hand and by
+            // `smtpsim diff --interceptor spampd`, started as Debian's /etc/default/spampd
+            // starts it (`--tagall`, `--local-only`, 3 children) with a private SpamAssassin
+            // configuration (`report_safe 0`: the headers-only markup; no Bayes). Its SMTP code
+            // (SpamPD::Server and ::Client, from MSDW::SMTP) relays the banner, the EHLO reply
+            // and every command unchanged, one line at a time: it reads a client line, sends it
+            // upstream, reads the server's reply and writes it back before it reads the next
+            // line (`lock_step`; a pipelining client's commands reach the server one by one).
+            // DATA and the server's 354 are relayed; the content is held until the client's
+            // '.', SpamAssassin checks it (about 0.1 s here: `scan_delay` is left at zero), and
+            // the content and '.' go upstream together (`hold_body`); the server's verdict
+            // reaches the client. Under --tagall every message is rewritten: SpamAssassin's
+            // header fields at its top (`top_headers`; `tag_headers` when it is spam, as a
+            // message with the GTUBE test string always is: score 1000), the empty lines at its
+            // end dropped (`trim_trailing_blank_lines`). Spam is tagged and delivered, never
+            // refused. The header values are examples (the comparison reads names only).
+            // Measured by hand: after STARTTLS the client's TLS records are read as a command
+            // line that never ends (`starttls = "unaware"`); a BDAT waits for a reply the
+            // server never gives, its chunk unread behind it (`lock_step`: the server waits for
+            // the chunk). When the server closes,
+            // the client gets an empty line for the reply it is owed and for its next command,
+            // and the command after closes both (`server_gone_empty_reply`); a reply the
+            // server sent before it closed waits unread for the next command. A refusal of DATA
+            // in several lines is missed (spampd leaves its data state only when the reply
+            // matches /^[45]\d{2} /, which a multiline reply's first line does not): the
+            // client's next commands are read as message content
+            // (`multiline_data_refusal_missed`). Read off /usr/sbin/spampd (the loop in
+            // process_request, MSDW::SMTP::Server::chat, ::Client::hear) and seen in the
+            // differential.
+            "spampd" => InterceptorConfig {
+                lock_step: true,
+                hold_body: true,
+                top_headers: vec![
+                    "X-Spam-Checker-Version: SpamAssassin 4.0.1 (2024-03-25) on localhost".into(),
+                    "X-Spam-Level: ".into(),
+                    "X-Spam-Status: No, score=4.2 required=5.0 tests=MISSING_DATE,MISSING_HEADERS,\n\tMISSING_MID autolearn=disabled version=4.0.1".into(),
+                ],
+                tag_signature: GTUBE.into(),
+                tag_headers: vec![
+                    "X-Spam-Checker-Version: SpamAssassin 4.0.1 (2024-03-25) on localhost".into(),
+                    "X-Spam-Flag: YES".into(),
+                    "X-Spam-Level: **************************************************".into(),
+                    "X-Spam-Status: Yes, score=1004.2 required=5.0 tests=GTUBE,MISSING_DATE,\n\tMISSING_HEADERS,MISSING_MID autolearn=disabled version=4.0.1".into(),
+                    "X-Spam-Report: \n\t* 1000 GTUBE BODY: Generic Test for Unsolicited Bulk Email".into(),
+                ],
+                trim_trailing_blank_lines: true,
+                server_gone_empty_reply: true,
+                multiline_data_refusal_missed: true,
+                starttls: StartTls::Unaware,
+                ..base
+            },
             other => return Err(unknown_preset("interceptor", other, PRESETS)),
         })
     }
 }
+
+/// SpamAssassin's GTUBE test string (Generic Test for Unsolicited Bulk Email): a message with
+/// it is spam whatever else it says.
+pub const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
 fn passthrough() -> InterceptorConfig {
     InterceptorConfig {
@@ -296,5 +352,13 @@ fn passthrough() -> InterceptorConfig {
         subject_tag: String::new(),
         body_footer: String::new(),
         added_header: String::new(),
+        lock_step: false,
+        hold_body: false,
+        top_headers: Vec::new(),
+        tag_signature: String::new(),
+        tag_headers: Vec::new(),
+        trim_trailing_blank_lines: false,
+        server_gone_empty_reply: false,
+        multiline_data_refusal_missed: false,
     }
 }

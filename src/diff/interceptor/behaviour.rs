@@ -65,6 +65,9 @@ pub struct Behaviour {
     pub filter: Filter,
     /// The optional EHLO keywords come last (so the reply may end with one a proxy strips).
     pub optional_last: bool,
+    /// The line the refusing filter looks for: [`SIGNATURE`] unless the proxy's own test
+    /// string stands for it (spampd's SpamAssassin: GTUBE).
+    pub signature: &'static str,
 }
 
 impl Behaviour {
@@ -106,7 +109,13 @@ impl Behaviour {
             client,
             filter,
             optional_last,
+            signature: SIGNATURE,
         }
+    }
+
+    /// The same behaviour with `signature` as the line its refusing filter looks for.
+    pub fn with_signature(self, signature: &'static str) -> Behaviour {
+        Behaviour { signature, ..self }
     }
 
     /// The EHLO keywords the server offers, in order.
@@ -122,7 +131,7 @@ impl Behaviour {
     pub fn body(&self) -> String {
         let body = ends::BODY;
         match self.filter {
-            Filter::Reject => body.replace("bye\n", &format!("{SIGNATURE}\nbye\n")),
+            Filter::Reject => body.replace("bye\n", &format!("{}\nbye\n", self.signature)),
             _ => body.to_string(),
         }
     }

@@ -21,6 +21,8 @@ pub(super) enum Fate {
 pub(super) struct Content {
     in_headers: bool,
     tagged: bool,
+    /// `tag_signature` was found: the message gets `tag_headers`.
+    pub(super) spam: bool,
 }
 
 impl Default for Content {
@@ -28,6 +30,7 @@ impl Default for Content {
         Content {
             in_headers: true,
             tagged: false,
+            spam: false,
         }
     }
 }
@@ -39,6 +42,10 @@ impl Content {
         let signature = cfg.block_signature.as_bytes();
         if !signature.is_empty() && bytes.windows(signature.len()).any(|w| w == signature) {
             return Fate::Detected;
+        }
+        let tag = cfg.tag_signature.as_bytes();
+        if !tag.is_empty() && bytes.windows(tag.len()).any(|w| w == tag) {
+            self.spam = true;
         }
         if !self.in_headers {
             return Fate::Pass(line.wire(), None);
@@ -91,4 +98,52 @@ pub(super) fn footer(cfg: &InterceptorConfig) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     out
+}
+
+/// A held message as it goes upstream: `top_headers` (or `tag_headers` when `spam`) in front
+/// of `held` (content lines on the wire, dot-stuffed), and then, under
+/// `trim_trailing_blank_lines`, without the empty lines at its end. Untouched when there are
+/// no header fields to add. Returns the note to make, if any.
+pub(super) fn rewrite_held(
+    cfg: &InterceptorConfig,
+    spam: bool,
+    held: &mut Vec<u8>,
+) -> Option<String> {
+    let headers = if spam {
+        &cfg.tag_headers
+    } else {
+        &cfg.top_headers
+    };
+    if headers.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for field in headers {
+        for line in field.split('\n') {
+            if line.starts_with('.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.append(held);
+    let mut trimmed = 0;
+    if cfg.trim_trailing_blank_lines {
+        while out.ends_with(b"\r\n\r\n") {
+            out.truncate(out.len() - 2);
+            trimmed += 1;
+        }
+    }
+    *held = out;
+    let what = if spam { "tagged" } else { "untagged" };
+    let names: Vec<&str> = headers
+        .iter()
+        .map(|h| h.split_once(':').map_or(h.as_str(), |(n, _)| n))
+        .collect();
+    let mut note = format!("{what} message: {} added at the top", names.join(", "));
+    if trimmed > 0 {
+        note.push_str(&format!(", {trimmed} empty line(s) at its end dropped"));
+    }
+    Some(note)
 }

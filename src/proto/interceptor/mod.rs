@@ -42,6 +42,10 @@ pub enum StartTls {
     /// Terminate TLS on both legs with the interceptor's own certificate toward the client
     /// (TLS inspection): the interceptor reads, and applies its rules to, everything.
     Intercept,
+    /// Relay it, and the server's 220, as any other command, then go on reading the client as
+    /// command lines: its TLS handshake is taken for a line that never ends, and both ends
+    /// wait until a timeout (spampd: its SMTP code knows no STARTTLS).
+    Unaware,
 }
 
 config! {
@@ -92,7 +96,7 @@ config! {
         /// What a client gets when the interceptor cannot reach its upstream, before the close
         /// (empty: just the close).
         pub upstream_failure_reply: String,
-        /// What happens to the client's STARTTLS: relay, refuse, intercept.
+        /// What happens to the client's STARTTLS: relay, refuse, intercept, unaware.
         pub starttls: crate::proto::interceptor::StartTls,
         /// The client's answer to STARTTLS under `starttls = "refuse"`.
         pub starttls_refusal: String,
@@ -149,6 +153,44 @@ config! {
         /// DATA, e.g. clamsmtp's `X-Virus-Scanned: ClamAV using ClamSMTP` (empty, the default:
         /// none; a message with no empty line after its header gets none).
         pub added_header: String,
+        /// Client commands go upstream one at a time: a command waits, unread, until the
+        /// server has answered the one before, whatever the client pipelined; input left when
+        /// the client closes is still relayed (spampd reads, relays, and waits for the reply,
+        /// one line at a time). Off by default.
+        pub lock_step: bool,
+        /// DATA is relayed and the server's 354 goes to the client, then the content is held
+        /// until the client's '.' and sent upstream after `scan_delay` with its '.' in one go
+        /// (spampd: the server sees DATA at once and the message only after the scan). Off by
+        /// default; with `data_reply` set, the interceptor answers DATA itself instead.
+        pub hold_body: bool,
+        /// Header fields put at the top of a held message without `tag_signature`, before its
+        /// first line (spampd `--tagall`: SpamAssassin's X-Spam-Checker-Version, X-Spam-Level,
+        /// X-Spam-Status). Empty, the default: none.
+        pub top_headers: Vec<String>,
+        /// A held message with this text in one line is tagged, not refused: it is delivered
+        /// with `tag_headers` at its top in place of `top_headers` (SpamAssassin's verdict on
+        /// the GTUBE test string). Empty, the default: nothing tagged.
+        pub tag_signature: String,
+        /// Header fields put at the top of a held message with `tag_signature` in it.
+        pub tag_headers: Vec<String>,
+        /// A held message given header fields at its top loses the empty lines at its end
+        /// (spampd splits the rewritten message into lines, which drops trailing empty ones).
+        /// Off by default.
+        pub trim_trailing_blank_lines: bool,
+        /// When the server has closed, the client gets an empty line (`CRLF`) for the reply
+        /// it is owed, and for its next command, which still goes to the closed connection (a
+        /// reply the server sent before it closed, left unread under `lock_step`, is given
+        /// instead); the
+        /// command after that, or the end of a held message, closes both connections (spampd:
+        /// its SMTP client reads no reply at the server's close and writes the empty one; its
+        /// second write to the closed socket fails and the session ends). Off by default: the
+        /// client connection is closed with the server's.
+        pub server_gone_empty_reply: bool,
+        /// With `hold_body`: a refusal of DATA in more than one line is relayed but missed:
+        /// what the client sends next (its RSET or QUIT) is held as message content until a
+        /// '.' line (spampd leaves its data state only on a one-line 4xx or 5xx reply). Off by
+        /// default.
+        pub multiline_data_refusal_missed: bool,
     }
 }
 
@@ -284,6 +326,8 @@ pub struct InterceptorSession {
     detected: bool,
     /// The rules dropped the connection: nothing more happens.
     dropped: bool,
+    /// `server_gone_empty_reply`: client commands the closed server connection still takes.
+    dead_writes: u8,
 }
 
 impl InterceptorSession {
@@ -328,6 +372,7 @@ impl InterceptorSession {
             counts: policy::Counts::default(),
             detected: false,
             dropped: false,
+            dead_writes: 0,
         }
     }
 
@@ -401,7 +446,7 @@ impl InterceptorSession {
             self.client_line(now, dot, 0, &mut relay);
             self.passing_withheld = false;
         }
-        while !self.blind && self.intercepting.is_none() && !self.dropped {
+        while !self.blind && self.intercepting.is_none() && !self.dropped && !self.closed {
             if self.chunk_left > 0 {
                 let max = usize::try_from(self.chunk_left).unwrap_or(usize::MAX);
                 let bytes = self.from_client.take_raw(max);
@@ -436,8 +481,18 @@ impl InterceptorSession {
             return;
         }
         self.from_server.push(bytes);
+        self.read_server(now);
+    }
+
+    /// The server's replies received so far, handled in order. Under `lock_step` a reply is
+    /// read only while one is owed: the rest wait, unread, for the command they will be taken
+    /// as the answer to (spampd reads the server only when it expects a reply).
+    fn read_server(&mut self, now: Time) {
         let mut relay = Vec::new();
         while !self.blind && !self.dropped {
+            if self.cfg.lock_step && self.upstream.is_empty() {
+                break;
+            }
             let Some(parsed) = self.from_server.next_reply() else {
                 break;
             };
@@ -457,6 +512,12 @@ impl InterceptorSession {
                     self.server_reply(now, reply, &mut relay);
                     if owed {
                         self.local_reply_due(&mut relay);
+                        if self.cfg.lock_step && !self.must_wait() {
+                            if !relay.is_empty() {
+                                self.push(now, InterceptorEvent::ToClient(std::mem::take(&mut relay)));
+                            }
+                            self.resume_backlog(now);
+                        }
                     }
                 }
                 Err(e) => self.note(now, format!("unparseable reply from server: {e}")),
@@ -484,7 +545,7 @@ impl InterceptorSession {
             self.held.clear();
             self.reset_abandoned(now);
         }
-        if !self.release_running() && !self.server_gone {
+        if !self.must_wait() && self.backlog.is_empty() && !self.server_gone {
             self.push(now, InterceptorEvent::CloseServer);
             self.server_gone = true;
         }
@@ -497,6 +558,9 @@ impl InterceptorSession {
             return;
         }
         self.server_gone = true;
+        if self.cfg.server_gone_empty_reply && !self.client_gone {
+            return self.server_gone_open(now);
+        }
         if self.held_complete || self.plan_waiting || !self.plan.is_empty() {
             let what = if self.acked_early {
                 "the client was already told 250: the message is lost"
@@ -520,6 +584,60 @@ impl InterceptorSession {
             self.client_gone = true;
         }
         self.maybe_close(now);
+    }
+
+    /// `server_gone_empty_reply`: the server closed; the client connection stays open. A reply
+    /// owed is an empty line; the next command gets one too.
+    fn server_gone_open(&mut self, now: Time) {
+        let owed = self.upstream.iter().any(|o| !matches!(o, Origin::Own(_)))
+            || self.release_running()
+            || self.held_complete;
+        self.upstream.clear();
+        self.plan.clear();
+        self.plan_waiting = false;
+        self.plan_wake = None;
+        self.held_complete = false;
+        self.next_keepalive = None;
+        self.dead_writes = 1;
+        if owed {
+            self.note(
+                now,
+                "server closed with a reply owed: the client gets an empty line".into(),
+            );
+            self.push(now, InterceptorEvent::ToClient(b"\r\n".to_vec()));
+        } else {
+            self.note(now, "server closed: the client connection stays open".into());
+        }
+        self.resume_backlog(now);
+    }
+
+    /// A client command or a held message's release meets the closed server connection
+    /// (`server_gone_empty_reply`): an empty line while it still takes writes, else both
+    /// connections closed.
+    fn to_dead_server(&mut self, now: Time, what: &str) {
+        if self.dead_writes > 0 && what != "the held message" {
+            self.dead_writes -= 1;
+            // The server's last words, unread until now, are taken as the reply.
+            if let Some(Ok(reply)) = self.from_server.next_reply() {
+                self.note(
+                    now,
+                    format!("{what} written to the closed server connection: answered with what the server sent before it closed"),
+                );
+                self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
+                return;
+            }
+            self.note(
+                now,
+                format!("{what} written to the closed server connection: an empty line back"),
+            );
+            self.push(now, InterceptorEvent::ToClient(b"\r\n".to_vec()));
+        } else {
+            self.note(
+                now,
+                format!("{what} cannot be written to the closed server connection: both closed"),
+            );
+            self.close_both(now);
+        }
     }
 
     /// Call when `now` reaches [`poll_timeout`](Self::poll_timeout).
@@ -619,6 +737,11 @@ impl InterceptorSession {
                     }
                     let footer = self.footer(now);
                     self.held.extend_from_slice(&footer);
+                    if let Some(note) =
+                        content::rewrite_held(&self.cfg, self.content.spam, &mut self.held)
+                    {
+                        self.note(now, note);
+                    }
                     self.held_complete = true;
                     self.note(now, format!("message held ({} bytes)", self.held.len()));
                     if !self.cfg.ack_dot.is_empty() {
@@ -631,6 +754,11 @@ impl InterceptorSession {
                         let ack = Reply::from_template(&self.cfg.ack_dot)
                             .unwrap_or_else(|| Reply::new(250, "OK"));
                         self.push(now, InterceptorEvent::ToClient(ack.to_wire()));
+                    }
+                    if self.server_gone && self.cfg.server_gone_empty_reply {
+                        self.held_complete = false;
+                        self.held.clear();
+                        return self.to_dead_server(now, "the held message");
                     }
                     if self.cfg.release_on == Release::Dot {
                         self.start_release(now);
@@ -657,7 +785,7 @@ impl InterceptorSession {
                 if let Some((size, _)) = Command::parse(&line.bytes).and_then(|c| c.bdat()) {
                     self.chunk_left = size;
                 }
-                if self.release_running() {
+                if self.must_wait() || (self.cfg.lock_step && !self.backlog.is_empty()) {
                     self.backlog.push_back(Pending::Line(line));
                     return;
                 }
@@ -672,6 +800,10 @@ impl InterceptorSession {
             .as_ref()
             .map(|c| c.verb.clone())
             .unwrap_or(Verb::Other(String::new()));
+        if self.server_gone && self.cfg.server_gone_empty_reply {
+            self.flush_relay(now, relay);
+            return self.to_dead_server(now, verb.name());
+        }
         if self.held_complete {
             // Any command after a held message releases it first (the telnet case: QUIT).
             self.flush_relay(now, relay);
@@ -783,7 +915,7 @@ impl InterceptorSession {
     /// Bytes of a BDAT chunk: data, relayed or dropped as its command was, or kept in order
     /// behind the commands waiting for a release.
     fn client_chunk(&mut self, bytes: Vec<u8>, relay: &mut Vec<u8>) {
-        if self.release_running() {
+        if self.must_wait() || (self.cfg.lock_step && !self.backlog.is_empty()) {
             self.backlog.push_back(Pending::Chunk(bytes));
         } else if self.chunk_fate == ChunkFate::Relay {
             relay.extend_from_slice(&bytes);
@@ -966,9 +1098,35 @@ impl InterceptorSession {
                         reply.lines[0] = name;
                     }
                 }
-                if verb == Verb::Data && reply.code == 354 {
-                    self.client_side = ClientSide::Body;
+                let refusal_missed = self.cfg.multiline_data_refusal_missed
+                    && reply.lines.len() > 1
+                    && !reply.is_positive();
+                if verb == Verb::Data && (reply.code == 354 || refusal_missed) {
                     self.content = content::Content::default();
+                    if refusal_missed {
+                        self.note(
+                            now,
+                            format!(
+                                "DATA refused in {} lines, taken as a go-ahead: what the client \
+                                 sends next is held as the message",
+                                reply.lines.len()
+                            ),
+                        );
+                    }
+                    if self.cfg.hold_body {
+                        if !refusal_missed {
+                            self.note(
+                                now,
+                                "DATA relayed: the message is held until the client's '.'"
+                                    .into(),
+                            );
+                        }
+                        self.client_side = ClientSide::Holding;
+                        self.held.clear();
+                        self.acked_early = false;
+                    } else {
+                        self.client_side = ClientSide::Body;
+                    }
                 }
                 if verb == Verb::Quit && !self.cfg.quit_reply.is_empty() {
                     if let Some(own) = Reply::from_template(&self.cfg.quit_reply) {
@@ -976,7 +1134,10 @@ impl InterceptorSession {
                         reply = own;
                     }
                 }
-                if verb == Verb::StartTls && reply.code == 220 {
+                if verb == Verb::StartTls
+                    && reply.code == 220
+                    && self.cfg.starttls != StartTls::Unaware
+                {
                     return self.server_ready_for_tls(now, reply, relay);
                 }
                 if let Some(line) = rcpt_line.filter(|_| reply.is_positive()) {
@@ -1124,7 +1285,7 @@ impl InterceptorSession {
     /// Client commands that waited for a release go upstream now.
     fn resume_backlog(&mut self, now: Time) {
         let mut to_server = Vec::new();
-        while !self.release_running() {
+        while !self.must_wait() && !self.closed {
             match self.backlog.pop_front() {
                 None => break,
                 Some(Pending::Line(line)) => self.client_command(now, line, &mut to_server),
@@ -1132,7 +1293,7 @@ impl InterceptorSession {
             }
         }
         self.flush_relay(now, &mut to_server);
-        if self.client_gone && !self.release_running() && !self.server_gone {
+        if self.client_gone && !self.must_wait() && self.backlog.is_empty() && !self.server_gone {
             self.push(now, InterceptorEvent::CloseServer);
             self.server_gone = true;
             self.maybe_close(now);
@@ -1160,7 +1321,9 @@ impl InterceptorSession {
                 plan.push_back(Step::Send(rcpt.clone(), "replay"));
             }
         }
-        plan.push_back(Step::Data);
+        if !cfg.hold_body || !cfg.data_reply.is_empty() {
+            plan.push_back(Step::Data);
+        }
         plan.push_back(Step::Body);
         self.note(
             now,
@@ -1207,6 +1370,16 @@ impl InterceptorSession {
                 || (self.held_complete && !self.release_running()))
     }
 
+    /// Client input waits: a release runs, or (`lock_step`) a relayed command's reply is owed.
+    fn must_wait(&self) -> bool {
+        self.release_running()
+            || (self.cfg.lock_step
+                && self
+                    .upstream
+                    .iter()
+                    .any(|o| !matches!(o, Origin::Own(_))))
+    }
+
     fn release_running(&self) -> bool {
         self.plan_waiting || self.plan_wake.is_some() || !self.plan.is_empty()
     }
@@ -1229,6 +1402,10 @@ impl InterceptorSession {
     fn flush_relay(&mut self, now: Time, relay: &mut Vec<u8>) {
         if !relay.is_empty() && !self.server_gone {
             self.push(now, InterceptorEvent::ToServer(std::mem::take(relay)));
+            if self.cfg.lock_step {
+                // A reply the server sent early is read now that one is owed.
+                self.read_server(now);
+            }
         }
         relay.clear();
     }
