@@ -2,197 +2,29 @@
 //! the client it frames commands (and may answer some itself); toward the server it relays
 //! them, adds its own (keepalives, resets, a replayed envelope) and swallows their replies.
 //!
-//! Its rules on commands and replies live in [`policy`], what it does to message content in
-//! [`content`].
+//! Its knobs live in [`config`], its rules on commands and replies in [`policy`], what it does
+//! to message content in [`content`], the release of a held message in [`release`], STARTTLS
+//! in [`starttls`].
 //!
 //! Inputs: `handle_client_input`, `handle_server_input`, `handle_client_eof`,
 //! `handle_server_eof`, `handle_timeout`. Outputs: `poll_event`, `poll_timeout`.
 
+#[macro_use]
+mod config;
 mod content;
 mod policy;
+mod release;
+mod starttls;
+
+pub use config::{InterceptorConfig, Release, StartTls};
 
 use super::command::{Command, Verb};
 use super::line::{Ending, Line, LineBuffer, LineLimits, Overflow};
 use super::outbox::Outbox;
 use super::reply::{Reply, ReplyParser};
 use super::Time;
-use crate::proto::dur::Dur;
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-/// When a held message goes upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Release {
-    /// At the client's final `.`.
-    Dot,
-    /// At the client's QUIT (or any later command, or its disconnect).
-    Quit,
-}
-
-/// What the interceptor does with the client's STARTTLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StartTls {
-    /// Relay it; once the server says 220 the rest of the connection is TLS between client
-    /// and server, relayed byte for byte and not scanned.
-    Relay,
-    /// Answer it with `starttls_refusal` itself; the server never sees it.
-    Refuse,
-    /// Terminate TLS on both legs with the interceptor's own certificate toward the client
-    /// (TLS inspection): the interceptor reads, and applies its rules to, everything.
-    Intercept,
-    /// Relay it, and the server's 220, as any other command, then go on reading the client as
-    /// command lines: its TLS handshake is taken for a line that never ends, and both ends
-    /// wait until a timeout (spampd: its SMTP code knows no STARTTLS).
-    Unaware,
-}
-
-config! {
-    $
-    /// Everything an interceptor does that a scenario may change.
-    pub struct InterceptorConfig at crate::proto::interceptor::InterceptorConfig, fields: interceptor_config_fields {
-        /// Answer the client's DATA with this reply and hold the message (empty: relay DATA).
-        pub data_reply: String,
-        /// When a held message is sent upstream.
-        pub release_on: crate::proto::interceptor::Release,
-        /// Answer the client's final `.` with this reply at once (empty: relay the server's verdict).
-        pub ack_dot: String,
-        /// Sent upstream while a message is held (empty: nothing).
-        pub keepalive_command: String,
-        /// Interval between keepalive commands.
-        pub keepalive_interval: crate::proto::dur::Dur,
-        /// RSET commands sent upstream when the release starts.
-        pub upstream_resets: u32,
-        /// Time between those RSETs.
-        pub reset_interval: crate::proto::dur::Dur,
-        /// Scanning time before the held message goes upstream.
-        pub scan_delay: crate::proto::dur::Dur,
-        /// Resend MAIL and the accepted RCPTs before DATA (needed after an upstream RSET).
-        pub replay_envelope: bool,
-        /// Replace the banner text except '2', '0' and spaces with '*'.
-        pub mask_banner: bool,
-        /// The interceptor's own name in place of the server's: a positive banner becomes
-        /// `220 NAME` (one line), and a positive EHLO or HELO reply's first line becomes NAME
-        /// (empty, the default: the server's texts pass).
-        pub own_hostname: String,
-        /// Only these verbs pass; others go upstream as NOOP (empty: all pass).
-        pub allowed_commands: Vec<String>,
-        /// The client's answer to a command turned into NOOP (empty: the server's reply to the NOOP).
-        pub rewritten_reply: String,
-        /// EHLO keywords removed from the server's EHLO reply.
-        pub strip_ehlo_keywords: Vec<String>,
-        /// When the EHLO reply's last line is a keyword `strip_ehlo_keywords` removes, this
-        /// keyword ends the reply in its place (proxsmtp's and clamsmtp's `XFILTERED`; empty, the
-        /// default: the line before ends it).
-        pub stripped_last_placeholder: String,
-        /// An end-of-data `CRLF.CRLF` split across segments is held back until the client's next
-        /// segment (Cisco PIX, Microsoft KB 295725).
-        pub hold_split_terminator: bool,
-        /// Largest message the interceptor holds, in bytes (0: no limit).
-        pub buffer_limit: u64,
-        /// The client's answer at '.' when the message was larger than `buffer_limit`.
-        pub buffer_overflow_reply: String,
-        /// What a client gets when the interceptor cannot reach its upstream, before the close
-        /// (empty: just the close).
-        pub upstream_failure_reply: String,
-        /// What happens to the client's STARTTLS: relay, refuse, intercept, unaware.
-        pub starttls: crate::proto::interceptor::StartTls,
-        /// The client's answer to STARTTLS under `starttls = "refuse"`.
-        pub starttls_refusal: String,
-        /// Commands added, in plaintext, right after a relayed STARTTLS (a man in the middle
-        /// exploiting CVE-2011-0411: a vulnerable server runs them inside the TLS session).
-        pub inject_after_starttls: Vec<String>,
-        /// The client's EHLO goes upstream as HELO with the same name, so the client gets the
-        /// server's HELO reply: no ESMTP keywords at all (Untangle / Arista NG Firewall).
-        pub ehlo_as_helo: bool,
-        /// The client's answer to QUIT in place of the server's reply (empty: the server's).
-        pub quit_reply: String,
-        /// Verbs never relayed: each gets `blocked_reply` (a BDAT's chunk is discarded), or
-        /// drops both connections when `blocked_reply` is empty (empty list: none blocked).
-        pub blocked_commands: Vec<String>,
-        /// The client's answer to a verb in `blocked_commands` (empty: the connection is
-        /// dropped instead).
-        pub blocked_reply: String,
-        /// Longest client command line passed, in bytes without CRLF; a longer one drops both
-        /// connections (0: no limit).
-        pub max_command_line: u64,
-        /// Most RCPT commands in one transaction; one more drops both connections (0: no limit).
-        pub max_rcpt: u32,
-        /// Longest sender address (MAIL FROM, between the angle brackets), in bytes; a longer
-        /// one drops both connections (0: no limit).
-        pub max_sender: u64,
-        /// Longest header line of a message sent with DATA, in bytes without CRLF; a longer one
-        /// drops both connections in the middle of the message (0: no limit).
-        pub max_header_line: u64,
-        /// Longest server reply line passed, in bytes without CRLF; a longer one drops both
-        /// connections (0: no limit).
-        pub max_reply_line: u64,
-        /// A message sent with DATA whose content has this text in one line is a detection:
-        /// the rest is discarded, the client gets `detection_reply` at its '.', and a message
-        /// being relayed has its server connection cut mid-DATA (empty: nothing detected).
-        pub block_signature: String,
-        /// The client's answer at '.' to a message with `block_signature` in it; after it a
-        /// relayed message's client connection is closed too. A 2xx reply drops the message
-        /// while the sender is told it went (clamsmtp's `Action: drop`).
-        pub detection_reply: String,
-        /// RSET goes upstream when a held message is given up (refused for its content, or the
-        /// client left in the middle of it), ending the transaction its relayed MAIL and RCPT
-        /// opened (proxsmtp); a client that left has its server connection closed after it. Off by
-        /// default.
-        pub reset_abandoned: bool,
-        /// The client's answer when the server closes while the client waits for the verdict on
-        /// a held message, sent before the close (empty, the default: just the close).
-        pub upstream_lost_reply: String,
-        /// Put in front of the text of a message's first Subject header (empty: no tag).
-        pub subject_tag: String,
-        /// Lines added at the end of every message sent with DATA, before the final '.'
-        /// (`\n` between lines; empty: nothing added).
-        pub body_footer: String,
-        /// A header field added at the end of the header section of every message sent with
-        /// DATA, e.g. clamsmtp's `X-Virus-Scanned: ClamAV using ClamSMTP` (empty, the default:
-        /// none; a message with no empty line after its header gets none).
-        pub added_header: String,
-        /// Client commands go upstream one at a time: a command waits, unread, until the
-        /// server has answered the one before, whatever the client pipelined; input left when
-        /// the client closes is still relayed (spampd reads, relays, and waits for the reply,
-        /// one line at a time). Off by default.
-        pub lock_step: bool,
-        /// DATA is relayed and the server's 354 goes to the client, then the content is held
-        /// until the client's '.' and sent upstream after `scan_delay` with its '.' in one go
-        /// (spampd: the server sees DATA at once and the message only after the scan). Off by
-        /// default; with `data_reply` set, the interceptor answers DATA itself instead.
-        pub hold_body: bool,
-        /// Header fields put at the top of a held message without `tag_signature`, before its
-        /// first line (spampd `--tagall`: SpamAssassin's X-Spam-Checker-Version, X-Spam-Level,
-        /// X-Spam-Status). Empty, the default: none.
-        pub top_headers: Vec<String>,
-        /// A held message with this text in one line is tagged, not refused: it is delivered
-        /// with `tag_headers` at its top in place of `top_headers` (SpamAssassin's verdict on
-        /// the GTUBE test string). Empty, the default: nothing tagged.
-        pub tag_signature: String,
-        /// Header fields put at the top of a held message with `tag_signature` in it.
-        pub tag_headers: Vec<String>,
-        /// A held message given header fields at its top loses the empty lines at its end
-        /// (spampd splits the rewritten message into lines, which drops trailing empty ones).
-        /// Off by default.
-        pub trim_trailing_blank_lines: bool,
-        /// When the server has closed, the client gets an empty line (`CRLF`) for the reply
-        /// it is owed, and for its next command, which still goes to the closed connection (a
-        /// reply the server sent before it closed, left unread under `lock_step`, is given
-        /// instead); the
-        /// command after that, or the end of a held message, closes both connections (spampd:
-        /// its SMTP client reads no reply at the server's close and writes the empty one; its
-        /// second write to the closed socket fails and the session ends). Off by default: the
-        /// client connection is closed with the server's.
-        pub server_gone_empty_reply: bool,
-        /// With `hold_body`: a refusal of DATA in more than one line is relayed but missed:
-        /// what the client sends next (its RSET or QUIT) is held as message content until a
-        /// '.' line (spampd leaves its data state only on a one-line 4xx or 5xx reply). Off by
-        /// default.
-        pub multiline_data_refusal_missed: bool,
-    }
-}
 
 /// Something the interceptor does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,35 +205,6 @@ impl InterceptorSession {
             detected: false,
             dropped: false,
             dead_writes: 0,
-        }
-    }
-
-    /// The server leg's TLS handshake (`TlsToServer`) ended: on success the server's 220 goes
-    /// to the client and the client leg's handshake follows; on failure both legs close.
-    pub fn handle_server_tls(&mut self, now: Time, result: Result<(), String>) {
-        let Some(ready) = self.intercepting.take() else {
-            return;
-        };
-        match result {
-            Ok(()) => {
-                self.push(now, InterceptorEvent::ToClient(ready.to_wire()));
-                self.push(now, InterceptorEvent::TlsToClient);
-            }
-            // The driver has said why in the transcript.
-            Err(_) => self.close_both(now),
-        }
-    }
-
-    /// The client leg's TLS handshake (`TlsToClient`) ended.
-    pub fn handle_client_tls(&mut self, now: Time, result: Result<(), String>) {
-        match result {
-            Ok(()) => self.note(
-                now,
-                "TLS intercepted: the client's session ends here, under the interceptor's own \
-                 certificate; everything is read in clear"
-                    .into(),
-            ),
-            Err(_) => self.close_both(now),
         }
     }
 
@@ -614,8 +417,10 @@ impl InterceptorSession {
     /// A client command or a held message's release meets the closed server connection
     /// (`server_gone_empty_reply`): an empty line while it still takes writes, else both
     /// connections closed.
-    fn to_dead_server(&mut self, now: Time, what: &str) {
-        if self.dead_writes > 0 && what != "the held message" {
+    fn write_to_closed_server(&mut self, now: Time, what: &str) {
+        // The message goes in many writes: the second fails.
+        let held_message = what == HELD_MESSAGE;
+        if self.dead_writes > 0 && !held_message {
             self.dead_writes -= 1;
             // The server's last words, unread until now, are taken as the reply.
             if let Some(Ok(reply)) = self.from_server.next_reply() {
@@ -758,7 +563,7 @@ impl InterceptorSession {
                     if self.server_gone && self.cfg.server_gone_empty_reply {
                         self.held_complete = false;
                         self.held.clear();
-                        return self.to_dead_server(now, "the held message");
+                        return self.write_to_closed_server(now, HELD_MESSAGE);
                     }
                     if self.cfg.release_on == Release::Dot {
                         self.start_release(now);
@@ -802,7 +607,7 @@ impl InterceptorSession {
             .unwrap_or(Verb::Other(String::new()));
         if self.server_gone && self.cfg.server_gone_empty_reply {
             self.flush_relay(now, relay);
-            return self.to_dead_server(now, verb.name());
+            return self.write_to_closed_server(now, verb.name());
         }
         if self.held_complete {
             // Any command after a held message releases it first (the telnet case: QUIT).
@@ -1207,191 +1012,6 @@ impl InterceptorSession {
         self.resume_backlog(now);
     }
 
-    /// The client's STARTTLS under the `starttls` knob; true if it is dealt with (refused
-    /// here), false to relay it (with any injected commands after it).
-    fn starttls(&mut self, now: Time, line: &Line, relay: &mut Vec<u8>) -> bool {
-        if self.cfg.starttls == StartTls::Refuse {
-            self.flush_relay(now, relay);
-            self.note(now, "STARTTLS refused by the interceptor".into());
-            let reply = Reply::from_template(&self.cfg.starttls_refusal)
-                .unwrap_or_else(|| Reply::new(454, "TLS not available"));
-            self.push(now, InterceptorEvent::ToClient(reply.to_wire()));
-            return true;
-        }
-        if self.cfg.starttls == StartTls::Relay && !self.cfg.inject_after_starttls.is_empty() {
-            relay.extend_from_slice(&line.wire());
-            self.upstream.push_back(Origin::Client {
-                verb: Verb::StartTls,
-                rewritten: false,
-                rcpt_line: None,
-            });
-            let mut injected = Vec::new();
-            for command in &self.cfg.inject_after_starttls {
-                injected.extend_from_slice(command.as_bytes());
-                injected.extend_from_slice(b"\r\n");
-                self.upstream.push_back(Origin::Own("injected"));
-            }
-            relay.extend_from_slice(&injected);
-            self.note(
-                now,
-                format!(
-                    "injected after STARTTLS, in plaintext: {}",
-                    self.cfg.inject_after_starttls.join(" | ")
-                ),
-            );
-            return true;
-        }
-        false
-    }
-
-    /// The server said 220 to a relayed STARTTLS: either the connection goes blind (relay)
-    /// or the interceptor starts TLS toward the server itself (intercept).
-    fn server_ready_for_tls(&mut self, now: Time, reply: Reply, relay: &mut Vec<u8>) {
-        let pending = self.from_client.take_raw(usize::MAX);
-        if self.cfg.starttls == StartTls::Intercept {
-            if !pending.is_empty() {
-                self.note(
-                    now,
-                    format!("{} bytes sent after STARTTLS discarded", pending.len()),
-                );
-            }
-            if !relay.is_empty() {
-                self.push(now, InterceptorEvent::ToClient(std::mem::take(relay)));
-            }
-            self.upstream.clear();
-            self.intercepting = Some(reply);
-            self.push(now, InterceptorEvent::TlsToServer);
-            return;
-        }
-        relay.extend_from_slice(&reply.to_wire());
-        self.push(now, InterceptorEvent::ToClient(std::mem::take(relay)));
-        self.note(
-            now,
-            "TLS passed through unscanned: the rest of this connection is encrypted end to end"
-                .into(),
-        );
-        self.blind = true;
-        self.upstream.clear();
-        self.push(now, InterceptorEvent::Blind);
-        if !pending.is_empty() {
-            self.push(now, InterceptorEvent::ToServer(pending));
-        }
-        let rest = self.from_server.take_raw();
-        if !rest.is_empty() {
-            self.push(now, InterceptorEvent::ToClient(rest));
-        }
-    }
-
-    /// Client commands that waited for a release go upstream now.
-    fn resume_backlog(&mut self, now: Time) {
-        let mut to_server = Vec::new();
-        while !self.must_wait() && !self.closed {
-            match self.backlog.pop_front() {
-                None => break,
-                Some(Pending::Line(line)) => self.client_command(now, line, &mut to_server),
-                Some(Pending::Chunk(bytes)) => self.client_chunk(bytes, &mut to_server),
-            }
-        }
-        self.flush_relay(now, &mut to_server);
-        if self.client_gone && !self.must_wait() && self.backlog.is_empty() && !self.server_gone {
-            self.push(now, InterceptorEvent::CloseServer);
-            self.server_gone = true;
-            self.maybe_close(now);
-        }
-    }
-
-    fn start_release(&mut self, now: Time) {
-        self.next_keepalive = None;
-        let cfg = self.cfg.clone();
-        let mut plan = VecDeque::new();
-        for i in 0..cfg.upstream_resets {
-            if i > 0 {
-                plan.push_back(Step::Sleep(cfg.reset_interval.0));
-            }
-            plan.push_back(Step::Send(b"RSET\r\n".to_vec(), "reset"));
-        }
-        if !cfg.scan_delay.0.is_zero() {
-            plan.push_back(Step::Scan(cfg.scan_delay.0));
-        }
-        if cfg.replay_envelope {
-            if let Some(mail) = &self.mail_line {
-                plan.push_back(Step::Send(mail.clone(), "replay"));
-            }
-            for rcpt in &self.accepted_rcpts {
-                plan.push_back(Step::Send(rcpt.clone(), "replay"));
-            }
-        }
-        if !cfg.hold_body || !cfg.data_reply.is_empty() {
-            plan.push_back(Step::Data);
-        }
-        plan.push_back(Step::Body);
-        self.note(
-            now,
-            format!("releasing the held message upstream ({} steps)", plan.len()),
-        );
-        self.plan = plan;
-        self.run_plan(now);
-    }
-
-    fn run_plan(&mut self, now: Time) {
-        while !self.plan_waiting && self.plan_wake.is_none() {
-            let Some(step) = self.plan.pop_front() else {
-                return;
-            };
-            match step {
-                Step::Sleep(d) => self.plan_wake = Some(now + d),
-                Step::Scan(d) => {
-                    self.note(now, format!("scanning the message for {}", Dur(d)));
-                    self.plan_wake = Some(now + d);
-                }
-                Step::Send(bytes, what) => {
-                    self.send_own(now, bytes, what);
-                    self.plan_waiting = true;
-                }
-                Step::Data => {
-                    self.send_own(now, b"DATA\r\n".to_vec(), "data");
-                    self.plan_waiting = true;
-                }
-                Step::Body => {
-                    let mut body = std::mem::take(&mut self.held);
-                    body.extend_from_slice(b".\r\n");
-                    self.push(now, InterceptorEvent::ToServer(body));
-                    self.upstream.push_back(Origin::Own("body"));
-                    self.plan_waiting = true;
-                }
-            }
-        }
-    }
-
-    /// Keepalives run while the message is held: being typed, or complete and not yet released.
-    fn keepalive_active(&self) -> bool {
-        !self.server_gone
-            && (self.client_side == ClientSide::Holding
-                || (self.held_complete && !self.release_running()))
-    }
-
-    /// Client input waits: a release runs, or (`lock_step`) a relayed command's reply is owed.
-    fn must_wait(&self) -> bool {
-        self.release_running()
-            || (self.cfg.lock_step
-                && self
-                    .upstream
-                    .iter()
-                    .any(|o| !matches!(o, Origin::Own(_))))
-    }
-
-    fn release_running(&self) -> bool {
-        self.plan_waiting || self.plan_wake.is_some() || !self.plan.is_empty()
-    }
-
-    fn send_own(&mut self, now: Time, bytes: Vec<u8>, what: &'static str) {
-        if self.server_gone {
-            return;
-        }
-        self.push(now, InterceptorEvent::ToServer(bytes));
-        self.upstream.push_back(Origin::Own(what));
-    }
-
     /// True if the `CRLF.CRLF` ending at the dot line starting at `start` crossed a segment boundary.
     fn terminator_split(&self, start: u64) -> bool {
         let first = start.saturating_sub(2);
@@ -1424,6 +1044,9 @@ impl InterceptorSession {
         self.outbox.push(now, event);
     }
 }
+
+/// What a held message is called in the notes about writing it.
+const HELD_MESSAGE: &str = "the held message";
 
 fn is_dot(line: &Line) -> bool {
     line.bytes == b"." && line.ending == Ending::CrLf
