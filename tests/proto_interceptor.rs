@@ -406,7 +406,10 @@ const PIPELINED: &str = "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.o
 #[test]
 fn spampd_relays_a_pipelined_envelope_one_command_at_a_time() {
     let mut d = Drive::new("spampd");
-    assert_eq!(d.server_sends(BANNER), ["C< 220 mail.example.org ESMTP Postfix (Debian/GNU)"]);
+    assert_eq!(
+        d.server_sends(BANNER),
+        ["C< 220 mail.example.org ESMTP Postfix (Debian/GNU)"]
+    );
     assert_eq!(d.client_sends("EHLO ws1\r\n"), ["S> EHLO ws1"]);
     assert_eq!(
         d.server_sends("250-mail.example.org\r\n250 PIPELINING\r\n"),
@@ -480,7 +483,10 @@ fn spampd_answers_with_empty_lines_once_the_server_is_gone() {
     d.server_sends(BANNER);
     d.client_sends("HELO ws1\r\n");
     d.server_sends("250 mail.example.org\r\n");
-    assert_eq!(d.client_sends(PIPELINED), ["S> MAIL FROM:<alice@example.org>"]);
+    assert_eq!(
+        d.client_sends(PIPELINED),
+        ["S> MAIL FROM:<alice@example.org>"]
+    );
     d.session.handle_server_eof(d.now);
     assert_eq!(
         d.settle(),
@@ -488,7 +494,10 @@ fn spampd_answers_with_empty_lines_once_the_server_is_gone() {
         "an empty line for MAIL's reply, one for RCPT (written to the closed connection), and \
          DATA, the second write there, ends the session"
     );
-    assert!(d.client_sends("QUIT\r\n").is_empty(), "nothing more happens");
+    assert!(
+        d.client_sends("QUIT\r\n").is_empty(),
+        "nothing more happens"
+    );
 }
 
 /// Measured with spampd 2.53 between a client writing its message slowly and serve with a 5 s
@@ -502,7 +511,8 @@ fn spampd_reads_nothing_from_the_server_while_it_holds_a_message() {
     d.server_sends("354 go ahead\r\n");
     assert!(d.client_sends("Subject: hi\r\n\r\n").is_empty());
     assert!(
-        d.server_sends("421 4.4.2 mail.example.org Error: timeout exceeded\r\n").is_empty(),
+        d.server_sends("421 4.4.2 mail.example.org Error: timeout exceeded\r\n")
+            .is_empty(),
         "the server's timeout is not read while the message comes in"
     );
     d.session.handle_server_eof(d.now);
@@ -520,12 +530,16 @@ fn spampd_takes_a_reply_the_server_sent_early_as_the_next_commands_answer() {
     let mut d = Drive::new("spampd");
     d.envelope();
     assert!(
-        d.server_sends("421 4.4.2 mail.example.org Error: timeout exceeded\r\n").is_empty(),
+        d.server_sends("421 4.4.2 mail.example.org Error: timeout exceeded\r\n")
+            .is_empty(),
         "nothing owed: left unread"
     );
     assert_eq!(
         d.client_sends("RSET\r\n"),
-        ["S> RSET", "C< 421 4.4.2 mail.example.org Error: timeout exceeded"],
+        [
+            "S> RSET",
+            "C< 421 4.4.2 mail.example.org Error: timeout exceeded"
+        ],
         "RSET goes up, and the waiting 421 comes back as its reply"
     );
     d.session.handle_server_eof(d.now);
@@ -548,7 +562,10 @@ fn spampd_misses_a_multiline_refusal_of_data() {
         d.server_sends("554-5.7.1 Rejected by policy\r\n554 5.7.1 Please try again later\r\n"),
         ["C< 554-5.7.1 Rejected by policy | C< 554 5.7.1 Please try again later"]
     );
-    assert!(d.client_sends("QUIT\r\n").is_empty(), "QUIT held as content");
+    assert!(
+        d.client_sends("QUIT\r\n").is_empty(),
+        "QUIT held as content"
+    );
     d.session.handle_client_eof(d.now);
     assert_eq!(d.settle(), ["CLOSE server"], "no QUIT reaches the server");
 
@@ -577,7 +594,8 @@ fn spampd_stalls_a_tls_handshake_and_a_bdat_chunk() {
         "relayed as any reply: the connection does not turn into a byte relay"
     );
     assert!(
-        d.client_sends("\u{16}\u{3}\u{1}\u{0}\u{a5}\u{1}\u{0}\u{0}\u{a1}\u{3}\u{3}").is_empty(),
+        d.client_sends("\u{16}\u{3}\u{1}\u{0}\u{a5}\u{1}\u{0}\u{0}\u{a1}\u{3}\u{3}")
+            .is_empty(),
         "the ClientHello is read as the start of a command line"
     );
 

@@ -174,7 +174,8 @@ impl Differential for Run<'_> {
         self.opts.jobs
     }
     fn generate(&self, seed: u64) -> Behaviour {
-        Behaviour::generate(seed, self.opts.proxy.filters()).with_signature(self.opts.proxy.signature())
+        Behaviour::generate(seed, self.opts.proxy.filters())
+            .with_signature(self.opts.proxy.signature())
     }
     fn scenario_text(&self, behaviour: &Behaviour) -> String {
         self.opts.scenario_text(behaviour)

@@ -344,7 +344,10 @@ impl Proxy for Spampd {
                 .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
                 .map(str::to_string)
         };
-        let spampd = out.lines().find_map(word).unwrap_or("(version unknown)".into());
+        let spampd = out
+            .lines()
+            .find_map(word)
+            .unwrap_or("(version unknown)".into());
         let sa = out
             .lines()
             .filter(|l| l.contains("SpamAssassin"))

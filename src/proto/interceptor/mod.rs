@@ -317,7 +317,10 @@ impl InterceptorSession {
                         self.local_reply_due(&mut relay);
                         if self.cfg.lock_step && !self.must_wait() {
                             if !relay.is_empty() {
-                                self.push(now, InterceptorEvent::ToClient(std::mem::take(&mut relay)));
+                                self.push(
+                                    now,
+                                    InterceptorEvent::ToClient(std::mem::take(&mut relay)),
+                                );
                             }
                             self.resume_backlog(now);
                         }
@@ -409,7 +412,10 @@ impl InterceptorSession {
             );
             self.push(now, InterceptorEvent::ToClient(b"\r\n".to_vec()));
         } else {
-            self.note(now, "server closed: the client connection stays open".into());
+            self.note(
+                now,
+                "server closed: the client connection stays open".into(),
+            );
         }
         self.resume_backlog(now);
     }
@@ -922,8 +928,7 @@ impl InterceptorSession {
                         if !refusal_missed {
                             self.note(
                                 now,
-                                "DATA relayed: the message is held until the client's '.'"
-                                    .into(),
+                                "DATA relayed: the message is held until the client's '.'".into(),
                             );
                         }
                         self.client_side = ClientSide::Holding;

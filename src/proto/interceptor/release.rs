@@ -100,11 +100,7 @@ impl InterceptorSession {
     /// Client input waits: a release runs, or (`lock_step`) a relayed command's reply is owed.
     pub(super) fn must_wait(&self) -> bool {
         self.release_running()
-            || (self.cfg.lock_step
-                && self
-                    .upstream
-                    .iter()
-                    .any(|o| !matches!(o, Origin::Own(_))))
+            || (self.cfg.lock_step && self.upstream.iter().any(|o| !matches!(o, Origin::Own(_))))
     }
 
     pub(super) fn release_running(&self) -> bool {
