@@ -422,11 +422,10 @@ impl InterceptorSession {
 
     /// A client command or a held message's release meets the closed server connection
     /// (`server_gone_empty_reply`): an empty line while it still takes writes, else both
-    /// connections closed.
-    fn write_to_closed_server(&mut self, now: Time, what: &str) {
-        // The message goes in many writes: the second fails.
-        let held_message = what == HELD_MESSAGE;
-        if self.dead_writes > 0 && !held_message {
+    /// connections closed. With `many_writes` (a held message, written in several writes) the
+    /// second write fails at once.
+    fn write_to_closed_server(&mut self, now: Time, what: &str, many_writes: bool) {
+        if self.dead_writes > 0 && !many_writes {
             self.dead_writes -= 1;
             // The server's last words, unread until now, are taken as the reply.
             if let Some(Ok(reply)) = self.from_server.next_reply() {
@@ -569,7 +568,7 @@ impl InterceptorSession {
                     if self.server_gone && self.cfg.server_gone_empty_reply {
                         self.held_complete = false;
                         self.held.clear();
-                        return self.write_to_closed_server(now, HELD_MESSAGE);
+                        return self.write_to_closed_server(now, "the held message", true);
                     }
                     if self.cfg.release_on == Release::Dot {
                         self.start_release(now);
@@ -613,7 +612,7 @@ impl InterceptorSession {
             .unwrap_or(Verb::Other(String::new()));
         if self.server_gone && self.cfg.server_gone_empty_reply {
             self.flush_relay(now, relay);
-            return self.write_to_closed_server(now, verb.name());
+            return self.write_to_closed_server(now, verb.name(), false);
         }
         if self.held_complete {
             // Any command after a held message releases it first (the telnet case: QUIT).
@@ -1049,9 +1048,6 @@ impl InterceptorSession {
         self.outbox.push(now, event);
     }
 }
-
-/// What a held message is called in the notes about writing it.
-const HELD_MESSAGE: &str = "the held message";
 
 fn is_dot(line: &Line) -> bool {
     line.bytes == b"." && line.ending == Ending::CrLf
